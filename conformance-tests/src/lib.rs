@@ -1,0 +1,1 @@
+//! Black-box harness: starts the real fhir-server binary and talks HTTP.
