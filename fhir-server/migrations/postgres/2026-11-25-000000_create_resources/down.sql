@@ -1,0 +1,2 @@
+DROP TABLE resources;
+DROP TABLE resource_versions;

@@ -1,0 +1,128 @@
+//! The route table: every URL the server answers, in one place.
+//!
+//! | method | path                                  | interaction |
+//! |--------|---------------------------------------|-------------|
+//! | GET    | `/fhir/metadata`                      | [`capabilities`] |
+//! | GET    | `/fhir/_history`                      | [`history::system`] |
+//! | POST   | `/fhir/{type}`                        | [`create`] |
+//! | GET    | `/fhir/{type}`                        | [`search`] (not supported yet: 400) |
+//! | GET    | `/fhir/{type}/_history`               | [`history::type_level`] |
+//! | GET    | `/fhir/{type}/{id}`                   | [`read`] |
+//! | PUT    | `/fhir/{type}/{id}`                   | [`update`] |
+//! | DELETE | `/fhir/{type}/{id}`                   | [`delete`] |
+//! | GET    | `/fhir/{type}/{id}/_history`          | [`history::instance`] |
+//! | GET    | `/fhir/{type}/{id}/_history/{vid}`    | [`vread`] |
+//!
+//! Any other method on these paths answers 405 with `Allow`; any other path
+//! 404. Both, and every extractor failure, answer with an OperationOutcome
+//! (see [`crate::error`]), never actix's plain-text bodies.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{middleware, web, App, HttpRequest};
+
+use crate::error::{Error, IssueCode};
+use crate::interaction::{capabilities, create, delete, history, read, search, update, vread};
+use crate::store::Store;
+
+/// Default `--max-body-bytes`: 16 MiB, enough for large Bundles.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    /// Request bodies above this answer 413.
+    pub max_body_bytes: usize,
+}
+
+/// A path with its handlers; other methods answer 405 listing `allow`.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        Err::<actix_web::HttpResponse, _>(Error::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow,
+        })
+    }))
+}
+
+async fn unknown_route(req: HttpRequest) -> Result<actix_web::HttpResponse, Error> {
+    Err(Error::NotFound(format!(
+        "no FHIR endpoint at {} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+/// The application: routes, shared state and the extractor error handlers.
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = state.max_body_bytes;
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(web::PathConfig::default().error_handler(|e, _| {
+            Error::invalid(IssueCode::Invalid, format!("cannot read the URL path: {e}")).into()
+        }))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            Error::invalid(
+                IssueCode::Invalid,
+                format!("cannot read the query string: {e}"),
+            )
+            .into()
+        }))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(move |e, _| {
+                    match e {
+                        actix_web::error::JsonPayloadError::Overflow { .. }
+                        | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                            Error::PayloadTooLarge { limit }
+                        }
+                        other => {
+                            Error::invalid(IssueCode::Invalid, format!("malformed JSON: {other}"))
+                        }
+                    }
+                    .into()
+                }),
+        )
+        .app_data(web::PayloadConfig::new(limit))
+        .wrap(middleware::Logger::default())
+        .service(
+            web::scope("/fhir")
+                .service(resource("/metadata", "GET").route(web::get().to(capabilities::handle)))
+                .service(resource("/_history", "GET").route(web::get().to(history::system)))
+                .service(
+                    resource("/{type}", "GET, POST")
+                        .route(web::post().to(create::handle))
+                        .route(web::get().to(search::handle)),
+                )
+                .service(
+                    resource("/{type}/_history", "GET").route(web::get().to(history::type_level)),
+                )
+                .service(
+                    resource("/{type}/{id}", "GET, PUT, DELETE")
+                        .route(web::get().to(read::handle))
+                        .route(web::put().to(update::handle))
+                        .route(web::delete().to(delete::handle)),
+                )
+                .service(
+                    resource("/{type}/{id}/_history", "GET")
+                        .route(web::get().to(history::instance)),
+                )
+                .service(
+                    resource("/{type}/{id}/_history/{vid}", "GET")
+                        .route(web::get().to(vread::handle)),
+                ),
+        )
+        .default_service(web::to(unknown_route))
+}

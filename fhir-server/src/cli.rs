@@ -1,0 +1,76 @@
+//! The command line: `fhir-server serve [--listen ADDR] [--database URL]
+//! [--max-body-bytes N] [--pool-size N]`.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{build_app, AppState, DEFAULT_MAX_BODY_BYTES};
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fhir-server",
+    version,
+    about = "A FHIR R4 server (JSON, REST) on SQLite or PostgreSQL"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply database migrations and serve the REST API under /fhir.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the log says which).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// `sqlite:PATH` (created if missing), `sqlite::memory:`, or
+    /// `postgres://user@host:port/db`.
+    #[arg(long, default_value = "sqlite:fhir.db")]
+    pub database: String,
+    /// Largest request body accepted; larger ones answer 413.
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Database connections in the pool.
+    #[arg(long, default_value_t = 16)]
+    pub pool_size: u32,
+}
+
+/// Parses the command line, sets up logging and runs the chosen command.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = Store::open(&args.database, args.pool_size)
+        .with_context(|| format!("cannot open database {:?}", args.database))?;
+    log::info!("database {:?} ready ({:?})", args.database, store.backend());
+    let state = AppState {
+        store,
+        max_body_bytes: args.max_body_bytes,
+    };
+    actix_web::rt::System::new().block_on(async move {
+        // actix-web stops on SIGINT and SIGTERM: it stops accepting, lets
+        // in-flight requests (and their storage calls) finish for up to
+        // `shutdown_timeout`, then returns; the pool is dropped after that.
+        let server = actix_web::HttpServer::new(move || build_app(state.clone()))
+            .shutdown_timeout(30)
+            .bind(&args.listen)
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        for addr in server.addrs() {
+            log::info!("listening on http://{addr}/fhir");
+        }
+        server.run().await.context("server failed")?;
+        log::info!("server stopped");
+        Ok(())
+    })
+}

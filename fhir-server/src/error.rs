@@ -1,0 +1,414 @@
+//! The server's one error type and the one place failures become HTTP.
+//!
+//! Every failure answers with an OperationOutcome (never actix's plain-text
+//! bodies): handlers return `Result<_, Error>`, and the extractor error
+//! handlers installed in [`crate::app`] convert framework rejections with
+//! the same function, [`Error::response`].
+//!
+//! | variant                | HTTP | `issue.code`      | when |
+//! |------------------------|------|-------------------|------|
+//! | `Invalid`              | 400  | per issue: `invalid`, `structure`, `value`, `required`, `not-supported` | malformed JSON, not an object, unknown element, bad primitive, wrong `resourceType`, id mismatch, bad parameter |
+//! | `NotFound`             | 404  | `not-found`       | unknown resource, version, resource type or route |
+//! | `MethodNotAllowed`     | 405  | `not-supported`   | a known route with a method it does not have (`Allow` lists the ones it has) |
+//! | `Conflict`             | 409  | `conflict`        | writers kept colliding on one resource |
+//! | `Gone`                 | 410  | `deleted`         | read or vread of a deleted resource/version |
+//! | `PayloadTooLarge`      | 413  | `too-costly`      | body over `--max-body-bytes` |
+//! | `UnsupportedMediaType` | 415  | `not-supported`   | body not sent as FHIR JSON |
+//! | `Unavailable`          | 503  | `transient`       | database unreachable or busy; retrying may work |
+//! | `Fault`                | 500  | `exception`       | a bug or broken database; detail logged, not sent |
+//!
+//! Client errors (4xx) are logged at `info`, faults at `error`.
+
+use std::fmt;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use fhir_model::{IssueKind, ParseError};
+use serde_json::{json, Value};
+
+use crate::store::StoreError;
+
+/// The media type of every body this server sends.
+pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+
+/// OperationOutcome `issue.code` values this server uses
+/// (valueset-issue-type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueCode {
+    Invalid,
+    Structure,
+    Required,
+    Value,
+    NotSupported,
+    NotFound,
+    Deleted,
+    Conflict,
+    TooCostly,
+    Transient,
+    Exception,
+}
+
+impl IssueCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueCode::Invalid => "invalid",
+            IssueCode::Structure => "structure",
+            IssueCode::Required => "required",
+            IssueCode::Value => "value",
+            IssueCode::NotSupported => "not-supported",
+            IssueCode::NotFound => "not-found",
+            IssueCode::Deleted => "deleted",
+            IssueCode::Conflict => "conflict",
+            IssueCode::TooCostly => "too-costly",
+            IssueCode::Transient => "transient",
+            IssueCode::Exception => "exception",
+        }
+    }
+}
+
+/// One OperationOutcome issue: what went wrong and where (a FHIRPath-style
+/// expression such as `Patient.birthDate`, when there is one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub code: IssueCode,
+    pub diagnostics: String,
+    pub expression: Option<String>,
+}
+
+impl Issue {
+    pub fn new(code: IssueCode, diagnostics: impl Into<String>) -> Self {
+        Self {
+            code,
+            diagnostics: diagnostics.into(),
+            expression: None,
+        }
+    }
+
+    pub fn at(mut self, expression: impl Into<String>) -> Self {
+        let e = expression.into();
+        self.expression = (!e.is_empty()).then_some(e);
+        self
+    }
+}
+
+/// Everything that can go wrong while answering a request (see the table in
+/// the module doc for status and `issue.code`).
+#[derive(Debug)]
+pub enum Error {
+    /// The request is wrong; carries every issue found, not just the first.
+    Invalid(Vec<Issue>),
+    NotFound(String),
+    MethodNotAllowed {
+        method: String,
+        allow: &'static str,
+    },
+    Conflict(String),
+    /// http.html#read: a deleted resource answers 410, not 404, so clients
+    /// can tell "never existed" from "deleted".
+    Gone {
+        message: String,
+        version: i32,
+    },
+    PayloadTooLarge {
+        limit: usize,
+    },
+    UnsupportedMediaType(String),
+    /// 503 rather than 500: the request was fine and may succeed later.
+    Unavailable(String),
+    Fault(String),
+}
+
+impl Error {
+    /// A single-issue 400.
+    pub fn invalid(code: IssueCode, diagnostics: impl Into<String>) -> Self {
+        Error::Invalid(vec![Issue::new(code, diagnostics)])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Invalid(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Gone { .. } => StatusCode::GONE,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Fault(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The issues the client sees. Fault details stay in the log.
+    pub fn issues(&self) -> Vec<Issue> {
+        let one = |code, msg: String| vec![Issue::new(code, msg)];
+        match self {
+            Error::Invalid(issues) => issues.clone(),
+            Error::NotFound(m) => one(IssueCode::NotFound, m.clone()),
+            Error::MethodNotAllowed { method, allow } => one(
+                IssueCode::NotSupported,
+                format!("method {method} is not allowed here; allowed: {allow}"),
+            ),
+            Error::Conflict(m) => one(IssueCode::Conflict, m.clone()),
+            Error::Gone { message, .. } => one(IssueCode::Deleted, message.clone()),
+            Error::PayloadTooLarge { limit } => one(
+                IssueCode::TooCostly,
+                format!("request body is larger than the limit of {limit} bytes"),
+            ),
+            Error::UnsupportedMediaType(m) => one(IssueCode::NotSupported, m.clone()),
+            Error::Unavailable(_) => one(
+                IssueCode::Transient,
+                "the database is unavailable; try again later".to_owned(),
+            ),
+            Error::Fault(_) => one(
+                IssueCode::Exception,
+                "internal server error; see the server log".to_owned(),
+            ),
+        }
+    }
+
+    /// The HTTP response: status, headers and OperationOutcome body. Also
+    /// logs: faults at `error` with their detail, client errors at `info`.
+    pub fn response(&self) -> HttpResponse {
+        let status = self.status();
+        match self {
+            Error::Fault(detail) => log::error!("internal error: {detail}"),
+            Error::Unavailable(detail) => log::error!("database unavailable: {detail}"),
+            other => log::info!("{} {}", status.as_u16(), IssuesDisplay(&other.issues())),
+        }
+        let mut builder = HttpResponse::build(status);
+        builder.insert_header((header::CONTENT_TYPE, FHIR_JSON));
+        match self {
+            Error::MethodNotAllowed { allow, .. } => {
+                builder.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+            }
+            Error::Gone { version, .. } => {
+                builder.insert_header((header::ETAG, format!("W/\"{version}\"")));
+            }
+            _ => {}
+        }
+        let body = serde_json::to_vec(&operation_outcome(&self.issues())).unwrap_or_default();
+        builder.body(body)
+    }
+}
+
+/// Builds an OperationOutcome (all issues `severity: error`).
+pub fn operation_outcome(issues: &[Issue]) -> Value {
+    let issues: Vec<Value> = issues
+        .iter()
+        .map(|i| {
+            let mut v =
+                json!({"severity": "error", "code": i.code.as_str(), "diagnostics": i.diagnostics});
+            if let (Some(e), Value::Object(m)) = (&i.expression, &mut v) {
+                m.insert("expression".into(), json!([e]));
+            }
+            v
+        })
+        .collect();
+    json!({"resourceType": "OperationOutcome", "issue": issues})
+}
+
+struct IssuesDisplay<'a>(&'a [Issue]);
+
+impl fmt::Display for IssuesDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (n, i) in self.0.iter().enumerate() {
+            if n > 0 {
+                f.write_str("; ")?;
+            }
+            match &i.expression {
+                Some(e) => write!(f, "{e}: {}", i.diagnostics)?,
+                None => f.write_str(&i.diagnostics)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Fault(d) | Error::Unavailable(d) => write!(f, "{}: {d}", self.status()),
+            other => write!(f, "{}: {}", other.status(), IssuesDisplay(&other.issues())),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.response()
+    }
+}
+
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Self {
+        let issues = e
+            .issues
+            .into_iter()
+            .map(|i| {
+                let code = match i.kind {
+                    IssueKind::Syntax => IssueCode::Invalid,
+                    IssueKind::Structure | IssueKind::UnknownElement => IssueCode::Structure,
+                    IssueKind::Value => IssueCode::Value,
+                    IssueKind::UnknownResourceType => IssueCode::Invalid,
+                };
+                Issue::new(code, i.message).at(i.expression)
+            })
+            .collect();
+        Error::Invalid(issues)
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => Error::NotFound(format!("{what} is not known")),
+            StoreError::Gone { what, version, .. } => Error::Gone {
+                message: format!("{what} was deleted (version {version})"),
+                version,
+            },
+            StoreError::VersionConflict(m) => Error::Conflict(m),
+            StoreError::Unavailable(m) => Error::Unavailable(m),
+            StoreError::Config(m) | StoreError::Fault(m) => Error::Fault(m),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for Error {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Error::Fault(format!("blocking task failed: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+    use fhir_model::ParseIssue;
+
+    use super::*;
+
+    async fn outcome(e: Error) -> (u16, Value) {
+        let resp = e.response();
+        let status = resp.status().as_u16();
+        assert_eq!(
+            resp.headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some(FHIR_JSON)
+        );
+        let body = to_bytes(resp.into_body()).await.expect("body");
+        (
+            status,
+            serde_json::from_slice(&body).expect("OperationOutcome JSON"),
+        )
+    }
+
+    #[actix_web::test]
+    async fn every_variant_has_its_status_and_code() {
+        let cases = [
+            (Error::invalid(IssueCode::Value, "x"), 400, "value"),
+            (Error::NotFound("x".into()), 404, "not-found"),
+            (
+                Error::MethodNotAllowed {
+                    method: "PATCH".into(),
+                    allow: "GET",
+                },
+                405,
+                "not-supported",
+            ),
+            (Error::Conflict("x".into()), 409, "conflict"),
+            (
+                Error::Gone {
+                    message: "x".into(),
+                    version: 2,
+                },
+                410,
+                "deleted",
+            ),
+            (Error::PayloadTooLarge { limit: 1 }, 413, "too-costly"),
+            (
+                Error::UnsupportedMediaType("x".into()),
+                415,
+                "not-supported",
+            ),
+            (Error::Unavailable("x".into()), 503, "transient"),
+            (Error::Fault("x".into()), 500, "exception"),
+        ];
+        for (e, status, code) in cases {
+            let (s, oo) = outcome(e).await;
+            assert_eq!(s, status);
+            assert_eq!(oo["resourceType"], "OperationOutcome");
+            assert_eq!(oo["issue"][0]["code"], code);
+            assert_eq!(oo["issue"][0]["severity"], "error");
+        }
+    }
+
+    #[actix_web::test]
+    async fn faults_do_not_leak_detail() {
+        let (_, oo) = outcome(Error::Fault("SELECT secret FROM t".into())).await;
+        assert!(!oo.to_string().contains("secret"));
+    }
+
+    #[actix_web::test]
+    async fn parse_issues_keep_every_path() {
+        let e = ParseError {
+            issues: vec![
+                ParseIssue {
+                    kind: IssueKind::UnknownElement,
+                    expression: "Patient.foo".into(),
+                    message: "unknown".into(),
+                },
+                ParseIssue {
+                    kind: IssueKind::Value,
+                    expression: "Patient.birthDate".into(),
+                    message: "bad date".into(),
+                },
+                ParseIssue {
+                    kind: IssueKind::Syntax,
+                    expression: String::new(),
+                    message: "EOF".into(),
+                },
+            ],
+        };
+        let (s, oo) = outcome(e.into()).await;
+        assert_eq!(s, 400);
+        assert_eq!(oo["issue"][0]["code"], "structure");
+        assert_eq!(oo["issue"][0]["expression"][0], "Patient.foo");
+        assert_eq!(oo["issue"][1]["code"], "value");
+        assert_eq!(oo["issue"][1]["expression"][0], "Patient.birthDate");
+        assert_eq!(oo["issue"][2]["code"], "invalid");
+        assert!(oo["issue"][2].get("expression").is_none());
+    }
+
+    #[test]
+    fn store_errors_map_to_http() {
+        let gone = StoreError::Gone {
+            what: "Patient/1".into(),
+            version: 2,
+            last_updated: String::new(),
+        };
+        assert_eq!(Error::from(gone).status(), StatusCode::GONE);
+        assert_eq!(
+            Error::from(StoreError::NotFound("x".into())).status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            Error::from(StoreError::VersionConflict("x".into())).status(),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            Error::from(StoreError::Unavailable("x".into())).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            Error::from(StoreError::Fault("x".into())).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}

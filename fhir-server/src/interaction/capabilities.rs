@@ -1,0 +1,72 @@
+//! capabilities: `GET [base]/metadata` (<https://hl7.org/fhir/R4/http.html#capabilities>).
+//!
+//! The CapabilityStatement lists exactly what the server implements: for
+//! every R4 resource type read, vread, update (also as create), delete,
+//! instance and type history and create, plus system history. No search
+//! parameters and no conditional interactions, since there are none. JSON
+//! is the only format.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use fhir_model::ResourceType;
+use serde_json::{json, Value};
+
+use super::base_url;
+use crate::error::FHIR_JSON;
+
+/// The type-level interactions every resource type supports.
+const TYPE_INTERACTIONS: [&str; 7] = [
+    "read",
+    "vread",
+    "update",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+];
+
+pub async fn handle(req: HttpRequest) -> HttpResponse {
+    let body = serde_json::to_vec(&capability_statement(&base_url(&req))).unwrap_or_default();
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, FHIR_JSON))
+        .body(body)
+}
+
+pub fn capability_statement(base: &str) -> Value {
+    let interactions: Vec<Value> = TYPE_INTERACTIONS
+        .iter()
+        .map(|c| json!({"code": c}))
+        .collect();
+    let resources: Vec<Value> = ResourceType::ALL
+        .iter()
+        .map(|rt| {
+            json!({
+                "type": rt.as_str(),
+                "interaction": interactions,
+                "versioning": "versioned",
+                "readHistory": true,
+                "updateCreate": true,
+                "conditionalCreate": false,
+                "conditionalRead": "not-supported",
+                "conditionalUpdate": false,
+                "conditionalDelete": "not-supported",
+            })
+        })
+        .collect();
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": crate::store::now_instant(),
+        "publisher": "fhir-server",
+        "kind": "instance",
+        "software": {"name": "fhir-server", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {"description": "FHIR R4 server", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [{
+            "mode": "server",
+            "resource": resources,
+            "interaction": [{"code": "history-system"}],
+        }],
+    })
+}

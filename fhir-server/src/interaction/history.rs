@@ -1,0 +1,296 @@
+//! history: `GET [base]/[type]/[id]/_history`, `GET [base]/[type]/_history`
+//! and `GET [base]/_history` (<https://hl7.org/fhir/R4/http.html#history>).
+//!
+//! Answers a `history` Bundle, newest first. Parameters: `_count` (page
+//! size, default 50, at most 1000; `0` returns only `total`), `_since` (an
+//! instant; versions written at or after it) and `_cursor`, which the server
+//! puts in `next` links: it is the global write position of the last entry
+//! shown, so the next page starts right after it however many versions are
+//! written meanwhile (an offset would shift under concurrent writes).
+//! Unknown parameters are ignored (the spec's lenient handling).
+//!
+//! Entry bodies are spliced into the Bundle as stored, never re-parsed.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::{base_url, resource_type, run, url_id};
+use crate::app::AppState;
+use crate::error::{Error, Issue, IssueCode, FHIR_JSON};
+use crate::store::{
+    format_instant, now_instant, HistoryPage, HistoryQuery, HistoryScope, StoredVersion,
+};
+
+const DEFAULT_COUNT: i64 = 50;
+const MAX_COUNT: i64 = 1000;
+
+type Params = web::Query<Vec<(String, String)>>;
+
+pub async fn instance(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    params: Params,
+) -> Result<HttpResponse, Error> {
+    let (rt, id) = path.into_inner();
+    let scope = HistoryScope::Instance(resource_type(&rt)?, url_id(&id)?);
+    respond(req, state, scope, params).await
+}
+
+pub async fn type_level(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    params: Params,
+) -> Result<HttpResponse, Error> {
+    let scope = HistoryScope::Type(resource_type(&path)?);
+    respond(req, state, scope, params).await
+}
+
+pub async fn system(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: Params,
+) -> Result<HttpResponse, Error> {
+    respond(req, state, HistoryScope::System, params).await
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct Paging {
+    count: i64,
+    since: Option<String>,
+    cursor: Option<i64>,
+}
+
+fn parse_params(params: &[(String, String)]) -> Result<Paging, Error> {
+    let mut p = Paging {
+        count: DEFAULT_COUNT,
+        ..Paging::default()
+    };
+    let mut issues = Vec::new();
+    for (k, v) in params {
+        match k.as_str() {
+            "_count" => match v.parse::<i64>() {
+                Ok(n) if n >= 0 => p.count = n.min(MAX_COUNT),
+                _ => issues.push(
+                    Issue::new(IssueCode::Value, format!("_count must be a non-negative integer, not {v:?}")).at("_count"),
+                ),
+            },
+            "_since" => match chrono::DateTime::parse_from_rfc3339(v) {
+                Ok(t) => p.since = Some(format_instant(t.with_timezone(&chrono::Utc))),
+                Err(_) => issues.push(
+                    Issue::new(
+                        IssueCode::Value,
+                        format!("_since must be an instant with time zone (e.g. 2026-01-01T00:00:00Z), not {v:?}"),
+                    )
+                    .at("_since"),
+                ),
+            },
+            "_cursor" => match v.parse::<i64>() {
+                Ok(n) if n > 0 => p.cursor = Some(n),
+                _ => issues.push(
+                    Issue::new(IssueCode::Value, format!("_cursor {v:?} is not one this server issued")).at("_cursor"),
+                ),
+            },
+            _ => {}
+        }
+    }
+    if issues.is_empty() {
+        Ok(p)
+    } else {
+        Err(Error::Invalid(issues))
+    }
+}
+
+async fn respond(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    scope: HistoryScope,
+    params: Params,
+) -> Result<HttpResponse, Error> {
+    let paging = parse_params(&params)?;
+    let query = HistoryQuery {
+        scope,
+        since: paging.since.clone(),
+        before: paging.cursor,
+        count: paging.count,
+    };
+    let store = state.store.clone();
+    let page = run(move || store.history(&query)).await?;
+    let base = base_url(&req);
+    let self_url = format!("{}{}", base.trim_end_matches("/fhir"), req.uri());
+    let next_url = page.next_before.map(|cursor| {
+        let mut url = format!(
+            "{}{}?_count={}",
+            base.trim_end_matches("/fhir"),
+            req.path(),
+            paging.count
+        );
+        if let Some(s) = &paging.since {
+            url.push_str("&_since=");
+            url.push_str(&encode_query_value(s));
+        }
+        url.push_str(&format!("&_cursor={cursor}"));
+        url
+    });
+    let body = bundle(&base, &self_url, next_url.as_deref(), &page);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, FHIR_JSON))
+        .body(body))
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn encode_query_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn push_field(out: &mut Vec<u8>, first: &mut bool, key: &str, value: &[u8]) {
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+    out.extend_from_slice(value);
+}
+
+fn to_json(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+/// Serialises the Bundle by hand so stored resource bytes go in unchanged.
+fn bundle(base: &str, self_url: &str, next_url: Option<&str>, page: &HistoryPage) -> Vec<u8> {
+    let mut links = vec![json!({"relation": "self", "url": self_url})];
+    if let Some(n) = next_url {
+        links.push(json!({"relation": "next", "url": n}));
+    }
+    let mut out = Vec::with_capacity(
+        256 + page
+            .entries
+            .iter()
+            .map(|e| e.body.as_ref().map_or(0, Vec::len) + 256)
+            .sum::<usize>(),
+    );
+    let mut first = true;
+    out.push(b'{');
+    push_field(&mut out, &mut first, "resourceType", b"\"Bundle\"");
+    push_field(
+        &mut out,
+        &mut first,
+        "id",
+        &to_json(&json!(uuid::Uuid::new_v4().to_string())),
+    );
+    push_field(
+        &mut out,
+        &mut first,
+        "meta",
+        &to_json(&json!({"lastUpdated": now_instant()})),
+    );
+    push_field(&mut out, &mut first, "type", b"\"history\"");
+    push_field(
+        &mut out,
+        &mut first,
+        "total",
+        page.total.to_string().as_bytes(),
+    );
+    push_field(&mut out, &mut first, "link", &to_json(&Value::Array(links)));
+    if !page.entries.is_empty() {
+        let mut entries = vec![b'['];
+        for (n, e) in page.entries.iter().enumerate() {
+            if n > 0 {
+                entries.push(b',');
+            }
+            entry(&mut entries, base, e);
+        }
+        entries.push(b']');
+        push_field(&mut out, &mut first, "entry", &entries);
+    }
+    out.push(b'}');
+    out
+}
+
+fn entry(out: &mut Vec<u8>, base: &str, e: &StoredVersion) {
+    let (url, status) = match e.method.as_str() {
+        "POST" => (e.resource_type.clone(), "201 Created"),
+        "DELETE" => (format!("{}/{}", e.resource_type, e.id), "204 No Content"),
+        _ if e.version == 1 => (format!("{}/{}", e.resource_type, e.id), "201 Created"),
+        _ => (format!("{}/{}", e.resource_type, e.id), "200 OK"),
+    };
+    let mut first = true;
+    out.push(b'{');
+    push_field(
+        out,
+        &mut first,
+        "fullUrl",
+        &to_json(&json!(format!("{base}/{}/{}", e.resource_type, e.id))),
+    );
+    if let (Some(body), false) = (&e.body, e.deleted) {
+        push_field(out, &mut first, "resource", body);
+    }
+    push_field(
+        out,
+        &mut first,
+        "request",
+        &to_json(&json!({"method": e.method, "url": url})),
+    );
+    push_field(
+        out,
+        &mut first,
+        "response",
+        &to_json(
+            &json!({"status": status, "etag": super::etag(e.version), "lastModified": e.last_updated}),
+        ),
+    );
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn params_defaults_and_limits() {
+        assert_eq!(parse_params(&[]).expect("empty").count, 50);
+        assert_eq!(
+            parse_params(&pairs(&[("_count", "5000")]))
+                .expect("clamped")
+                .count,
+            1000
+        );
+        let p = parse_params(&pairs(&[
+            ("_since", "2026-01-01T01:00:00+01:00"),
+            ("_cursor", "7"),
+        ]))
+        .expect("ok");
+        assert_eq!(p.since.as_deref(), Some("2026-01-01T00:00:00.000Z"));
+        assert_eq!(p.cursor, Some(7));
+        match parse_params(&pairs(&[("_count", "-1"), ("_since", "yesterday")])) {
+            Err(Error::Invalid(issues)) => assert_eq!(issues.len(), 2),
+            other => panic!("expected two issues, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(
+            encode_query_value("2026-01-01T00:00:00.000Z"),
+            "2026-01-01T00%3A00%3A00.000Z"
+        );
+    }
+}

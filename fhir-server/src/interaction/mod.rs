@@ -1,0 +1,226 @@
+//! One module per FHIR RESTful interaction (http.html), plus the few steps
+//! they share: checking the URL's type and id, reading and parsing the body,
+//! running storage calls off the async threads, and building responses with
+//! the headers FHIR asks for.
+
+pub mod capabilities;
+pub mod create;
+pub mod delete;
+pub mod history;
+pub mod read;
+pub mod search;
+pub mod update;
+pub mod vread;
+
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use fhir_model::primitives::Id;
+use fhir_model::{Resource, ResourceType};
+
+use crate::error::{Error, IssueCode, FHIR_JSON};
+use crate::store::{StoreError, Written};
+
+/// The media types a body may be sent as (http.html#mime-type); any
+/// parameters such as `charset` are ignored.
+const ACCEPTED_BODY_TYPES: [&str; 3] = [
+    "application/fhir+json",
+    "application/json",
+    "application/json+fhir",
+];
+
+/// The resource type named in the URL; an unknown one is a URL that names
+/// nothing, hence 404.
+pub(crate) fn resource_type(name: &str) -> Result<ResourceType, Error> {
+    ResourceType::parse(name).ok_or_else(|| {
+        Error::NotFound(format!(
+            "{name:?} is not a FHIR R4 resource type this server knows"
+        ))
+    })
+}
+
+/// The logical id in the URL, checked against the `id` format.
+pub(crate) fn url_id(id: &str) -> Result<Id, Error> {
+    Id::new(id).map_err(|_| {
+        Error::invalid(
+            IssueCode::Value,
+            format!("{id:?} in the URL is not a valid FHIR id ([A-Za-z0-9-.]{{1,64}})"),
+        )
+    })
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), Error> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(Error::UnsupportedMediaType(
+            "the request has no Content-Type; send application/fhir+json".to_owned(),
+        ));
+    };
+    let text = value.to_str().unwrap_or("");
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if ACCEPTED_BODY_TYPES.contains(&essence.as_str()) {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedMediaType(format!(
+            "Content-Type {text:?} is not supported; send application/fhir+json"
+        )))
+    }
+}
+
+/// Checks the media type and reads the whole body, refusing more than
+/// `limit` bytes (checked on `Content-Length` first, then while reading).
+pub(crate) async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, Error> {
+    check_content_type(req.headers())?;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(Error::PayloadTooLarge { limit });
+    }
+    let bytes = payload
+        .to_bytes_limited(limit)
+        .await
+        .map_err(|_| Error::PayloadTooLarge { limit })?
+        .map_err(|e| {
+            Error::invalid(
+                IssueCode::Invalid,
+                format!("cannot read the request body: {e}"),
+            )
+        })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::invalid(
+            IssueCode::Required,
+            "the request body is empty; send a FHIR resource",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Parses the body as a resource of type `expected` (the URL's type).
+pub(crate) fn parse_resource(body: &[u8], expected: ResourceType) -> Result<Resource, Error> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if first != Some(b'{') {
+        // Tell "not JSON" apart from "JSON, but not an object".
+        return Err(match serde_json::from_slice::<serde_json::Value>(body) {
+            Err(e) => Error::invalid(IssueCode::Invalid, format!("malformed JSON: {e}")),
+            Ok(v) => Error::invalid(
+                IssueCode::Structure,
+                format!(
+                    "the body must be a JSON object (a FHIR resource), not {}",
+                    json_kind(&v)
+                ),
+            ),
+        });
+    }
+    let resource = Resource::from_json_slice(body)?;
+    let found = resource.resource_type();
+    if found != expected {
+        return Err(Error::Invalid(vec![crate::error::Issue::new(
+            IssueCode::Invalid,
+            format!(
+                "resourceType {:?} does not match the URL, which names {:?}",
+                found.as_str(),
+                expected.as_str()
+            ),
+        )
+        .at("resourceType")]));
+    }
+    Ok(resource)
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Runs a (synchronous, diesel) storage call on actix's blocking pool.
+pub(crate) async fn run<T, F>(f: F) -> Result<T, Error>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    Ok(web::block(f).await??)
+}
+
+/// `http(s)://host/fhir`, as the client addressed us.
+pub(crate) fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}/fhir", info.scheme(), info.host())
+}
+
+pub(crate) fn etag(version: i32) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// A FHIR instant as an HTTP date (`Last-Modified` wants RFC 7231 format).
+pub(crate) fn http_date(instant: &str) -> Option<String> {
+    chrono::DateTime::parse_from_rfc3339(instant).ok().map(|t| {
+        t.with_timezone(&chrono::Utc)
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string()
+    })
+}
+
+/// A response carrying one stored resource version.
+pub(crate) fn resource_response(
+    status: StatusCode,
+    version: i32,
+    last_updated: &str,
+    body: Vec<u8>,
+    location: Option<String>,
+) -> HttpResponse {
+    let mut b = HttpResponse::build(status);
+    b.insert_header((header::CONTENT_TYPE, FHIR_JSON));
+    b.insert_header((header::ETAG, etag(version)));
+    if let Some(d) = http_date(last_updated) {
+        b.insert_header((header::LAST_MODIFIED, d));
+    }
+    if let Some(l) = location {
+        b.insert_header((header::LOCATION, l));
+    }
+    b.body(body)
+}
+
+/// The response to a create or update.
+pub(crate) fn written_response(
+    status: StatusCode,
+    w: Written,
+    location: Option<String>,
+) -> HttpResponse {
+    resource_response(
+        status,
+        w.version,
+        &w.last_updated,
+        w.body.unwrap_or_default(),
+        location,
+    )
+}
+
+/// `…/fhir/{type}/{id}/_history/{version}`.
+pub(crate) fn version_location(
+    req: &HttpRequest,
+    rt: ResourceType,
+    id: &str,
+    version: i32,
+) -> String {
+    format!("{}/{}/{id}/_history/{version}", base_url(req), rt.as_str())
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;

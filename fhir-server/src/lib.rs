@@ -1,0 +1,23 @@
+//! The FHIR R4 REST server: the layer that joins `fhir-model` to HTTP
+//! (actix-web) and to storage (diesel).
+//!
+//! How the pieces fit:
+//! - [`cli`] parses the command line and starts the server; `main.rs` only
+//!   turns its result into an exit code.
+//! - [`app`] is the route table: every URL the server answers, in one place,
+//!   each routed to one module of [`interaction`].
+//! - [`interaction`] has one module per FHIR interaction (read, create, …);
+//!   each is a thin handler: check the input, call the [`store`], answer.
+//! - [`store`] keeps every version of every resource in SQLite or
+//!   PostgreSQL, chosen at run time from the database URL.
+//! - [`error`] is the only place that turns failures into HTTP statuses and
+//!   OperationOutcome bodies.
+//!
+//! **Invariant:** this is the only crate that knows actix-web and diesel; no
+//! crate depends on it.
+
+pub mod app;
+pub mod cli;
+pub mod error;
+pub mod interaction;
+pub mod store;

@@ -1,0 +1,164 @@
+//! Connections: one diesel connection type over both backends, the r2d2
+//! pool, per-connection SQLite settings and the embedded migrations.
+//!
+//! The backend is chosen from the database URL at run time, so one binary
+//! serves both. `DbConnection` is a `#[derive(MultiConnection)]` enum; its
+//! `establish` would try each variant in turn and SQLite accepts any string
+//! as a file name, which is why SQLite is the last variant *and* why the
+//! pool does not use it: [`Manager`] opens exactly the backend the URL names,
+//! so an unreachable PostgreSQL never silently becomes a file called
+//! `postgres:…`.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, R2D2Connection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::StoreError;
+
+/// A connection to either backend; queries in [`super::queries`] take
+/// `&mut DbConnection` and are written once for both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    // SQLite last: its `establish` accepts any string (see the module doc).
+    Sqlite(SqliteConnection),
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Which database engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A parsed `--database` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    pub backend: Backend,
+    /// What the driver is given: a file name (or `:memory:`) for SQLite, the
+    /// URL itself for PostgreSQL.
+    pub target: String,
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:` and
+    /// `postgres://…` / `postgresql://…`.
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self {
+                backend: Backend::Postgres,
+                target: url.to_owned(),
+            });
+        }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(StoreError::Config(format!(
+                    "database URL {url:?} names no SQLite file"
+                )));
+            }
+            return Ok(Self {
+                backend: Backend::Sqlite,
+                target: path.to_owned(),
+            });
+        }
+        Err(StoreError::Config(format!(
+            "database URL {url:?} is neither sqlite:PATH nor postgres://…"
+        )))
+    }
+
+    /// An in-memory SQLite database exists once per connection, so its pool
+    /// must hold exactly one connection.
+    pub fn is_memory(&self) -> bool {
+        self.backend == Backend::Sqlite && self.target == ":memory:"
+    }
+}
+
+/// The r2d2 connection manager: opens the backend the URL names, no other.
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        let conn = match self.url.backend {
+            Backend::Postgres => {
+                PgConnection::establish(&self.url.target).map(DbConnection::Postgresql)
+            }
+            Backend::Sqlite => {
+                SqliteConnection::establish(&self.url.target).map(DbConnection::Sqlite)
+            }
+        };
+        conn.map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Per-connection SQLite settings (PRAGMAs are per connection, not per file).
+///
+/// - `busy_timeout` first, so that switching to WAL waits for other
+///   processes instead of failing at once.
+/// - `journal_mode=WAL`: readers never block the writer and the writer never
+///   blocks readers; one fsync per commit.
+/// - `synchronous=FULL`: in WAL mode `NORMAL` may lose the last commits on
+///   power loss; an acknowledged FHIR write must survive that, so we pay an
+///   fsync of the WAL on every commit.
+/// - `foreign_keys=ON`: SQLite leaves them off by default.
+#[derive(Debug, Clone, Copy)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        if let DbConnection::Sqlite(c) = conn {
+            c.batch_execute(
+                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds the pool and applies pending migrations.
+pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool<Manager>, StoreError> {
+    let max_size = if url.is_memory() { 1 } else { max_size.max(1) };
+    let pool = Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(10))
+        .connection_customizer(Box::new(SqlitePragmas))
+        .build(Manager { url: url.clone() })
+        .map_err(|e| StoreError::Unavailable(format!("cannot connect to the database: {e}")))?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| StoreError::Unavailable(format!("cannot connect to the database: {e}")))?;
+    let applied = match &mut *conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Postgresql(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+    }
+    .map_err(|e| StoreError::Fault(format!("applying migrations failed: {e}")))?;
+    if applied > 0 {
+        log::info!("applied {applied} database migration(s)");
+    }
+    drop(conn);
+    Ok(pool)
+}

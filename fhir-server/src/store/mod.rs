@@ -1,0 +1,438 @@
+//! Versioned resource storage on SQLite or PostgreSQL through diesel.
+//!
+//! [`Store`] is the public API; everything else in this module is behind it.
+//! Two tables (see `migrations/`): `resource_versions` keeps every version
+//! of every resource (type, id, version, lastUpdated, deleted flag, the
+//! compact JSON body with `meta` already set, so reads return stored bytes
+//! without parsing) and `resources` holds the current version of each
+//! resource, the row every writer guards.
+//!
+//! **No lost updates.** A write reads the current row, then either inserts
+//! it (the primary key rejects a concurrent insert) or moves it with
+//! `UPDATE … WHERE version = expected` (a concurrent writer leaves zero rows
+//! matched). Either way the transaction is retried, and after a few tries the
+//! write fails as a version conflict. SQLite additionally serialises writers
+//! in-process with a mutex: two deferred transactions that both read and
+//! then try to write deadlock in SQLite and one gets `SQLITE_BUSY` at once,
+//! without waiting for `busy_timeout`.
+//!
+//! diesel is synchronous: callers on the async side run these methods inside
+//! `actix_web::web::block`.
+
+mod connection;
+mod queries;
+mod schema;
+
+use std::sync::{Arc, Mutex};
+
+use diesel::r2d2::{Pool, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::Connection;
+use fhir_model::primitives::{Id, Instant};
+use fhir_model::{Resource, ResourceType};
+
+pub use connection::{Backend, DatabaseUrl};
+use connection::{DbConnection, Manager};
+use queries::{HistoryFilter, NewVersion, VersionRow};
+
+/// How many times a write is retried after losing a race to another writer.
+const WRITE_ATTEMPTS: usize = 8;
+
+/// Why a storage call failed. The HTTP layer maps each to a status once, in
+/// `crate::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No resource (or no such version) was ever stored under that id.
+    #[error("{0} is not known")]
+    NotFound(String),
+    /// The resource exists but its newest version is a deletion.
+    #[error("{what} was deleted (version {version})")]
+    Gone {
+        what: String,
+        version: i32,
+        last_updated: String,
+    },
+    /// Another writer kept winning the race for this resource, or a create
+    /// hit an id that is taken.
+    #[error("version conflict: {0}")]
+    VersionConflict(String),
+    /// The database cannot be reached or is busy; trying later may work.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The `--database` value cannot be used.
+    #[error("{0}")]
+    Config(String),
+    /// Anything else: a bug or a broken database. Logged, never shown.
+    #[error("storage fault: {0}")]
+    Fault(String),
+}
+
+impl From<DieselError> for StoreError {
+    fn from(e: DieselError) -> Self {
+        match e {
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                StoreError::Unavailable(info.message().to_owned())
+            }
+            // SQLite reports a lock it could not get within busy_timeout this way.
+            DieselError::DatabaseError(_, ref info)
+                if info.message().contains("database is locked")
+                    || info.message().contains("busy") =>
+            {
+                StoreError::Unavailable(info.message().to_owned())
+            }
+            other => StoreError::Fault(other.to_string()),
+        }
+    }
+}
+
+/// What a successful write stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub version: i32,
+    pub last_updated: String,
+    /// True when the resource did not exist (or was deleted) before.
+    pub created: bool,
+    /// The stored body (`None` for a deletion).
+    pub body: Option<Vec<u8>>,
+}
+
+/// One stored version of a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    /// Global write position; history paging uses it as its cursor.
+    pub seq: i64,
+    pub resource_type: String,
+    pub id: String,
+    pub version: i32,
+    pub last_updated: String,
+    pub deleted: bool,
+    /// The HTTP method that wrote this version (`POST`, `PUT`, `DELETE`).
+    pub method: String,
+    /// Compact FHIR JSON with `meta.versionId`/`meta.lastUpdated` set;
+    /// `None` for a deletion.
+    pub body: Option<Vec<u8>>,
+}
+
+impl From<VersionRow> for StoredVersion {
+    fn from(r: VersionRow) -> Self {
+        Self {
+            seq: r.seq,
+            resource_type: r.resource_type,
+            id: r.resource_id,
+            version: r.version,
+            last_updated: r.last_updated,
+            deleted: r.deleted,
+            method: r.method,
+            body: r.body,
+        }
+    }
+}
+
+/// Which resources a history request covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryScope {
+    System,
+    Type(ResourceType),
+    Instance(ResourceType, Id),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub scope: HistoryScope,
+    /// Normalised with [`format_instant`]-compatible text (UTC, millis).
+    pub since: Option<String>,
+    /// Cursor: only versions written before this `seq`.
+    pub before: Option<i64>,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// Newest first.
+    pub entries: Vec<StoredVersion>,
+    /// All versions the scope and `since` select, ignoring paging.
+    pub total: i64,
+    /// The cursor for the next page, when there is one.
+    pub next_before: Option<i64>,
+}
+
+/// What a write does to a resource.
+enum Change<'a> {
+    /// Store `Resource` as version 1; fail if the id is taken.
+    Create(&'a mut Resource),
+    /// Store the next version, creating the resource when it is missing.
+    Update(&'a mut Resource),
+    Delete,
+}
+
+enum TxError {
+    Db(DieselError),
+    Store(StoreError),
+    /// Lost a race; run the transaction again.
+    Retry,
+}
+
+impl From<DieselError> for TxError {
+    fn from(e: DieselError) -> Self {
+        match e {
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+            | DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                TxError::Retry
+            }
+            other => TxError::Db(other),
+        }
+    }
+}
+
+/// The storage handle; cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<Manager>,
+    backend: Backend,
+    /// SQLite only: one writer at a time in this process (see the module doc).
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The current time as a FHIR instant: UTC with milliseconds, fixed width,
+/// so text comparison in SQL is time comparison.
+pub fn now_instant() -> String {
+    format_instant(chrono::Utc::now())
+}
+
+pub fn format_instant(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+impl Store {
+    /// Connects (see [`DatabaseUrl::parse`] for the URL forms), applies the
+    /// embedded migrations and returns the store.
+    pub fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        let url = DatabaseUrl::parse(url)?;
+        let pool = connection::open_pool(&url, pool_size)?;
+        let write_lock = (url.backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Self {
+            pool,
+            backend: url.backend,
+            write_lock,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Stores `resource` (whose id the caller assigned) as version 1.
+    pub fn create(&self, resource: &mut Resource) -> Result<Written, StoreError> {
+        let (rt, id) = type_and_id(resource)?;
+        self.write(rt, &id, Change::Create(resource))?
+            .ok_or_else(|| StoreError::Fault("create stored nothing".into()))
+    }
+
+    /// Stores the next version of `resource`, or version 1 when the resource
+    /// does not exist (update-as-create) or was deleted.
+    pub fn update(&self, resource: &mut Resource) -> Result<Written, StoreError> {
+        let (rt, id) = type_and_id(resource)?;
+        self.write(rt, &id, Change::Update(resource))?
+            .ok_or_else(|| StoreError::Fault("update stored nothing".into()))
+    }
+
+    /// Records a deletion as a new version. Deleting what does not exist or
+    /// is already deleted changes nothing and returns `None` (http.html#delete:
+    /// "has no effect").
+    pub fn delete(&self, rt: ResourceType, id: &Id) -> Result<Option<Written>, StoreError> {
+        self.write(rt, id.as_str(), Change::Delete)
+    }
+
+    /// The current version; `Gone` when it is a deletion.
+    pub fn read(&self, rt: ResourceType, id: &Id) -> Result<StoredVersion, StoreError> {
+        let mut conn = self.conn()?;
+        let row = queries::latest(&mut conn, rt.as_str(), id.as_str())?;
+        let what = || format!("{}/{}", rt.as_str(), id.as_str());
+        match row {
+            None => Err(StoreError::NotFound(what())),
+            Some(r) if r.deleted => Err(StoreError::Gone {
+                what: what(),
+                version: r.version,
+                last_updated: r.last_updated,
+            }),
+            Some(r) => Ok(r.into()),
+        }
+    }
+
+    /// One version; `Gone` when that version is a deletion.
+    pub fn vread(
+        &self,
+        rt: ResourceType,
+        id: &Id,
+        version: i32,
+    ) -> Result<StoredVersion, StoreError> {
+        let mut conn = self.conn()?;
+        let row = queries::version(&mut conn, rt.as_str(), id.as_str(), version)?;
+        let what = || format!("{}/{}/_history/{}", rt.as_str(), id.as_str(), version);
+        match row {
+            None => Err(StoreError::NotFound(what())),
+            Some(r) if r.deleted => Err(StoreError::Gone {
+                what: what(),
+                version: r.version,
+                last_updated: r.last_updated,
+            }),
+            Some(r) => Ok(r.into()),
+        }
+    }
+
+    /// One page of history, newest first. Runs in one transaction so that
+    /// `total` and the page agree.
+    pub fn history(&self, q: &HistoryQuery) -> Result<HistoryPage, StoreError> {
+        let mut conn = self.conn()?;
+        let (rtype, rid) = match &q.scope {
+            HistoryScope::System => (None, None),
+            HistoryScope::Type(rt) => (Some(rt.as_str()), None),
+            HistoryScope::Instance(rt, id) => (Some(rt.as_str()), Some(id.as_str())),
+        };
+        let filter = HistoryFilter {
+            resource_type: rtype,
+            resource_id: rid,
+            since: q.since.as_deref(),
+        };
+        let count = q.count.max(0);
+        let (total, mut rows) = conn.transaction::<_, DieselError, _>(|c| {
+            let total = queries::history_count(c, filter)?;
+            let rows = if count == 0 {
+                Vec::new()
+            } else {
+                queries::history_page(c, filter, q.before, count + 1)?
+            };
+            Ok((total, rows))
+        })?;
+        let mut next_before = None;
+        if rows.len() as i64 > count {
+            rows.truncate(count as usize);
+            next_before = rows.last().map(|r| r.seq);
+        }
+        Ok(HistoryPage {
+            entries: rows.into_iter().map(Into::into).collect(),
+            total,
+            next_before,
+        })
+    }
+
+    fn write(
+        &self,
+        rt: ResourceType,
+        id: &str,
+        mut change: Change<'_>,
+    ) -> Result<Option<Written>, StoreError> {
+        // A poisoned lock only means another writer panicked; the database
+        // transaction it held was rolled back, so the lock is still good.
+        let _guard = self
+            .write_lock
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut conn = self.conn()?;
+        for attempt in 1..=WRITE_ATTEMPTS {
+            match conn.transaction(|c| write_once(c, rt, id, &mut change)) {
+                Ok(w) => return Ok(w),
+                Err(TxError::Retry) => {
+                    log::debug!(
+                        "write to {}/{id} lost a race (attempt {attempt}); retrying",
+                        rt.as_str()
+                    );
+                }
+                Err(TxError::Store(e)) => return Err(e),
+                Err(TxError::Db(e)) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::VersionConflict(format!(
+            "{}/{id} is being changed by other writers; try again",
+            rt.as_str()
+        )))
+    }
+}
+
+fn type_and_id(resource: &Resource) -> Result<(ResourceType, String), StoreError> {
+    let id = resource
+        .id()
+        .map(|i| i.as_str().to_owned())
+        .ok_or_else(|| StoreError::Fault("resource to store has no id".into()))?;
+    Ok((resource.resource_type(), id))
+}
+
+fn write_once(
+    conn: &mut DbConnection,
+    rt: ResourceType,
+    id: &str,
+    change: &mut Change<'_>,
+) -> Result<Option<Written>, TxError> {
+    let rtype = rt.as_str();
+    let current = queries::current(conn, rtype, id)?;
+    let (method, deleted) = match (&*change, &current) {
+        (Change::Create(_), Some(_)) => {
+            return Err(TxError::Store(StoreError::VersionConflict(format!(
+                "{rtype}/{id} already exists"
+            ))))
+        }
+        (Change::Delete, None) => return Ok(None),
+        (Change::Delete, Some(c)) if c.deleted => return Ok(None),
+        (Change::Delete, Some(_)) => ("DELETE", true),
+        (Change::Create(_), None) => ("POST", false),
+        (Change::Update(_), _) => ("PUT", false),
+    };
+    let version = current.as_ref().map_or(1, |c| c.version + 1);
+    let last_updated = now_instant();
+    let body = match change {
+        Change::Create(r) | Change::Update(r) => {
+            let vid = Id::new(version.to_string())
+                .map_err(|e| TxError::Store(StoreError::Fault(e.to_string())))?;
+            let lu = Instant::new(last_updated.clone())
+                .map_err(|e| TxError::Store(StoreError::Fault(e.to_string())))?;
+            r.set_version_meta(&vid, &lu);
+            Some(r.to_json_vec())
+        }
+        Change::Delete => None,
+    };
+    let row = NewVersion {
+        resource_type: rtype,
+        resource_id: id,
+        version,
+        last_updated: &last_updated,
+        deleted,
+        method,
+        body: body.as_deref(),
+    };
+    match &current {
+        None => queries::insert_current(conn, &row)?,
+        Some(c) => {
+            if !queries::advance_current(conn, &row, c.version)? {
+                return Err(TxError::Retry);
+            }
+        }
+    }
+    queries::insert_version(conn, &row)?;
+    let created = current.as_ref().is_none_or(|c| c.deleted);
+    Ok(Some(Written {
+        version,
+        last_updated,
+        created,
+        body,
+    }))
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+//! The SQL, as plain functions taking `&mut DbConnection`; written once for
+//! both backends. Callers own the transaction.
+
+use diesel::prelude::*;
+use diesel::result::QueryResult;
+
+use super::connection::DbConnection;
+use super::schema::{resource_versions, resources};
+
+type Db = <DbConnection as Connection>::Backend;
+
+/// The current-version row of one resource.
+#[derive(Debug, Clone, Queryable)]
+pub struct CurrentRow {
+    pub version: i32,
+    pub deleted: bool,
+}
+
+/// One stored version, as read back.
+#[derive(Debug, Clone, Queryable)]
+pub struct VersionRow {
+    pub seq: i64,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub version: i32,
+    pub last_updated: String,
+    pub deleted: bool,
+    pub method: String,
+    pub body: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = resource_versions)]
+pub struct NewVersion<'a> {
+    pub resource_type: &'a str,
+    pub resource_id: &'a str,
+    pub version: i32,
+    pub last_updated: &'a str,
+    pub deleted: bool,
+    pub method: &'a str,
+    pub body: Option<&'a [u8]>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = resources)]
+struct NewCurrent<'a> {
+    resource_type: &'a str,
+    resource_id: &'a str,
+    version: i32,
+    last_updated: &'a str,
+    deleted: bool,
+}
+
+const VERSION_COLUMNS: (
+    resource_versions::seq,
+    resource_versions::resource_type,
+    resource_versions::resource_id,
+    resource_versions::version,
+    resource_versions::last_updated,
+    resource_versions::deleted,
+    resource_versions::method,
+    resource_versions::body,
+) = (
+    resource_versions::seq,
+    resource_versions::resource_type,
+    resource_versions::resource_id,
+    resource_versions::version,
+    resource_versions::last_updated,
+    resource_versions::deleted,
+    resource_versions::method,
+    resource_versions::body,
+);
+
+pub fn current(conn: &mut DbConnection, rtype: &str, id: &str) -> QueryResult<Option<CurrentRow>> {
+    resources::table
+        .filter(resources::resource_type.eq(rtype))
+        .filter(resources::resource_id.eq(id))
+        .select((resources::version, resources::deleted))
+        .first(conn)
+        .optional()
+}
+
+/// Inserts the current-version row of a resource that has none. A concurrent
+/// insert of the same resource fails on the primary key; the caller retries.
+pub fn insert_current(conn: &mut DbConnection, v: &NewVersion<'_>) -> QueryResult<()> {
+    diesel::insert_into(resources::table)
+        .values(NewCurrent {
+            resource_type: v.resource_type,
+            resource_id: v.resource_id,
+            version: v.version,
+            last_updated: v.last_updated,
+            deleted: v.deleted,
+        })
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Moves the current-version row from `expected` to `v.version`; returns
+/// false when another writer got there first (the row no longer holds
+/// `expected`), which is how no update is lost.
+pub fn advance_current(
+    conn: &mut DbConnection,
+    v: &NewVersion<'_>,
+    expected: i32,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        resources::table
+            .filter(resources::resource_type.eq(v.resource_type))
+            .filter(resources::resource_id.eq(v.resource_id))
+            .filter(resources::version.eq(expected)),
+    )
+    .set((
+        resources::version.eq(v.version),
+        resources::last_updated.eq(v.last_updated),
+        resources::deleted.eq(v.deleted),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn insert_version(conn: &mut DbConnection, v: &NewVersion<'_>) -> QueryResult<()> {
+    diesel::insert_into(resource_versions::table)
+        .values(v)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The newest version of a resource (one lookup on the unique index).
+pub fn latest(conn: &mut DbConnection, rtype: &str, id: &str) -> QueryResult<Option<VersionRow>> {
+    resource_versions::table
+        .filter(resource_versions::resource_type.eq(rtype))
+        .filter(resource_versions::resource_id.eq(id))
+        .order(resource_versions::version.desc())
+        .select(VERSION_COLUMNS)
+        .first(conn)
+        .optional()
+}
+
+pub fn version(
+    conn: &mut DbConnection,
+    rtype: &str,
+    id: &str,
+    version: i32,
+) -> QueryResult<Option<VersionRow>> {
+    resource_versions::table
+        .filter(resource_versions::resource_type.eq(rtype))
+        .filter(resource_versions::resource_id.eq(id))
+        .filter(resource_versions::version.eq(version))
+        .select(VERSION_COLUMNS)
+        .first(conn)
+        .optional()
+}
+
+/// Which versions a history request covers, before paging.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryFilter<'a> {
+    pub resource_type: Option<&'a str>,
+    pub resource_id: Option<&'a str>,
+    /// Only versions with `last_updated >= since` (same fixed-width UTC
+    /// format as stored, so text order is time order).
+    pub since: Option<&'a str>,
+}
+
+fn filtered<'a>(f: HistoryFilter<'a>) -> resource_versions::BoxedQuery<'a, Db> {
+    let mut q = resource_versions::table.into_boxed::<Db>();
+    if let Some(t) = f.resource_type {
+        q = q.filter(resource_versions::resource_type.eq(t));
+    }
+    if let Some(id) = f.resource_id {
+        q = q.filter(resource_versions::resource_id.eq(id));
+    }
+    if let Some(s) = f.since {
+        q = q.filter(resource_versions::last_updated.ge(s));
+    }
+    q
+}
+
+pub fn history_count(conn: &mut DbConnection, f: HistoryFilter<'_>) -> QueryResult<i64> {
+    filtered(f).count().get_result(conn)
+}
+
+/// Newest first, only `seq < before` when given, at most `limit` rows.
+pub fn history_page(
+    conn: &mut DbConnection,
+    f: HistoryFilter<'_>,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<VersionRow>> {
+    let mut q = filtered(f);
+    if let Some(b) = before {
+        q = q.filter(resource_versions::seq.lt(b));
+    }
+    q.order(resource_versions::seq.desc())
+        .limit(limit)
+        .select(VERSION_COLUMNS)
+        .load(conn)
+}
