@@ -126,3 +126,34 @@ pub fn build_app(
         )
         .default_service(web::to(unknown_route))
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use crate::interaction::testutil::{app, send};
+
+    #[actix_web::test]
+    async fn unknown_routes_and_methods_answer_operation_outcomes() {
+        let db = crate::store::testutil::sqlite();
+        let app = app(&db.store).await;
+        send(&app, TestRequest::get().uri("/nothing"))
+            .await
+            .assert_outcome(404, "not-found");
+        send(&app, TestRequest::get().uri("/fhir/Patient/1/_history/1/x"))
+            .await
+            .assert_outcome(404, "not-found");
+        let r = send(&app, TestRequest::patch().uri("/fhir/Patient/1")).await;
+        r.assert_outcome(405, "not-supported");
+        assert_eq!(r.header("allow"), Some("GET, PUT, DELETE"));
+        send(&app, TestRequest::post().uri("/fhir/metadata"))
+            .await
+            .assert_outcome(405, "not-supported");
+        send(&app, TestRequest::delete().uri("/fhir/Patient"))
+            .await
+            .assert_outcome(405, "not-supported");
+        send(&app, TestRequest::put().uri("/fhir/Patient/_history"))
+            .await
+            .assert_outcome(405, "not-supported");
+    }
+}

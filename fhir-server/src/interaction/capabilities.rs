@@ -70,3 +70,29 @@ pub fn capability_statement(base: &str) -> Value {
         }],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use crate::interaction::testutil::{app, send};
+
+    #[actix_web::test]
+    async fn lists_every_type_with_what_is_implemented() {
+        let db = crate::store::testutil::sqlite();
+        let app = app(&db.store).await;
+        let r = send(&app, TestRequest::get().uri("/fhir/metadata")).await;
+        assert_eq!(r.status, 200);
+        let cs = r.json();
+        assert_eq!(cs["resourceType"], "CapabilityStatement");
+        assert_eq!(cs["fhirVersion"], "4.0.1");
+        let resources = cs["rest"][0]["resource"].as_array().expect("resources");
+        assert_eq!(resources.len(), 146);
+        for res in resources {
+            assert_eq!(res["interaction"].as_array().map(Vec::len), Some(7));
+            assert_eq!(res["versioning"], "versioned");
+            assert!(res.get("searchParam").is_none());
+        }
+        assert_eq!(cs["rest"][0]["interaction"][0]["code"], "history-system");
+    }
+}

@@ -29,3 +29,52 @@ pub async fn handle(
     }
     Ok(resp.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+    use serde_json::json;
+
+    use crate::interaction::testutil::{app, backends, send, with_json};
+
+    #[actix_web::test]
+    async fn delete_then_read_is_gone_and_put_recreates() {
+        for db in backends() {
+            let app = app(&db.store).await;
+            let put = || {
+                with_json(
+                    TestRequest::put().uri("/fhir/Patient/d1"),
+                    &json!({"resourceType": "Patient", "id": "d1"}),
+                )
+            };
+            assert_eq!(send(&app, put()).await.status, 201);
+            let r = send(&app, TestRequest::delete().uri("/fhir/Patient/d1")).await;
+            assert_eq!(
+                (r.status, r.header("etag")),
+                (204, Some("W/\"2\"")),
+                "{}",
+                db.label
+            );
+            send(&app, TestRequest::get().uri("/fhir/Patient/d1"))
+                .await
+                .assert_outcome(410, "deleted");
+            send(&app, TestRequest::get().uri("/fhir/Patient/d1/_history/2"))
+                .await
+                .assert_outcome(410, "deleted");
+            let again = send(&app, TestRequest::delete().uri("/fhir/Patient/d1")).await;
+            assert_eq!((again.status, again.header("etag")), (204, None));
+            let missing = send(&app, TestRequest::delete().uri("/fhir/Patient/never")).await;
+            assert_eq!(missing.status, 204);
+            let r = send(&app, put()).await;
+            assert_eq!(
+                (r.status, r.header("etag")),
+                (201, Some("W/\"3\"")),
+                "{}",
+                db.label
+            );
+            send(&app, TestRequest::delete().uri("/fhir/Nonsense/x"))
+                .await
+                .assert_outcome(404, "not-found");
+        }
+    }
+}

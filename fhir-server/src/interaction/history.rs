@@ -293,4 +293,109 @@ mod tests {
             "2026-01-01T00%3A00%3A00.000Z"
         );
     }
+
+    #[actix_web::test]
+    async fn bundles_page_through_next_links() {
+        use actix_web::test::TestRequest;
+
+        use crate::interaction::testutil::{app, backends, send, with_json};
+
+        for db in backends() {
+            let app = app(&db.store).await;
+            for i in 0..3 {
+                let body = json!({"resourceType": "Patient", "id": "h1", "gender": if i % 2 == 0 { "male" } else { "female" }});
+                send(
+                    &app,
+                    with_json(TestRequest::put().uri("/fhir/Patient/h1"), &body),
+                )
+                .await;
+            }
+            let obs =
+                json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}});
+            send(
+                &app,
+                with_json(TestRequest::post().uri("/fhir/Observation"), &obs),
+            )
+            .await;
+            send(&app, TestRequest::delete().uri("/fhir/Patient/h1")).await;
+
+            let r = send(
+                &app,
+                TestRequest::get().uri("/fhir/Patient/h1/_history?_count=2"),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", db.label);
+            let b = r.json();
+            assert_eq!(
+                (
+                    b["resourceType"].as_str(),
+                    b["type"].as_str(),
+                    b["total"].as_i64()
+                ),
+                (Some("Bundle"), Some("history"), Some(4))
+            );
+            let e0 = &b["entry"][0];
+            assert!(e0.get("resource").is_none(), "a deletion has no resource");
+            assert_eq!(e0["request"]["method"], "DELETE");
+            assert_eq!(e0["response"]["etag"], "W/\"4\"");
+            assert!(e0["fullUrl"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/fhir/Patient/h1")));
+            assert_eq!(b["entry"][1]["resource"]["meta"]["versionId"], "3");
+            assert_eq!(b["entry"][1]["response"]["status"], "200 OK");
+            let next = b["link"][1]["url"]
+                .as_str()
+                .expect("a next link")
+                .to_owned();
+            assert_eq!(b["link"][1]["relation"], "next");
+            let path = &next[next.find("/fhir/").expect("absolute URL")..];
+            let b2 = send(&app, TestRequest::get().uri(path)).await.json();
+            let versions: Vec<_> = b2["entry"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .map(|e| e["response"]["etag"].clone())
+                .collect();
+            assert_eq!(
+                versions,
+                [json!("W/\"2\""), json!("W/\"1\"")],
+                "{}",
+                db.label
+            );
+            assert_eq!(
+                b2["entry"][1]["request"],
+                json!({"method": "PUT", "url": "Patient/h1"})
+            );
+            assert_eq!(b2["entry"][1]["response"]["status"], "201 Created");
+            assert_eq!(
+                b2["link"].as_array().map(Vec::len),
+                Some(1),
+                "last page has no next"
+            );
+
+            let ty = send(&app, TestRequest::get().uri("/fhir/Observation/_history"))
+                .await
+                .json();
+            assert_eq!(ty["total"], 1);
+            assert_eq!(
+                ty["entry"][0]["request"],
+                json!({"method": "POST", "url": "Observation"})
+            );
+            let sys = send(&app, TestRequest::get().uri("/fhir/_history"))
+                .await
+                .json();
+            assert_eq!(sys["total"], 5);
+            let since = send(
+                &app,
+                TestRequest::get().uri("/fhir/_history?_since=2999-01-01T00:00:00Z"),
+            )
+            .await
+            .json();
+            assert_eq!(since["total"], 0);
+            assert!(since.get("entry").is_none());
+            send(&app, TestRequest::get().uri("/fhir/_history?_count=x"))
+                .await
+                .assert_outcome(400, "value");
+        }
+    }
 }

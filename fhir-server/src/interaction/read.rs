@@ -27,3 +27,25 @@ pub async fn handle(
         None,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use crate::interaction::testutil::{app, send};
+
+    #[actix_web::test]
+    async fn unknown_things_are_404_and_bad_ids_400() {
+        let db = crate::store::testutil::sqlite();
+        let app = app(&db.store).await;
+        send(&app, TestRequest::get().uri("/fhir/Patient/nobody"))
+            .await
+            .assert_outcome(404, "not-found");
+        send(&app, TestRequest::get().uri("/fhir/Nonsense/1"))
+            .await
+            .assert_outcome(404, "not-found");
+        send(&app, TestRequest::get().uri("/fhir/Patient/a%20b"))
+            .await
+            .assert_outcome(400, "value");
+    }
+}

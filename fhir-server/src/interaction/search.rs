@@ -20,3 +20,22 @@ pub async fn handle(path: web::Path<String>) -> Result<HttpResponse, Error> {
         ),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use crate::interaction::testutil::{app, send};
+
+    #[actix_web::test]
+    async fn search_is_refused_clearly() {
+        let db = crate::store::testutil::sqlite();
+        let app = app(&db.store).await;
+        send(&app, TestRequest::get().uri("/fhir/Patient?name=x"))
+            .await
+            .assert_outcome(400, "not-supported");
+        send(&app, TestRequest::get().uri("/fhir/Nonsense"))
+            .await
+            .assert_outcome(404, "not-found");
+    }
+}

@@ -63,3 +63,68 @@ pub async fn handle(
         Ok(written_response(StatusCode::OK, written, None))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+    use serde_json::json;
+
+    use crate::interaction::testutil::{app, backends, send, with_json};
+
+    #[actix_web::test]
+    async fn put_creates_then_updates() {
+        for db in backends() {
+            let app = app(&db.store).await;
+            let put = |family: &str| {
+                let body =
+                    json!({"resourceType": "Patient", "id": "p1", "name": [{"family": family}]});
+                with_json(TestRequest::put().uri("/fhir/Patient/p1"), &body)
+            };
+            let r = send(&app, put("A")).await;
+            assert_eq!(r.status, 201, "{}", db.label);
+            assert!(r
+                .header("location")
+                .is_some_and(|l| l.ends_with("/fhir/Patient/p1/_history/1")));
+            let r = send(&app, put("B")).await;
+            assert_eq!(r.status, 200, "{}", db.label);
+            assert_eq!(r.header("etag"), Some("W/\"2\""));
+            assert_eq!(r.header("location"), None);
+            assert_eq!(r.json()["meta"]["versionId"], "2");
+            assert_eq!(r.json()["name"][0]["family"], "B");
+        }
+    }
+
+    #[actix_web::test]
+    async fn put_checks_the_id() {
+        let db = crate::store::testutil::sqlite();
+        let app = app(&db.store).await;
+        let r = send(
+            &app,
+            with_json(
+                TestRequest::put().uri("/fhir/Patient/p1"),
+                &json!({"resourceType": "Patient", "id": "p2"}),
+            ),
+        )
+        .await;
+        let oo = r.assert_outcome(400, "invalid");
+        assert_eq!(oo["issue"][0]["expression"][0], "Patient.id");
+        let r = send(
+            &app,
+            with_json(
+                TestRequest::put().uri("/fhir/Patient/p1"),
+                &json!({"resourceType": "Patient"}),
+            ),
+        )
+        .await;
+        r.assert_outcome(400, "required");
+        let r = send(
+            &app,
+            with_json(
+                TestRequest::put().uri("/fhir/Patient/a_b"),
+                &json!({"resourceType": "Patient", "id": "a_b"}),
+            ),
+        )
+        .await;
+        r.assert_outcome(400, "value");
+    }
+}

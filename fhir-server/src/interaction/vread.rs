@@ -35,3 +35,41 @@ pub async fn handle(
         None,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+    use serde_json::json;
+
+    use crate::interaction::testutil::{app, backends, send, with_json};
+
+    #[actix_web::test]
+    async fn vread_returns_each_version() {
+        for db in backends() {
+            let app = app(&db.store).await;
+            for family in ["A", "B"] {
+                let body =
+                    json!({"resourceType": "Patient", "id": "v1", "name": [{"family": family}]});
+                send(
+                    &app,
+                    with_json(TestRequest::put().uri("/fhir/Patient/v1"), &body),
+                )
+                .await;
+            }
+            let r = send(&app, TestRequest::get().uri("/fhir/Patient/v1/_history/1")).await;
+            assert_eq!(
+                (r.status, r.header("etag")),
+                (200, Some("W/\"1\"")),
+                "{}",
+                db.label
+            );
+            assert_eq!(r.json()["name"][0]["family"], "A");
+            for missing in ["3", "0", "abc", "-1"] {
+                let uri = format!("/fhir/Patient/v1/_history/{missing}");
+                send(&app, TestRequest::get().uri(&uri))
+                    .await
+                    .assert_outcome(404, "not-found");
+            }
+        }
+    }
+}
