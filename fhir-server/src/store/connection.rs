@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, R2D2Connection};
+use diesel::r2d2::{CustomizeConnection, HandleError, ManageConnection, Pool, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -137,14 +137,35 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
     }
 }
 
+/// r2d2's default handler logs every failed connection attempt at `error`,
+/// many times a second while the database is down. The request that could
+/// not get a connection is answered 503 and logged once; this only notes the
+/// attempts.
+#[derive(Debug, Clone, Copy)]
+struct WarnOnError;
+
+impl HandleError<diesel::r2d2::Error> for WarnOnError {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        log::warn!("database connection attempt failed: {error}");
+    }
+}
+
 /// Builds the pool and applies pending migrations.
 pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool<Manager>, StoreError> {
     let max_size = if url.is_memory() { 1 } else { max_size.max(1) };
+    let manager = Manager { url: url.clone() };
+    // One direct attempt first, so a wrong URL or a stopped server fails at
+    // once with the driver's message instead of after the pool's timeout.
+    // (For `:memory:` this throwaway connection is a database of its own.)
+    manager
+        .connect()
+        .map_err(|e| StoreError::Unavailable(format!("cannot connect to the database: {e}")))?;
     let pool = Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(10))
         .connection_customizer(Box::new(SqlitePragmas))
-        .build(Manager { url: url.clone() })
+        .error_handler(Box::new(WarnOnError))
+        .build(manager)
         .map_err(|e| StoreError::Unavailable(format!("cannot connect to the database: {e}")))?;
     let mut conn = pool
         .get()

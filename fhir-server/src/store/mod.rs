@@ -11,7 +11,10 @@
 //! it (the primary key rejects a concurrent insert) or moves it with
 //! `UPDATE … WHERE version = expected` (a concurrent writer leaves zero rows
 //! matched). Either way the transaction is retried, and after a few tries the
-//! write fails as a version conflict. SQLite additionally serialises writers
+//! write fails as a version conflict. Each write transaction starts with a
+//! no-op update of the resource's row ([`queries::lock_current`]), which
+//! queues writers of one resource on PostgreSQL and takes SQLite's write
+//! lock up front. SQLite additionally serialises writers
 //! in-process with a mutex: two deferred transactions that both read and
 //! then try to write deadlock in SQLite and one gets `SQLITE_BUSY` at once,
 //! without waiting for `busy_timeout`.
@@ -378,6 +381,7 @@ fn write_once(
     change: &mut Change<'_>,
 ) -> Result<Option<Written>, TxError> {
     let rtype = rt.as_str();
+    queries::lock_current(conn, rtype, id)?;
     let current = queries::current(conn, rtype, id)?;
     let (method, deleted) = match (&*change, &current) {
         (Change::Create(_), Some(_)) => {

@@ -80,6 +80,24 @@ pub fn current(conn: &mut DbConnection, rtype: &str, id: &str) -> QueryResult<Op
         .optional()
 }
 
+/// Takes the write lock on a resource before reading its current version:
+/// a no-op `UPDATE` of its row. On PostgreSQL this locks the row, so
+/// concurrent writers of one resource queue instead of colliding and
+/// retrying. On SQLite the first statement of the transaction being a write
+/// takes the database write lock at once, while `busy_timeout` still
+/// applies; a read first would make two processes' transactions deadlock
+/// on the upgrade, and SQLite answers that with an immediate SQLITE_BUSY.
+pub fn lock_current(conn: &mut DbConnection, rtype: &str, id: &str) -> QueryResult<()> {
+    diesel::update(
+        resources::table
+            .filter(resources::resource_type.eq(rtype))
+            .filter(resources::resource_id.eq(id)),
+    )
+    .set(resources::version.eq(resources::version))
+    .execute(conn)
+    .map(|_| ())
+}
+
 /// Inserts the current-version row of a resource that has none. A concurrent
 /// insert of the same resource fails on the primary key; the caller retries.
 pub fn insert_current(conn: &mut DbConnection, v: &NewVersion<'_>) -> QueryResult<()> {

@@ -21,6 +21,8 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 pub(crate) struct TestDb {
     pub store: Store,
     pub label: &'static str,
+    /// The `--database` URL of this database.
+    pub url: String,
     cleanup: Cleanup,
 }
 
@@ -40,11 +42,12 @@ fn unique_name() -> String {
 
 pub(crate) fn sqlite() -> TestDb {
     let path = std::env::temp_dir().join(format!("{}.db", unique_name()));
-    let store =
-        Store::open(&format!("sqlite:{}", path.display()), 4).expect("open SQLite test store");
+    let url = format!("sqlite:{}", path.display());
+    let store = Store::open(&url, 4).expect("open SQLite test store");
     TestDb {
         store,
         label: "sqlite",
+        url,
         cleanup: Cleanup::SqliteFile(path),
     }
 }
@@ -86,11 +89,12 @@ pub(crate) fn postgres() -> Option<TestDb> {
     diesel::sql_query(format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .unwrap_or_else(|e| panic!("cannot create test database {name} at {admin_url}: {e}"));
-    let store =
-        Store::open(&with_database(&admin_url, &name), 4).expect("open PostgreSQL test store");
+    let url = with_database(&admin_url, &name);
+    let store = Store::open(&url, 4).expect("open PostgreSQL test store");
     Some(TestDb {
         store,
         label: "postgres",
+        url,
         cleanup: Cleanup::Postgres { admin_url, name },
     })
 }
