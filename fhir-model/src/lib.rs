@@ -1,11 +1,28 @@
 //! FHIR R4 (4.0.1) resources and data types, generated from the official
 //! StructureDefinitions, with JSON that round-trips exactly.
+//!
+//! # How the pieces fit
+//! - [`generated`] holds one Rust type per resource, data type and backbone
+//!   element, and one enum per choice element (`value[x]`). It is written
+//!   by `fhir-codegen` and never edited by hand.
+//! - [`json`] holds the rules of FHIR JSON that the generated code calls:
+//!   primitive extensions (`_birthDate`), `null` placeholders, choice
+//!   names, and error paths.
+//! - [`primitives`] holds the primitive value types, each checked against
+//!   its format when built.
+//! - [`Resource`] is the enum over all resources; [`ResourceType`] names
+//!   them.
+//!
+//! **Invariant:** this crate does no IO.
 
 pub mod error;
+#[rustfmt::skip]
+#[allow(clippy::all, unused_imports, unused_variables, missing_docs)]
+pub mod generated;
+pub mod json;
 pub mod primitives;
-mod resource_stub;
-mod resource_type_stub;
+mod resource;
 
 pub use error::{IssueKind, ParseError, ParseIssue};
-pub use resource_stub::Resource;
-pub use resource_type_stub::ResourceType;
+pub use json::Primitive;
+pub use resource::{Resource, ResourceType};

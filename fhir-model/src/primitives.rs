@@ -73,17 +73,17 @@ fn anchored(pattern: &str) -> Regex {
 }
 
 static ID: LazyLock<Regex> = LazyLock::new(|| anchored(r"[A-Za-z0-9\-\.]{1,64}"));
-static CODE: LazyLock<Regex> = LazyLock::new(|| anchored(r"[^\s]+( [^\s]+)*"));
+// `\s` in the spec's patterns is XML Schema's: space, tab, CR and LF only,
+// so a no-break space is an ordinary character there (and in the HL7 tools).
+static CODE: LazyLock<Regex> = LazyLock::new(|| anchored(r"[^ \t\r\n]+( [^ \t\r\n]+)*"));
 const YEAR: &str = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)";
 const MONTH: &str = r"(0[1-9]|1[0-2])";
 const DAY: &str = r"(0[1-9]|[1-2][0-9]|3[0-1])";
 const TIME: &str = r"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?";
 const ZONE: &str = r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))";
-static DATE: LazyLock<Regex> =
-    LazyLock::new(|| anchored(&format!(r"{YEAR}(-{MONTH}(-{DAY})?)?")));
-static DATE_TIME: LazyLock<Regex> = LazyLock::new(|| {
-    anchored(&format!(r"{YEAR}(-{MONTH}(-{DAY}(T{TIME}{ZONE})?)?)?"))
-});
+static DATE: LazyLock<Regex> = LazyLock::new(|| anchored(&format!(r"{YEAR}(-{MONTH}(-{DAY})?)?")));
+static DATE_TIME: LazyLock<Regex> =
+    LazyLock::new(|| anchored(&format!(r"{YEAR}(-{MONTH}(-{DAY}(T{TIME}{ZONE})?)?)?")));
 static INSTANT: LazyLock<Regex> =
     LazyLock::new(|| anchored(&format!(r"{YEAR}-{MONTH}-{DAY}T{TIME}{ZONE}")));
 static TIME_RE: LazyLock<Regex> = LazyLock::new(|| anchored(TIME));
@@ -118,6 +118,11 @@ fn day_exists(s: &str) -> bool {
 
 fn non_empty(s: &str) -> bool {
     !s.is_empty()
+}
+
+/// The spec's `\S*` for URIs, with XML Schema's white space.
+fn uri_like(s: &str) -> bool {
+    non_empty(s) && !s.bytes().any(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 checked_string!(
@@ -158,15 +163,15 @@ checked_string!(
 );
 checked_string!(
     /// `uri`: any URI; the spec only forbids white space.
-    Uri, "uri", |s| non_empty(s) && !s.chars().any(char::is_whitespace)
+    Uri, "uri", uri_like
 );
 checked_string!(
     /// `url`: a URI that is a URL.
-    Url, "url", |s| non_empty(s) && !s.chars().any(char::is_whitespace)
+    Url, "url", uri_like
 );
 checked_string!(
     /// `canonical`: a URI, optionally with `|version`.
-    Canonical, "canonical", |s| non_empty(s) && !s.chars().any(char::is_whitespace)
+    Canonical, "canonical", uri_like
 );
 checked_string!(
     /// `markdown`: any non-empty string.
@@ -191,7 +196,10 @@ impl PositiveInt {
     pub fn new(value: i64) -> Result<Self, PrimitiveError> {
         match u32::try_from(value) {
             Ok(v) if v >= 1 && v <= i32::MAX as u32 => Ok(Self(v)),
-            _ => Err(PrimitiveError { type_name: Self::FHIR_TYPE, value: value.to_string() }),
+            _ => Err(PrimitiveError {
+                type_name: Self::FHIR_TYPE,
+                value: value.to_string(),
+            }),
         }
     }
 
@@ -210,7 +218,10 @@ impl UnsignedInt {
     pub fn new(value: i64) -> Result<Self, PrimitiveError> {
         match u32::try_from(value) {
             Ok(v) if v <= i32::MAX as u32 => Ok(Self(v)),
-            _ => Err(PrimitiveError { type_name: Self::FHIR_TYPE, value: value.to_string() }),
+            _ => Err(PrimitiveError {
+                type_name: Self::FHIR_TYPE,
+                value: value.to_string(),
+            }),
         }
     }
 
@@ -250,6 +261,10 @@ mod tests {
         assert!(Code::new("a b").is_ok());
         assert!(Code::new(" a").is_err());
         assert!(Code::new("a  b").is_err());
+        assert!(
+            Code::new("KIDN\u{a0}").is_ok(),
+            "only XML Schema white space counts"
+        );
         assert!(PositiveInt::new(0).is_err());
         assert!(UnsignedInt::new(0).is_ok());
         assert!(UnsignedInt::new(-1).is_err());

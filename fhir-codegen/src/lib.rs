@@ -1,0 +1,35 @@
+//! The generator of `fhir-model/src/generated`.
+//!
+//! It reads the StructureDefinitions of the R4 core package
+//! (`hl7.fhir.r4.core-4.0.1.tgz`), builds a small model of every resource,
+//! data type, backbone element and choice element ([`model`]) and prints
+//! Rust for it ([`emit`]). It is run by hand (`cargo run -p fhir-codegen`)
+//! and its output is committed; the test `tests/fresh.rs` regenerates in
+//! memory and fails when the committed files differ.
+
+pub mod emit;
+pub mod model;
+pub mod package;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where the package lives relative to the workspace root.
+pub const DEFAULT_PACKAGE: &str = "../shared/fhir-packages/hl7.fhir.r4.core-4.0.1.tgz";
+/// Where the generated files go relative to the workspace root.
+pub const DEFAULT_OUT: &str = "fhir-model/src/generated";
+
+/// The generated files, by path relative to the output folder.
+pub fn generate(package: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
+    let defs = package::read_structure_definitions(package)?;
+    let model = model::Model::build(&defs)?;
+    Ok(emit::emit(&model))
+}
+
+/// The workspace root, found from this crate's manifest folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
