@@ -17,7 +17,9 @@ pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("FHIR_TEST_CACHE") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     home.join(".cache").join("fhir-server-tests")
 }
 
@@ -70,12 +72,19 @@ fn read_package(path: &Path) -> Result<ExamplePackage, String> {
     let mut archive = tar::Archive::new(GzDecoder::new(file));
     let mut examples = Vec::new();
     let mut skipped = Vec::new();
-    for entry in archive.entries().map_err(|e| format!("{}: {e}", path.display()))? {
+    for entry in archive
+        .entries()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+    {
         let mut entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let name = entry.path().map_err(|e| e.to_string())?.to_string_lossy().into_owned();
+        let name = entry
+            .path()
+            .map_err(|e| e.to_string())?
+            .to_string_lossy()
+            .into_owned();
         let file = name.rsplit('/').next().unwrap_or(&name).to_string();
         if !file.ends_with(".json") || file == "package.json" || file.starts_with('.') {
             skipped.push(file);
@@ -107,7 +116,9 @@ fn read_package(path: &Path) -> Result<ExamplePackage, String> {
 /// `conformance-tests/known-failures/r4-examples.txt`, one
 /// `file<TAB>reason` per line, `#` comments and blank lines ignored.
 pub fn known_failures() -> BTreeMap<String, String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("known-failures").join("r4-examples.txt");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("known-failures")
+        .join("r4-examples.txt");
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut map = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
@@ -118,7 +129,12 @@ pub fn known_failures() -> BTreeMap<String, String> {
         let (file, reason) = line
             .split_once('\t')
             .unwrap_or_else(|| panic!("{}:{}: expected `file<TAB>reason`", path.display(), n + 1));
-        assert!(!reason.trim().is_empty(), "{}:{}: a known failure needs a reason", path.display(), n + 1);
+        assert!(
+            !reason.trim().is_empty(),
+            "{}:{}: a known failure needs a reason",
+            path.display(),
+            n + 1
+        );
         map.insert(file.trim().to_string(), reason.trim().to_string());
     }
     map
@@ -153,7 +169,10 @@ pub fn first_difference(expected: &Value, actual: &Value) -> Option<String> {
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 80 {
-        format!("{}…", &s[..s.char_indices().nth(80).map(|(i, _)| i).unwrap_or(s.len())])
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(80).map(|(i, _)| i).unwrap_or(s.len())]
+        )
     } else {
         s
     }
@@ -197,7 +216,8 @@ mod tests {
 
     #[test]
     fn strip_drops_server_meta_and_an_emptied_meta() {
-        let mut v = json!({"resourceType": "Patient", "meta": {"versionId": "1", "lastUpdated": "x"}});
+        let mut v =
+            json!({"resourceType": "Patient", "meta": {"versionId": "1", "lastUpdated": "x"}});
         strip_server_meta(&mut v);
         assert_eq!(v, json!({"resourceType": "Patient"}));
         let mut v = json!({"meta": {"versionId": "1", "profile": ["p"]}});
@@ -209,7 +229,10 @@ mod tests {
     fn numbers_compare_by_text() {
         let e: Value = serde_json::from_str(r#"{"v": 1.50}"#).unwrap();
         let a: Value = serde_json::from_str(r#"{"v": 1.5}"#).unwrap();
-        assert_eq!(first_difference(&e, &a).unwrap(), "$.v: 1.5 (expected 1.50)");
+        assert_eq!(
+            first_difference(&e, &a).unwrap(),
+            "$.v: 1.5 (expected 1.50)"
+        );
         assert_eq!(first_difference(&e, &e.clone()), None);
     }
 
@@ -217,9 +240,15 @@ mod tests {
     fn difference_names_the_path() {
         let e = json!({"a": [{"b": 1}, {"c": "x"}]});
         let a = json!({"a": [{"b": 1}, {"c": "y"}]});
-        assert_eq!(first_difference(&e, &a).unwrap(), "$.a[1].c: \"y\" (expected \"x\")");
+        assert_eq!(
+            first_difference(&e, &a).unwrap(),
+            "$.a[1].c: \"y\" (expected \"x\")"
+        );
         let a = json!({"a": [{"b": 1}]});
-        assert_eq!(first_difference(&e, &a).unwrap(), "$.a: 1 items, expected 2");
+        assert_eq!(
+            first_difference(&e, &a).unwrap(),
+            "$.a: 1 items, expected 2"
+        );
         let a = json!({"a": [{"b": 1}, {"c": "x"}], "z": true});
         assert_eq!(first_difference(&e, &a).unwrap(), "$.z: unexpected true");
     }

@@ -27,7 +27,10 @@ impl Response {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as text (lossy), for messages.
@@ -37,8 +40,13 @@ impl Response {
 
     /// The body parsed as JSON; panics with the body text when it is not JSON.
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("HTTP {} body is not JSON ({e}): {}", self.status, self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "HTTP {} body is not JSON ({e}): {}",
+                self.status,
+                self.text()
+            )
+        })
     }
 
     /// The body parsed as JSON, or `None`.
@@ -49,7 +57,12 @@ impl Response {
     /// Panics with the status and body unless the status is `expected`.
     #[track_caller]
     pub fn expect_status(&self, expected: u16) -> &Self {
-        assert_eq!(self.status, expected, "unexpected HTTP status; body: {}", self.text());
+        assert_eq!(
+            self.status,
+            expected,
+            "unexpected HTTP status; body: {}",
+            self.text()
+        );
         self
     }
 }
@@ -69,8 +82,14 @@ impl Client {
 
     /// A client with the given per-request timeout.
     pub fn with_timeout(base: &str, timeout: Duration) -> Client {
-        let agent = ureq::AgentBuilder::new().timeout(timeout).redirects(0).build();
-        Client { agent, base: base.trim_end_matches('/').to_string() }
+        let agent = ureq::AgentBuilder::new()
+            .timeout(timeout)
+            .redirects(0)
+            .build();
+        Client {
+            agent,
+            base: base.trim_end_matches('/').to_string(),
+        }
     }
 
     /// The base URL, without a trailing slash.
@@ -102,13 +121,23 @@ impl Client {
     /// POST a JSON body as `application/fhir+json`.
     #[track_caller]
     pub fn post(&self, path: &str, body: &Value) -> Response {
-        self.request("POST", path, Some(FHIR_JSON), &serde_json::to_vec(body).expect("serialize"))
+        self.request(
+            "POST",
+            path,
+            Some(FHIR_JSON),
+            &serde_json::to_vec(body).expect("serialize"),
+        )
     }
 
     /// PUT a JSON body as `application/fhir+json`.
     #[track_caller]
     pub fn put(&self, path: &str, body: &Value) -> Response {
-        self.request("PUT", path, Some(FHIR_JSON), &serde_json::to_vec(body).expect("serialize"))
+        self.request(
+            "PUT",
+            path,
+            Some(FHIR_JSON),
+            &serde_json::to_vec(body).expect("serialize"),
+        )
     }
 
     /// DELETE.
@@ -119,7 +148,13 @@ impl Client {
 
     /// Any request with raw bytes; panics on a transport error.
     #[track_caller]
-    pub fn request(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Response {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Response {
         match self.try_request(method, path, content_type, body) {
             Ok(r) => r,
             Err(e) => panic!("{method} {}: {e}", self.url(path)),
@@ -134,11 +169,18 @@ impl Client {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<Response, String> {
-        let mut req = self.agent.request(method, &self.url(path)).set("Accept", FHIR_JSON);
+        let mut req = self
+            .agent
+            .request(method, &self.url(path))
+            .set("Accept", FHIR_JSON);
         if let Some(ct) = content_type {
             req = req.set("Content-Type", ct);
         }
-        let result = if body.is_empty() && content_type.is_none() { req.call() } else { req.send_bytes(body) };
+        let result = if body.is_empty() && content_type.is_none() {
+            req.call()
+        } else {
+            req.send_bytes(body)
+        };
         let resp = match result {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
@@ -158,6 +200,10 @@ impl Client {
             .take(512 * 1024 * 1024)
             .read_to_end(&mut body)
             .map_err(|e| format!("reading body: {e}"))?;
-        Ok(Response { status, headers, body })
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 }

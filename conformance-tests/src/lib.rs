@@ -97,7 +97,9 @@ pub const FHIR_JSON_UTF8: &str = "application/fhir+json; charset=utf-8";
 /// (compared without case and spaces, as media-type parameters allow).
 #[track_caller]
 pub fn assert_fhir_json_content_type(resp: &Response) {
-    let ct = resp.header("content-type").unwrap_or_else(|| panic!("no Content-Type; body: {}", resp.text()));
+    let ct = resp
+        .header("content-type")
+        .unwrap_or_else(|| panic!("no Content-Type; body: {}", resp.text()));
     let norm = |s: &str| s.to_ascii_lowercase().replace(' ', "");
     assert_eq!(norm(ct), norm(FHIR_JSON_UTF8), "Content-Type");
 }
@@ -109,23 +111,45 @@ pub fn assert_fhir_json_content_type(resp: &Response) {
 /// human-readable text, and, when `expression` is given, an issue whose
 /// `expression` list names exactly that path.
 #[track_caller]
-pub fn assert_outcome(resp: &Response, status: u16, codes: &[&str], expression: Option<&str>) -> Value {
+pub fn assert_outcome(
+    resp: &Response,
+    status: u16,
+    codes: &[&str],
+    expression: Option<&str>,
+) -> Value {
     assert_eq!(resp.status, status, "HTTP status; body: {}", resp.text());
     assert_fhir_json_content_type(resp);
     let body = resp.json();
     assert_eq!(body["resourceType"], "OperationOutcome", "body: {body}");
-    let issues = body["issue"].as_array().unwrap_or_else(|| panic!("OperationOutcome without issue: {body}"));
+    let issues = body["issue"]
+        .as_array()
+        .unwrap_or_else(|| panic!("OperationOutcome without issue: {body}"));
     assert!(!issues.is_empty(), "OperationOutcome with no issue: {body}");
     let first = &issues[0];
     assert_eq!(first["severity"], "error", "issue[0].severity: {body}");
-    let code = first["code"].as_str().unwrap_or_else(|| panic!("issue[0].code missing: {body}"));
-    assert!(codes.contains(&code), "issue[0].code is {code:?}, expected one of {codes:?}: {body}");
-    let text = first["diagnostics"].as_str().or_else(|| first["details"]["text"].as_str()).unwrap_or("");
-    assert!(!text.trim().is_empty(), "issue[0] says nothing (no diagnostics or details.text): {body}");
+    let code = first["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("issue[0].code missing: {body}"));
+    assert!(
+        codes.contains(&code),
+        "issue[0].code is {code:?}, expected one of {codes:?}: {body}"
+    );
+    let text = first["diagnostics"]
+        .as_str()
+        .or_else(|| first["details"]["text"].as_str())
+        .unwrap_or("");
+    assert!(
+        !text.trim().is_empty(),
+        "issue[0] says nothing (no diagnostics or details.text): {body}"
+    );
     if let Some(expr) = expression {
         let named = issues.iter().any(|i| {
-            i["expression"].as_array().is_some_and(|a| a.iter().any(|e| e == expr))
-                || i["location"].as_array().is_some_and(|a| a.iter().any(|e| e == expr))
+            i["expression"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|e| e == expr))
+                || i["location"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|e| e == expr))
         });
         assert!(named, "no issue names {expr:?} in expression: {body}");
     }
@@ -135,7 +159,9 @@ pub fn assert_outcome(resp: &Response, status: u16, codes: &[&str], expression: 
 /// The version in a weak ETag `W/"3"` → `"3"`; panics on another shape.
 #[track_caller]
 pub fn etag_version(resp: &Response) -> String {
-    let etag = resp.header("etag").unwrap_or_else(|| panic!("no ETag header; status {}", resp.status));
+    let etag = resp
+        .header("etag")
+        .unwrap_or_else(|| panic!("no ETag header; status {}", resp.status));
     etag.strip_prefix("W/\"")
         .and_then(|s| s.strip_suffix('"'))
         .unwrap_or_else(|| panic!("ETag {etag:?} is not W/\"n\""))
@@ -177,12 +203,21 @@ pub struct Location {
 /// it has the shape `[base]/{type}/{id}/_history/{vid}` with base ending in `/fhir`.
 #[track_caller]
 pub fn location(resp: &Response) -> Location {
-    let loc = resp.header("location").unwrap_or_else(|| panic!("no Location header; status {}", resp.status));
-    let path = loc.split_once("/fhir/").map(|(_, p)| p).unwrap_or_else(|| panic!("Location {loc:?} is not under /fhir/"));
+    let loc = resp
+        .header("location")
+        .unwrap_or_else(|| panic!("no Location header; status {}", resp.status));
+    let path = loc
+        .split_once("/fhir/")
+        .map(|(_, p)| p)
+        .unwrap_or_else(|| panic!("Location {loc:?} is not under /fhir/"));
     let parts: Vec<&str> = path.split('/').collect();
     match parts.as_slice() {
         [rt, id, "_history", vid] if !rt.is_empty() && !id.is_empty() && !vid.is_empty() => {
-            Location { resource_type: rt.to_string(), id: id.to_string(), version: vid.to_string() }
+            Location {
+                resource_type: rt.to_string(),
+                id: id.to_string(),
+                version: vid.to_string(),
+            }
         }
         _ => panic!("Location {loc:?} is not [base]/{{type}}/{{id}}/_history/{{vid}}"),
     }

@@ -50,7 +50,10 @@ impl PgDatabase {
     /// might have left. Failures are reported on stderr, not raised: this
     /// runs from Drop.
     pub fn drop_database(self) {
-        if let Err(e) = psql(&self.admin, &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)) {
+        if let Err(e) = psql(
+            &self.admin,
+            &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
+        ) {
             eprintln!("warning: could not drop test database {}: {e}", self.name);
         }
     }
@@ -58,14 +61,23 @@ impl PgDatabase {
 
 /// Replaces the database part of a `postgres://…/db?params` URL.
 fn with_database(url: &str, db: &str) -> Result<String, String> {
-    let scheme_end = url.find("://").ok_or_else(|| format!("not a postgres:// URL: {url}"))? + 3;
+    let scheme_end = url
+        .find("://")
+        .ok_or_else(|| format!("not a postgres:// URL: {url}"))?
+        + 3;
     let (head, rest) = url.split_at(scheme_end);
     let (authority, query) = match rest.find('/') {
         Some(i) => {
             let after = &rest[i + 1..];
-            (&rest[..i], after.find('?').map(|q| &after[q..]).unwrap_or(""))
+            (
+                &rest[..i],
+                after.find('?').map(|q| &after[q..]).unwrap_or(""),
+            )
         }
-        None => (rest.split('?').next().unwrap_or(rest), rest.find('?').map(|q| &rest[q..]).unwrap_or("")),
+        None => (
+            rest.split('?').next().unwrap_or(rest),
+            rest.find('?').map(|q| &rest[q..]).unwrap_or(""),
+        ),
     };
     Ok(format!("{head}{authority}/{db}{query}"))
 }
@@ -79,7 +91,10 @@ fn psql(url: &str, sql: &str) -> Result<(), String> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("psql {url} -c {sql:?}: {}", String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "psql {url} -c {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 
@@ -97,6 +112,9 @@ mod tests {
             with_database("postgresql://u:p@h/test?sslmode=disable", "x").unwrap(),
             "postgresql://u:p@h/x?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://u@h:1", "x").unwrap(), "postgres://u@h:1/x");
+        assert_eq!(
+            with_database("postgres://u@h:1", "x").unwrap(),
+            "postgres://u@h:1/x"
+        );
     }
 }

@@ -96,7 +96,10 @@ impl TestServer {
         cmd.arg("serve")
             .args(["--listen", &listen, "--database", &database])
             .args(extra)
-            .env("RUST_LOG", std::env::var("FHIR_TEST_SERVER_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("FHIR_TEST_SERVER_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("clone log handle"))
             .stderr(log_file);
@@ -203,7 +206,10 @@ fn free_port() -> u16 {
 
 /// A name unique to this process and moment: `<pid>_<nanos>`.
 pub fn unique_suffix() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{}_{}", std::process::id(), nanos)
 }
 
@@ -228,24 +234,28 @@ pub fn server_binary() -> PathBuf {
             assert!(p.is_file(), "FHIR_SERVER_BIN={} is not a file", p.display());
             return p;
         }
-        build_server_binary()
+        cargo_build_bin("fhir-server", "fhir-server")
     })
     .clone()
 }
 
 fn workspace_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("conformance-tests lives in the workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("conformance-tests lives in the workspace root")
 }
 
-fn build_server_binary() -> PathBuf {
+/// Builds binary `bin` of workspace package `package` in this crate's
+/// profile and returns the executable's path, as cargo reports it.
+pub fn cargo_build_bin(package: &str, bin: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root()).args([
         "build",
         "-p",
-        "fhir-server",
+        package,
         "--bin",
-        "fhir-server",
+        bin,
         "--message-format=json-render-diagnostics",
     ]);
     if !cfg!(debug_assertions) {
@@ -255,18 +265,23 @@ fn build_server_binary() -> PathBuf {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("run cargo build -p fhir-server");
+        .unwrap_or_else(|e| panic!("run cargo build -p {package}: {e}"));
     let mut executable = None;
     for line in BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
         let Ok(line) = line else { break };
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-        if msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "fhir-server" {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if msg["reason"] == "compiler-artifact" && msg["target"]["name"] == bin {
             if let Some(exe) = msg["executable"].as_str() {
                 executable = Some(PathBuf::from(exe));
             }
         }
     }
     let status = child.wait().expect("wait for cargo build");
-    assert!(status.success(), "cargo build -p fhir-server failed ({status})");
-    executable.expect("cargo build -p fhir-server reported no fhir-server executable")
+    assert!(
+        status.success(),
+        "cargo build -p {package} --bin {bin} failed ({status})"
+    );
+    executable.unwrap_or_else(|| panic!("cargo build -p {package} reported no {bin} executable"))
 }

@@ -8,7 +8,13 @@ use serde_json::json;
 /// Issue codes that fit "the JSON is not FHIR-shaped".
 const STRUCTURE: &[&str] = &["structure", "invalid"];
 /// Issue codes that fit "the request contradicts itself" (type or id mismatch).
-const MISMATCH: &[&str] = &["invalid", "processing", "business-rule", "value", "structure"];
+const MISMATCH: &[&str] = &[
+    "invalid",
+    "processing",
+    "business-rule",
+    "value",
+    "structure",
+];
 
 backend_tests! {
     /// Bytes that are not JSON: 400.

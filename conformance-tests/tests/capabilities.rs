@@ -6,7 +6,15 @@ use conformance_tests::{assert_fhir_json_content_type, backend_tests, create_pat
 
 /// The type-level interactions this issue implements. The statement must list
 /// exactly what works, so a new interaction is added here with its tests.
-const IMPLEMENTED: &[&str] = &["read", "vread", "update", "delete", "history-instance", "history-type", "create"];
+const IMPLEMENTED: &[&str] = &[
+    "read",
+    "vread",
+    "update",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+];
 
 backend_tests! {
     /// A CapabilityStatement for FHIR 4.0.1 in JSON, server mode, listing the

@@ -1,7 +1,8 @@
 //! create (POST [base]/[type]): https://hl7.org/fhir/R4/http.html#create
 
 use conformance_tests::{
-    assert_fhir_json_content_type, backend_tests, create_patient, etag_version, location, sample_patient,
+    assert_fhir_json_content_type, backend_tests, create_patient, etag_version, location,
+    sample_patient,
 };
 use serde_json::json;
 

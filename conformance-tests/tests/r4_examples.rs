@@ -11,28 +11,45 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 
-use conformance_tests::examples_pkg::{first_difference, known_failures, load_examples, strip_server_meta, Example};
+use conformance_tests::examples_pkg::{
+    first_difference, known_failures, load_examples, strip_server_meta, Example,
+};
 use conformance_tests::{Backend, Client, TestServer, FHIR_JSON};
 use serde_json::Value;
 
 /// Client threads; the server does the work, so a few keep it busy on two cores.
 fn threads() -> usize {
-    std::env::var("FHIR_TEST_CLIENT_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(4)
+    std::env::var("FHIR_TEST_CLIENT_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4)
 }
 
 /// PUTs one example and reads it back; `Err` says what went wrong.
 fn round_trip(c: &Client, ex: &Example) -> Result<(), String> {
     let path = format!("/{}/{}", ex.resource_type, ex.id);
-    let put = c.try_request("PUT", &path, Some(FHIR_JSON), &ex.bytes).map_err(|e| format!("PUT: {e}"))?;
+    let put = c
+        .try_request("PUT", &path, Some(FHIR_JSON), &ex.bytes)
+        .map_err(|e| format!("PUT: {e}"))?;
     if !matches!(put.status, 200 | 201) {
-        return Err(format!("PUT answered {}: {}", put.status, outcome_text(&put.body)));
+        return Err(format!(
+            "PUT answered {}: {}",
+            put.status,
+            outcome_text(&put.body)
+        ));
     }
     let get = c.try_get(&path).map_err(|e| format!("GET: {e}"))?;
     if get.status != 200 {
-        return Err(format!("GET answered {}: {}", get.status, outcome_text(&get.body)));
+        return Err(format!(
+            "GET answered {}: {}",
+            get.status,
+            outcome_text(&get.body)
+        ));
     }
-    let mut actual: Value = serde_json::from_slice(&get.body).map_err(|e| format!("GET body is not JSON: {e}"))?;
-    let mut expected: Value = serde_json::from_slice(&ex.bytes).map_err(|e| format!("file is not JSON: {e}"))?;
+    let mut actual: Value =
+        serde_json::from_slice(&get.body).map_err(|e| format!("GET body is not JSON: {e}"))?;
+    let mut expected: Value =
+        serde_json::from_slice(&ex.bytes).map_err(|e| format!("file is not JSON: {e}"))?;
     strip_server_meta(&mut actual);
     strip_server_meta(&mut expected);
     match first_difference(&expected, &actual) {
@@ -52,7 +69,10 @@ fn outcome_text(body: &[u8]) -> String {
                     .iter()
                     .map(|i| {
                         let expr = i["expression"][0].as_str().unwrap_or("");
-                        let diag = i["diagnostics"].as_str().or(i["details"]["text"].as_str()).unwrap_or("");
+                        let diag = i["diagnostics"]
+                            .as_str()
+                            .or(i["details"]["text"].as_str())
+                            .unwrap_or("");
                         format!("{} {expr} {diag}", i["code"].as_str().unwrap_or(""))
                     })
                     .collect::<Vec<_>>()
@@ -71,7 +91,17 @@ fn run(backend: Backend) {
     }
     let package = load_examples().unwrap_or_else(|e| panic!("{e}"));
     let known = known_failures();
-    let server = TestServer::start(backend);
+    // The largest examples (Bundle-resources.json, 35 MB) are over the
+    // server's default body limit; this test is about round-tripping, so the
+    // limit is raised to fit the package (the limit has its own test).
+    let largest = package
+        .examples
+        .iter()
+        .map(|e| e.bytes.len())
+        .max()
+        .unwrap_or(0);
+    let limit = (largest + (1 << 20)).to_string();
+    let server = TestServer::start_with_args(backend, &["--max-body-bytes", &limit]);
 
     // Examples that share a type and id (ImplementationGuide/fhir is shipped
     // twice) must go through one thread in package order, or one PUT could
@@ -88,25 +118,46 @@ fn run(backend: Backend) {
             .iter()
             .map(|bucket| {
                 let c = server.client();
-                s.spawn(move || bucket.iter().map(|ex| (ex.file.clone(), round_trip(&c, ex))).collect::<Vec<_>>())
+                s.spawn(move || {
+                    bucket
+                        .iter()
+                        .map(|ex| (ex.file.clone(), round_trip(&c, ex)))
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("client thread panicked")).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("client thread panicked"))
+            .collect()
     });
 
-    let failures: BTreeMap<&str, &str> =
-        results.iter().filter_map(|(f, r)| r.as_ref().err().map(|e| (f.as_str(), e.as_str()))).collect();
+    let failures: BTreeMap<&str, &str> = results
+        .iter()
+        .filter_map(|(f, r)| r.as_ref().err().map(|e| (f.as_str(), e.as_str())))
+        .collect();
     let passed = results.len() - failures.len();
-    let unexpected: Vec<(&str, &str)> =
-        failures.iter().filter(|(f, _)| !known.contains_key(**f)).map(|(f, e)| (*f, *e)).collect();
-    let now_pass: Vec<&str> =
-        known.keys().filter(|f| matches!(results.get(*f), Some(Ok(())))).map(String::as_str).collect();
+    let unexpected: Vec<(&str, &str)> = failures
+        .iter()
+        .filter(|(f, _)| !known.contains_key(**f))
+        .map(|(f, e)| (*f, *e))
+        .collect();
+    let now_pass: Vec<&str> = known
+        .keys()
+        .filter(|f| matches!(results.get(*f), Some(Ok(()))))
+        .map(String::as_str)
+        .collect();
     let files: BTreeSet<&str> = package.examples.iter().map(|e| e.file.as_str()).collect();
-    let stale: Vec<&str> = known.keys().map(String::as_str).filter(|f| !files.contains(f)).collect();
+    let stale: Vec<&str> = known
+        .keys()
+        .map(String::as_str)
+        .filter(|f| !files.contains(f))
+        .collect();
 
     // The whole failure list, in the known-failures format, for whoever
     // updates that file.
-    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("r4-examples-failures-{}.txt", backend.name()));
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("r4-examples-failures-{}.txt", backend.name()));
     if let Ok(mut f) = std::fs::File::create(&out) {
         for (file, reason) in &failures {
             let _ = writeln!(f, "{file}\t{reason}");
@@ -135,10 +186,14 @@ fn run(backend: Backend) {
         report.push_str(&format!("  … and {} more\n", unexpected.len() - 40));
     }
     for file in &now_pass {
-        report.push_str(&format!("  NOW PASSES (remove it from known-failures/r4-examples.txt) {file}\n"));
+        report.push_str(&format!(
+            "  NOW PASSES (remove it from known-failures/r4-examples.txt) {file}\n"
+        ));
     }
     for file in &stale {
-        report.push_str(&format!("  NOT IN THE PACKAGE (remove it from known-failures/r4-examples.txt) {file}\n"));
+        report.push_str(&format!(
+            "  NOT IN THE PACKAGE (remove it from known-failures/r4-examples.txt) {file}\n"
+        ));
     }
     assert!(
         unexpected.is_empty() && now_pass.is_empty() && stale.is_empty(),

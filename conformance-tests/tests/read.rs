@@ -1,7 +1,8 @@
 //! read (GET [base]/[type]/[id]): https://hl7.org/fhir/R4/http.html#read
 
 use conformance_tests::{
-    assert_fhir_json_content_type, assert_outcome, backend_tests, create_patient, etag_version, sample_patient,
+    assert_fhir_json_content_type, assert_outcome, backend_tests, create_patient, etag_version,
+    sample_patient,
 };
 use serde_json::json;
 

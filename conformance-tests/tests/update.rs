@@ -1,6 +1,8 @@
 //! update (PUT [base]/[type]/[id]): https://hl7.org/fhir/R4/http.html#update
 
-use conformance_tests::{assert_outcome, backend_tests, create_patient, etag_version, location, sample_patient};
+use conformance_tests::{
+    assert_outcome, backend_tests, create_patient, etag_version, location, sample_patient,
+};
 use serde_json::json;
 
 fn patient_with_id(id: &str) -> serde_json::Value {

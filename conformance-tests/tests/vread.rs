@@ -1,7 +1,8 @@
 //! vread (GET [base]/[type]/[id]/_history/[vid]): https://hl7.org/fhir/R4/http.html#vread
 
 use conformance_tests::{
-    assert_fhir_json_content_type, assert_outcome, backend_tests, create_patient, etag_version, sample_patient,
+    assert_fhir_json_content_type, assert_outcome, backend_tests, create_patient, etag_version,
+    sample_patient,
 };
 use serde_json::json;
 
