@@ -19,11 +19,15 @@ pub async fn handle(
 ) -> Result<HttpResponse, Error> {
     let rt = resource_type(&path)?;
     let body = read_body(&req, payload, state.max_body_bytes).await?;
-    let mut resource = parse_resource(&body, rt)?;
     let id = Id::new(uuid::Uuid::new_v4().to_string()).map_err(|e| Error::Fault(e.to_string()))?;
-    resource.set_id(Some(id.clone()));
     let store = state.store.clone();
-    let written = run(move || store.create(&mut resource)).await?;
+    let new_id = id.clone();
+    let written = run(move || {
+        let mut resource = parse_resource(&body, rt)?;
+        resource.set_id(Some(new_id));
+        Ok::<_, Error>(store.create(&mut resource)?)
+    })
+    .await?;
     let location = version_location(&req, rt, id.as_str(), written.version);
     Ok(written_response(
         StatusCode::CREATED,

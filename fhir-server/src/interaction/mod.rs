@@ -19,7 +19,7 @@ use fhir_model::primitives::Id;
 use fhir_model::{Resource, ResourceType};
 
 use crate::error::{Error, IssueCode, FHIR_JSON};
-use crate::store::{StoreError, Written};
+use crate::store::Written;
 
 /// The media types a body may be sent as (http.html#mime-type); any
 /// parameters such as `charset` are ignored.
@@ -149,13 +149,17 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// Runs a (synchronous, diesel) storage call on actix's blocking pool.
-pub(crate) async fn run<T, F>(f: F) -> Result<T, Error>
+/// Runs synchronous work (diesel calls, and parsing of bodies that may be
+/// megabytes) on actix's blocking pool, so it never stalls the threads that
+/// serve other connections. A panic in `f` comes back as a fault (500), not
+/// a dropped connection.
+pub(crate) async fn run<T, E, F>(f: F) -> Result<T, Error>
 where
     T: Send + 'static,
-    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+    E: Into<Error> + Send + 'static,
+    F: FnOnce() -> Result<T, E> + Send + 'static,
 {
-    Ok(web::block(f).await??)
+    web::block(f).await?.map_err(Into::into)
 }
 
 /// `http(s)://host/fhir`, as the client addressed us.
@@ -224,3 +228,75 @@ pub(crate) fn version_location(
 
 #[cfg(test)]
 pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+
+    use super::*;
+
+    fn headers(ct: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+        h
+    }
+
+    #[test]
+    fn fhir_json_media_types_are_accepted_with_any_parameters() {
+        for ok in [
+            "application/fhir+json",
+            "application/json; charset=utf-8",
+            "Application/JSON+FHIR",
+            "application/fhir+json;fhirVersion=4.0",
+        ] {
+            assert!(check_content_type(&headers(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/fhir+xml",
+            "application/x-www-form-urlencoded",
+            "",
+        ] {
+            assert!(
+                matches!(
+                    check_content_type(&headers(bad)),
+                    Err(Error::UnsupportedMediaType(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            check_content_type(&HeaderMap::new()),
+            Err(Error::UnsupportedMediaType(_))
+        ));
+    }
+
+    #[test]
+    fn instants_become_http_dates() {
+        assert_eq!(
+            http_date("2026-11-25T20:01:06.717Z").as_deref(),
+            Some("Wed, 25 Nov 2026 20:01:06 GMT")
+        );
+        assert_eq!(
+            http_date("2026-11-25T21:01:06+01:00").as_deref(),
+            Some("Wed, 25 Nov 2026 20:01:06 GMT")
+        );
+        assert_eq!(http_date("not a date"), None);
+    }
+
+    #[test]
+    fn parse_resource_tells_bad_json_from_non_objects() {
+        let code = |body: &[u8]| match parse_resource(body, ResourceType::Patient) {
+            Err(Error::Invalid(issues)) => issues[0].code,
+            other => panic!("expected a 400, got {other:?}"),
+        };
+        assert_eq!(code(b"[1]"), IssueCode::Structure);
+        assert_eq!(code(b"  null"), IssueCode::Structure);
+        assert_eq!(code(b"nope"), IssueCode::Invalid);
+        assert_eq!(
+            code(format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).as_bytes()),
+            IssueCode::Invalid
+        );
+        assert!(parse_resource(br#"{"resourceType": "Patient"}"#, ResourceType::Patient).is_ok());
+    }
+}

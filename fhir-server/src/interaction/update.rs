@@ -8,6 +8,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use fhir_model::primitives::Id;
+use fhir_model::Resource;
 
 use super::{
     parse_resource, read_body, resource_type, run, url_id, version_location, written_response,
@@ -25,33 +27,14 @@ pub async fn handle(
     let rt = resource_type(&rt)?;
     let id = url_id(&id)?;
     let body = read_body(&req, payload, state.max_body_bytes).await?;
-    let mut resource = parse_resource(&body, rt)?;
-    let at = format!("{}.id", rt.as_str());
-    match resource.id().map(|i| i.as_str().to_owned()) {
-        None => {
-            return Err(Error::Invalid(vec![Issue::new(
-                IssueCode::Required,
-                format!(
-                    "the resource has no id; a PUT body must carry the id of the URL ({:?})",
-                    id.as_str()
-                ),
-            )
-            .at(at)]))
-        }
-        Some(body_id) if body_id != id.as_str() => {
-            return Err(Error::Invalid(vec![Issue::new(
-                IssueCode::Invalid,
-                format!(
-                    "the id in the body ({body_id:?}) differs from the id in the URL ({:?})",
-                    id.as_str()
-                ),
-            )
-            .at(at)]))
-        }
-        Some(_) => {}
-    }
     let store = state.store.clone();
-    let written = run(move || store.update(&mut resource)).await?;
+    let expected_id = id.clone();
+    let written = run(move || {
+        let mut resource = parse_resource(&body, rt)?;
+        check_body_id(&resource, &expected_id)?;
+        Ok::<_, Error>(store.update(&mut resource)?)
+    })
+    .await?;
     if written.created {
         let location = version_location(&req, rt, id.as_str(), written.version);
         Ok(written_response(
@@ -61,6 +44,31 @@ pub async fn handle(
         ))
     } else {
         Ok(written_response(StatusCode::OK, written, None))
+    }
+}
+
+/// http.html#update: "If no id element is provided, or the id disagrees
+/// with the id in the URL, the server SHALL respond with an HTTP 400".
+fn check_body_id(resource: &Resource, id: &Id) -> Result<(), Error> {
+    let at = format!("{}.id", resource.resource_type().as_str());
+    match resource.id().map(|i| i.as_str().to_owned()) {
+        None => Err(Error::Invalid(vec![Issue::new(
+            IssueCode::Required,
+            format!(
+                "the resource has no id; a PUT body must carry the id of the URL ({:?})",
+                id.as_str()
+            ),
+        )
+        .at(at)])),
+        Some(body_id) if body_id != id.as_str() => Err(Error::Invalid(vec![Issue::new(
+            IssueCode::Invalid,
+            format!(
+                "the id in the body ({body_id:?}) differs from the id in the URL ({:?})",
+                id.as_str()
+            ),
+        )
+        .at(at)])),
+        Some(_) => Ok(()),
     }
 }
 
