@@ -6,6 +6,8 @@
 //! parameters and no conditional interactions, since there are none. JSON
 //! is the only format.
 
+use std::sync::OnceLock;
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use fhir_model::ResourceType;
@@ -32,6 +34,13 @@ pub async fn handle(req: HttpRequest) -> HttpResponse {
         .body(body)
 }
 
+/// When this process first answered `metadata`: the statement only changes
+/// with the binary, so its date should not move on every request.
+fn published() -> &'static str {
+    static DATE: OnceLock<String> = OnceLock::new();
+    DATE.get_or_init(crate::store::now_instant)
+}
+
 pub fn capability_statement(base: &str) -> Value {
     let interactions: Vec<Value> = TYPE_INTERACTIONS
         .iter()
@@ -56,7 +65,7 @@ pub fn capability_statement(base: &str) -> Value {
     json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
-        "date": crate::store::now_instant(),
+        "date": published(),
         "publisher": "fhir-server",
         "kind": "instance",
         "software": {"name": "fhir-server", "version": env!("CARGO_PKG_VERSION")},

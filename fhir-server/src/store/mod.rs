@@ -23,6 +23,7 @@
 //! `actix_web::web::block`.
 
 mod connection;
+mod model;
 mod queries;
 mod schema;
 
@@ -36,7 +37,8 @@ use fhir_model::{Resource, ResourceType};
 
 pub use connection::{Backend, DatabaseUrl};
 use connection::{DbConnection, Manager};
-use queries::{HistoryFilter, NewVersion, VersionRow};
+use model::{NewVersion, VersionRow};
+use queries::HistoryFilter;
 
 /// How many times a write is retried after losing a race to another writer.
 const WRITE_ATTEMPTS: usize = 8;

@@ -5,51 +5,10 @@ use diesel::prelude::*;
 use diesel::result::QueryResult;
 
 use super::connection::DbConnection;
+use super::model::{CurrentRow, NewCurrent, NewVersion, VersionRow};
 use super::schema::{resource_versions, resources};
 
 type Db = <DbConnection as Connection>::Backend;
-
-/// The current-version row of one resource.
-#[derive(Debug, Clone, Queryable)]
-pub struct CurrentRow {
-    pub version: i32,
-    pub deleted: bool,
-}
-
-/// One stored version, as read back.
-#[derive(Debug, Clone, Queryable)]
-pub struct VersionRow {
-    pub seq: i64,
-    pub resource_type: String,
-    pub resource_id: String,
-    pub version: i32,
-    pub last_updated: String,
-    pub deleted: bool,
-    pub method: String,
-    pub body: Option<Vec<u8>>,
-}
-
-#[derive(Debug, Insertable)]
-#[diesel(table_name = resource_versions)]
-pub struct NewVersion<'a> {
-    pub resource_type: &'a str,
-    pub resource_id: &'a str,
-    pub version: i32,
-    pub last_updated: &'a str,
-    pub deleted: bool,
-    pub method: &'a str,
-    pub body: Option<&'a [u8]>,
-}
-
-#[derive(Debug, Insertable)]
-#[diesel(table_name = resources)]
-struct NewCurrent<'a> {
-    resource_type: &'a str,
-    resource_id: &'a str,
-    version: i32,
-    last_updated: &'a str,
-    deleted: bool,
-}
 
 const VERSION_COLUMNS: (
     resource_versions::seq,
