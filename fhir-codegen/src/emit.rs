@@ -51,6 +51,7 @@ pub fn emit(model: &Model) -> BTreeMap<PathBuf, String> {
     for module in &modules {
         let _ = writeln!(m, "mod {module};");
     }
+    m.push_str("pub mod type_table;\n");
     m.push('\n');
     for module in &modules {
         let _ = writeln!(m, "pub use {module}::*;");
@@ -62,6 +63,10 @@ pub fn emit(model: &Model) -> BTreeMap<PathBuf, String> {
     }
     m.push_str("        }\n    };\n}\npub(crate) use for_each_resource;\n");
     files.insert(PathBuf::from("mod.rs"), m);
+    files.insert(
+        PathBuf::from("type_table.rs"),
+        crate::meta::emit_meta(model, HEADER),
+    );
     files
 }
 

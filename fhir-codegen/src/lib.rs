@@ -8,6 +8,7 @@
 //! memory and fails when the committed files differ.
 
 pub mod emit;
+pub mod meta;
 pub mod model;
 pub mod package;
 

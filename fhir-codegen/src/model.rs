@@ -70,6 +70,10 @@ pub struct Struct {
     pub doc: String,
     /// Set for resources: the `resourceType` to write.
     pub resource: bool,
+    /// The FHIR type this one specializes: the last part of
+    /// `baseDefinition` for a type, `BackboneElement` or `Element` for a
+    /// backbone element.
+    pub base: String,
     pub fields: Vec<Field>,
 }
 
@@ -254,6 +258,11 @@ fn build_unit(
             path: def.name.clone(),
             doc: root_doc,
             resource: def.resource,
+            base: str_of(def.sd, "baseDefinition")
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
             fields: Vec::new(),
         },
     );
@@ -326,6 +335,7 @@ fn build_unit(
                         path: path.to_owned(),
                         doc: one_line(str_of(e, "short")),
                         resource: false,
+                        base: code.clone(),
                         fields: Vec::new(),
                     },
                 );

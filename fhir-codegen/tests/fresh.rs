@@ -36,7 +36,7 @@ fn committed_model_matches_a_fresh_generation() {
     );
     assert_eq!(
         files.len(),
-        187,
-        "146 resources, 39 data types, AnyValue and mod.rs"
+        188,
+        "146 resources, 39 data types, AnyValue, type_table.rs and mod.rs"
     );
 }

@@ -10,6 +10,8 @@
 //!   names, and error paths.
 //! - [`primitives`] holds the primitive value types, each checked against
 //!   its format when built.
+//! - [`meta`] describes every type for FHIRPath: base type, elements and
+//!   their type codes, from a generated table.
 //! - [`Resource`] is the enum over all resources; [`ResourceType`] names
 //!   them.
 //!
@@ -20,6 +22,7 @@ pub mod error;
 #[allow(clippy::all, unused_imports, unused_variables, missing_docs)]
 pub mod generated;
 pub mod json;
+pub mod meta;
 pub mod primitives;
 mod resource;
 

@@ -190,6 +190,7 @@ mod value_set;
 mod verification_result;
 mod vision_prescription;
 mod any_value;
+pub mod type_table;
 
 pub use address::*;
 pub use age::*;

@@ -1,0 +1,73 @@
+//! What FHIRPath needs to know about the R4 types: for every resource,
+//! data type and backbone element, its base type and its elements with
+//! their type codes. The tables are generated (`generated/type_table.rs`); this
+//! file holds their shape and the lookup.
+//!
+//! Backbone elements are named as the generator names their structs
+//! (`PatientContact`); their FHIRPath type is `BackboneElement` (or
+//! `Element` inside data types such as `Timing.repeat`).
+
+/// What sort of type a [`TypeInfo`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Resource,
+    DataType,
+    /// An element with children declared inside another type.
+    Backbone,
+}
+
+/// One element of a type.
+#[derive(Debug, Clone, Copy)]
+pub struct ElementInfo {
+    /// The JSON name; for a choice, without the type suffix (`value`).
+    pub name: &'static str,
+    /// Type codes (`string`, `HumanName`, `PatientContact`, `Resource`);
+    /// several for a choice.
+    pub types: &'static [&'static str],
+    pub choice: bool,
+    /// Whether the element repeats (max is not 1).
+    pub many: bool,
+}
+
+/// One resource, data type or backbone element.
+#[derive(Debug, Clone, Copy)]
+pub struct TypeInfo {
+    pub name: &'static str,
+    /// The type it specializes (`DomainResource`, `Quantity`,
+    /// `BackboneElement`, …).
+    pub base: &'static str,
+    pub kind: Kind,
+    pub elements: &'static [ElementInfo],
+}
+
+impl TypeInfo {
+    /// The element with this name (a choice by its name without suffix).
+    pub fn element(&self, name: &str) -> Option<&'static ElementInfo> {
+        self.elements.iter().find(|e| e.name == name)
+    }
+}
+
+/// The type with this name (`Patient`, `HumanName`, `PatientContact`).
+pub fn type_info(name: &str) -> Option<&'static TypeInfo> {
+    let types = crate::generated::type_table::TYPES;
+    types
+        .binary_search_by(|t| t.name.cmp(name))
+        .ok()
+        .and_then(|i| types.get(i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_types_and_choices() {
+        let p = type_info("Patient").expect("Patient");
+        assert_eq!(p.base, "DomainResource");
+        let d = p.element("deceased").expect("deceased");
+        assert!(d.choice);
+        assert_eq!(d.types, &["boolean", "dateTime"]);
+        assert!(type_info("PatientContact").is_some());
+        assert_eq!(type_info("Age").map(|t| t.base), Some("Quantity"));
+    }
+}

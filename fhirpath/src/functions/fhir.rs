@@ -1,0 +1,208 @@
+//! The FHIR additions to FHIRPath (R4 fhirpath.html#functions):
+//! `extension`, `hasValue`, `getValue`, `resolve`, `memberOf`,
+//! `conformsTo`, `htmlChecks`.
+
+use fhir_model::json::tree::Value as Json;
+use fhir_model::meta;
+
+use super::{arg_string, boolean, unreachable_family, Func};
+use crate::ast::{Ast, TypeSpec};
+use crate::error::{eval_err, Error};
+use crate::eval::{singleton_system, Eval, Frame};
+use crate::value::{fhir_is, Collection, Item, Node};
+
+const CORE_SD: &str = "http://hl7.org/fhir/StructureDefinition/";
+
+pub fn call<'a>(
+    ev: &Eval<'_, 'a>,
+    f: Func,
+    input: Collection<'a>,
+    args: &[Ast],
+    _ty: Option<&TypeSpec>,
+    frame: &Frame<'_, 'a>,
+) -> Result<Collection<'a>, Error> {
+    Ok(match f {
+        Func::Extension => {
+            let Some(url) = arg_string(ev, args, 0, frame)? else {
+                return Ok(Vec::new());
+            };
+            let mut exts = Vec::new();
+            for item in &input {
+                ev.child(item, "extension", &mut exts)?;
+            }
+            exts.into_iter()
+                .filter(|e| matches!(e, Item::Node(n) if n.str_field("url") == Some(url.as_str())))
+                .collect()
+        }
+        Func::HasValue => match input.as_slice() {
+            [Item::Node(n)] => boolean(n.is_primitive() && n.value.is_some()),
+            [_] => boolean(true),
+            _ => boolean(false),
+        },
+        Func::GetValue => match input.as_slice() {
+            [item @ Item::Node(n)] if n.is_primitive() => item.system().into_iter().collect(),
+            _ => Vec::new(),
+        },
+        Func::Resolve => {
+            let mut out = Vec::new();
+            for item in &input {
+                let reference = match item {
+                    Item::Node(n) if !n.is_primitive() => n.str_field("reference").map(str::to_owned),
+                    other => other.as_str().map(|s| s.into_owned()),
+                };
+                if let Some(r) = reference {
+                    if let Some(found) = resolve(ev, &r) {
+                        out.push(Item::Node(Node::resource(found)));
+                    }
+                }
+            }
+            out
+        }
+        Func::MemberOf => {
+            let Some(vs) = arg_string(ev, args, 0, frame)? else {
+                return Ok(Vec::new());
+            };
+            let Some(term) = ev.ctx.terminology else {
+                return Ok(Vec::new());
+            };
+            let Some(item) = input.first() else {
+                return Ok(Vec::new());
+            };
+            let codes = codes_of(item);
+            let mut known = false;
+            for (system, code) in &codes {
+                match term.member_of(system.as_deref(), code, &vs) {
+                    Some(true) => return Ok(boolean(true)),
+                    Some(false) => known = true,
+                    None => {}
+                }
+            }
+            if known {
+                boolean(false)
+            } else {
+                Vec::new()
+            }
+        }
+        Func::ConformsTo => {
+            let Some(url) = arg_string(ev, args, 0, frame)? else {
+                return Ok(Vec::new());
+            };
+            let Some(ty) = url.strip_prefix(CORE_SD) else {
+                return eval_err(format!("unknown profile {url}"));
+            };
+            if meta::type_info(ty).is_none() {
+                return eval_err(format!("unknown profile {url}"));
+            }
+            match singleton_system(&[])? {
+                _ => match input.as_slice() {
+                    [] => Vec::new(),
+                    [Item::Node(n)] => boolean(fhir_is(n.ty, ty)),
+                    [_] => boolean(false),
+                    _ => return eval_err("conformsTo() on more than one item"),
+                },
+            }
+        }
+        Func::HtmlChecks => match input.as_slice() {
+            [] => Vec::new(),
+            [item] => match item.as_str() {
+                Some(s) => boolean(html_ok(&s)),
+                None => boolean(false),
+            },
+            _ => return eval_err("htmlChecks() on more than one item"),
+        },
+        _ => return Err(unreachable_family(f)),
+    })
+}
+
+/// The narrative rules of R4 (narrative.html#xhtml): a `div` in the XHTML
+/// namespace, no scripts, forms, event handlers or `javascript:` links.
+fn html_ok(s: &str) -> bool {
+    let lower = s.to_lowercase();
+    let t = lower.trim_start();
+    t.starts_with("<div")
+        && lower.contains("http://www.w3.org/1999/xhtml")
+        && !["<script", "<form", "<iframe", "<object", "<embed", "<applet", "<base", "<link", "<meta", "javascript:"]
+            .iter()
+            .any(|bad| lower.contains(bad))
+        && !lower
+            .split(|c: char| c.is_whitespace())
+            .any(|w| w.starts_with("on") && w.contains('='))
+}
+
+/// (system, code) pairs of a code, Coding or CodeableConcept.
+fn codes_of(item: &Item) -> Vec<(Option<String>, String)> {
+    match item {
+        Item::Node(n) if fhir_is(n.ty, "Coding") => n
+            .str_field("code")
+            .map(|c| vec![(n.str_field("system").map(str::to_owned), c.to_owned())])
+            .unwrap_or_default(),
+        Item::Node(n) if fhir_is(n.ty, "CodeableConcept") => match n.field("coding") {
+            Some(Json::Array(cs)) => cs
+                .iter()
+                .filter_map(|c| {
+                    let node = Node {
+                        value: Some(c),
+                        ext: None,
+                        ty: "Coding",
+                    };
+                    node.str_field("code").map(|code| {
+                        (node.str_field("system").map(str::to_owned), code.to_owned())
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
+        other => other
+            .as_str()
+            .map(|s| vec![(None, s.into_owned())])
+            .unwrap_or_default(),
+    }
+}
+
+/// Finds a referenced resource: contained (`#id`), in the enclosing
+/// Bundle (by `fullUrl` or `Type/id`), then through the resolver.
+fn resolve<'a>(ev: &Eval<'_, 'a>, reference: &str) -> Option<&'a Json> {
+    let ctx = ev.ctx;
+    if let Some(id) = reference.strip_prefix('#') {
+        for res in [ctx.resource, ctx.root_resource].into_iter().flatten() {
+            let node = Node::resource(res);
+            if let Some(Json::Array(cs)) = node.field("contained") {
+                if let Some(found) = cs.iter().find(|c| Node::resource(c).str_field("id") == Some(id)) {
+                    return Some(found);
+                }
+            }
+        }
+        return None;
+    }
+    for root in [ctx.root_resource, ctx.resource].into_iter().flatten() {
+        let node = Node::resource(root);
+        if node.ty != "Bundle" {
+            continue;
+        }
+        let Some(Json::Array(entries)) = node.field("entry") else {
+            continue;
+        };
+        for e in entries {
+            let en = Node {
+                value: Some(e),
+                ext: None,
+                ty: "BundleEntry",
+            };
+            let Some(res) = en.field("resource") else {
+                continue;
+            };
+            if en.str_field("fullUrl") == Some(reference) {
+                return Some(res);
+            }
+            let rn = Node::resource(res);
+            if let Some(id) = rn.str_field("id") {
+                let local = format!("{}/{id}", rn.ty);
+                if reference == local || reference.ends_with(&format!("/{local}")) {
+                    return Some(res);
+                }
+            }
+        }
+    }
+    let r = ctx.resolver?;
+    r.resolve(reference)
+}

@@ -1,0 +1,116 @@
+//! FHIRPath for FHIR R4, evaluated over the `fhir-model` JSON tree.
+//!
+//! # How the pieces fit
+//! - [`Expression::compile`] lexes ([`lexer`]) and parses ([`parser`]) the
+//!   text into an [`ast::Ast`] with function names and literals resolved.
+//!   An `Expression` is cheap to clone (an `Arc`), so callers compile each
+//!   search-parameter or invariant expression once and cache it.
+//! - [`Expression::evaluate`] runs it against a [`Context`]: the resource
+//!   (a `json::tree::Value`), variables, and the optional [`Resolver`] and
+//!   [`Terminology`] services.
+//! - Values ([`value::Item`]) are either nodes of the JSON tree with their
+//!   FHIR type, taken from the generated metadata in
+//!   `fhir_model::meta` (so `Observation.value` finds `valueQuantity` and
+//!   knows it is a `Quantity`), or System values (Boolean, Integer,
+//!   exact [`decimal::Decimal`], String, Date/DateTime/Time with
+//!   precision, [`quantity::Quantity`]).
+//! - [`functions`] holds the function library, one module per family.
+//!
+//! **Invariant:** no input (expression or resource) makes the engine
+//! panic; nesting is bounded ([`parser::MAX_DEPTH`]) so hostile
+//! expressions cannot exhaust the stack.
+
+pub mod ast;
+mod context;
+pub mod datetime;
+pub mod decimal;
+mod error;
+mod eval;
+pub mod functions;
+pub mod lexer;
+mod model;
+pub mod parser;
+pub mod quantity;
+pub mod value;
+
+use std::sync::Arc;
+
+pub use context::{Context, Resolver, Terminology};
+pub use error::Error;
+pub use value::{Collection, Item, Node};
+
+/// A compiled expression.
+#[derive(Debug, Clone)]
+pub struct Expression {
+    ast: Arc<ast::Ast>,
+    text: Arc<str>,
+}
+
+impl Expression {
+    /// Parses and checks `text`: syntax, function names and argument
+    /// counts.
+    pub fn compile(text: &str) -> Result<Expression, Error> {
+        Ok(Expression {
+            ast: Arc::new(parser::parse(text)?),
+            text: Arc::from(text),
+        })
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Evaluates against the context's input (the resource).
+    pub fn evaluate<'a>(&self, ctx: &Context<'a>) -> Result<Collection<'a>, Error> {
+        let ev = eval::Eval::new(ctx);
+        let frame = eval::Frame {
+            this: &ctx.input,
+            index: None,
+            total: None,
+        };
+        ev.eval(&self.ast, &ctx.input, &frame)
+    }
+}
+
+/// The JSON form the CLI prints and the tests compare: the value of a
+/// System value as JSON, a node as its JSON subtree.
+pub fn item_json(item: &Item) -> fhir_model::json::tree::Value {
+    use fhir_model::json::tree::Value as Json;
+    match item {
+        Item::Node(n) => match n.value {
+            Some(v) => v.clone(),
+            None => Json::Null,
+        },
+        Item::Boolean(b) => Json::Bool(*b),
+        Item::Integer(i) => Json::Number(i.to_string()),
+        Item::Decimal(d) => Json::Number(d.to_string()),
+        Item::String(s) => Json::String(s.clone()),
+        Item::Date(t) => Json::String(t.format_date()),
+        Item::DateTime(t) => Json::String(t.format_datetime()),
+        Item::Time(t) => Json::String(t.format_time()),
+        Item::Quantity(q) => Json::Object(vec![
+            ("value".into(), Json::Number(q.value.to_string())),
+            ("unit".into(), Json::String(q.unit.clone())),
+        ]),
+        Item::TypeInfo(ns, name) => Json::Object(vec![
+            ("namespace".into(), Json::String((*ns).to_owned())),
+            ("name".into(), Json::String(name.clone())),
+        ]),
+    }
+}
+
+/// The text form of an item as the official tests write outputs
+/// (`@2014-01`, `1.5 'cm'`, `true`).
+pub fn item_text(item: &Item) -> String {
+    match item.system() {
+        Some(Item::Date(t)) => format!("@{}", t.format_date()),
+        Some(Item::DateTime(t)) => format!("@{}", t.format_datetime()),
+        Some(Item::Time(t)) => format!("@T{}", t.format_time()),
+        Some(Item::Quantity(q)) => q.to_text(),
+        Some(other) => functions::conversion::to_string(&other).unwrap_or_default(),
+        None => match item {
+            Item::TypeInfo(ns, name) => format!("{ns}.{name}"),
+            _ => String::new(),
+        },
+    }
+}
