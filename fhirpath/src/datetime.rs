@@ -236,6 +236,12 @@ impl Temporal {
     pub fn compare(&self, o: &Temporal, time: bool) -> Option<Ordering> {
         let (a, b) = if self.tz.is_some() && o.tz.is_some() {
             (self.utc(), o.utc())
+        } else if self.tz.is_some() != o.tz.is_some()
+            && self.precision >= HOUR
+            && o.precision >= HOUR
+        {
+            // One side's offset is unknown: so is the answer.
+            return None;
         } else {
             (*self, *o)
         };

@@ -103,9 +103,12 @@ impl<'c, 'a> Eval<'c, 'a> {
             }
             Ast::As(e, ty) => {
                 let v = self.eval(e, focus, frame)?;
+                if v.len() > 1 {
+                    return eval_err("'as' needs a single item");
+                }
                 let mut out = Vec::new();
                 for item in v {
-                    if self.is_type(&item, ty)? {
+                    if is_type_exact(&item, ty) {
                         out.push(item);
                     }
                 }
@@ -234,20 +237,17 @@ impl<'c, 'a> Eval<'c, 'a> {
                     }
                     return Ok(());
                 }
-                if strict {
+                // A choice element by its JSON name (`valueQuantity`) is
+                // not a FHIRPath name: the spec writes `value.ofType(Quantity)`.
+                let choice_json = info.elements.iter().filter(|e| e.choice).any(|el| {
+                    name.strip_prefix(el.name)
+                        .is_some_and(|suffix| el.types.iter().any(|t| upper_first(t) == suffix))
+                });
+                if strict || choice_json {
                     return Err(Error::Semantic(format!(
                         "{} has no element '{name}'",
                         node.ty
                     )));
-                }
-                // Lenient: a choice element by its full name (`valueQuantity`).
-                for el in info.elements.iter().filter(|e| e.choice) {
-                    if let Some(suffix) = name.strip_prefix(el.name) {
-                        if let Some(ty) = el.types.iter().find(|t| upper_first(t) == suffix) {
-                            push_values(obj, name, ty, out);
-                            return Ok(());
-                        }
-                    }
                 }
                 Ok(())
             }
@@ -316,7 +316,18 @@ impl<'c, 'a> Eval<'c, 'a> {
     }
 }
 
-/// Whether an item is of the named type (or derives from it).
+/// Whether an item is of the named type (or derives from it). `as` and
+/// `ofType` want the exact primitive type (`code` is not a `string`
+/// there), while `is` follows the primitive hierarchy.
+pub fn is_type_exact(item: &Item, ty: &TypeSpec) -> bool {
+    match item {
+        Item::Node(n) if n.is_primitive() => {
+            ty.namespace.as_deref() != Some("System") && n.ty == ty.name
+        }
+        other => is_type(other, ty),
+    }
+}
+
 pub fn is_type(item: &Item, ty: &TypeSpec) -> bool {
     let ns = ty.namespace.as_deref();
     match item {
@@ -634,12 +645,8 @@ fn date_add(
     neg: bool,
     is_date: bool,
 ) -> Result<Option<Temporal>, Error> {
-    let unit = match q.unit.as_str() {
-        "a" => "year",
-        "mo" => "month",
-        u => u,
-    };
-    let unit = crate::quantity::calendar_singular(unit);
+    // UCUM `a` and `mo` are not calendar years and months: an error.
+    let unit = crate::quantity::calendar_singular(q.unit.as_str());
     let mut amount = q.value.truncate().to_i64().unwrap_or(0);
     if neg {
         amount = -amount;

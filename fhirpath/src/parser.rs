@@ -141,6 +141,10 @@ impl Parser {
     }
 
     fn type_spec(&mut self) -> Result<TypeSpec, Error> {
+        checked(self.type_spec_unchecked()?)
+    }
+
+    fn type_spec_unchecked(&mut self) -> Result<TypeSpec, Error> {
         let first = match self.next() {
             Some(Tok::Ident(n, _)) => n,
             t => return Err(Error::Syntax(format!("expected a type, found {t:?}"))),
@@ -218,7 +222,7 @@ impl Parser {
         let func = Func::lookup(name, args.len())?;
         let ty = if func.takes_type() {
             match args.first() {
-                Some(a) => Some(ast_type(a)?),
+                Some(a) => Some(checked(ast_type(a)?)?),
                 None => None,
             }
         } else {
@@ -332,5 +336,16 @@ fn ast_type(a: &Ast) -> Result<TypeSpec, Error> {
             _ => Err(Error::Semantic("expected a type name".into())),
         },
         _ => Err(Error::Semantic("expected a type name".into())),
+    }
+}
+
+fn checked(t: TypeSpec) -> Result<TypeSpec, Error> {
+    // `System.Patient` names no type but is a well-formed test: false.
+    if t.namespace.as_deref() == Some("System")
+        || crate::value::known_type(t.namespace.as_deref(), &t.name)
+    {
+        Ok(t)
+    } else {
+        Err(Error::Semantic(format!("unknown type {}", t.name)))
     }
 }

@@ -78,7 +78,11 @@ pub fn is_calendar_word(unit: &str) -> bool {
 
 /// Singular form of a calendar word.
 pub fn calendar_singular(unit: &str) -> &str {
-    unit.strip_suffix('s').unwrap_or(unit)
+    if is_calendar_word(unit) {
+        unit.strip_suffix('s').unwrap_or(unit)
+    } else {
+        unit
+    }
 }
 
 fn lookup(unit: &str) -> Option<(&'static str, Decimal)> {

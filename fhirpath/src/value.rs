@@ -112,6 +112,23 @@ pub fn fhir_is(ty: &str, name: &str) -> bool {
     false
 }
 
+/// Whether `name` names a type: System, FHIR primitive, FHIR complex
+/// type, resource, or one of the abstract bases.
+pub fn known_type(namespace: Option<&str>, name: &str) -> bool {
+    const SYSTEM: &[&str] = &[
+        "Boolean", "Integer", "Decimal", "String", "Date", "DateTime", "Time", "Quantity",
+    ];
+    const ABSTRACT: &[&str] = &["Resource", "DomainResource", "Element", "BackboneElement"];
+    let system = SYSTEM.contains(&name);
+    let fhir = is_primitive_type(name) || ABSTRACT.contains(&name) || meta::type_info(name).is_some();
+    match namespace {
+        Some("System") => system,
+        Some("FHIR") => fhir,
+        Some(_) => false,
+        None => system || fhir,
+    }
+}
+
 /// The FHIRPath name of a node's type: backbone elements are
 /// `BackboneElement` (or `Element`).
 pub fn fhirpath_type_name(ty: &str) -> &str {

@@ -4,7 +4,7 @@
 use super::{lambda, unreachable_family, Func};
 use crate::ast::{Ast, TypeSpec};
 use crate::error::{eval_err, Error};
-use crate::eval::{is_type, to_bool, Eval, Frame};
+use crate::eval::{is_type, is_type_exact, to_bool, Eval, Frame};
 use crate::value::{equals, Collection};
 
 /// `repeat()` stops here: a guard against cycles that equality cannot
@@ -62,7 +62,10 @@ pub fn call<'a>(
         }
         Func::OfType | Func::As => {
             let ty = need_ty()?;
-            input.into_iter().filter(|i| is_type(i, ty)).collect()
+            if f == Func::As && input.len() > 1 {
+                return eval_err("as() needs a single item");
+            }
+            input.into_iter().filter(|i| is_type_exact(i, ty)).collect()
         }
         Func::Is => {
             let ty = need_ty()?;

@@ -74,7 +74,8 @@ fn level(digits: i64, time: bool) -> Option<u8> {
 
 fn temporal_boundary(t: &Temporal, target: u8, high: bool, datetime: bool) -> Temporal {
     let mut r = *t;
-    let p = t.precision;
+    // An hour alone is not a FHIR time: it is read as `hh:00` first.
+    let p = if t.precision == HOUR { MINUTE } else { t.precision };
     if p < MONTH {
         r.month = if high { 12 } else { 1 };
     }

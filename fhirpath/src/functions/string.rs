@@ -59,6 +59,11 @@ pub fn call<'a>(
         }
         return Ok(vec![Item::String(parts.join(&sep))]);
     }
+    if let [Item::Node(n)] = input.as_slice() {
+        if !n.is_primitive() {
+            return eval_err(format!("{f:?} needs a string, found {}", n.ty));
+        }
+    }
     let s = match singleton_system(&input)? {
         None => return Ok(Vec::new()),
         Some(Item::String(s)) => s,

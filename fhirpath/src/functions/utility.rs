@@ -150,16 +150,20 @@ fn sort<'a>(
     };
     keyed.sort_by(|(ka, _), (kb, _)| {
         for (i, (a, b)) in ka.iter().zip(kb).enumerate() {
+            // Empty keys sort first in either direction.
+            let rev = desc.get(i).copied().unwrap_or(false);
             let o = match (a.first(), b.first()) {
                 (None, None) => Ordering::Equal,
                 (None, Some(_)) => Ordering::Less,
                 (Some(_), None) => Ordering::Greater,
-                (Some(x), Some(y)) => compare(x, y).ok().flatten().unwrap_or(Ordering::Equal),
-            };
-            let o = if desc.get(i).copied().unwrap_or(false) {
-                o.reverse()
-            } else {
-                o
+                (Some(x), Some(y)) => {
+                    let o = compare(x, y).ok().flatten().unwrap_or(Ordering::Equal);
+                    if rev {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                }
             };
             if o != Ordering::Equal {
                 return o;
