@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Apply database migrations and serve the REST API under /fhir.
     Serve(ServeArgs),
+    /// Evaluate a FHIRPath expression and print the result as JSON.
+    Fhirpath(crate::fhirpath_cmd::FhirpathArgs),
 }
 
 #[derive(Debug, Args)]
@@ -47,6 +49,7 @@ pub fn run() -> anyhow::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Fhirpath(args) => crate::fhirpath_cmd::run(args),
     }
 }
 

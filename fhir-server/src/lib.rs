@@ -19,5 +19,6 @@
 pub mod app;
 pub mod cli;
 pub mod error;
+pub mod fhirpath_cmd;
 pub mod interaction;
 pub mod store;

@@ -215,6 +215,6 @@ mod tests {
         let a = Quantity::new(d("4"), "g");
         let b = Quantity::new(d("4000"), "mg");
         assert_eq!(a.equals(&b), Some(true));
-        assert_eq!(Quantity::new(d("1"), "a").equals(&Quantity::new(d("1"), "g")), Some(false));
+        assert_eq!(Quantity::new(d("1"), "m").equals(&Quantity::new(d("1"), "g")), Some(false));
     }
 }
