@@ -103,9 +103,15 @@ impl TestServer {
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("clone log handle"))
             .stderr(log_file);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                if let Some(pg) = pg {
+                    pg.drop_database();
+                }
+                panic!("cannot start {}: {e}", bin.display());
+            }
+        };
         let mut server = TestServer {
             backend,
             child,

@@ -52,7 +52,10 @@ fn complex_values_carry_their_fhir_type() {
     let file = patient();
     let (ok, out, err) = fhirpath(&["--resource", &file, "Patient.name.first()"]);
     assert!(ok, "{err}");
-    assert!(out.starts_with(r#"[{"type":"HumanName","value":{"#), "{out}");
+    assert!(
+        out.starts_with(r#"[{"type":"HumanName","value":{"#),
+        "{out}"
+    );
 }
 
 #[test]
