@@ -199,7 +199,7 @@ impl Decimal {
 
     pub fn floor(&self) -> Decimal {
         let t = self.truncate();
-        if self.mantissa < 0 && t.cmp(self) != Ordering::Equal {
+        if self.mantissa < 0 && t.cmp_to(self) != Ordering::Equal {
             Decimal {
                 mantissa: t.mantissa - 1,
                 scale: 0,
@@ -211,7 +211,7 @@ impl Decimal {
 
     pub fn ceiling(&self) -> Decimal {
         let t = self.truncate();
-        if self.mantissa > 0 && t.cmp(self) != Ordering::Equal {
+        if self.mantissa > 0 && t.cmp_to(self) != Ordering::Equal {
             Decimal {
                 mantissa: t.mantissa + 1,
                 scale: 0,
@@ -228,7 +228,7 @@ impl Decimal {
         }
     }
 
-    pub fn cmp(&self, o: &Decimal) -> Ordering {
+    pub fn cmp_to(&self, o: &Decimal) -> Ordering {
         let s = self.scale.max(o.scale);
         match (self.rescale(s), o.rescale(s)) {
             (Some(a), Some(b)) => a.cmp(&b),
@@ -272,8 +272,14 @@ mod tests {
 
     #[test]
     fn arithmetic_is_exact() {
-        assert_eq!(d("0.1").add(&d("0.2")).map(|x| x.to_string()), Some("0.3".into()));
-        assert_eq!(d("1.2").div(&d("1.8")).map(|x| x.round(2).to_string()), Some("0.67".into()));
+        assert_eq!(
+            d("0.1").add(&d("0.2")).map(|x| x.to_string()),
+            Some("0.3".into())
+        );
+        assert_eq!(
+            d("1.2").div(&d("1.8")).map(|x| x.round(2).to_string()),
+            Some("0.67".into())
+        );
         assert_eq!(d("1e2").to_string(), "100");
         assert_eq!(d("-1.5").round(0).to_string(), "-2");
         assert_eq!(d("-1.5").floor().to_string(), "-2");

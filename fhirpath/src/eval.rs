@@ -87,9 +87,7 @@ impl<'c, 'a> Eval<'c, 'a> {
                         q.value = q.value.neg();
                         vec![Item::Quantity(q)]
                     }
-                    Some(other) => {
-                        return eval_err(format!("cannot negate {}", other.type_name()))
-                    }
+                    Some(other) => return eval_err(format!("cannot negate {}", other.type_name())),
                 }
             }
             Ast::Binary(op, l, r) => self.binary(*op, l, r, focus, frame)?,
@@ -130,7 +128,9 @@ impl<'c, 'a> Eval<'c, 'a> {
             return Ok(v.clone());
         }
         let node = |j: Option<&'a Json>| -> Collection<'a> {
-            j.map(|j| Item::Node(Node::resource(j))).into_iter().collect()
+            j.map(|j| Item::Node(Node::resource(j)))
+                .into_iter()
+                .collect()
         };
         Ok(match name {
             "context" => ctx.input.clone(),
@@ -185,15 +185,31 @@ impl<'c, 'a> Eval<'c, 'a> {
 
     /// Appends the children called `name` of `item`.
     /// Like [`Eval::child`], never strict (for names read from the data).
-    pub fn child_lenient(&self, item: &Item<'a>, name: &str, out: &mut Collection<'a>) -> Result<(), Error> {
+    pub fn child_lenient(
+        &self,
+        item: &Item<'a>,
+        name: &str,
+        out: &mut Collection<'a>,
+    ) -> Result<(), Error> {
         self.child_in(item, name, out, false)
     }
 
-    pub fn child(&self, item: &Item<'a>, name: &str, out: &mut Collection<'a>) -> Result<(), Error> {
+    pub fn child(
+        &self,
+        item: &Item<'a>,
+        name: &str,
+        out: &mut Collection<'a>,
+    ) -> Result<(), Error> {
         self.child_in(item, name, out, self.ctx.strict)
     }
 
-    fn child_in(&self, item: &Item<'a>, name: &str, out: &mut Collection<'a>, strict: bool) -> Result<(), Error> {
+    fn child_in(
+        &self,
+        item: &Item<'a>,
+        name: &str,
+        out: &mut Collection<'a>,
+        strict: bool,
+    ) -> Result<(), Error> {
         let node = match item {
             Item::Node(n) => n,
             Item::TypeInfo(ns, n) => {
@@ -216,7 +232,10 @@ impl<'c, 'a> Eval<'c, 'a> {
                 };
                 push_values(m, name, ty, out);
             } else if strict && !matches!(name, "extension" | "id") {
-                return Err(Error::Semantic(format!("{} has no element '{name}'", node.ty)));
+                return Err(Error::Semantic(format!(
+                    "{} has no element '{name}'",
+                    node.ty
+                )));
             }
             return Ok(());
         }
@@ -380,7 +399,11 @@ fn push_values<'a>(obj: &'a [(String, Json)], key: &str, ty: &'a str, out: &mut 
         } else {
             ty
         };
-        Some(Item::Node(Node { value: v, ext: e, ty }))
+        Some(Item::Node(Node {
+            value: v,
+            ext: e,
+            ty,
+        }))
     };
     match (val, ext) {
         (Some(Json::Array(vs)), e) => {
@@ -552,7 +575,11 @@ pub fn equivalent_collections(left: &[Item], right: &[Item]) -> bool {
     true
 }
 
-fn arithmetic<'a>(op: BinOp, x: Item<'static>, y: Item<'static>) -> Result<Option<Item<'a>>, Error> {
+fn arithmetic<'a>(
+    op: BinOp,
+    x: Item<'static>,
+    y: Item<'static>,
+) -> Result<Option<Item<'a>>, Error> {
     use Item::*;
     let type_err = |x: &Item, y: &Item| {
         Error::Evaluation(format!(
@@ -566,7 +593,9 @@ fn arithmetic<'a>(op: BinOp, x: Item<'static>, y: Item<'static>) -> Result<Optio
             BinOp::Add => a.checked_add(*b).map(Integer),
             BinOp::Sub => a.checked_sub(*b).map(Integer),
             BinOp::Mul => a.checked_mul(*b).map(Integer),
-            BinOp::Div => crate::decimal::Decimal::from_int(*a).div(&crate::decimal::Decimal::from_int(*b)).map(Decimal),
+            BinOp::Div => crate::decimal::Decimal::from_int(*a)
+                .div(&crate::decimal::Decimal::from_int(*b))
+                .map(Decimal),
             BinOp::IntDiv => a.checked_div(*b).map(Integer),
             BinOp::Mod => a.checked_rem(*b).map(Integer),
             _ => return Err(type_err(&x, &y)),
@@ -616,14 +645,25 @@ fn arithmetic<'a>(op: BinOp, x: Item<'static>, y: Item<'static>) -> Result<Optio
             let Some(n) = n else { return Ok(None) };
             let one = crate::quantity::Quantity::new(n, "1");
             if matches!(x, Quantity(_)) {
-                if op == BinOp::Mul { a.mul(&one) } else { a.div(&one) }.map(Quantity)
+                if op == BinOp::Mul {
+                    a.mul(&one)
+                } else {
+                    a.div(&one)
+                }
+                .map(Quantity)
             } else {
                 one.mul(a).map(Quantity)
             }
         }
         (Date(t) | DateTime(t), Quantity(q)) if matches!(op, BinOp::Add | BinOp::Sub) => {
             let is_date = matches!(x, Date(_));
-            date_add(t, q, op == BinOp::Sub, is_date)?.map(|r| if is_date { Date(r) } else { DateTime(r) })
+            date_add(t, q, op == BinOp::Sub, is_date)?.map(|r| {
+                if is_date {
+                    Date(r)
+                } else {
+                    DateTime(r)
+                }
+            })
         }
         (Time(t), Quantity(q)) if matches!(op, BinOp::Add | BinOp::Sub) => {
             date_add(t, q, op == BinOp::Sub, false)?.map(|mut r| {
@@ -653,13 +693,30 @@ fn date_add(
     }
     let known = matches!(
         unit,
-        "year" | "month" | "week" | "day" | "hour" | "minute" | "second" | "millisecond" | "wk"
-            | "d" | "h" | "min" | "s" | "ms"
+        "year"
+            | "month"
+            | "week"
+            | "day"
+            | "hour"
+            | "minute"
+            | "second"
+            | "millisecond"
+            | "wk"
+            | "d"
+            | "h"
+            | "min"
+            | "s"
+            | "ms"
     );
     if !known {
         return eval_err(format!("cannot add '{}' to a date", q.unit));
     }
-    if is_date && matches!(unit, "hour" | "minute" | "second" | "millisecond" | "h" | "min" | "s" | "ms") {
+    if is_date
+        && matches!(
+            unit,
+            "hour" | "minute" | "second" | "millisecond" | "h" | "min" | "s" | "ms"
+        )
+    {
         return Ok(Some(*t));
     }
     let mut r = t.add(amount, unit);

@@ -23,10 +23,7 @@ pub fn parse(src: &str) -> Result<Ast, Error> {
     };
     let ast = p.expr(0)?;
     if p.pos != p.toks.len() {
-        return Err(Error::Syntax(format!(
-            "unexpected {:?}",
-            p.toks.get(p.pos)
-        )));
+        return Err(Error::Syntax(format!("unexpected {:?}", p.toks.get(p.pos))));
     }
     Ok(ast)
 }
@@ -113,8 +110,7 @@ impl Parser {
     fn expr(&mut self, min: u8) -> Result<Ast, Error> {
         self.enter()?;
         let mut left = self.unary()?;
-        loop {
-            let Some(t) = self.peek() else { break };
+        while let Some(t) = self.peek() {
             if let Tok::Ident(w, false) = t {
                 if (w == "is" || w == "as") && TYPE_OP >= min {
                     let is = w == "is";
@@ -171,7 +167,11 @@ impl Parser {
             self.enter()?;
             let inner = self.unary()?;
             self.depth -= 1;
-            return Ok(if neg { Ast::Neg(Box::new(inner)) } else { inner });
+            return Ok(if neg {
+                Ast::Neg(Box::new(inner))
+            } else {
+                inner
+            });
         }
         self.postfix()
     }

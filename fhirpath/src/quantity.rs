@@ -70,8 +70,21 @@ fn calendar_to_ucum(unit: &str) -> Option<&'static str> {
 pub fn is_calendar_word(unit: &str) -> bool {
     matches!(
         unit,
-        "year" | "years" | "month" | "months" | "week" | "weeks" | "day" | "days" | "hour"
-            | "hours" | "minute" | "minutes" | "second" | "seconds" | "millisecond"
+        "year"
+            | "years"
+            | "month"
+            | "months"
+            | "week"
+            | "weeks"
+            | "day"
+            | "days"
+            | "hour"
+            | "hours"
+            | "minute"
+            | "minutes"
+            | "second"
+            | "seconds"
+            | "millisecond"
             | "milliseconds"
     )
 }
@@ -121,12 +134,12 @@ impl Quantity {
 
     pub fn compare(&self, o: &Quantity) -> Option<Ordering> {
         let (a, b) = self.common(o)?;
-        Some(a.cmp(&b))
+        Some(a.cmp_to(&b))
     }
 
     pub fn equals(&self, o: &Quantity) -> Option<bool> {
         match self.common(o) {
-            Some((a, b)) => Some(a.cmp(&b) == Ordering::Equal),
+            Some((a, b)) => Some(a.cmp_to(&b) == Ordering::Equal),
             None => {
                 if lookup(&self.unit).is_some() && lookup(&o.unit).is_some() {
                     Some(false)
@@ -141,7 +154,7 @@ impl Quantity {
         match self.common(o) {
             Some((a, b)) => {
                 let p = a.normalized().scale.min(b.normalized().scale);
-                a.round(p).cmp(&b.round(p)) == Ordering::Equal
+                a.round(p).cmp_to(&b.round(p)) == Ordering::Equal
             }
             None => false,
         }
@@ -215,6 +228,9 @@ mod tests {
         let a = Quantity::new(d("4"), "g");
         let b = Quantity::new(d("4000"), "mg");
         assert_eq!(a.equals(&b), Some(true));
-        assert_eq!(Quantity::new(d("1"), "m").equals(&Quantity::new(d("1"), "g")), Some(false));
+        assert_eq!(
+            Quantity::new(d("1"), "m").equals(&Quantity::new(d("1"), "g")),
+            Some(false)
+        );
     }
 }

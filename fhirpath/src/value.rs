@@ -120,7 +120,8 @@ pub fn known_type(namespace: Option<&str>, name: &str) -> bool {
     ];
     const ABSTRACT: &[&str] = &["Resource", "DomainResource", "Element", "BackboneElement"];
     let system = SYSTEM.contains(&name);
-    let fhir = is_primitive_type(name) || ABSTRACT.contains(&name) || meta::type_info(name).is_some();
+    let fhir =
+        is_primitive_type(name) || ABSTRACT.contains(&name) || meta::type_info(name).is_some();
     match namespace {
         Some("System") => system,
         Some("FHIR") => fhir,
@@ -264,12 +265,7 @@ impl<'a> Item<'a> {
             (_, Json::Number(t)) => Item::Decimal(Decimal::parse(t)?),
             ("date", Json::String(s)) => Item::Date(Temporal::parse_date(s)?),
             ("dateTime" | "instant", Json::String(s)) => {
-                let t = Temporal::parse_datetime(s)?;
-                if t.precision <= crate::datetime::DAY && !s.contains('T') {
-                    Item::DateTime(t)
-                } else {
-                    Item::DateTime(t)
-                }
+                Item::DateTime(Temporal::parse_datetime(s)?)
             }
             ("time", Json::String(s)) => Item::Time(Temporal::parse_time(s)?),
             (_, Json::String(s)) => Item::String(s.clone()),
@@ -292,7 +288,10 @@ impl<'a> Item<'a> {
 /// Equality (`=`): `None` when unknown (different precisions).
 pub fn equals(a: &Item, b: &Item) -> Option<bool> {
     if let (Item::Node(x), Item::Node(y)) = (a, b) {
-        if !x.is_primitive() && !y.is_primitive() && !(fhir_is(x.ty, "Quantity") && fhir_is(y.ty, "Quantity")) {
+        if !(x.is_primitive()
+            || y.is_primitive()
+            || (fhir_is(x.ty, "Quantity") && fhir_is(y.ty, "Quantity")))
+        {
             return Some(json_equal(x.value, y.value));
         }
     }
@@ -301,7 +300,7 @@ pub fn equals(a: &Item, b: &Item) -> Option<bool> {
         (Item::Boolean(x), Item::Boolean(y)) => Some(x == y),
         (Item::String(x), Item::String(y)) => Some(x == y),
         (Item::Integer(_) | Item::Decimal(_), Item::Integer(_) | Item::Decimal(_)) => {
-            Some(to_dec(&a)?.cmp(&to_dec(&b)?) == Ordering::Equal)
+            Some(to_dec(&a)?.cmp_to(&to_dec(&b)?) == Ordering::Equal)
         }
         (Item::Date(x) | Item::DateTime(x), Item::Date(y) | Item::DateTime(y)) => {
             x.compare(y, false).map(|o| o == Ordering::Equal)
@@ -315,7 +314,10 @@ pub fn equals(a: &Item, b: &Item) -> Option<bool> {
 /// Equivalence (`~`): never unknown.
 pub fn equivalent(a: &Item, b: &Item) -> bool {
     if let (Item::Node(x), Item::Node(y)) = (a, b) {
-        if !x.is_primitive() && !y.is_primitive() && !(fhir_is(x.ty, "Quantity") && fhir_is(y.ty, "Quantity")) {
+        if !(x.is_primitive()
+            || y.is_primitive()
+            || (fhir_is(x.ty, "Quantity") && fhir_is(y.ty, "Quantity")))
+        {
             return json_equivalent(x.value, y.value);
         }
     }
@@ -329,7 +331,7 @@ pub fn equivalent(a: &Item, b: &Item) -> bool {
             match (to_dec(&a), to_dec(&b)) {
                 (Some(x), Some(y)) => {
                     let p = x.normalized().scale.min(y.normalized().scale);
-                    x.round(p).cmp(&y.round(p)) == Ordering::Equal
+                    x.round(p).cmp_to(&y.round(p)) == Ordering::Equal
                 }
                 _ => false,
             }
@@ -394,7 +396,7 @@ fn json_eq(a: &Json, b: &Json, equiv: bool) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q, equiv))
         }
         (Json::Number(x), Json::Number(y)) => match (Decimal::parse(x), Decimal::parse(y)) {
-            (Some(p), Some(q)) => p.cmp(&q) == Ordering::Equal,
+            (Some(p), Some(q)) => p.cmp_to(&q) == Ordering::Equal,
             _ => x == y,
         },
         (Json::String(x), Json::String(y)) if equiv => normalize_ws(x) == normalize_ws(y),
@@ -415,7 +417,7 @@ pub fn compare(a: &Item, b: &Item) -> Result<Option<Ordering>, String> {
     Ok(match (&x, &y) {
         (Item::Integer(_) | Item::Decimal(_), Item::Integer(_) | Item::Decimal(_)) => {
             match (to_dec(&x), to_dec(&y)) {
-                (Some(p), Some(q)) => Some(p.cmp(&q)),
+                (Some(p), Some(q)) => Some(p.cmp_to(&q)),
                 _ => None,
             }
         }

@@ -62,7 +62,10 @@ fn cases(xml: &str) -> Vec<Case> {
         let (expression, invalid) = match body.find("<expression") {
             Some(e) => {
                 let open_end = body[e..].find('>').map(|j| e + j).unwrap_or(e);
-                let close = body[open_end..].find("</expression>").map(|j| open_end + j).unwrap_or(body.len());
+                let close = body[open_end..]
+                    .find("</expression>")
+                    .map(|j| open_end + j)
+                    .unwrap_or(body.len());
                 let open = &body[e..open_end];
                 (
                     unescape(&body[open_end + 1..close]),
@@ -81,7 +84,10 @@ fn cases(xml: &str) -> Vec<Case> {
                 op = open_end + 1;
                 continue;
             }
-            let close = body[open_end..].find("</output>").map(|j| open_end + j).unwrap_or(body.len());
+            let close = body[open_end..]
+                .find("</output>")
+                .map(|j| open_end + j)
+                .unwrap_or(body.len());
             outputs.push((attr(open, "type"), unescape(&body[open_end + 1..close])));
             op = close;
         }
@@ -104,7 +110,10 @@ fn suite_dir() -> PathBuf {
 }
 
 /// Runs one case; `Err` says why it failed.
-fn run(case: &Case, inputs: &BTreeMap<String, fhir_model::json::tree::Value>) -> Result<(), String> {
+fn run(
+    case: &Case,
+    inputs: &BTreeMap<String, fhir_model::json::tree::Value>,
+) -> Result<(), String> {
     let expr_mode = case.expression.contains("mode=\"strict\"");
     let strict = case.mode.as_deref() == Some("strict") || expr_mode;
     let compiled = Expression::compile(&case.expression);
@@ -131,9 +140,10 @@ fn run(case: &Case, inputs: &BTreeMap<String, fhir_model::json::tree::Value>) ->
         .map(|i| (i.type_name().to_owned(), item_text(i)))
         .collect();
     let ok = got_text.len() == case.outputs.len()
-        && got_text.iter().zip(&case.outputs).all(|((gt, gv), (et, ev))| {
-            gv == ev.trim() && et.as_ref().is_none_or(|t| t == gt)
-        });
+        && got_text
+            .iter()
+            .zip(&case.outputs)
+            .all(|((gt, gv), (et, ev))| gv == ev.trim() && et.as_ref().is_none_or(|t| t == gt));
     if ok {
         Ok(())
     } else {
@@ -153,14 +163,17 @@ fn official_r4_suite() {
         if let Some(f) = &c.input {
             if !inputs.contains_key(f) {
                 let json = dir.join(f.replace(".xml", ".json"));
-                let bytes = std::fs::read(&json).unwrap_or_else(|e| panic!("{}: {e}", json.display()));
+                let bytes =
+                    std::fs::read(&json).unwrap_or_else(|e| panic!("{}: {e}", json.display()));
                 let v = fhir_model::json::tree::parse(&bytes).expect("input json");
                 inputs.insert(f.clone(), v);
             }
         }
     }
-    let known_text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/known-failures.txt"))
-        .unwrap_or_default();
+    let known_text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/known-failures.txt"),
+    )
+    .unwrap_or_default();
     let known: BTreeMap<&str, &str> = known_text
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
@@ -191,5 +204,10 @@ fn official_r4_suite() {
     for f in &fixed {
         println!("NOW PASSES (remove from known-failures.txt) {f}");
     }
-    assert!(unexpected.is_empty() && fixed.is_empty(), "{} unexpected failures, {} fixed", unexpected.len(), fixed.len());
+    assert!(
+        unexpected.is_empty() && fixed.is_empty(),
+        "{} unexpected failures, {} fixed",
+        unexpected.len(),
+        fixed.len()
+    );
 }

@@ -13,7 +13,10 @@ use crate::value::{to_dec, Collection, Item};
 const MAX_PRECISION: i64 = 28;
 
 fn float_result<'a>(f: f64) -> Collection<'a> {
-    Decimal::from_f64(f).map(Item::Decimal).into_iter().collect()
+    Decimal::from_f64(f)
+        .map(Item::Decimal)
+        .into_iter()
+        .collect()
 }
 
 fn dec_boundary(v: &Decimal, p: i64, high: bool) -> Option<Decimal> {
@@ -75,7 +78,11 @@ fn level(digits: i64, time: bool) -> Option<u8> {
 fn temporal_boundary(t: &Temporal, target: u8, high: bool, datetime: bool) -> Temporal {
     let mut r = *t;
     // An hour alone is not a FHIR time: it is read as `hh:00` first.
-    let p = if t.precision == HOUR { MINUTE } else { t.precision };
+    let p = if t.precision == HOUR {
+        MINUTE
+    } else {
+        t.precision
+    };
     if p < MONTH {
         r.month = if high { 12 } else { 1 };
     }
@@ -159,15 +166,11 @@ pub fn call<'a>(
                 q.value = d;
                 Item::Quantity(q)
             })),
-            Item::Date(t) => one(
-                level(p.unwrap_or(8), false)
-                    .filter(|l| *l <= DAY)
-                    .map(|l| Item::Date(temporal_boundary(t, l, high, false))),
-            ),
-            Item::DateTime(t) => one(
-                level(p.unwrap_or(17), false)
-                    .map(|l| Item::DateTime(temporal_boundary(t, l, high, true))),
-            ),
+            Item::Date(t) => one(level(p.unwrap_or(8), false)
+                .filter(|l| *l <= DAY)
+                .map(|l| Item::Date(temporal_boundary(t, l, high, false)))),
+            Item::DateTime(t) => one(level(p.unwrap_or(17), false)
+                .map(|l| Item::DateTime(temporal_boundary(t, l, high, true)))),
             Item::Time(t) => one(level(p.unwrap_or(9), true).map(|l| {
                 let mut r = temporal_boundary(t, l, high, false);
                 r.tz = None;
@@ -204,9 +207,19 @@ pub fn call<'a>(
         } else {
             Item::Decimal(d.abs())
         }],
-        Func::Ceiling => d.ceiling().to_i64().map(Item::Integer).into_iter().collect(),
+        Func::Ceiling => d
+            .ceiling()
+            .to_i64()
+            .map(Item::Integer)
+            .into_iter()
+            .collect(),
         Func::Floor => d.floor().to_i64().map(Item::Integer).into_iter().collect(),
-        Func::Truncate => d.truncate().to_i64().map(Item::Integer).into_iter().collect(),
+        Func::Truncate => d
+            .truncate()
+            .to_i64()
+            .map(Item::Integer)
+            .into_iter()
+            .collect(),
         Func::Round => {
             let p = arg_int(ev, args, 0, frame)?.unwrap_or(0);
             if p < 0 {

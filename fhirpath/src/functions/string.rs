@@ -68,10 +68,7 @@ pub fn call<'a>(
         None => return Ok(Vec::new()),
         Some(Item::String(s)) => s,
         Some(other) => {
-            return eval_err(format!(
-                "{f:?} needs a string, found {}",
-                other.type_name()
-            ))
+            return eval_err(format!("{f:?} needs a string, found {}", other.type_name()))
         }
     };
     let string = |x: String| -> Collection<'a> { vec![Item::String(x)] };
@@ -89,14 +86,14 @@ pub fn call<'a>(
                 return Ok(Vec::new());
             };
             let len = if args.len() > 1 {
-                match arg_int(ev, args, 1, frame)? {
-                    Some(l) => Some(l),
-                    None => None,
-                }
+                arg_int(ev, args, 1, frame)?
             } else {
                 None
             };
-            chars_substring(&s, start, len).map(Item::String).into_iter().collect()
+            chars_substring(&s, start, len)
+                .map(Item::String)
+                .into_iter()
+                .collect()
         }
         Func::StartsWith => match sarg(0)? {
             None => Vec::new(),
@@ -146,7 +143,10 @@ pub fn call<'a>(
         Func::Split => match sarg(0)? {
             None => Vec::new(),
             Some(sep) if sep.is_empty() => s.chars().map(|c| Item::String(c.to_string())).collect(),
-            Some(sep) => s.split(sep.as_str()).map(|p| Item::String(p.to_owned())).collect(),
+            Some(sep) => s
+                .split(sep.as_str())
+                .map(|p| Item::String(p.to_owned()))
+                .collect(),
         },
         Func::Trim => string(s.trim().to_owned()),
         Func::Encode => match sarg(0)?.as_deref() {

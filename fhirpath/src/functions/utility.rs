@@ -14,7 +14,7 @@ use crate::value::{compare, fhirpath_type_name, Collection, Item};
 pub fn current_time() -> Temporal {
     use chrono::{Datelike, Timelike};
     let now = chrono::Utc::now();
-    let mut t = Temporal::parse_date("2000-01-01").unwrap_or_else(|| unreachable_date());
+    let mut t = Temporal::parse_date("2000-01-01").unwrap_or_else(unreachable_date);
     t.year = now.year();
     t.month = now.month();
     t.day = now.day();
@@ -69,9 +69,7 @@ pub fn call<'a>(
                     Some(Item::Boolean(b)) => Some(b),
                     _ => {
                         if ev.ctx.strict {
-                            return Err(Error::Semantic(
-                                "iif() criterion is not a boolean".into(),
-                            ));
+                            return Err(Error::Semantic("iif() criterion is not a boolean".into()));
                         }
                         Some(true)
                     }
