@@ -25,6 +25,7 @@ pub mod json;
 pub mod meta;
 pub mod primitives;
 mod resource;
+pub mod xml;
 
 pub use error::{IssueKind, ParseError, ParseIssue};
 pub use json::Primitive;

@@ -143,6 +143,22 @@ impl Resource {
         }
     }
 
+    /// Reads a resource from FHIR XML. The XML becomes the JSON tree FHIR
+    /// JSON would give, which is then read like JSON, so both formats accept
+    /// exactly the same resources.
+    pub fn from_xml_slice(bytes: &[u8]) -> Result<Self, ParseError> {
+        Self::from_tree(crate::xml::read(bytes)?)
+    }
+
+    /// FHIR XML, with an XML declaration.
+    pub fn to_xml_vec(&self) -> Vec<u8> {
+        match tree::parse(&self.to_json_vec()) {
+            Ok(t) => crate::xml::write(&t),
+            // The writer only produces valid JSON.
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// Compact FHIR JSON.
     pub fn to_json_vec(&self) -> Vec<u8> {
         let mut w = JsonWriter::new();

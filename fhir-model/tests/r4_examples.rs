@@ -31,6 +31,15 @@ fn known_failures() -> Vec<(String, String)> {
 
 #[test]
 fn official_examples_round_trip() {
+    check_all_examples("JSON", round_trip);
+}
+
+#[test]
+fn official_examples_round_trip_through_xml() {
+    check_all_examples("JSON → XML → JSON", xml_round_trip);
+}
+
+fn check_all_examples(what: &str, check: fn(&[u8]) -> Result<(), String>) {
     let path = examples_package();
     let file = std::fs::File::open(&path).unwrap_or_else(|e| {
         panic!(
@@ -58,7 +67,7 @@ fn official_examples_round_trip() {
         }
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).expect("read entry");
-        let outcome = round_trip(&bytes);
+        let outcome = check(&bytes);
         let is_known = known.iter().any(|(f, _)| *f == file_name);
         match (outcome, is_known) {
             (Ok(()), false) => passed += 1,
@@ -69,7 +78,9 @@ fn official_examples_round_trip() {
             (Err(e), false) => unexpected.push(format!("{file_name}: {e}")),
         }
     }
-    println!("official examples: {passed} round-trip exactly, {failed_as_known} known failures");
+    println!(
+        "official examples ({what}): {passed} round-trip exactly, {failed_as_known} known failures"
+    );
     assert!(passed > 5000, "only {passed} examples read");
     assert!(
         unexpected.is_empty(),
@@ -85,6 +96,24 @@ fn round_trip(bytes: &[u8]) -> Result<(), String> {
     let written = resource.to_json_vec();
     let back: Value =
         serde_json::from_slice(&written).map_err(|e| format!("wrote bad JSON: {e}"))?;
+    if back == original {
+        Ok(())
+    } else {
+        Err(format!(
+            "differs: {}",
+            first_difference(&original, &back, "")
+        ))
+    }
+}
+
+fn xml_round_trip(bytes: &[u8]) -> Result<(), String> {
+    let original: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let resource = Resource::from_json_slice(bytes).map_err(|e| format!("rejected: {e}"))?;
+    let xml = resource.to_xml_vec();
+    let again = Resource::from_xml_slice(&xml)
+        .map_err(|e| format!("XML rejected: {e}\n{}", String::from_utf8_lossy(&xml)))?;
+    let back: Value =
+        serde_json::from_slice(&again.to_json_vec()).map_err(|e| format!("wrote bad JSON: {e}"))?;
     if back == original {
         Ok(())
     } else {
