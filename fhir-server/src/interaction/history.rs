@@ -9,6 +9,11 @@
 //! written meanwhile (an offset would shift under concurrent writes).
 //! Unknown parameters are ignored (the spec's lenient handling).
 //!
+//! Limit: on PostgreSQL a write takes its `seq` when it inserts and becomes
+//! visible when it commits, so a write still in flight while a page is read
+//! can be skipped by the pages after it (a new first page shows it). SQLite
+//! commits in `seq` order, since its writers are serialised.
+//!
 //! Entry bodies are spliced into the Bundle as stored, never re-parsed.
 
 use actix_web::http::header;
