@@ -32,3 +32,13 @@ fetch_npm() {
 }
 
 fetch_npm hl7.fhir.r4.examples@4.0.1 hl7.fhir.r4.examples-4.0.1.tgz
+
+# The FHIRPath reference engine (npm `fhirpath`, HL7/LHNCBC) for the
+# differential test conformance-tests/tests/fhirpath_differential.rs.
+if [[ -d "$cache/fhirpath-js/node_modules/fhirpath" ]]; then
+    echo "fetch-test-data: npm fhirpath already in $cache/fhirpath-js"
+else
+    echo "fetch-test-data: npm install fhirpath into $cache/fhirpath-js"
+    mkdir -p "$cache/fhirpath-js"
+    (cd "$cache/fhirpath-js" && npm install --silent --no-audit --no-fund --cache "$cache/npm-cache" fhirpath@5 >/dev/null)
+fi

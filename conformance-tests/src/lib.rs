@@ -24,6 +24,7 @@
 pub mod examples_pkg;
 pub mod http;
 pub mod postgres;
+pub mod search_params;
 pub mod server;
 
 pub use http::{Client, Response, FHIR_JSON};

@@ -29,6 +29,7 @@ pub struct Context<'a> {
     pub(crate) resolver: Option<&'a dyn Resolver>,
     pub(crate) terminology: Option<&'a dyn Terminology>,
     pub(crate) strict: bool,
+    pub(crate) reference_types: bool,
 }
 
 impl<'a> Context<'a> {
@@ -43,6 +44,7 @@ impl<'a> Context<'a> {
             resolver: None,
             terminology: None,
             strict: false,
+            reference_types: false,
         }
     }
 
@@ -56,6 +58,7 @@ impl<'a> Context<'a> {
             resolver: None,
             terminology: None,
             strict: false,
+            reference_types: false,
         }
     }
 
@@ -80,6 +83,16 @@ impl<'a> Context<'a> {
 
     pub fn with_terminology(mut self, t: &'a dyn Terminology) -> Self {
         self.terminology = Some(t);
+        self
+    }
+
+    /// With this, `resolve()` of a reference it cannot find (`Patient/1`
+    /// with no Bundle or resolver that has it) yields an empty node of the
+    /// referenced type, so `subject.where(resolve() is Patient)` works when
+    /// indexing search parameters without a database lookup per reference,
+    /// as the R4 search-parameter expressions expect.
+    pub fn with_reference_types(mut self, on: bool) -> Self {
+        self.reference_types = on;
         self
     }
 

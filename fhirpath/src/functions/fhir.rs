@@ -55,6 +55,14 @@ pub fn call<'a>(
                 if let Some(r) = reference {
                     if let Some(found) = resolve(ev, &r) {
                         out.push(Item::Node(Node::resource(found)));
+                    } else if ev.ctx.reference_types {
+                        if let Some(ty) = reference_type(&r) {
+                            out.push(Item::Node(Node {
+                                value: None,
+                                ext: None,
+                                ty,
+                            }));
+                        }
                     }
                 }
             }
@@ -218,4 +226,16 @@ fn resolve<'a>(ev: &Eval<'_, 'a>, reference: &str) -> Option<&'a Json> {
     }
     let r = ctx.resolver?;
     r.resolve(reference)
+}
+
+/// The resource type named by a reference `[base/]Type/id[/_history/v]`.
+fn reference_type(reference: &str) -> Option<&'static str> {
+    let path = reference.split(['?', '#']).next()?;
+    let parts: Vec<&str> = path.split('/').collect();
+    let at = match parts.iter().position(|p| *p == "_history") {
+        Some(h) => h.checked_sub(2)?,
+        None => parts.len().checked_sub(2)?,
+    };
+    let info = meta::type_info(parts.get(at)?)?;
+    (info.kind == meta::Kind::Resource).then_some(info.name)
 }
