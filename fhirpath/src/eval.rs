@@ -22,16 +22,21 @@ pub struct Frame<'f, 'a> {
 
 pub struct Eval<'c, 'a> {
     pub ctx: &'c Context<'a>,
-    /// `now()`: the same instant for the whole evaluation.
-    pub now: Temporal,
+    /// `now()`: the same instant for the whole evaluation, read from the
+    /// clock only if asked for (most expressions never do).
+    now: std::cell::OnceCell<Temporal>,
 }
 
 impl<'c, 'a> Eval<'c, 'a> {
     pub fn new(ctx: &'c Context<'a>) -> Self {
         Eval {
             ctx,
-            now: functions::utility::current_time(),
+            now: std::cell::OnceCell::new(),
         }
+    }
+
+    pub fn now(&self) -> Temporal {
+        *self.now.get_or_init(functions::utility::current_time)
     }
 
     pub fn eval(
@@ -246,9 +251,16 @@ impl<'c, 'a> Eval<'c, 'a> {
             Some(info) => {
                 if let Some(el) = info.element(name) {
                     if el.choice {
-                        for ty in el.types {
-                            let key = format!("{name}{}", upper_first(ty));
-                            push_values(obj, &key, ty, out);
+                        // The one property `name` + type suffix present, if any.
+                        for (k, _) in obj {
+                            let k = k.strip_prefix('_').unwrap_or(k);
+                            let Some(suffix) = k.strip_prefix(name) else {
+                                continue;
+                            };
+                            if let Some(ty) = el.types.iter().find(|t| suffix_matches(t, suffix)) {
+                                push_values(obj, k, ty, out);
+                                break;
+                            }
                         }
                     } else {
                         let ty = el.types.first().copied().unwrap_or("Element");
@@ -373,13 +385,16 @@ pub fn is_type(item: &Item, ty: &TypeSpec) -> bool {
 /// Appends `obj[key]` (and `obj["_" + key]` for primitives), typed `ty`;
 /// `ty` empty means unknown, so the type is guessed from the JSON.
 fn push_values<'a>(obj: &'a [(String, Json)], key: &str, ty: &'a str, out: &mut Collection<'a>) {
-    let val = obj.iter().find(|(k, _)| k == key).map(|(_, v)| v);
-    let ext = if ty.is_empty() || value::is_primitive_type(ty) {
-        let ekey = format!("_{key}");
-        obj.iter().find(|(k, _)| *k == ekey).map(|(_, v)| v)
-    } else {
-        None
-    };
+    let want_ext = ty.is_empty() || value::is_primitive_type(ty);
+    let mut val = None;
+    let mut ext = None;
+    for (k, v) in obj {
+        if k == key {
+            val = Some(v);
+        } else if want_ext && k.strip_prefix('_') == Some(key) {
+            ext = Some(v);
+        }
+    }
     let make = |v: Option<&'a Json>, e: Option<&'a Json>| -> Option<Item<'a>> {
         let v = v.filter(|v| !v.is_null());
         let e = e.filter(|e| !e.is_null());
@@ -725,4 +740,15 @@ fn date_add(
         r.tz = t.tz;
     }
     Ok(r)
+}
+
+/// Whether `suffix` is type code `ty` with its first letter upper-cased
+/// (`dateTime` → `DateTime`), without allocating.
+fn suffix_matches(ty: &str, suffix: &str) -> bool {
+    let mut a = ty.chars();
+    let mut b = suffix.chars();
+    match (a.next(), b.next()) {
+        (Some(x), Some(y)) if x.to_ascii_uppercase() == y => a.eq(b),
+        _ => false,
+    }
 }

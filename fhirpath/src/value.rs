@@ -285,9 +285,26 @@ impl<'a> Item<'a> {
     }
 }
 
+/// Primitive types whose JSON string is compared as it is.
+fn plain_string_type(ty: &str) -> bool {
+    is_primitive_type(ty) && !matches!(ty, "date" | "dateTime" | "instant" | "time")
+}
+
 /// Equality (`=`): `None` when unknown (different precisions).
 pub fn equals(a: &Item, b: &Item) -> Option<bool> {
     if let (Item::Node(x), Item::Node(y)) = (a, b) {
+        // Fast paths (union and distinct compare every pair): the same
+        // node, or two plain strings, need no conversion.
+        if let (Some(vx), Some(vy)) = (x.value, y.value) {
+            if std::ptr::eq(vx, vy) && x.ty == y.ty {
+                return Some(true);
+            }
+            if let (Json::String(sx), Json::String(sy)) = (vx, vy) {
+                if plain_string_type(x.ty) && plain_string_type(y.ty) {
+                    return Some(sx == sy);
+                }
+            }
+        }
         if !(x.is_primitive()
             || y.is_primitive()
             || (fhir_is(x.ty, "Quantity") && fhir_is(y.ty, "Quantity")))

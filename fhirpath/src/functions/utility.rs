@@ -92,15 +92,15 @@ pub fn call<'a>(
             }
             input
         }
-        Func::Now => vec![Item::DateTime(ev.now)],
+        Func::Now => vec![Item::DateTime(ev.now())],
         Func::Today => {
-            let mut t = ev.now;
+            let mut t = ev.now();
             t.precision = DAY;
             t.tz = None;
             vec![Item::Date(t)]
         }
         Func::TimeOfDay => {
-            let mut t = ev.now;
+            let mut t = ev.now();
             t.tz = None;
             vec![Item::Time(t)]
         }
