@@ -153,7 +153,7 @@ impl Resource {
     /// FHIR XML, with an XML declaration.
     pub fn to_xml_vec(&self) -> Vec<u8> {
         match tree::parse(&self.to_json_vec()) {
-            Ok(t) => crate::xml::write(&t),
+            Ok(t) => crate::xml::write(&t, false),
             // The writer only produces valid JSON.
             Err(_) => Vec::new(),
         }

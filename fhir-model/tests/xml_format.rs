@@ -153,6 +153,11 @@ fn primitives_extensions_and_narrative() {
     // And back: the same XML facts, in definition order.
     let again = Resource::from_xml_slice(&r.to_xml_vec()).expect("own XML");
     assert_eq!(again, r);
+    // Indented XML says the same: white space between elements is not content.
+    let tree = fhir_model::json::tree::parse(&r.to_json_vec()).expect("json");
+    let pretty = fhir_model::xml::write(&tree, true);
+    assert!(String::from_utf8_lossy(&pretty).contains("\n  <name id=\"n1\">\n    <family"));
+    assert_eq!(Resource::from_xml_slice(&pretty).expect("pretty XML"), r);
 }
 
 #[test]

@@ -68,6 +68,7 @@ pub fn build_app(
 > {
     let limit = state.max_body_bytes;
     App::new()
+        .wrap(middleware::from_fn(crate::format::negotiate))
         .app_data(web::Data::new(state))
         .app_data(web::PathConfig::default().error_handler(|e, _| {
             Error::invalid(IssueCode::Invalid, format!("cannot read the URL path: {e}")).into()

@@ -13,7 +13,9 @@
 //! | `Conflict`             | 409  | `conflict`        | writers kept colliding on one resource |
 //! | `Gone`                 | 410  | `deleted`         | read or vread of a deleted resource/version |
 //! | `PayloadTooLarge`      | 413  | `too-costly`      | body over `--max-body-bytes` |
-//! | `UnsupportedMediaType` | 415  | `not-supported`   | body not sent as FHIR JSON |
+//! | `NotAcceptable`        | 406  | `not-supported`   | `_format` names a format this server does not write |
+//! | `PreconditionFailed`   | 412  | `conflict`        | `If-Match` names a version that is not the current one |
+//! | `UnsupportedMediaType` | 415  | `not-supported`   | body not sent as FHIR JSON or FHIR XML |
 //! | `Unavailable`          | 503  | `transient`       | database unreachable or busy; retrying may work |
 //! | `Fault`                | 500  | `exception`       | a bug or broken database; detail logged, not sent |
 //!
@@ -114,6 +116,10 @@ pub enum Error {
         limit: usize,
     },
     UnsupportedMediaType(String),
+    NotAcceptable(String),
+    /// http.html#concurrency: a stale `If-Match` is 412, so a client can tell
+    /// "someone else changed it" from a bad request.
+    PreconditionFailed(String),
     /// 503 rather than 500: the request was fine and may succeed later.
     Unavailable(String),
     Fault(String),
@@ -134,6 +140,8 @@ impl Error {
             Error::Gone { .. } => StatusCode::GONE,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Fault(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -155,7 +163,10 @@ impl Error {
                 IssueCode::TooCostly,
                 format!("request body is larger than the limit of {limit} bytes"),
             ),
-            Error::UnsupportedMediaType(m) => one(IssueCode::NotSupported, m.clone()),
+            Error::UnsupportedMediaType(m) | Error::NotAcceptable(m) => {
+                one(IssueCode::NotSupported, m.clone())
+            }
+            Error::PreconditionFailed(m) => one(IssueCode::Conflict, m.clone()),
             Error::Unavailable(_) => one(
                 IssueCode::Transient,
                 "the database is unavailable; try again later".to_owned(),
@@ -274,6 +285,7 @@ impl From<StoreError> for Error {
                 version,
             },
             StoreError::VersionConflict(m) => Error::Conflict(m),
+            StoreError::PreconditionFailed(m) => Error::PreconditionFailed(m),
             StoreError::Unavailable(m) => Error::Unavailable(m),
             StoreError::Config(m) | StoreError::Fault(m) => Error::Fault(m),
         }

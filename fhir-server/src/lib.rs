@@ -20,5 +20,6 @@ pub mod app;
 pub mod cli;
 pub mod error;
 pub mod fhirpath_cmd;
+pub mod format;
 pub mod interaction;
 pub mod store;

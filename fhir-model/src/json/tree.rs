@@ -148,6 +148,65 @@ fn read(j: &mut Jiter, peek: Peek, depth: usize) -> Result<Value, ReadError> {
     })
 }
 
+/// Writes `v` as indented JSON (two spaces), numbers as their exact text:
+/// `_pretty=true` must not change a decimal.
+pub fn to_pretty_json(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    pretty(&mut out, v, 0);
+    out.push(b'\n');
+    out
+}
+
+fn indent(out: &mut Vec<u8>, depth: usize) {
+    out.push(b'\n');
+    for _ in 0..depth {
+        out.extend_from_slice(b"  ");
+    }
+}
+
+fn pretty(out: &mut Vec<u8>, v: &Value, depth: usize) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Number(n) => out.extend_from_slice(n.as_bytes()),
+        Value::String(s) => {
+            let mut w = crate::json::write::JsonWriter::new();
+            w.string(s);
+            out.extend_from_slice(&w.into_bytes());
+        }
+        Value::Array(items) if items.is_empty() => out.extend_from_slice(b"[]"),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                indent(out, depth + 1);
+                pretty(out, item, depth + 1);
+            }
+            indent(out, depth);
+            out.push(b']');
+        }
+        Value::Object(map) if map.is_empty() => out.extend_from_slice(b"{}"),
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                indent(out, depth + 1);
+                let mut w = crate::json::write::JsonWriter::new();
+                w.string(k);
+                out.extend_from_slice(&w.into_bytes());
+                out.extend_from_slice(b": ");
+                pretty(out, item, depth + 1);
+            }
+            indent(out, depth);
+            out.push(b'}');
+        }
+    }
+}
+
 impl From<serde_json::Value> for Value {
     fn from(v: serde_json::Value) -> Self {
         match v {
@@ -181,6 +240,15 @@ mod tests {
             })
             .collect();
         assert_eq!(texts, ["1.0e2", "1E-3", "-0.50", "12"]);
+    }
+
+    #[test]
+    fn pretty_json_keeps_numbers_and_reads_back() {
+        let v = parse(br#"{"a":[1.0e2,{"b":"x\"y"}],"c":{},"d":[]}"#).expect("json");
+        let text = to_pretty_json(&v);
+        let s = String::from_utf8(text.clone()).expect("utf-8");
+        assert!(s.contains("1.0e2") && s.contains("\n  \"a\": ["), "{s}");
+        assert_eq!(parse(&text).expect("pretty is JSON"), v);
     }
 
     #[test]

@@ -7,41 +7,88 @@ use super::{is_attribute, is_primitive, type_suffix, FHIR_NS};
 
 /// The XML of a resource given as its JSON tree. The tree must be one the
 /// model wrote (valid, all names known); properties the type tables do not
-/// know are left out.
-pub fn write(resource: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4096);
-    out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+/// know are left out. `pretty` indents elements by two spaces; the narrative
+/// is never reindented, since white space inside XHTML is content.
+pub fn write(resource: &Value, pretty: bool) -> Vec<u8> {
+    let mut w = Out {
+        buf: Vec::with_capacity(4096),
+        pretty,
+        depth: 0,
+    };
+    w.buf
+        .extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     if let Value::Object(map) = resource {
-        write_resource(&mut out, map, true);
+        write_resource(&mut w, map, true);
     }
-    out
+    if pretty {
+        w.buf.push(b'\n');
+    }
+    w.buf
+}
+
+/// The output and, for pretty printing, the depth of the next element.
+struct Out {
+    buf: Vec<u8>,
+    pretty: bool,
+    depth: usize,
+}
+
+impl Out {
+    fn push(&mut self, b: u8) {
+        self.buf.push(b);
+    }
+
+    fn extend_from_slice(&mut self, s: &[u8]) {
+        self.buf.extend_from_slice(s);
+    }
+
+    fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn truncate(&mut self, n: usize) {
+        self.buf.truncate(n);
+    }
+
+    fn newline(&mut self) {
+        if self.pretty {
+            self.buf.push(b'\n');
+            for _ in 0..self.depth {
+                self.buf.extend_from_slice(b"  ");
+            }
+        }
+    }
 }
 
 fn get<'a>(map: &'a Map, key: &str) -> Option<&'a Value> {
     map.iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }
 
-fn write_resource(out: &mut Vec<u8>, map: &Map, root: bool) {
+fn write_resource(out: &mut Out, map: &Map, root: bool) {
     let Some(Value::String(name)) = get(map, "resourceType") else {
         return;
     };
     let Some(info) = type_info(name) else { return };
-    out.push(b'<');
-    out.extend_from_slice(name.as_bytes());
+    open(out, name);
     if root {
         out.extend_from_slice(b" xmlns=\"");
         out.extend_from_slice(FHIR_NS.as_bytes());
         out.push(b'"');
     }
     out.push(b'>');
-    write_children(out, info, map);
-    out.extend_from_slice(b"</");
-    out.extend_from_slice(name.as_bytes());
-    out.push(b'>');
+    nested(out, |out| write_children(out, info, map));
+    close(out, name);
+}
+
+/// Writes an element's content one level deeper.
+fn nested(out: &mut Out, f: impl FnOnce(&mut Out)) {
+    out.depth += 1;
+    f(out);
+    out.depth -= 1;
 }
 
 /// The elements of `map` in the order `info` defines.
-fn write_children(out: &mut Vec<u8>, info: &TypeInfo, map: &Map) {
+fn write_children(out: &mut Out, info: &TypeInfo, map: &Map) {
     let is_resource = info.kind == Kind::Resource;
     for el in info.elements {
         if is_attribute(is_resource, info.name, el.name) {
@@ -58,7 +105,7 @@ fn write_children(out: &mut Vec<u8>, info: &TypeInfo, map: &Map) {
     }
 }
 
-fn write_element(out: &mut Vec<u8>, el: &ElementInfo, type_code: &str, name: &str, map: &Map) {
+fn write_element(out: &mut Out, el: &ElementInfo, type_code: &str, name: &str, map: &Map) {
     let value = get(map, name);
     let ext = if is_primitive(type_code) {
         get(map, &format!("_{name}"))
@@ -86,7 +133,7 @@ fn write_element(out: &mut Vec<u8>, el: &ElementInfo, type_code: &str, name: &st
 }
 
 fn write_one(
-    out: &mut Vec<u8>,
+    out: &mut Out,
     type_code: &str,
     name: &str,
     value: Option<&Value>,
@@ -100,6 +147,7 @@ fn write_one(
     if type_code == "xhtml" {
         // The narrative is XHTML markup already; JSON carries it as text.
         if let Some(Value::String(div)) = value {
+            out.newline();
             out.extend_from_slice(div.as_bytes());
         }
         return;
@@ -108,7 +156,7 @@ fn write_one(
         if let Some(Value::Object(m)) = value {
             open(out, name);
             out.push(b'>');
-            write_resource(out, m, false);
+            nested(out, |out| write_resource(out, m, false));
             close(out, name);
         }
         return;
@@ -127,9 +175,11 @@ fn write_one(
         match ext.and_then(|m| get(m, "extension")) {
             Some(Value::Array(items)) => {
                 out.push(b'>');
-                for item in items {
-                    write_one(out, "Extension", "extension", Some(item), None);
-                }
+                nested(out, |out| {
+                    for item in items {
+                        write_one(out, "Extension", "extension", Some(item), None);
+                    }
+                });
                 close(out, name);
             }
             _ => out.extend_from_slice(b"/>"),
@@ -149,7 +199,7 @@ fn write_one(
     }
     let start = out.len();
     out.push(b'>');
-    write_children(out, info, m);
+    nested(out, |out| write_children(out, info, m));
     if out.len() == start + 1 {
         // No child elements: `<name id="x"/>`.
         out.truncate(start);
@@ -159,12 +209,14 @@ fn write_one(
     }
 }
 
-fn open(out: &mut Vec<u8>, name: &str) {
+fn open(out: &mut Out, name: &str) {
+    out.newline();
     out.push(b'<');
     out.extend_from_slice(name.as_bytes());
 }
 
-fn close(out: &mut Vec<u8>, name: &str) {
+fn close(out: &mut Out, name: &str) {
+    out.newline();
     out.extend_from_slice(b"</");
     out.extend_from_slice(name.as_bytes());
     out.push(b'>');
@@ -173,7 +225,7 @@ fn close(out: &mut Vec<u8>, name: &str) {
 /// ` name="value"`, escaped so that a parser gives back exactly `value`:
 /// white space other than the space is written as character references,
 /// since attribute-value normalisation would turn it into spaces.
-fn attribute(out: &mut Vec<u8>, name: &str, value: &str) {
+fn attribute(out: &mut Out, name: &str, value: &str) {
     out.push(b' ');
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b"=\"");

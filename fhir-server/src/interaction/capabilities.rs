@@ -3,8 +3,9 @@
 //! The CapabilityStatement lists exactly what the server implements: for
 //! every R4 resource type read, vread, update (also as create), delete,
 //! instance and type history and create, plus system history. No search
-//! parameters and no conditional interactions, since there are none. JSON
-//! is the only format.
+//! parameters and no conditional create, update or delete, since there are
+//! none. Reads are conditional (`If-None-Match`, `If-Modified-Since`) and
+//! updates version-aware (`If-Match`); JSON and XML both work.
 
 use std::sync::OnceLock;
 
@@ -52,11 +53,11 @@ pub fn capability_statement(base: &str) -> Value {
             json!({
                 "type": rt.as_str(),
                 "interaction": interactions,
-                "versioning": "versioned",
+                "versioning": "versioned-update",
                 "readHistory": true,
                 "updateCreate": true,
                 "conditionalCreate": false,
-                "conditionalRead": "not-supported",
+                "conditionalRead": "full-support",
                 "conditionalUpdate": false,
                 "conditionalDelete": "not-supported",
             })
@@ -71,7 +72,7 @@ pub fn capability_statement(base: &str) -> Value {
         "software": {"name": "fhir-server", "version": env!("CARGO_PKG_VERSION")},
         "implementation": {"description": "FHIR R4 server", "url": base},
         "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json", "json"],
+        "format": ["application/fhir+json", "json", "application/fhir+xml", "xml"],
         "rest": [{
             "mode": "server",
             "resource": resources,
@@ -99,7 +100,7 @@ mod tests {
         assert_eq!(resources.len(), 146);
         for res in resources {
             assert_eq!(res["interaction"].as_array().map(Vec::len), Some(7));
-            assert_eq!(res["versioning"], "versioned");
+            assert_eq!(res["versioning"], "versioned-update");
             assert!(res.get("searchParam").is_none());
         }
         assert_eq!(cs["rest"][0]["interaction"][0]["code"], "history-system");

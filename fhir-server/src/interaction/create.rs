@@ -30,6 +30,7 @@ pub async fn handle(
     .await?;
     let location = version_location(&req, rt, id.as_str(), written.version);
     Ok(written_response(
+        &req,
         StatusCode::CREATED,
         written,
         Some(location),

@@ -6,28 +6,22 @@
 pub mod capabilities;
 pub mod create;
 pub mod delete;
+pub mod headers;
 pub mod history;
 pub mod read;
 pub mod search;
 pub mod update;
 pub mod vread;
 
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use fhir_model::primitives::Id;
 use fhir_model::{Resource, ResourceType};
 
 use crate::error::{Error, IssueCode, FHIR_JSON};
+use crate::format::{self, Format};
 use crate::store::Written;
-
-/// The media types a body may be sent as (http.html#mime-type); any
-/// parameters such as `charset` are ignored.
-const ACCEPTED_BODY_TYPES: [&str; 3] = [
-    "application/fhir+json",
-    "application/json",
-    "application/json+fhir",
-];
 
 /// The resource type named in the URL; an unknown one is a URL that names
 /// nothing, hence 404.
@@ -49,26 +43,10 @@ pub(crate) fn url_id(id: &str) -> Result<Id, Error> {
     })
 }
 
-fn check_content_type(headers: &HeaderMap) -> Result<(), Error> {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return Err(Error::UnsupportedMediaType(
-            "the request has no Content-Type; send application/fhir+json".to_owned(),
-        ));
-    };
-    let text = value.to_str().unwrap_or("");
-    let essence = text
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if ACCEPTED_BODY_TYPES.contains(&essence.as_str()) {
-        Ok(())
-    } else {
-        Err(Error::UnsupportedMediaType(format!(
-            "Content-Type {text:?} is not supported; send application/fhir+json"
-        )))
-    }
+/// A request body and the format its `Content-Type` named.
+pub(crate) struct Body {
+    pub bytes: web::Bytes,
+    pub format: Format,
 }
 
 /// Checks the media type and reads the whole body, refusing more than
@@ -77,8 +55,8 @@ pub(crate) async fn read_body(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
-) -> Result<web::Bytes, Error> {
-    check_content_type(req.headers())?;
+) -> Result<Body, Error> {
+    let format = format::body_format(req.headers().get(header::CONTENT_TYPE))?;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -103,11 +81,19 @@ pub(crate) async fn read_body(
             "the request body is empty; send a FHIR resource",
         ));
     }
-    Ok(bytes)
+    Ok(Body { bytes, format })
 }
 
 /// Parses the body as a resource of type `expected` (the URL's type).
-pub(crate) fn parse_resource(body: &[u8], expected: ResourceType) -> Result<Resource, Error> {
+pub(crate) fn parse_resource(body: &Body, expected: ResourceType) -> Result<Resource, Error> {
+    let resource = match body.format {
+        Format::Json => parse_json_resource(&body.bytes)?,
+        Format::Xml => Resource::from_xml_slice(&body.bytes)?,
+    };
+    check_type(resource, expected)
+}
+
+fn parse_json_resource(body: &[u8]) -> Result<Resource, Error> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if first != Some(b'{') {
         // Tell "not JSON" apart from "JSON, but not an object".
@@ -122,7 +108,10 @@ pub(crate) fn parse_resource(body: &[u8], expected: ResourceType) -> Result<Reso
             ),
         });
     }
-    let resource = Resource::from_json_slice(body)?;
+    Ok(Resource::from_json_slice(body)?)
+}
+
+fn check_type(resource: Resource, expected: ResourceType) -> Result<Resource, Error> {
     let found = resource.resource_type();
     if found != expected {
         return Err(Error::Invalid(vec![crate::error::Issue::new(
@@ -201,19 +190,57 @@ pub(crate) fn resource_response(
     b.body(body)
 }
 
-/// The response to a create or update.
+/// The response to a create or update, shaped by `Prefer: return=`: the
+/// resource (the default), nothing, or an OperationOutcome saying what
+/// happened; the headers are the same in all three.
 pub(crate) fn written_response(
+    req: &HttpRequest,
     status: StatusCode,
     w: Written,
     location: Option<String>,
 ) -> HttpResponse {
-    resource_response(
+    let mut resp = resource_response(
         status,
         w.version,
         &w.last_updated,
         w.body.unwrap_or_default(),
         location,
-    )
+    );
+    match headers::prefer_return(req.headers()) {
+        headers::Return::Representation => resp,
+        headers::Return::Minimal => {
+            resp.headers_mut().remove(header::CONTENT_TYPE);
+            resp.set_body(actix_web::body::BoxBody::new(()))
+        }
+        headers::Return::OperationOutcome => {
+            let what = if status == StatusCode::CREATED {
+                "created"
+            } else {
+                "updated"
+            };
+            let outcome = serde_json::json!({
+                "resourceType": "OperationOutcome",
+                "issue": [{
+                    "severity": "information",
+                    "code": "informational",
+                    "diagnostics": format!("resource {what} as version {}", w.version),
+                }],
+            });
+            resp.set_body(actix_web::body::BoxBody::new(
+                serde_json::to_vec(&outcome).unwrap_or_default(),
+            ))
+        }
+    }
+}
+
+/// 304 Not Modified, with the version's validators.
+pub(crate) fn not_modified_response(version: i32, last_updated: &str) -> HttpResponse {
+    let mut b = HttpResponse::NotModified();
+    b.insert_header((header::ETAG, etag(version)));
+    if let Some(d) = http_date(last_updated) {
+        b.insert_header((header::LAST_MODIFIED, d));
+    }
+    b.finish()
 }
 
 /// `…/fhir/{type}/{id}/_history/{version}`.
@@ -231,42 +258,31 @@ pub(crate) mod testutil;
 
 #[cfg(test)]
 mod tests {
-    use actix_web::http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+    use actix_web::http::header::HeaderValue;
 
     use super::*;
 
-    fn headers(ct: &'static str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
-        h
-    }
-
     #[test]
-    fn fhir_json_media_types_are_accepted_with_any_parameters() {
+    fn fhir_media_types_are_accepted_with_any_parameters() {
+        let ct = |v: &'static str| format::body_format(Some(&HeaderValue::from_static(v)));
         for ok in [
             "application/fhir+json",
             "application/json; charset=utf-8",
             "Application/JSON+FHIR",
             "application/fhir+json;fhirVersion=4.0",
-        ] {
-            assert!(check_content_type(&headers(ok)).is_ok(), "{ok}");
-        }
-        for bad in [
-            "text/plain",
             "application/fhir+xml",
-            "application/x-www-form-urlencoded",
-            "",
+            "text/xml",
         ] {
+            assert!(ct(ok).is_ok(), "{ok}");
+        }
+        for bad in ["text/plain", "application/x-www-form-urlencoded", ""] {
             assert!(
-                matches!(
-                    check_content_type(&headers(bad)),
-                    Err(Error::UnsupportedMediaType(_))
-                ),
+                matches!(ct(bad), Err(Error::UnsupportedMediaType(_))),
                 "{bad}"
             );
         }
         assert!(matches!(
-            check_content_type(&HeaderMap::new()),
+            format::body_format(None),
             Err(Error::UnsupportedMediaType(_))
         ));
     }
@@ -286,7 +302,11 @@ mod tests {
 
     #[test]
     fn parse_resource_tells_bad_json_from_non_objects() {
-        let code = |body: &[u8]| match parse_resource(body, ResourceType::Patient) {
+        let json = |b: &[u8]| Body {
+            bytes: web::Bytes::copy_from_slice(b),
+            format: Format::Json,
+        };
+        let code = |body: &[u8]| match parse_resource(&json(body), ResourceType::Patient) {
             Err(Error::Invalid(issues)) => issues[0].code,
             other => panic!("expected a 400, got {other:?}"),
         };
@@ -297,6 +317,10 @@ mod tests {
             code(format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).as_bytes()),
             IssueCode::Invalid
         );
-        assert!(parse_resource(br#"{"resourceType": "Patient"}"#, ResourceType::Patient).is_ok());
+        assert!(parse_resource(
+            &json(br#"{"resourceType": "Patient"}"#),
+            ResourceType::Patient
+        )
+        .is_ok());
     }
 }

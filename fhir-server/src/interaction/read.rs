@@ -1,16 +1,19 @@
 //! read: `GET [base]/[type]/[id]` (<https://hl7.org/fhir/R4/http.html#read>).
 //!
 //! Returns the stored bytes of the current version as they are. A deleted
-//! resource answers 410 Gone, one never stored 404.
+//! resource answers 410 Gone, one never stored 404. A conditional read
+//! (`If-None-Match`, `If-Modified-Since`) that matches answers 304
+//! (http.html#cread).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{resource_response, resource_type, run, url_id};
+use super::{headers, not_modified_response, resource_response, resource_type, run, url_id};
 use crate::app::AppState;
 use crate::error::Error;
 
 pub async fn handle(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
@@ -19,6 +22,9 @@ pub async fn handle(
     let id = url_id(&id)?;
     let store = state.store.clone();
     let v = run(move || store.read(rt, &id)).await?;
+    if headers::not_modified(req.headers(), v.version, &v.last_updated) {
+        return Ok(not_modified_response(v.version, &v.last_updated));
+    }
     Ok(resource_response(
         StatusCode::OK,
         v.version,

@@ -4,7 +4,9 @@
 //! provided, or the id disagrees with the id in the URL, the server SHALL
 //! respond with 400"). This server allows update-as-create: a PUT to an id
 //! that does not exist, or whose resource was deleted, stores the next
-//! version and answers 201 with `Location`; otherwise 200.
+//! version and answers 201 with `Location`; otherwise 200. With `If-Match`
+//! the update happens only if that is the current version, else 412
+//! (http.html#concurrency): of clients updating the same version, one wins.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -12,7 +14,8 @@ use fhir_model::primitives::Id;
 use fhir_model::Resource;
 
 use super::{
-    parse_resource, read_body, resource_type, run, url_id, version_location, written_response,
+    headers, parse_resource, read_body, resource_type, run, url_id, version_location,
+    written_response,
 };
 use crate::app::AppState;
 use crate::error::{Error, Issue, IssueCode};
@@ -26,24 +29,26 @@ pub async fn handle(
     let (rt, id) = path.into_inner();
     let rt = resource_type(&rt)?;
     let id = url_id(&id)?;
+    let if_match = headers::if_match(req.headers())?;
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let store = state.store.clone();
     let expected_id = id.clone();
     let written = run(move || {
         let mut resource = parse_resource(&body, rt)?;
         check_body_id(&resource, &expected_id)?;
-        Ok::<_, Error>(store.update(&mut resource)?)
+        Ok::<_, Error>(store.update_if(&mut resource, if_match)?)
     })
     .await?;
     if written.created {
         let location = version_location(&req, rt, id.as_str(), written.version);
         Ok(written_response(
+            &req,
             StatusCode::CREATED,
             written,
             Some(location),
         ))
     } else {
-        Ok(written_response(StatusCode::OK, written, None))
+        Ok(written_response(&req, StatusCode::OK, written, None))
     }
 }
 

@@ -5,13 +5,14 @@
 //! (404). A version that records a deletion answers 410 Gone.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{resource_response, resource_type, run, url_id};
+use super::{headers, not_modified_response, resource_response, resource_type, run, url_id};
 use crate::app::AppState;
 use crate::error::Error;
 
 pub async fn handle(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, Error> {
@@ -27,6 +28,9 @@ pub async fn handle(
     })?;
     let store = state.store.clone();
     let v = run(move || store.vread(rt, &id, version)).await?;
+    if headers::not_modified(req.headers(), v.version, &v.last_updated) {
+        return Ok(not_modified_response(v.version, &v.last_updated));
+    }
     Ok(resource_response(
         StatusCode::OK,
         v.version,

@@ -61,6 +61,9 @@ pub enum StoreError {
     /// hit an id that is taken.
     #[error("version conflict: {0}")]
     VersionConflict(String),
+    /// The write named a version (`If-Match`) that is not the current one.
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
     /// The database cannot be reached or is busy; trying later may work.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -165,8 +168,9 @@ pub struct HistoryPage {
 enum Change<'a> {
     /// Store `Resource` as version 1; fail if the id is taken.
     Create(&'a mut Resource),
-    /// Store the next version, creating the resource when it is missing.
-    Update(&'a mut Resource),
+    /// Store the next version, creating the resource when it is missing;
+    /// with a version, only if that is the current one (`If-Match`).
+    Update(&'a mut Resource, Option<i32>),
     Delete,
 }
 
@@ -250,8 +254,20 @@ impl Store {
     /// Stores the next version of `resource`, or version 1 when the resource
     /// does not exist (update-as-create) or was deleted.
     pub fn update(&self, resource: &mut Resource) -> Result<Written, StoreError> {
+        self.update_if(resource, None)
+    }
+
+    /// [`Store::update`], but only when `if_match` (when given) is the
+    /// current version; checked inside the write transaction, so two clients
+    /// updating the same version cannot both succeed
+    /// (http.html#concurrency).
+    pub fn update_if(
+        &self,
+        resource: &mut Resource,
+        if_match: Option<i32>,
+    ) -> Result<Written, StoreError> {
         let (rt, id) = type_and_id(resource)?;
-        self.write(rt, &id, Change::Update(resource))?
+        self.write(rt, &id, Change::Update(resource, if_match))?
             .ok_or_else(|| StoreError::Fault("update stored nothing".into()))
     }
 
@@ -395,12 +411,24 @@ fn write_once(
         (Change::Delete, Some(c)) if c.deleted => return Ok(None),
         (Change::Delete, Some(_)) => ("DELETE", true),
         (Change::Create(_), None) => ("POST", false),
-        (Change::Update(_), _) => ("PUT", false),
+        (Change::Update(_, Some(expected)), current) => {
+            let live = current.as_ref().filter(|c| !c.deleted).map(|c| c.version);
+            if live != Some(*expected) {
+                return Err(TxError::Store(StoreError::PreconditionFailed(match live {
+                    Some(v) => format!("{rtype}/{id} is at version {v}, not {expected}"),
+                    None => {
+                        format!("{rtype}/{id} does not exist, so it is not at version {expected}")
+                    }
+                })));
+            }
+            ("PUT", false)
+        }
+        (Change::Update(_, None), _) => ("PUT", false),
     };
     let version = current.as_ref().map_or(1, |c| c.version + 1);
     let last_updated = now_instant();
     let body = match change {
-        Change::Create(r) | Change::Update(r) => {
+        Change::Create(r) | Change::Update(r, _) => {
             let vid = Id::new(version.to_string())
                 .map_err(|e| TxError::Store(StoreError::Fault(e.to_string())))?;
             let lu = Instant::new(last_updated.clone())
