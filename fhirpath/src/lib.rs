@@ -180,3 +180,139 @@ fn write_json(out: &mut String, v: &fhir_model::json::tree::Value) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fhir_model::json::tree::{parse, Value as Json};
+
+    fn json(s: &str) -> Json {
+        parse(s.as_bytes()).expect("test json")
+    }
+
+    /// Evaluates `expr` on `resource` and returns the items as text.
+    fn check(resource: &Json, expr: &str, expected: &[&str]) {
+        let ctx = Context::new(resource);
+        let got: Vec<String> = Expression::compile(expr)
+            .and_then(|e| e.evaluate(&ctx))
+            .unwrap_or_else(|e| panic!("{expr}: {e}"))
+            .iter()
+            .map(item_text)
+            .collect();
+        assert_eq!(got, expected, "{expr}");
+    }
+
+    const OBS: &str = r#"{"resourceType":"Observation","id":"o1","status":"final",
+        "code":{"coding":[{"system":"http://loinc.org","code":"1234-5"}]},
+        "subject":{"reference":"Patient/p1"},
+        "valueQuantity":{"value":1.50,"unit":"g","system":"http://unitsofmeasure.org","code":"g"},
+        "effectiveDateTime":"2020-01-02T10:00:00Z","_status":{"extension":[{"url":"u","valueString":"x"}]}}"#;
+
+    #[test]
+    fn navigates_choices_primitives_and_extensions() {
+        let r = json(OBS);
+        check(&r, "Observation.value.value", &["1.50"]);
+        check(&r, "value.ofType(Quantity).code", &["g"]);
+        check(&r, "value > 1400 'mg'", &["true"]);
+        check(&r, "effective is dateTime", &["true"]);
+        check(&r, "status.extension('u').value", &["x"]);
+        check(
+            &r,
+            "status.hasValue() and status.extension.exists()",
+            &["true"],
+        );
+        check(&r, "%resource.id & %context.id", &["o1o1"]);
+        check(&r, "code.coding.system = %loinc", &["true"]);
+    }
+
+    struct Store(Json);
+    impl Resolver for Store {
+        fn resolve(&self, reference: &str) -> Option<&Json> {
+            (reference == "Patient/p1").then_some(&self.0)
+        }
+    }
+
+    struct Loinc;
+    impl Terminology for Loinc {
+        fn member_of(&self, system: Option<&str>, _code: &str, vs: &str) -> Option<bool> {
+            (vs == "http://example.org/vs").then(|| system == Some("http://loinc.org"))
+        }
+    }
+
+    #[test]
+    fn resolver_and_terminology_are_plugged_in() {
+        let r = json(OBS);
+        let store = Store(json(
+            r#"{"resourceType":"Patient","id":"p1","active":true}"#,
+        ));
+        let ctx = Context::new(&r)
+            .with_resolver(&store)
+            .with_terminology(&Loinc);
+        let eval = |e: &str| Expression::compile(e).and_then(|x| x.evaluate(&ctx));
+        let v = eval("subject.resolve().active").expect("resolve");
+        assert_eq!(v.iter().map(item_text).collect::<Vec<_>>(), ["true"]);
+        let v = eval("code.memberOf('http://example.org/vs')").expect("memberOf");
+        assert_eq!(v.iter().map(item_text).collect::<Vec<_>>(), ["true"]);
+        // Unknown value set: unknown, so empty.
+        assert!(eval("code.memberOf('http://other')")
+            .expect("memberOf")
+            .is_empty());
+        // Without a terminology, memberOf is empty.
+        let plain = Context::new(&r);
+        let e = Expression::compile("code.memberOf('http://example.org/vs')").expect("compile");
+        assert!(e.evaluate(&plain).expect("eval").is_empty());
+    }
+
+    #[test]
+    fn reference_types_let_search_parameters_test_the_target_type() {
+        let r = json(OBS);
+        let e = Expression::compile("Observation.subject.where(resolve() is Patient)").expect("c");
+        assert!(e.evaluate(&Context::new(&r)).expect("eval").is_empty());
+        let ctx = Context::new(&r).with_reference_types(true);
+        assert_eq!(e.evaluate(&ctx).expect("eval").len(), 1);
+    }
+
+    #[test]
+    fn hostile_expressions_fail_cleanly() {
+        let r = json(OBS);
+        let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
+        let long_chain = vec!["1"; 5000].join(" + ");
+        let long_path = format!("Observation{}", ".code".repeat(5000));
+        for e in [deep.as_str(), long_chain.as_str(), long_path.as_str()] {
+            assert!(matches!(Expression::compile(e), Err(Error::TooDeep(_))));
+        }
+        // Just under the limit: compiles and evaluates on a test thread's
+        // small stack, in a debug build.
+        let n = parser::MAX_DEPTH / 2 - 2;
+        let nested = format!("{}1{}", "(".repeat(n), ")".repeat(n));
+        let chain = vec!["1"; n].join(" + ");
+        let ctx = Context::new(&r);
+        for e in [nested.as_str(), chain.as_str()] {
+            let v = Expression::compile(e).and_then(|x| x.evaluate(&ctx));
+            assert!(v.is_ok(), "{e}: {v:?}");
+        }
+        for e in [
+            "",
+            "(",
+            "1 +",
+            "'abc",
+            "@",
+            "@2020-13",
+            "%",
+            "$foo",
+            "foo(",
+            "1.",
+            "a..b",
+            "iif(",
+            "where()",
+            "x.is(1)",
+            "'a'.matches('(')",
+            "{}.single(",
+            "1/0",
+            "`",
+        ] {
+            let ctx = Context::new(&r);
+            let _ = Expression::compile(e).and_then(|x| x.evaluate(&ctx));
+        }
+    }
+}

@@ -10,9 +10,12 @@ use crate::lexer::{lex, Tok};
 use crate::quantity::{is_calendar_word, Quantity};
 use crate::value::Item;
 
-/// Deeper nesting than this is refused: evaluation recurses once per
-/// level, and no real expression comes close.
-pub const MAX_DEPTH: usize = 150;
+/// Deeper nesting than this is refused: evaluation (and dropping the
+/// tree) recurses once per level. Chains count too (`a | b | c` and
+/// `a.b.c` nest to the left), so this bounds the tree's depth. All 1,375
+/// R4 search-parameter expressions fit; 128 levels also evaluate on a 2 MB
+/// thread stack in a debug build (see `hostile_expressions_fail_cleanly`).
+pub const MAX_DEPTH: usize = 128;
 
 pub fn parse(src: &str) -> Result<Ast, Error> {
     let toks = lex(src)?;
@@ -109,8 +112,12 @@ impl Parser {
 
     fn expr(&mut self, min: u8) -> Result<Ast, Error> {
         self.enter()?;
+        let entered = self.depth;
         let mut left = self.unary()?;
-        while let Some(t) = self.peek() {
+        while self.peek().is_some() {
+            // Each operator adds a level above `left`.
+            self.enter()?;
+            let Some(t) = self.peek() else { break };
             if let Tok::Ident(w, false) = t {
                 if (w == "is" || w == "as") && TYPE_OP >= min {
                     let is = w == "is";
@@ -132,7 +139,7 @@ impl Parser {
             let right = self.expr(prec + 1)?;
             left = Ast::Binary(op, Box::new(left), Box::new(right));
         }
-        self.depth -= 1;
+        self.depth = entered - 1;
         Ok(left)
     }
 
@@ -177,8 +184,13 @@ impl Parser {
     }
 
     fn postfix(&mut self) -> Result<Ast, Error> {
+        let entered = self.depth;
         let mut e = self.term()?;
-        loop {
+        let result = loop {
+            // Each `.x` or `[i]` adds a level above `e`.
+            if self.is_op(".") || self.is_op("[") {
+                self.enter()?;
+            }
             if self.is_op(".") {
                 self.pos += 1;
                 let name = match self.next() {
@@ -200,9 +212,11 @@ impl Parser {
                 self.expect("]")?;
                 e = Ast::Index(Box::new(e), Box::new(idx));
             } else {
-                return Ok(e);
+                break Ok(e);
             }
-        }
+        };
+        self.depth = entered;
+        result
     }
 
     fn call(&mut self, target: Option<Ast>, name: &str) -> Result<Ast, Error> {
