@@ -54,6 +54,14 @@ const UNITS: &[(&str, &str, &str)] = &[
     ("K", "K", "1"),
 ];
 
+/// The unit whose factor is 1 in a dimension.
+fn base_unit(dim: &str) -> Option<&'static str> {
+    UNITS
+        .iter()
+        .find(|(_, d, f)| *d == dim && *f == "1")
+        .map(|(u, _, _)| *u)
+}
+
 /// Calendar words with a definite UCUM equivalent (week and below).
 fn calendar_to_ucum(unit: &str) -> Option<&'static str> {
     Some(match unit {
@@ -160,8 +168,21 @@ impl Quantity {
         }
     }
 
-    /// `self * o` with the unit as UCUM writes a product.
+    /// `self * o` with the unit as UCUM writes a product. Two units of one
+    /// dimension are first brought to its base unit (`cm * m` is `m2`).
     pub fn mul(&self, o: &Quantity) -> Option<Quantity> {
+        if self.unit != o.unit {
+            if let (Some((da, fa)), Some((db, fb))) = (lookup(&self.unit), lookup(&o.unit)) {
+                if da == db && da != "1" {
+                    if let Some(base) = base_unit(da) {
+                        return Some(Quantity {
+                            value: self.value.mul(&fa)?.mul(&o.value.mul(&fb)?)?,
+                            unit: format!("{base}2"),
+                        });
+                    }
+                }
+            }
+        }
         let unit = match (self.unit.as_str(), o.unit.as_str()) {
             ("1", u) | (u, "1") => u.to_owned(),
             (a, b) if a == b => format!("{a}2"),

@@ -197,7 +197,7 @@ impl<'a> Item<'a> {
     /// The type name as the official tests write it.
     pub fn type_name(&self) -> &str {
         match self {
-            Item::Node(n) => n.ty,
+            Item::Node(n) => fhirpath_type_name(n.ty),
             Item::Boolean(_) => "boolean",
             Item::Integer(_) => "integer",
             Item::Decimal(_) => "decimal",
