@@ -18,6 +18,13 @@ pub trait Resolver {
 pub trait Terminology {
     /// `Some(true/false)` when known, `None` when the value set is unknown.
     fn member_of(&self, system: Option<&str>, code: &str, value_set: &str) -> Option<bool>;
+
+    /// Whether `ancestor` subsumes (or equals) `descendant` in `system`,
+    /// for `subsumes()` / `subsumedBy()`; `None` when unknown.
+    fn subsumes(&self, system: &str, ancestor: &str, descendant: &str) -> Option<bool> {
+        let _ = (system, ancestor, descendant);
+        None
+    }
 }
 
 /// The input of an evaluation. Cheap to build per resource.

@@ -237,6 +237,9 @@ mod tests {
         fn member_of(&self, system: Option<&str>, _code: &str, vs: &str) -> Option<bool> {
             (vs == "http://example.org/vs").then(|| system == Some("http://loinc.org"))
         }
+        fn subsumes(&self, _system: &str, ancestor: &str, descendant: &str) -> Option<bool> {
+            Some(descendant.starts_with(ancestor))
+        }
     }
 
     #[test]
@@ -253,6 +256,29 @@ mod tests {
         assert_eq!(v.iter().map(item_text).collect::<Vec<_>>(), ["true"]);
         let v = eval("code.memberOf('http://example.org/vs')").expect("memberOf");
         assert_eq!(v.iter().map(item_text).collect::<Vec<_>>(), ["true"]);
+        let v = eval("code.coding.subsumes(%sub)");
+        assert!(v.is_err(), "no %sub variable");
+        let sub = json(r#"{"system":"http://loinc.org","code":"1234-5-x"}"#);
+        let ctx2 = Context::new(&r).with_terminology(&Loinc).with_var(
+            "sub",
+            vec![Item::Node(Node {
+                value: Some(&sub),
+                ext: None,
+                ty: "Coding",
+            })],
+        );
+        let e = Expression::compile("code.coding.subsumes(%sub) and %sub.subsumedBy(code.coding)")
+            .expect("compile");
+        assert_eq!(
+            e.evaluate(&ctx2)
+                .expect("subsumes")
+                .iter()
+                .map(item_text)
+                .collect::<Vec<_>>(),
+            ["true"]
+        );
+        let e = Expression::compile("checkModifiers('x').id").expect("compile");
+        assert_eq!(e.evaluate(&ctx2).expect("checkModifiers").len(), 1);
         // Unknown value set: unknown, so empty.
         assert!(eval("code.memberOf('http://other')")
             .expect("memberOf")

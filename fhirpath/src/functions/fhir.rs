@@ -110,6 +110,65 @@ pub fn call<'a>(
                 _ => return eval_err("conformsTo() on more than one item"),
             }
         }
+        Func::Subsumes | Func::SubsumedBy => {
+            let Some(term) = ev.ctx.terminology else {
+                return Ok(Vec::new());
+            };
+            let other = super::arg(ev, args, 0, frame)?;
+            let (Some(a), Some(b)) = (input.first(), other.first()) else {
+                return Ok(Vec::new());
+            };
+            let (mine, theirs) = (codes_of(a), codes_of(b));
+            let mut known = false;
+            for (sa, ca) in &mine {
+                for (sb, cb) in &theirs {
+                    let (Some(sa), Some(sb)) = (sa, sb) else {
+                        continue;
+                    };
+                    if sa != sb {
+                        continue;
+                    }
+                    let r = if f == Func::Subsumes {
+                        term.subsumes(sa, ca, cb)
+                    } else {
+                        term.subsumes(sa, cb, ca)
+                    };
+                    match r {
+                        Some(true) => return Ok(boolean(true)),
+                        Some(false) => known = true,
+                        None => {}
+                    }
+                }
+            }
+            if known {
+                boolean(false)
+            } else {
+                Vec::new()
+            }
+        }
+        Func::CheckModifiers => {
+            // The input passes through unless it carries a modifier
+            // extension not named in the arguments (R4 fhirpath.html).
+            let mut allowed = Vec::new();
+            for i in 0..args.len() {
+                if let Some(u) = arg_string(ev, args, i, frame)? {
+                    allowed.push(u);
+                }
+            }
+            for item in &input {
+                let mut mods = Vec::new();
+                ev.child_lenient(item, "modifierExtension", &mut mods)?;
+                for m in &mods {
+                    if let Item::Node(n) = m {
+                        let url = n.str_field("url").unwrap_or_default();
+                        if !allowed.iter().any(|a| a == url) {
+                            return eval_err(format!("unknown modifier extension {url}"));
+                        }
+                    }
+                }
+            }
+            input
+        }
         Func::HtmlChecks => match input.as_slice() {
             [] => Vec::new(),
             [item] => match item.as_str() {

@@ -143,6 +143,9 @@ funcs! {
     MemberOf "memberOf" 1 1 fhir;
     ConformsTo "conformsTo" 1 1 fhir;
     HtmlChecks "htmlChecks" 0 0 fhir;
+    Subsumes "subsumes" 1 1 fhir;
+    SubsumedBy "subsumedBy" 1 1 fhir;
+    CheckModifiers "checkModifiers" 1 9 fhir;
 }
 
 impl Func {
