@@ -173,6 +173,32 @@ impl TestServer {
         Client::new(&self.base)
     }
 
+    /// Kills the server with SIGKILL, as a crash or a power cut would stop
+    /// it (no shutdown, no flush), then starts it again on the same
+    /// database and port and waits until it answers.
+    pub fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let database = match &self.pg {
+            Some(pg) => pg.url().to_string(),
+            None => format!("sqlite:{}", self.dir.join("fhir.db").display()),
+        };
+        let log_file = fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .expect("open server log");
+        let listen = format!("127.0.0.1:{}", self.port);
+        self.child = Command::new(server_binary())
+            .arg("serve")
+            .args(["--listen", &listen, "--database", &database])
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("clone log handle"))
+            .stderr(log_file)
+            .spawn()
+            .expect("restart fhir-server");
+        self.wait_ready();
+    }
+
     /// Everything the server has logged so far (stdout and stderr).
     pub fn log_text(&self) -> String {
         let mut s = String::new();

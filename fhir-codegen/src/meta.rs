@@ -70,8 +70,8 @@ pub fn emit_meta(model: &Model, header: &str) -> String {
                 };
                 let _ = write!(
                     o,
-                    "\n        ElementInfo {{ name: {:?}, types: &{:?}, choice: {choice}, many: {} }},",
-                    f.json, types, f.many
+                    "\n        ElementInfo {{ name: {:?}, types: &{:?}, choice: {choice}, many: {}, summary: {}, required: {} }},",
+                    f.json, types, f.many, f.summary, f.required
                 );
             }
             o.push_str("\n    ] },\n");

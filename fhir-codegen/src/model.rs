@@ -60,6 +60,10 @@ pub struct Field {
     pub many: bool,
     pub ty: Ty,
     pub doc: String,
+    /// `isSummary`: kept by `_summary=true` (search.html#summary).
+    pub summary: bool,
+    /// `min > 0`: kept by every `_summary` and `_elements` subset.
+    pub required: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -357,6 +361,8 @@ fn build_unit(
             many,
             ty,
             doc,
+            summary: e.get("isSummary").and_then(Value::as_bool).unwrap_or(false),
+            required: e.get("min").and_then(Value::as_u64).unwrap_or(0) > 0,
         };
         structs
             .get_mut(parent)

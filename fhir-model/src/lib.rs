@@ -24,6 +24,7 @@ pub mod generated;
 pub mod json;
 pub mod meta;
 pub mod primitives;
+pub mod subset;
 mod resource;
 pub mod xml;
 

@@ -27,6 +27,10 @@ pub struct ElementInfo {
     pub choice: bool,
     /// Whether the element repeats (max is not 1).
     pub many: bool,
+    /// `isSummary` in the definition: part of `_summary=true`.
+    pub summary: bool,
+    /// `min > 0`: kept in every subset (search.html#summary, #elements).
+    pub required: bool,
 }
 
 /// One resource, data type or backbone element.

@@ -59,7 +59,8 @@ pub fn format_of(media: &str) -> Option<Format> {
     }
 }
 
-fn query_param<'a>(query: &'a str, name: &str) -> Option<std::borrow::Cow<'a, str>> {
+/// The first value of `name` in a query string, percent-decoded.
+pub(crate) fn query_param<'a>(query: &'a str, name: &str) -> Option<std::borrow::Cow<'a, str>> {
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (k == name).then(|| percent_decode(v))

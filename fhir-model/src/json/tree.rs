@@ -148,23 +148,35 @@ fn read(j: &mut Jiter, peek: Peek, depth: usize) -> Result<Value, ReadError> {
     })
 }
 
+/// Writes `v` as compact JSON, numbers as their exact text.
+pub fn to_json(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    write(&mut out, v, None);
+    out
+}
+
 /// Writes `v` as indented JSON (two spaces), numbers as their exact text:
 /// `_pretty=true` must not change a decimal.
 pub fn to_pretty_json(v: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(4096);
-    pretty(&mut out, v, 0);
+    write(&mut out, v, Some(0));
     out.push(b'\n');
     out
 }
 
-fn indent(out: &mut Vec<u8>, depth: usize) {
-    out.push(b'\n');
-    for _ in 0..depth {
-        out.extend_from_slice(b"  ");
+/// A new line and the indent of `depth`, when pretty printing.
+fn indent(out: &mut Vec<u8>, depth: Option<usize>) {
+    if let Some(depth) = depth {
+        out.push(b'\n');
+        for _ in 0..depth {
+            out.extend_from_slice(b"  ");
+        }
     }
 }
 
-fn pretty(out: &mut Vec<u8>, v: &Value, depth: usize) {
+/// `depth` is `None` for compact output.
+fn write(out: &mut Vec<u8>, v: &Value, depth: Option<usize>) {
+    let inner = depth.map(|d| d + 1);
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
@@ -181,8 +193,8 @@ fn pretty(out: &mut Vec<u8>, v: &Value, depth: usize) {
                 if i > 0 {
                     out.push(b',');
                 }
-                indent(out, depth + 1);
-                pretty(out, item, depth + 1);
+                indent(out, inner);
+                write(out, item, inner);
             }
             indent(out, depth);
             out.push(b']');
@@ -194,12 +206,12 @@ fn pretty(out: &mut Vec<u8>, v: &Value, depth: usize) {
                 if i > 0 {
                     out.push(b',');
                 }
-                indent(out, depth + 1);
+                indent(out, inner);
                 let mut w = crate::json::write::JsonWriter::new();
                 w.string(k);
                 out.extend_from_slice(&w.into_bytes());
-                out.extend_from_slice(b": ");
-                pretty(out, item, depth + 1);
+                out.extend_from_slice(if depth.is_some() { b": " } else { b":" });
+                write(out, item, inner);
             }
             indent(out, depth);
             out.push(b'}');

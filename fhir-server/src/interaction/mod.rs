@@ -233,6 +233,38 @@ pub(crate) fn written_response(
     }
 }
 
+/// Applies `_summary` and `_elements` (search.html#summary, #elements) to
+/// a stored body; the body is returned untouched when neither is given.
+/// `_summary=count` only means something for a search.
+pub(crate) fn subset_body(req: &HttpRequest, body: Vec<u8>) -> Result<Vec<u8>, Error> {
+    use fhir_model::subset::{self, Summary};
+    let query = req.query_string();
+    let summary = format::query_param(query, "_summary");
+    let elements = format::query_param(query, "_elements");
+    if summary.is_none() && elements.is_none() {
+        return Ok(body);
+    }
+    let mode = match summary.as_deref() {
+        None => None,
+        Some(v) => Some(Summary::parse(v).ok_or_else(|| {
+            Error::invalid(
+                IssueCode::Value,
+                format!("_summary={v:?} is not one of true, text, data, false"),
+            )
+        })?),
+    };
+    let Ok(mut tree) = fhir_model::json::tree::parse(&body) else {
+        return Ok(body);
+    };
+    if let Some(mode) = mode {
+        subset::summary(&mut tree, mode);
+    } else if let Some(list) = elements {
+        let names: Vec<&str> = list.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+        subset::elements(&mut tree, &names);
+    }
+    Ok(fhir_model::json::tree::to_json(&tree))
+}
+
 /// 304 Not Modified, with the version's validators.
 pub(crate) fn not_modified_response(version: i32, last_updated: &str) -> HttpResponse {
     let mut b = HttpResponse::NotModified();

@@ -8,7 +8,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{headers, not_modified_response, resource_response, resource_type, run, url_id};
+use super::{
+    headers, not_modified_response, resource_response, resource_type, run, subset_body, url_id,
+};
 use crate::app::AppState;
 use crate::error::Error;
 
@@ -29,7 +31,7 @@ pub async fn handle(
         StatusCode::OK,
         v.version,
         &v.last_updated,
-        v.body.unwrap_or_default(),
+        subset_body(&req, v.body.unwrap_or_default())?,
         None,
     ))
 }
