@@ -9,6 +9,7 @@
 //! | GET    | `/fhir/{type}/_history`               | [`history::type_level`] |
 //! | GET    | `/fhir/{type}/{id}`                   | [`read`] |
 //! | PUT    | `/fhir/{type}/{id}`                   | [`update`] |
+//! | PATCH  | `/fhir/{type}/{id}`                   | [`patch`] |
 //! | DELETE | `/fhir/{type}/{id}`                   | [`delete`] |
 //! | GET    | `/fhir/{type}/{id}/_history`          | [`history::instance`] |
 //! | GET    | `/fhir/{type}/{id}/_history/{vid}`    | [`vread`] |
@@ -22,7 +23,9 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App, HttpRequest};
 
 use crate::error::{Error, IssueCode};
-use crate::interaction::{capabilities, create, delete, history, read, search, update, vread};
+use crate::interaction::{
+    capabilities, create, delete, history, patch, read, search, update, vread,
+};
 use crate::store::Store;
 
 /// Default `--max-body-bytes`: 16 MiB, enough for large Bundles.
@@ -111,9 +114,10 @@ pub fn build_app(
                     resource("/{type}/_history", "GET").route(web::get().to(history::type_level)),
                 )
                 .service(
-                    resource("/{type}/{id}", "GET, PUT, DELETE")
+                    resource("/{type}/{id}", "GET, PUT, PATCH, DELETE")
                         .route(web::get().to(read::handle))
                         .route(web::put().to(update::handle))
+                        .route(web::patch().to(patch::handle))
                         .route(web::delete().to(delete::handle)),
                 )
                 .service(
@@ -144,9 +148,9 @@ mod tests {
         send(&app, TestRequest::get().uri("/fhir/Patient/1/_history/1/x"))
             .await
             .assert_outcome(404, "not-found");
-        let r = send(&app, TestRequest::patch().uri("/fhir/Patient/1")).await;
+        let r = send(&app, TestRequest::post().uri("/fhir/Patient/1")).await;
         r.assert_outcome(405, "not-supported");
-        assert_eq!(r.header("allow"), Some("GET, PUT, DELETE"));
+        assert_eq!(r.header("allow"), Some("GET, PUT, PATCH, DELETE"));
         send(&app, TestRequest::post().uri("/fhir/metadata"))
             .await
             .assert_outcome(405, "not-supported");

@@ -7,7 +7,7 @@
 //!
 //! | variant                | HTTP | `issue.code`      | when |
 //! |------------------------|------|-------------------|------|
-//! | `Invalid`              | 400  | per issue: `invalid`, `structure`, `value`, `required`, `not-supported` | malformed JSON, not an object, unknown element, bad primitive, wrong `resourceType`, id mismatch, bad parameter |
+//! | `Invalid`              | 400  | per issue: `invalid`, `structure`, `value`, `required`, `not-supported` | malformed JSON, not an object, unknown element, bad primitive, wrong `resourceType`, id mismatch, bad parameter, malformed patch document |
 //! | `NotFound`             | 404  | `not-found`       | unknown resource, version, resource type or route |
 //! | `MethodNotAllowed`     | 405  | `not-supported`   | a known route with a method it does not have (`Allow` lists the ones it has) |
 //! | `Conflict`             | 409  | `conflict`        | writers kept colliding on one resource |
@@ -15,7 +15,8 @@
 //! | `PayloadTooLarge`      | 413  | `too-costly`      | body over `--max-body-bytes` |
 //! | `NotAcceptable`        | 406  | `not-supported`   | `_format` names a format this server does not write |
 //! | `PreconditionFailed`   | 412  | `conflict`        | `If-Match` names a version that is not the current one |
-//! | `UnsupportedMediaType` | 415  | `not-supported`   | body not sent as FHIR JSON or FHIR XML |
+//! | `UnsupportedMediaType` | 415  | `not-supported`   | body not sent as FHIR JSON or FHIR XML (or, for PATCH, JSON Patch) |
+//! | `Unprocessable`        | 422  | per issue: `processing`, `invalid`, `structure`, `value` | a well-formed PATCH that cannot be applied (path matches nothing or too much, failed `test`) or whose result is not a valid resource |
 //! | `Unavailable`          | 503  | `transient`       | database unreachable or busy; retrying may work |
 //! | `Fault`                | 500  | `exception`       | a bug or broken database; detail logged, not sent |
 //!
@@ -49,6 +50,7 @@ pub enum IssueCode {
     TooCostly,
     Transient,
     Exception,
+    Processing,
 }
 
 impl IssueCode {
@@ -65,6 +67,7 @@ impl IssueCode {
             IssueCode::TooCostly => "too-costly",
             IssueCode::Transient => "transient",
             IssueCode::Exception => "exception",
+            IssueCode::Processing => "processing",
         }
     }
 }
@@ -120,6 +123,11 @@ pub enum Error {
     /// http.html#concurrency: a stale `If-Match` is 412, so a client can tell
     /// "someone else changed it" from a bad request.
     PreconditionFailed(String),
+    /// http.html#patch: a patch the server understood but could not apply,
+    /// or whose result is not a valid resource, is 422 (RFC 5789 §2.2),
+    /// not 400: the patch document itself is well-formed, and the client
+    /// must change it for this resource's current content.
+    Unprocessable(Vec<Issue>),
     /// 503 rather than 500: the request was fine and may succeed later.
     Unavailable(String),
     Fault(String),
@@ -142,6 +150,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Fault(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -151,7 +160,7 @@ impl Error {
     pub fn issues(&self) -> Vec<Issue> {
         let one = |code, msg: String| vec![Issue::new(code, msg)];
         match self {
-            Error::Invalid(issues) => issues.clone(),
+            Error::Invalid(issues) | Error::Unprocessable(issues) => issues.clone(),
             Error::NotFound(m) => one(IssueCode::NotFound, m.clone()),
             Error::MethodNotAllowed { method, allow } => one(
                 IssueCode::NotSupported,
@@ -348,6 +357,11 @@ mod tests {
                 Error::UnsupportedMediaType("x".into()),
                 415,
                 "not-supported",
+            ),
+            (
+                Error::Unprocessable(vec![Issue::new(IssueCode::Processing, "x")]),
+                422,
+                "processing",
             ),
             (Error::Unavailable("x".into()), 503, "transient"),
             (Error::Fault("x".into()), 500, "exception"),

@@ -18,10 +18,11 @@ use super::base_url;
 use crate::error::FHIR_JSON;
 
 /// The type-level interactions every resource type supports.
-const TYPE_INTERACTIONS: [&str; 7] = [
+const TYPE_INTERACTIONS: [&str; 8] = [
     "read",
     "vread",
     "update",
+    "patch",
     "delete",
     "history-instance",
     "history-type",
@@ -73,6 +74,11 @@ pub fn capability_statement(base: &str) -> Value {
         "implementation": {"description": "FHIR R4 server", "url": base},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json", "application/fhir+xml", "xml"],
+        "patchFormat": [
+            "application/json-patch+json",
+            "application/fhir+json",
+            "application/fhir+xml",
+        ],
         "rest": [{
             "mode": "server",
             "resource": resources,
@@ -99,7 +105,7 @@ mod tests {
         let resources = cs["rest"][0]["resource"].as_array().expect("resources");
         assert_eq!(resources.len(), 146);
         for res in resources {
-            assert_eq!(res["interaction"].as_array().map(Vec::len), Some(7));
+            assert_eq!(res["interaction"].as_array().map(Vec::len), Some(8));
             assert_eq!(res["versioning"], "versioned-update");
             assert!(res.get("searchParam").is_none());
         }

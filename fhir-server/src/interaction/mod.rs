@@ -8,6 +8,7 @@ pub mod create;
 pub mod delete;
 pub mod headers;
 pub mod history;
+pub mod patch;
 pub mod read;
 pub mod search;
 pub mod update;
@@ -57,6 +58,17 @@ pub(crate) async fn read_body(
     limit: usize,
 ) -> Result<Body, Error> {
     let format = format::body_format(req.headers().get(header::CONTENT_TYPE))?;
+    let bytes = read_bytes(req, payload, limit).await?;
+    Ok(Body { bytes, format })
+}
+
+/// Reads the whole body, whatever its media type (the caller has checked
+/// it), refusing more than `limit` bytes and empty bodies.
+pub(crate) async fn read_bytes(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, Error> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -81,7 +93,7 @@ pub(crate) async fn read_body(
             "the request body is empty; send a FHIR resource",
         ));
     }
-    Ok(Body { bytes, format })
+    Ok(bytes)
 }
 
 /// Parses the body as a resource of type `expected` (the URL's type).
