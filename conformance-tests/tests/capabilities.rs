@@ -10,6 +10,7 @@ const IMPLEMENTED: &[&str] = &[
     "read",
     "vread",
     "update",
+    "patch",
     "delete",
     "history-instance",
     "history-type",
