@@ -204,6 +204,7 @@ impl Parser {
                 if self.is_op("(") {
                     e = self.call(Some(e), &name)?;
                 } else {
+                    check_member(&e, &name)?;
                     e = Ast::Member(Box::new(e), name);
                 }
             } else if self.is_op("[") {
@@ -362,4 +363,32 @@ fn checked(t: TypeSpec) -> Result<TypeSpec, Error> {
     } else {
         Err(Error::Semantic(format!("unknown type {}", t.name)))
     }
+}
+
+/// `(x as Period).unit`: after `as`/`ofType` the type is known, so a name
+/// that type does not have is an error now rather than an empty result
+/// later (the official suite's testPolymorphismAsB).
+fn check_member(base: &Ast, name: &str) -> Result<(), Error> {
+    let ty = match base {
+        Ast::As(_, ty) => ty,
+        Ast::Call {
+            func: Func::As | Func::OfType,
+            ty: Some(ty),
+            ..
+        } => ty,
+        _ => return Ok(()),
+    };
+    if ty.namespace.as_deref() == Some("System") {
+        return Ok(());
+    }
+    let Some(info) = fhir_model::meta::type_info(&ty.name) else {
+        return Ok(());
+    };
+    if info.kind == fhir_model::meta::Kind::Backbone || info.element(name).is_some() {
+        return Ok(());
+    }
+    Err(Error::Semantic(format!(
+        "{} has no element '{name}'",
+        ty.name
+    )))
 }
