@@ -32,7 +32,12 @@ fn run(backend: Backend) {
                     let body = json!({"resourceType": "Patient", "id": id, "active": true,
                         "name": [{"family": format!("v{version}")}]});
                     let bytes = serde_json::to_vec(&body).expect("json");
-                    match c.try_request("PUT", &format!("/Patient/{id}"), Some("application/fhir+json"), &bytes) {
+                    match c.try_request(
+                        "PUT",
+                        &format!("/Patient/{id}"),
+                        Some("application/fhir+json"),
+                        &bytes,
+                    ) {
                         Ok(r) if r.status == 200 || r.status == 201 => {
                             acked.lock().expect("lock").push((id, version));
                         }
@@ -48,35 +53,64 @@ fn run(backend: Backend) {
         stop.store(true, Ordering::SeqCst);
     });
     let acked = acked.into_inner().expect("lock");
-    assert!(acked.len() > 20, "the load ran before the kill ({} writes)", acked.len());
+    assert!(
+        acked.len() > 20,
+        "the load ran before the kill ({} writes)",
+        acked.len()
+    );
     let c = server.client();
     let mut checked = 0;
     for w in 0..4 {
         for k in 0..5 {
             let id = format!("d{w}-{k}");
-            let newest = acked.iter().filter(|(i, _)| *i == id).map(|(_, v)| *v).max();
+            let newest = acked
+                .iter()
+                .filter(|(i, _)| *i == id)
+                .map(|(_, v)| *v)
+                .max();
             let Some(newest) = newest else { continue };
             // Every acknowledged version is readable...
             let read = c.get(&format!("/Patient/{id}"));
             assert_eq!(read.status, 200, "{id} after restart");
-            let current: u32 = read.json()["meta"]["versionId"].as_str().and_then(|v| v.parse().ok()).expect("versionId");
-            assert!(current >= newest, "{id}: acknowledged v{newest}, found v{current}");
+            let current: u32 = read.json()["meta"]["versionId"]
+                .as_str()
+                .and_then(|v| v.parse().ok())
+                .expect("versionId");
+            assert!(
+                current >= newest,
+                "{id}: acknowledged v{newest}, found v{current}"
+            );
             for v in 1..=newest {
                 let old = c.get(&format!("/Patient/{id}/_history/{v}"));
                 assert_eq!(old.status, 200, "{id} v{v}");
-                assert_eq!(old.json()["name"][0]["family"], format!("v{v}"), "{id} v{v} content");
+                assert_eq!(
+                    old.json()["name"][0]["family"],
+                    format!("v{v}"),
+                    "{id} v{v} content"
+                );
                 checked += 1;
             }
             // ...and the history is whole: versions current..1, newest first.
             let history = c.get(&format!("/Patient/{id}/_history?_count=1000")).json();
-            let versions: Vec<u32> = history["entry"].as_array().expect("entries").iter()
-                .filter_map(|e| e["resource"]["meta"]["versionId"].as_str().and_then(|v| v.parse().ok()))
+            let versions: Vec<u32> = history["entry"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .filter_map(|e| {
+                    e["resource"]["meta"]["versionId"]
+                        .as_str()
+                        .and_then(|v| v.parse().ok())
+                })
                 .collect();
             let expected: Vec<u32> = (1..=current).rev().collect();
             assert_eq!(versions, expected, "{id} history");
         }
     }
-    eprintln!("{}: {} writes acknowledged before SIGKILL, {checked} versions found after restart", backend.name(), acked.len());
+    eprintln!(
+        "{}: {} writes acknowledged before SIGKILL, {checked} versions found after restart",
+        backend.name(),
+        acked.len()
+    );
 }
 
 #[test]

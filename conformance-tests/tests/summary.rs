@@ -24,7 +24,9 @@ const OBSERVATION: &str = r#"{
     }"#;
 
 fn keys(v: &Value) -> Vec<String> {
-    v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn subsetted(v: &Value) -> bool {

@@ -33,15 +33,17 @@ pub fn emit_meta(model: &Model, header: &str) -> String {
         .flat_map(|u| &u.choices)
         .chain(&model.any_value)
     {
-        choices.insert(&c.name, c.variants.iter().map(|v| v.code.as_str()).collect());
+        choices.insert(
+            &c.name,
+            c.variants.iter().map(|v| v.code.as_str()).collect(),
+        );
     }
     let mut structs: Vec<(&str, String)> = Vec::new();
     for unit in model.types.iter().chain(&model.resources) {
         for s in &unit.structs {
             let kind = if s.resource {
                 "Resource"
-            } else if s.name.contains('.') || s.base == "BackboneElement" || s.path.contains('.')
-            {
+            } else if s.name.contains('.') || s.base == "BackboneElement" || s.path.contains('.') {
                 "Backbone"
             } else {
                 "DataType"

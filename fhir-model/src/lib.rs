@@ -24,8 +24,8 @@ pub mod generated;
 pub mod json;
 pub mod meta;
 pub mod primitives;
-pub mod subset;
 mod resource;
+pub mod subset;
 pub mod xml;
 
 pub use error::{IssueKind, ParseError, ParseIssue};

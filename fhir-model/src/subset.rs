@@ -72,8 +72,12 @@ fn is_type_suffix(rest: &str, type_code: &str) -> bool {
 /// Cuts `resource` to `mode`; returns whether anything may have been left
 /// out (and the resource is marked `SUBSETTED`).
 pub fn summary(resource: &mut Value, mode: Summary) -> bool {
-    let Value::Object(map) = resource else { return false };
-    let Some(info) = resource_info(map) else { return false };
+    let Value::Object(map) = resource else {
+        return false;
+    };
+    let Some(info) = resource_info(map) else {
+        return false;
+    };
     match mode {
         Summary::False => return false,
         Summary::Data => map.retain(|(k, _)| k != "text" && k != "_text"),
@@ -93,8 +97,12 @@ pub fn summary(resource: &mut Value, mode: Summary) -> bool {
 fn keep_summary(info: &TypeInfo, map: &mut Map) {
     map.retain(|(k, _)| k == "resourceType" || element_of(info, k).is_some_and(|e| e.summary));
     for (k, v) in map.iter_mut() {
-        let Some(el) = element_of(info, k) else { continue };
-        let Some(child) = el.types.first().and_then(|t| type_info(t)) else { continue };
+        let Some(el) = element_of(info, k) else {
+            continue;
+        };
+        let Some(child) = el.types.first().and_then(|t| type_info(t)) else {
+            continue;
+        };
         if child.kind != Kind::Backbone {
             continue;
         }
@@ -116,7 +124,9 @@ fn keep_summary(info: &TypeInfo, map: &mut Map) {
 /// `id`, `meta` and the mandatory ones, and marks the resource.
 pub fn elements(resource: &mut Value, names: &[&str]) {
     let Value::Object(map) = resource else { return };
-    let Some(info) = resource_info(map) else { return };
+    let Some(info) = resource_info(map) else {
+        return;
+    };
     map.retain(|(k, _)| {
         matches!(k.as_str(), "resourceType" | "id" | "meta")
             || element_of(info, k).is_some_and(|e| e.required || names.contains(&e.name))
@@ -126,13 +136,20 @@ pub fn elements(resource: &mut Value, names: &[&str]) {
 
 fn mark_subsetted(map: &mut Map) {
     let tag = Value::Object(vec![
-        ("system".to_owned(), Value::String(SUBSETTED_SYSTEM.to_owned())),
+        (
+            "system".to_owned(),
+            Value::String(SUBSETTED_SYSTEM.to_owned()),
+        ),
         ("code".to_owned(), Value::String(SUBSETTED_CODE.to_owned())),
     ]);
     let meta = match map.iter().position(|(k, _)| k == "meta") {
         Some(i) => &mut map[i].1,
         None => {
-            let at = map.iter().position(|(k, _)| k == "id").map_or(1, |i| i + 1).min(map.len());
+            let at = map
+                .iter()
+                .position(|(k, _)| k == "id")
+                .map_or(1, |i| i + 1)
+                .min(map.len());
             map.insert(at, ("meta".to_owned(), Value::Object(Map::new())));
             &mut map[at].1
         }
@@ -180,7 +197,18 @@ mod tests {
         assert!(summary(&mut v, Summary::True));
         assert_eq!(
             keys(&v),
-            ["resourceType", "id", "meta", "identifier", "active", "name", "birthDate", "_birthDate", "deceasedBoolean", "link"]
+            [
+                "resourceType",
+                "id",
+                "meta",
+                "identifier",
+                "active",
+                "name",
+                "birthDate",
+                "_birthDate",
+                "deceasedBoolean",
+                "link"
+            ]
         );
         let Value::Object(m) = &v else { panic!() };
         let meta = &m.iter().find(|(k, _)| k == "meta").expect("meta").1;
@@ -203,6 +231,16 @@ mod tests {
         assert_eq!(v, patient());
         let mut v = patient();
         elements(&mut v, &["birthDate", "deceased"]);
-        assert_eq!(keys(&v), ["resourceType", "id", "meta", "birthDate", "_birthDate", "deceasedBoolean"]);
+        assert_eq!(
+            keys(&v),
+            [
+                "resourceType",
+                "id",
+                "meta",
+                "birthDate",
+                "_birthDate",
+                "deceasedBoolean"
+            ]
+        );
     }
 }

@@ -13,6 +13,8 @@
 //! | DELETE | `/fhir/{type}/{id}`                   | [`delete`] |
 //! | GET    | `/fhir/{type}/{id}/_history`          | [`history::instance`] |
 //! | GET    | `/fhir/{type}/{id}/_history/{vid}`    | [`vread`] |
+//! | GET, POST | `/fhir/{type}/{id}/$meta`, `$meta-add`, `$meta-delete` | [`meta::instance`] |
+//! | GET, POST | `/fhir/{type}/{id}/_history/{vid}/$meta…` | [`meta::version`] |
 //!
 //! Any other method on these paths answers 405 with `Allow`; any other path
 //! 404. Both, and every extractor failure, answer with an OperationOutcome
@@ -26,10 +28,13 @@ use crate::error::{Error, IssueCode};
 use crate::interaction::{
     capabilities, create, delete, history, patch, read, search, update, vread,
 };
+use crate::operation::meta;
 use crate::store::Store;
 
-/// Default `--max-body-bytes`: 16 MiB, enough for large Bundles.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Default `--max-body-bytes`: 64 MiB, so that every official R4 example
+/// (the largest, `Bundle-resources.json`, is 35 MB) can be stored as
+/// shipped.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -127,6 +132,16 @@ pub fn build_app(
                 .service(
                     resource("/{type}/{id}/_history/{vid}", "GET")
                         .route(web::get().to(vread::handle)),
+                )
+                .service(
+                    resource("/{type}/{id}/_history/{vid}/{operation}", "GET, POST")
+                        .route(web::get().to(meta::version))
+                        .route(web::post().to(meta::version)),
+                )
+                .service(
+                    resource("/{type}/{id}/{operation}", "GET, POST")
+                        .route(web::get().to(meta::instance))
+                        .route(web::post().to(meta::instance)),
                 ),
         )
         .default_service(web::to(unknown_route))

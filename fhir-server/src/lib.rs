@@ -22,4 +22,5 @@ pub mod error;
 pub mod fhirpath_cmd;
 pub mod format;
 pub mod interaction;
+pub mod operation;
 pub mod store;

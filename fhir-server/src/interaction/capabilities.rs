@@ -48,6 +48,14 @@ pub fn capability_statement(base: &str) -> Value {
         .iter()
         .map(|c| json!({"code": c}))
         .collect();
+    // Instance-level only: type- and system-level $meta need the tag
+    // index that search brings.
+    let operations: Vec<Value> = ["meta", "meta-add", "meta-delete"]
+        .iter()
+        .map(|op| {
+            json!({"name": op, "definition": format!("http://hl7.org/fhir/OperationDefinition/Resource-{op}")})
+        })
+        .collect();
     let resources: Vec<Value> = ResourceType::ALL
         .iter()
         .map(|rt| {
@@ -61,6 +69,7 @@ pub fn capability_statement(base: &str) -> Value {
                 "conditionalRead": "full-support",
                 "conditionalUpdate": false,
                 "conditionalDelete": "not-supported",
+                "operation": operations,
             })
         })
         .collect();

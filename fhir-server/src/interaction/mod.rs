@@ -271,7 +271,11 @@ pub(crate) fn subset_body(req: &HttpRequest, body: Vec<u8>) -> Result<Vec<u8>, E
     if let Some(mode) = mode {
         subset::summary(&mut tree, mode);
     } else if let Some(list) = elements {
-        let names: Vec<&str> = list.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+        let names: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
         subset::elements(&mut tree, &names);
     }
     Ok(fhir_model::json::tree::to_json(&tree))

@@ -315,6 +315,60 @@ impl Store {
         }
     }
 
+    /// Changes the `meta` of one stored version in place, without making a
+    /// new version: $meta-add and $meta-delete work this way
+    /// (resource-operations.html#meta-add: "executing this operation does
+    /// not cause a new version of the resource to be created"). `version`
+    /// `None` means the current one. Returns the version as now stored.
+    pub fn change_meta(
+        &self,
+        rt: ResourceType,
+        id: &Id,
+        version: Option<i32>,
+        change: impl FnOnce(&mut fhir_model::generated::Meta),
+    ) -> Result<StoredVersion, StoreError> {
+        let _guard = self
+            .write_lock
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut conn = self.conn()?;
+        let (rtype, rid) = (rt.as_str(), id.as_str());
+        let what = || format!("{rtype}/{rid}");
+        conn.transaction(|c| {
+            queries::lock_current(c, rtype, rid).map_err(TxError::Db)?;
+            let row = match version {
+                None => queries::latest(c, rtype, rid),
+                Some(v) => queries::version(c, rtype, rid, v),
+            }
+            .map_err(TxError::Db)?;
+            let mut row = match row {
+                None => return Err(TxError::Store(StoreError::NotFound(what()))),
+                Some(r) if r.deleted => {
+                    return Err(TxError::Store(StoreError::Gone {
+                        what: what(),
+                        version: r.version,
+                        last_updated: r.last_updated,
+                    }))
+                }
+                Some(r) => r,
+            };
+            let body = row.body.as_deref().unwrap_or_default();
+            let mut resource = Resource::from_json_slice(body).map_err(|e| {
+                TxError::Store(StoreError::Fault(format!("stored {}: {e}", what())))
+            })?;
+            change(resource.meta_mut().get_or_insert_with(Default::default));
+            let body = resource.to_json_vec();
+            queries::set_body(c, rtype, rid, row.version, &body).map_err(TxError::Db)?;
+            row.body = Some(body);
+            Ok(row.into())
+        })
+        .map_err(|e| match e {
+            TxError::Db(e) => e.into(),
+            TxError::Store(e) => e,
+            TxError::Retry => StoreError::VersionConflict(what()),
+        })
+    }
+
     /// One page of history, newest first. Runs in one transaction so that
     /// `total` and the page agree.
     pub fn history(&self, q: &HistoryQuery) -> Result<HistoryPage, StoreError> {

@@ -113,6 +113,25 @@ pub fn latest(conn: &mut DbConnection, rtype: &str, id: &str) -> QueryResult<Opt
         .optional()
 }
 
+/// Replaces the body of one stored version in place ($meta-add and
+/// $meta-delete change meta without making a new version).
+pub fn set_body(
+    conn: &mut DbConnection,
+    rtype: &str,
+    id: &str,
+    version: i32,
+    body: &[u8],
+) -> QueryResult<usize> {
+    diesel::update(
+        resource_versions::table
+            .filter(resource_versions::resource_type.eq(rtype))
+            .filter(resource_versions::resource_id.eq(id))
+            .filter(resource_versions::version.eq(version)),
+    )
+    .set(resource_versions::body.eq(body))
+    .execute(conn)
+}
+
 pub fn version(
     conn: &mut DbConnection,
     rtype: &str,

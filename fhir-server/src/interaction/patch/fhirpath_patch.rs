@@ -210,33 +210,31 @@ fn prune(doc: &mut Value) {
     fn empty(v: &Value) -> bool {
         match v {
             Value::Object(m) => m.is_empty(),
-            Value::Array(a) => a.is_empty(),
+            Value::Array(a) => a.is_empty() || a.iter().all(Value::is_null),
             _ => false,
         }
     }
     match doc {
         Value::Object(m) => {
-            for (_, c) in m.iter_mut() {
+            for (k, c) in m.iter_mut() {
                 prune(c);
+                if let Value::Array(items) = c {
+                    if k.starts_with('_') {
+                        // `_given` lines up with `given`: an item left
+                        // empty keeps its place as null.
+                        for item in items.iter_mut() {
+                            if empty(item) {
+                                *item = Value::Null;
+                            }
+                        }
+                    } else if items.iter().all(|i| !i.is_null()) {
+                        items.retain(|item| !empty(item));
+                    }
+                }
             }
             m.retain(|(_, c)| !empty(c));
         }
-        Value::Array(a) => {
-            for c in a.iter_mut() {
-                prune(c);
-            }
-            // Items of a list keep their places (a `_given` list lines up
-            // with `given`); an item left empty becomes null, and a list of
-            // nulls only goes.
-            for c in a.iter_mut() {
-                if empty(c) {
-                    *c = Value::Null;
-                }
-            }
-            if a.iter().all(Value::is_null) {
-                a.clear();
-            }
-        }
+        Value::Array(a) => a.iter_mut().for_each(prune),
         _ => {}
     }
 }
@@ -362,8 +360,7 @@ impl Operation {
             Kind::Insert => {
                 let (list, ty) = self.list(doc, found)?;
                 let index = self.index.unwrap_or_default();
-                let elem = ty.as_deref().map(|t| ElementType::Named(t.to_owned()));
-                let built = build(self.value.as_ref(), elem)?;
+                let built = build(self.value.as_ref(), ty)?;
                 let Some(Value::Object(obj)) = list.parent_mut(doc) else {
                     return Err("the list's parent is not an object".into());
                 };
@@ -403,10 +400,7 @@ impl Operation {
                 let Some(key) = target.loc.key.clone() else {
                     return Err("cannot replace the resource itself".into());
                 };
-                let built = build(
-                    self.value.as_ref(),
-                    Some(ElementType::Named(target.ty.clone())),
-                )?;
+                let built = build(self.value.as_ref(), Some(target.ty.clone()))?;
                 let Some(Value::Object(obj)) = target.loc.parent_mut(doc) else {
                     return Err("the element's parent is not an object".into());
                 };
@@ -655,15 +649,10 @@ fn one(found: Vec<Target>, doing: &str) -> Result<Target, String> {
     }
 }
 
-/// The type a value for an element should have.
-enum ElementType {
-    Named(String),
-}
-
-fn element_type(e: &ElementInfo) -> Option<ElementType> {
-    // For a choice the value's own suffix names the type; the first type
-    // is only a fallback for parts.
-    e.types.first().map(|t| ElementType::Named((*t).to_owned()))
+/// The type a value for an element has, for building it from parts (a
+/// choice's value names its own type with its suffix).
+fn element_type(e: &ElementInfo) -> Option<String> {
+    e.types.first().map(|t| (*t).to_owned())
 }
 
 /// The JSON key for element `name`: choice elements carry their type.
@@ -703,7 +692,7 @@ fn rename_choice(key: &str, old_ty: &str, suffix: &str) -> String {
 
 /// Builds the JSON for a value; parts become an object of the element's
 /// type, so nested choices and lists come out as FHIR JSON has them.
-fn build(value: Option<&NewValue>, ty: Option<ElementType>) -> Result<Built, String> {
+fn build(value: Option<&NewValue>, ty: Option<String>) -> Result<Built, String> {
     match value {
         None => Err("no value".into()),
         Some(NewValue::Typed { suffix, value, ext }) => Ok(Built {
@@ -712,7 +701,6 @@ fn build(value: Option<&NewValue>, ty: Option<ElementType>) -> Result<Built, Str
             suffix: suffix.clone(),
         }),
         Some(NewValue::Parts(parts)) => {
-            let ty = ty.map(|ElementType::Named(t)| t);
             let info = ty.as_deref().and_then(meta::type_info);
             let mut obj = Map::new();
             for part in parts {
@@ -752,7 +740,6 @@ fn list_len(obj: &Map, key: &str) -> usize {
 fn as_list(obj: &mut Map, key: &str) -> usize {
     let len = list_len(obj, key);
     for k in [key.to_owned(), format!("_{key}")] {
-        let had = field(obj, &k).is_some();
         if let Some(v) = field_mut(obj, &k) {
             if !v.is_array() {
                 *v = Value::Array(vec![std::mem::replace(v, Value::Null)]);
@@ -760,7 +747,7 @@ fn as_list(obj: &mut Map, key: &str) -> usize {
             if let Value::Array(a) = v {
                 a.resize(len, Value::Null);
             }
-        } else if k == key && !had && len > 0 {
+        } else if k == key && len > 0 {
             // `_given` without `given`: values are all null.
             obj.push((k, Value::Array(vec![Value::Null; len])));
         }
@@ -825,5 +812,189 @@ fn put(obj: &mut Map, key: &str, built: Built, many: bool) {
     }
     if let Some(e) = built.ext {
         obj.push((format!("_{key}"), e));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn tree_of(v: serde_json::Value) -> Value {
+        tree::parse(v.to_string().as_bytes()).expect("json")
+    }
+
+    /// Applies one operation (`parts`) to `input`; the result as serde JSON.
+    fn check(
+        input: serde_json::Value,
+        parts: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        let params = tree_of(json!({
+            "resourceType": "Parameters",
+            "parameter": [{"name": "operation", "part": parts}],
+        }));
+        let mut doc = tree_of(input);
+        FhirPathPatch::from_parameters(&params)?.apply(&mut doc)?;
+        Ok(serde_json::from_slice(&tree::to_pretty_json(&doc)).expect("json"))
+    }
+
+    #[test]
+    fn add_follows_the_type_tables() {
+        // A choice gets its suffix; a repeating element becomes a list,
+        // also inside a backbone element built from parts.
+        let out = check(
+            json!({"resourceType": "Patient"}),
+            json!([
+                {"name": "type", "valueCode": "add"},
+                {"name": "path", "valueString": "Patient"},
+                {"name": "name", "valueString": "deceased"},
+                {"name": "value", "valueDateTime": "2020-01-01"},
+            ]),
+        )
+        .expect("add");
+        assert_eq!(out["deceasedDateTime"], "2020-01-01");
+        let out = check(
+            json!({"resourceType": "Patient"}),
+            json!([
+                {"name": "type", "valueCode": "add"},
+                {"name": "path", "valueString": "Patient"},
+                {"name": "name", "valueString": "contact"},
+                {"name": "value", "part": [
+                    {"name": "telecom", "valueContactPoint": {"system": "phone", "value": "1"}},
+                    {"name": "gender", "valueCode": "other"},
+                ]},
+            ]),
+        )
+        .expect("add parts");
+        assert_eq!(
+            out["contact"],
+            json!([{"telecom": [{"system": "phone", "value": "1"}], "gender": "other"}])
+        );
+        // A single element that has a value already: use replace.
+        let e = check(
+            json!({"resourceType": "Patient", "gender": "male"}),
+            json!([
+                {"name": "type", "valueCode": "add"},
+                {"name": "path", "valueString": "Patient"},
+                {"name": "name", "valueString": "gender"},
+                {"name": "value", "valueCode": "female"},
+            ]),
+        )
+        .expect_err("single element");
+        assert_eq!(e.status(), 422);
+    }
+
+    #[test]
+    fn primitive_extensions_move_with_their_values() {
+        let input = json!({"resourceType": "Patient", "name": [{
+            "given": ["a", "b"],
+            "_given": [null, {"extension": [{"url": "u", "valueString": "x"}]}],
+        }]});
+        let out = check(
+            input.clone(),
+            json!([
+                {"name": "type", "valueCode": "move"},
+                {"name": "path", "valueString": "Patient.name[0].given"},
+                {"name": "source", "valueInteger": 1},
+                {"name": "destination", "valueInteger": 0},
+            ]),
+        )
+        .expect("move");
+        assert_eq!(out["name"][0]["given"], json!(["b", "a"]));
+        assert_eq!(out["name"][0]["_given"][0]["extension"][0]["url"], "u");
+        assert_eq!(out["name"][0]["_given"][1], json!(null));
+        let out = check(
+            input,
+            json!([
+                {"name": "type", "valueCode": "delete"},
+                {"name": "path", "valueString": "Patient.name[0].given[1]"},
+            ]),
+        )
+        .expect("delete");
+        assert_eq!(out["name"][0], json!({"given": ["a"]}));
+    }
+
+    #[test]
+    fn replace_changes_a_choice_type_and_insert_starts_a_list() {
+        let out = check(
+            json!({"resourceType": "Observation", "status": "final", "code": {"text": "c"},
+                   "valueQuantity": {"value": 1.50}}),
+            json!([
+                {"name": "type", "valueCode": "replace"},
+                {"name": "path", "valueString": "Observation.value"},
+                {"name": "value", "valueString": "high"},
+            ]),
+        )
+        .expect("replace");
+        assert_eq!(out["valueString"], "high");
+        assert!(out.get("valueQuantity").is_none());
+        let out = check(
+            json!({"resourceType": "Patient"}),
+            json!([
+                {"name": "type", "valueCode": "insert"},
+                {"name": "path", "valueString": "Patient.identifier"},
+                {"name": "index", "valueInteger": 0},
+                {"name": "value", "valueIdentifier": {"value": "1"}},
+            ]),
+        )
+        .expect("insert into an empty list");
+        assert_eq!(out["identifier"], json!([{"value": "1"}]));
+    }
+
+    #[test]
+    fn match_counts_follow_the_spec() {
+        let two = json!({"resourceType": "Patient", "name": [{"family": "a"}, {"family": "b"}]});
+        // delete of nothing does nothing.
+        let out = check(
+            two.clone(),
+            json!([
+                {"name": "type", "valueCode": "delete"},
+                {"name": "path", "valueString": "Patient.birthDate"},
+            ]),
+        )
+        .expect("delete nothing");
+        assert_eq!(out, two);
+        // replace of two elements, or of none, fails.
+        for path in ["Patient.name.family", "Patient.birthDate"] {
+            let e = check(
+                two.clone(),
+                json!([
+                    {"name": "type", "valueCode": "replace"},
+                    {"name": "path", "valueString": path},
+                    {"name": "value", "valueString": "x"},
+                ]),
+            )
+            .expect_err(path);
+            assert_eq!(e.status(), 422, "{path}");
+        }
+        // Moving past the end fails.
+        let e = check(
+            two,
+            json!([
+                {"name": "type", "valueCode": "move"},
+                {"name": "path", "valueString": "Patient.name"},
+                {"name": "source", "valueInteger": 0},
+                {"name": "destination", "valueInteger": 2},
+            ]),
+        )
+        .expect_err("move");
+        assert_eq!(e.status(), 422);
+    }
+
+    #[test]
+    fn malformed_patches_are_400() {
+        for parts in [
+            json!([{"name": "type", "valueCode": "frobnicate"}, {"name": "path", "valueString": "Patient"}]),
+            json!([{"name": "type", "valueCode": "add"}, {"name": "path", "valueString": "Patient"}]),
+            json!([{"name": "type", "valueCode": "delete"}, {"name": "path", "valueString": "Patient.("}]),
+            json!([{"name": "type", "valueCode": "insert"}, {"name": "path", "valueString": "Patient.name"},
+                   {"name": "index", "valueInteger": -1}, {"name": "value", "valueString": "x"}]),
+            json!([{"name": "path", "valueString": "Patient"}]),
+        ] {
+            let e =
+                check(json!({"resourceType": "Patient"}), parts.clone()).expect_err("malformed");
+            assert_eq!(e.status(), 400, "{parts}");
+        }
     }
 }

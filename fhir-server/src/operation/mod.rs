@@ -1,0 +1,4 @@
+//! One module per FHIR `$operation`, each a thin adapter from HTTP to the
+//! store or a library crate.
+
+pub mod meta;
