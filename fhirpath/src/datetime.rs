@@ -311,12 +311,13 @@ impl Temporal {
         let mut t = *self;
         match unit {
             "year" | "years" | "a" => {
-                t.year = i32::try_from(i64::from(t.year) + amount).ok()?;
+                t.year = i32::try_from(i64::from(t.year).checked_add(amount)?).ok()?;
                 t.day = t.day.min(days_in_month(t.year, t.month.max(1)));
                 return Some(t);
             }
             "month" | "months" | "mo" => {
-                let total = i64::from(t.year) * 12 + i64::from(t.month.max(1)) - 1 + amount;
+                let total =
+                    (i64::from(t.year) * 12 + i64::from(t.month.max(1)) - 1).checked_add(amount)?;
                 t.year = i32::try_from(total.div_euclid(12)).ok()?;
                 t.month = (total.rem_euclid(12) + 1) as u32;
                 t.day = t.day.min(days_in_month(t.year, t.month));

@@ -125,7 +125,7 @@ impl Decimal {
 
     pub fn neg(&self) -> Decimal {
         Decimal {
-            mantissa: -self.mantissa,
+            mantissa: self.mantissa.saturating_neg(),
             scale: self.scale,
         }
     }
@@ -175,7 +175,8 @@ impl Decimal {
         };
         let q = self.mantissa / f;
         let r = self.mantissa % f;
-        let q = if r.abs() * 2 >= f {
+        // In u128: twice a remainder below 10^38 does not fit an i128.
+        let q = if r.unsigned_abs() * 2 >= f.unsigned_abs() {
             q + self.mantissa.signum()
         } else {
             q
@@ -223,7 +224,7 @@ impl Decimal {
 
     pub fn abs(&self) -> Decimal {
         Decimal {
-            mantissa: self.mantissa.abs(),
+            mantissa: self.mantissa.saturating_abs(),
             scale: self.scale,
         }
     }

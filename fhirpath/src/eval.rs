@@ -86,7 +86,9 @@ impl<'c, 'a> Eval<'c, 'a> {
                 let v = self.eval(e, focus, frame)?;
                 match singleton_system(&v)? {
                     None => Vec::new(),
-                    Some(Item::Integer(i)) => vec![Item::Integer(-i)],
+                    Some(Item::Integer(i)) => {
+                        i.checked_neg().map(Item::Integer).into_iter().collect()
+                    }
                     Some(Item::Decimal(d)) => vec![Item::Decimal(d.neg())],
                     Some(Item::Quantity(mut q)) => {
                         q.value = q.value.neg();

@@ -203,7 +203,7 @@ pub fn call<'a>(
     let x = d.to_f64();
     Ok(match f {
         Func::Abs => vec![if int {
-            Item::Integer(d.to_i64().unwrap_or(0).abs())
+            Item::Integer(d.to_i64().unwrap_or(0).saturating_abs())
         } else {
             Item::Decimal(d.abs())
         }],
