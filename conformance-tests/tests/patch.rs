@@ -197,6 +197,33 @@ backend_tests! {
         assert_eq!(status, 410, "{}", String::from_utf8_lossy(&resp));
     }
 
+    /// Concurrent patches without `If-Match` each apply to the version
+    /// current when they are written: none is lost.
+    fn concurrent_patches_lose_nothing(server) {
+        const WRITERS: usize = 8;
+        let c = server.client();
+        let id = create_patient(&c);
+        let path = format!("/Patient/{id}");
+        std::thread::scope(|s| {
+            for n in 0..WRITERS {
+                let path = &path;
+                s.spawn(move || {
+                    let body = format!(r#"[{{"op":"add","path":"/name/0/given/-","value":"g{n}"}}]"#);
+                    let (status, _, resp) = patch(server, path, JSON_PATCH, &[], body.as_bytes());
+                    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
+                });
+            }
+        });
+        let read = c.get(&path);
+        assert_eq!(etag_version(&read), (WRITERS + 1).to_string());
+        let given = read.json()["name"][0]["given"].clone();
+        let given = given.as_array().expect("given");
+        assert_eq!(given.len(), WRITERS + 1, "{given:?}");
+        for n in 0..WRITERS {
+            assert!(given.contains(&json!(format!("g{n}"))), "g{n} lost: {given:?}");
+        }
+    }
+
     /// PATCH is listed in `Allow`, and in the CapabilityStatement.
     fn patch_is_advertised(server) {
         let c = server.client();

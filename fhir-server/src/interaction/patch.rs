@@ -43,8 +43,10 @@ pub use fhirpath_patch::FhirPathPatch;
 pub use json_patch::JsonPatch;
 
 /// How many times a patch is re-read and re-applied after another writer
-/// changed the resource in between (only without `If-Match`).
-const ATTEMPTS: usize = 8;
+/// changed the resource in between (only without `If-Match`). Each lost
+/// race means another writer succeeded, so N concurrent patchers of one
+/// resource all get through as long as N is at most this.
+const ATTEMPTS: usize = 16;
 
 /// The JSON Patch media type (RFC 6902 §6).
 pub const JSON_PATCH: &str = "application/json-patch+json";
@@ -207,4 +209,69 @@ pub async fn handle(
     })
     .await?;
     Ok(written_response(&req, StatusCode::OK, written, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+    use serde_json::json;
+
+    use crate::interaction::testutil::{app, backends, send, with_json};
+
+    fn json_patch(uri: &str, body: &str) -> TestRequest {
+        TestRequest::patch()
+            .uri(uri)
+            .insert_header(("content-type", super::JSON_PATCH))
+            .set_payload(body.to_owned())
+    }
+
+    #[actix_web::test]
+    async fn patch_stores_the_next_version_and_honours_prefer() {
+        for db in backends() {
+            let app = app(&db.store).await;
+            let body = json!({"resourceType": "Patient", "id": "p1", "active": true});
+            let r = send(
+                &app,
+                with_json(TestRequest::put().uri("/fhir/Patient/p1"), &body),
+            )
+            .await;
+            assert_eq!(r.status, 201, "{}", db.label);
+            let r = send(
+                &app,
+                json_patch(
+                    "/fhir/Patient/p1",
+                    r#"[{"op":"replace","path":"/active","value":false}]"#,
+                ),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", db.label);
+            assert_eq!(r.header("etag"), Some("W/\"2\""));
+            assert!(r.header("last-modified").is_some());
+            assert_eq!(r.json()["active"], false);
+            let r = send(
+                &app,
+                json_patch(
+                    "/fhir/Patient/p1",
+                    r#"[{"op":"add","path":"/gender","value":"other"}]"#,
+                )
+                .insert_header(("prefer", "return=minimal")),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", db.label);
+            assert!(r.body.is_empty());
+            assert_eq!(r.header("etag"), Some("W/\"3\""));
+            // Invalid result: 422, nothing stored.
+            send(
+                &app,
+                json_patch(
+                    "/fhir/Patient/p1",
+                    r#"[{"op":"add","path":"/bogus","value":1}]"#,
+                ),
+            )
+            .await
+            .assert_outcome(422, "processing");
+            let r = send(&app, TestRequest::get().uri("/fhir/Patient/p1")).await;
+            assert_eq!(r.header("etag"), Some("W/\"3\""));
+        }
+    }
 }
