@@ -337,6 +337,9 @@ impl Operation {
             Kind::Add => {
                 let target = one(found, "adding")?;
                 let name = self.name.as_deref().unwrap_or_default();
+                if fhirpath::value::is_primitive_type(&target.ty) {
+                    return add_to_primitive(doc, &target.loc, name, self.value.as_ref());
+                }
                 let elem = meta::type_info(&target.ty).and_then(|t| t.element(name));
                 let built = build(self.value.as_ref(), elem.and_then(element_type))?;
                 let key = json_key(name, elem, &built.suffix);
@@ -647,6 +650,67 @@ fn one(found: Vec<Target>, doing: &str) -> Result<Target, String> {
             "the path matches {n} elements when {doing}; it must match exactly one"
         )),
     }
+}
+
+/// Adds `id` or an `extension` to a primitive: in FHIR JSON they live in
+/// the `_name` object beside the value (`_birthDate`, or an item of
+/// `_given`), which is created when missing.
+fn add_to_primitive(
+    doc: &mut Value,
+    loc: &Loc,
+    name: &str,
+    value: Option<&NewValue>,
+) -> Result<(), String> {
+    let many = match name {
+        "extension" => true,
+        "id" => false,
+        other => {
+            return Err(format!(
+                "a primitive has no element {other:?} (only id and extension)"
+            ))
+        }
+    };
+    let built = build(
+        value,
+        Some(if many { "Extension" } else { "string" }.to_owned()),
+    )?;
+    let Some(key) = &loc.key else {
+        return Err("the resource is not a primitive".into());
+    };
+    let Some(Value::Object(parent)) = loc.parent_mut(doc) else {
+        return Err("the element's parent is not an object".into());
+    };
+    let ext_key = format!("_{key}");
+    let slot: &mut Value = match loc.index {
+        Some(i) => {
+            as_list(parent, key);
+            if field(parent, &ext_key).is_none() {
+                let len = list_len(parent, key);
+                parent.push((ext_key.clone(), Value::Array(vec![Value::Null; len])));
+            }
+            match field_mut(parent, &ext_key) {
+                Some(Value::Array(a)) if i < a.len() => &mut a[i],
+                _ => return Err("the primitive is not in its list".into()),
+            }
+        }
+        None => {
+            if field(parent, &ext_key).is_none() {
+                parent.push((ext_key.clone(), Value::Null));
+            }
+            field_mut(parent, &ext_key).ok_or("cannot reach the primitive's extensions")?
+        }
+    };
+    if slot.is_null() {
+        *slot = Value::Object(Map::new());
+    }
+    let Value::Object(obj) = slot else {
+        return Err(format!("{ext_key} is not an object"));
+    };
+    if !many && field(obj, name).is_some() {
+        return Err(format!("{name:?} already has a value; use replace"));
+    }
+    put(obj, name, built, many);
+    Ok(())
 }
 
 /// The type a value for an element has, for building it from parts (a
@@ -980,6 +1044,28 @@ mod tests {
         )
         .expect_err("move");
         assert_eq!(e.status(), 422);
+    }
+
+    #[test]
+    fn extensions_are_added_to_primitives() {
+        let ext = json!({"url": "http://example.org/e", "valueString": "x"});
+        let add = |path: &str| {
+            json!([
+                {"name": "type", "valueCode": "add"},
+                {"name": "path", "valueString": path},
+                {"name": "name", "valueString": "extension"},
+                {"name": "value", "valueExtension": ext},
+            ])
+        };
+        let input = json!({"resourceType": "Patient", "birthDate": "2000-01-01",
+                           "name": [{"given": ["a", "b"]}]});
+        let out = check(input.clone(), add("Patient.birthDate")).expect("add");
+        assert_eq!(out["_birthDate"], json!({"extension": [ext]}));
+        let out = check(input, add("Patient.name.given[1]")).expect("add");
+        assert_eq!(
+            out["name"][0]["_given"],
+            json!([null, {"extension": [ext]}])
+        );
     }
 
     #[test]
