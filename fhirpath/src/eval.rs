@@ -487,14 +487,16 @@ pub fn to_bool(c: &[Item]) -> Result<Option<bool>, Error> {
     }
 }
 
-pub fn union<'a>(left: Collection<'a>, right: Collection<'a>) -> Collection<'a> {
+/// `left | right` without duplicates; errs past [`value::MAX_COMPARED`].
+pub fn union<'a>(left: Collection<'a>, right: Collection<'a>) -> Result<Collection<'a>, Error> {
+    value::check_compared(left.len() + right.len())?;
     let mut out: Collection<'a> = Vec::with_capacity(left.len() + right.len());
     for item in left.into_iter().chain(right) {
         if !out.iter().any(|o| value::equals(o, &item) == Some(true)) {
             out.push(item);
         }
     }
-    out
+    Ok(out)
 }
 
 fn binary_values<'a>(
@@ -504,7 +506,7 @@ fn binary_values<'a>(
 ) -> Result<Collection<'a>, Error> {
     let b = |v: Option<bool>| -> Collection<'a> { v.map(Item::Boolean).into_iter().collect() };
     Ok(match op {
-        BinOp::Union => union(left, right),
+        BinOp::Union => union(left, right)?,
         BinOp::Eq | BinOp::Ne => {
             if left.is_empty() || right.is_empty() {
                 return Ok(Vec::new());
@@ -564,7 +566,11 @@ fn binary_values<'a>(
                     Some(other) => functions::conversion::to_string(&other).unwrap_or_default(),
                 })
             };
-            vec![Item::String(s(&left)? + &s(&right)?)]
+            let joined = s(&left)? + &s(&right)?;
+            if joined.len() > value::MAX_STRING {
+                return eval_err("string too long");
+            }
+            vec![Item::String(joined)]
         }
         _ => {
             let (Some(x), Some(y)) = (singleton_system(&left)?, singleton_system(&right)?) else {
@@ -647,7 +653,12 @@ fn arithmetic<'a>(
                 _ => return Err(type_err(&x, &y)),
             }
         }
-        (String(a), String(b)) if op == BinOp::Add => Some(String(format!("{a}{b}"))),
+        (String(a), String(b)) if op == BinOp::Add => {
+            if a.len() + b.len() > value::MAX_STRING {
+                return eval_err("string too long");
+            }
+            Some(String(format!("{a}{b}")))
+        }
         (Quantity(a), Quantity(b)) => match op {
             BinOp::Add => a.add(b, false).map(Quantity),
             BinOp::Sub => a.add(b, true).map(Quantity),

@@ -307,6 +307,20 @@ mod tests {
         for e in [deep.as_str(), long_chain.as_str(), long_path.as_str()] {
             assert!(matches!(Expression::compile(e), Err(Error::TooDeep(_))));
         }
+        // Size blow-ups end in an error, not in exhausted memory or CPU.
+        let big = r#"{"resourceType":"Basic","extension":[
+            {"url":"a"},{"url":"b"},{"url":"c"},{"url":"d"},{"url":"e"},
+            {"url":"f"},{"url":"g"},{"url":"h"},{"url":"i"},{"url":"j"}]}"#;
+        let big = json(big);
+        let ctx = Context::new(&big);
+        for e in [
+            "descendants().select(%resource.descendants().select(%resource.descendants().select(%resource.descendants())))",
+            "descendants().select(%resource.descendants().select(%resource.descendants())) | descendants().select(%resource.descendants().select(%resource.descendants()))",
+            "'x'.replace('', 'yyyyyyyyyyyyyyyy').replace('', 'yyyyyyyyyyyyyyyy').replace('', 'yyyyyyyyyyyyyyyy').replace('', 'yyyyyyyyyyyyyyyy').replace('', 'yyyyyyyyyyyyyyyy').replace('', 'yyyyyyyyyyyyyyyy')",
+        ] {
+            let v = Expression::compile(e).and_then(|x| x.evaluate(&ctx));
+            assert!(matches!(v, Err(Error::Evaluation(_))), "{e}: {v:?}");
+        }
         // Just under the limit: compiles and evaluates on a test thread's
         // small stack, in a debug build.
         let n = parser::MAX_DEPTH / 2 - 2;

@@ -43,6 +43,42 @@ pub enum Item<'a> {
     TypeInfo(&'static str, String),
 }
 
+/// The longest string an operation may build (16 MiB): `replace` and `&`
+/// can double a string per step, so a short expression could otherwise ask
+/// for gigabytes.
+pub const MAX_STRING: usize = 1 << 24;
+
+/// The largest collection an operation may build. `select` and `combine`
+/// can multiply sizes per nesting level, and `|`/`distinct` compare all
+/// pairs, so without a cap a short expression could take all memory or
+/// hours of CPU; real resources stay far below it.
+pub const MAX_ITEMS: usize = 100_000;
+
+/// The largest collection `|`, `distinct()` and `isDistinct()` take:
+/// they compare every pair (FHIRPath equality has no hash), so 10,000
+/// items already cost 50 million comparisons.
+pub const MAX_COMPARED: usize = 10_000;
+
+/// `Err` when a collection is too large to deduplicate.
+pub fn check_compared(n: usize) -> Result<(), crate::Error> {
+    if n > MAX_COMPARED {
+        return Err(crate::Error::Evaluation(format!(
+            "cannot remove duplicates from more than {MAX_COMPARED} items"
+        )));
+    }
+    Ok(())
+}
+
+/// `Err` when a collection has grown past [`MAX_ITEMS`].
+pub fn check_size(n: usize) -> Result<(), crate::Error> {
+    if n > MAX_ITEMS {
+        return Err(crate::Error::Evaluation(format!(
+            "collection of more than {MAX_ITEMS} items"
+        )));
+    }
+    Ok(())
+}
+
 /// The result of an evaluation: an ordered collection.
 pub type Collection<'a> = Vec<Item<'a>>;
 

@@ -15,8 +15,9 @@ pub fn call<'a>(
     frame: &Frame<'_, 'a>,
 ) -> Result<Collection<'a>, Error> {
     let other = arg(ev, args, 0, frame)?;
+    crate::value::check_size(input.len() + other.len())?;
     Ok(match f {
-        Func::Union => crate::eval::union(input, other),
+        Func::Union => crate::eval::union(input, other)?,
         Func::Combine => {
             input.extend(other);
             input

@@ -63,10 +63,10 @@ pub fn call<'a>(
             boolean(other.iter().all(|x| contains(&input, x)))
         }
         Func::Count => vec![Item::Integer(input.len() as i64)],
-        Func::Distinct => crate::eval::union(input, Vec::new()),
+        Func::Distinct => crate::eval::union(input, Vec::new())?,
         Func::IsDistinct => {
             let n = input.len();
-            boolean(crate::eval::union(input, Vec::new()).len() == n)
+            boolean(crate::eval::union(input, Vec::new())?.len() == n)
         }
         _ => return Err(unreachable_family(f)),
     })

@@ -9,7 +9,7 @@ use crate::value::{equals, Collection};
 
 /// `repeat()` stops here: a guard against cycles that equality cannot
 /// see and against exponential blow-up.
-const MAX_REPEAT: usize = 100_000;
+const MAX_REPEAT: usize = crate::value::MAX_COMPARED;
 
 pub fn call<'a>(
     ev: &Eval<'_, 'a>,
@@ -36,6 +36,7 @@ pub fn call<'a>(
             let mut out = Vec::new();
             for (i, item) in input.iter().enumerate() {
                 out.extend(lambda(ev, proj, item, i, None)?);
+                crate::value::check_size(out.len())?;
             }
             out
         }

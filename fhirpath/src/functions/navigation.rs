@@ -11,7 +11,7 @@ use crate::model::upper_first;
 use crate::value::{Collection, Item};
 
 /// `descendants()` stops here, far beyond any real resource.
-const MAX_DESCENDANTS: usize = 1_000_000;
+const MAX_DESCENDANTS: usize = crate::value::MAX_ITEMS;
 
 /// The element names present in a node, in document order.
 fn child_names(item: &Item) -> Vec<String> {

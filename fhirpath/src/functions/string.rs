@@ -57,7 +57,11 @@ pub fn call<'a>(
                 _ => return eval_err("join() needs strings"),
             }
         }
-        return Ok(vec![Item::String(parts.join(&sep))]);
+        let joined = parts.join(&sep);
+        if joined.len() > crate::value::MAX_STRING {
+            return eval_err("join() result too long");
+        }
+        return Ok(vec![Item::String(joined)]);
     }
     if let [Item::Node(n)] = input.as_slice() {
         if !n.is_primitive() {
@@ -71,6 +75,9 @@ pub fn call<'a>(
             return eval_err(format!("{f:?} needs a string, found {}", other.type_name()))
         }
     };
+    if s.len() > crate::value::MAX_STRING {
+        return eval_err("string too long");
+    }
     let string = |x: String| -> Collection<'a> { vec![Item::String(x)] };
     let sarg = |i: usize| arg_string(ev, args, i, frame);
     Ok(match f {
@@ -111,6 +118,10 @@ pub fn call<'a>(
         Func::Lower => string(s.to_lowercase()),
         Func::Replace => match (sarg(0)?, sarg(1)?) {
             (Some(pat), Some(rep)) => {
+                let growth = rep.len().saturating_mul(s.len() + 1);
+                if growth > crate::value::MAX_STRING {
+                    return eval_err("replace() result too long");
+                }
                 if pat.is_empty() {
                     let mut out = rep.clone();
                     for c in s.chars() {

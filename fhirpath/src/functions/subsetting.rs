@@ -40,7 +40,7 @@ pub fn call<'a>(
                 .into_iter()
                 .filter(|x| other.iter().any(|y| equals(x, y) == Some(true)))
                 .collect();
-            crate::eval::union(kept, Vec::new())
+            crate::eval::union(kept, Vec::new())?
         }
         Func::Exclude => {
             let other = arg(ev, args, 0, frame)?;
