@@ -22,7 +22,7 @@ use fhir_model::{Resource, ResourceType};
 
 use crate::error::{Error, IssueCode, FHIR_JSON};
 use crate::format::{self, Format};
-use crate::store::Written;
+use crate::store::{StoredVersion, Written};
 
 /// The resource type named in the URL; an unknown one is a URL that names
 /// nothing, hence 404.
@@ -279,6 +279,22 @@ pub(crate) fn subset_body(req: &HttpRequest, body: Vec<u8>) -> Result<Vec<u8>, E
         subset::elements(&mut tree, &names);
     }
     Ok(fhir_model::json::tree::to_json(&tree))
+}
+
+/// The answer to a read or vread of a stored version: 304 when the
+/// client's copy is current (http.html#cread), else the body, cut down by
+/// `_summary`/`_elements` when asked.
+pub(crate) fn read_response(req: &HttpRequest, v: StoredVersion) -> Result<HttpResponse, Error> {
+    if headers::not_modified(req.headers(), v.version, &v.last_updated) {
+        return Ok(not_modified_response(v.version, &v.last_updated));
+    }
+    Ok(resource_response(
+        StatusCode::OK,
+        v.version,
+        &v.last_updated,
+        subset_body(req, v.body.unwrap_or_default())?,
+        None,
+    ))
 }
 
 /// 304 Not Modified, with the version's validators.

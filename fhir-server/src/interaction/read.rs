@@ -5,12 +5,9 @@
 //! (`If-None-Match`, `If-Modified-Since`) that matches answers 304
 //! (http.html#cread).
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{
-    headers, not_modified_response, resource_response, resource_type, run, subset_body, url_id,
-};
+use super::{read_response, resource_type, run, url_id};
 use crate::app::AppState;
 use crate::error::Error;
 
@@ -24,16 +21,7 @@ pub async fn handle(
     let id = url_id(&id)?;
     let store = state.store.clone();
     let v = run(move || store.read(rt, &id)).await?;
-    if headers::not_modified(req.headers(), v.version, &v.last_updated) {
-        return Ok(not_modified_response(v.version, &v.last_updated));
-    }
-    Ok(resource_response(
-        StatusCode::OK,
-        v.version,
-        &v.last_updated,
-        subset_body(&req, v.body.unwrap_or_default())?,
-        None,
-    ))
+    read_response(&req, v)
 }
 
 #[cfg(test)]

@@ -4,12 +4,9 @@
 //! Version ids are the integers 1, 2, …; anything else names no version
 //! (404). A version that records a deletion answers 410 Gone.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{
-    headers, not_modified_response, resource_response, resource_type, run, subset_body, url_id,
-};
+use super::{read_response, resource_type, run, url_id};
 use crate::app::AppState;
 use crate::error::Error;
 
@@ -30,16 +27,7 @@ pub async fn handle(
     })?;
     let store = state.store.clone();
     let v = run(move || store.vread(rt, &id, version)).await?;
-    if headers::not_modified(req.headers(), v.version, &v.last_updated) {
-        return Ok(not_modified_response(v.version, &v.last_updated));
-    }
-    Ok(resource_response(
-        StatusCode::OK,
-        v.version,
-        &v.last_updated,
-        subset_body(&req, v.body.unwrap_or_default())?,
-        None,
-    ))
+    read_response(&req, v)
 }
 
 #[cfg(test)]
