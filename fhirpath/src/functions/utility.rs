@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use super::{arg, boolean, lambda, unreachable_family, Func};
+use super::{arg, arg_string, boolean, lambda, unreachable_family, Func};
 use crate::ast::{Ast, TypeSpec};
 use crate::datetime::{Temporal, DAY, MILLI};
 use crate::error::{eval_err, Error};
@@ -85,10 +85,18 @@ pub fn call<'a>(
             }
         }
         Func::Trace => {
+            // trace(name [, projection]) logs and passes its input through
+            // (fhirpath.html#utility); the log is the server's, at debug.
+            let name = arg_string(ev, args, 0, frame)?.unwrap_or_default();
+            let mut shown = Vec::new();
             if args.len() > 1 {
                 for (i, item) in input.iter().enumerate() {
-                    let _ = lambda(ev, &args[1], item, i, None)?;
+                    shown.extend(lambda(ev, &args[1], item, i, None)?);
                 }
+            }
+            if log::log_enabled!(log::Level::Debug) {
+                let items = if args.len() > 1 { &shown } else { &input };
+                log::debug!("FHIRPath trace {name}: {}", crate::result_json(items));
             }
             input
         }
