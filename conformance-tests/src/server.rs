@@ -199,6 +199,29 @@ impl TestServer {
         self.wait_ready();
     }
 
+    /// Sends `signal` (`"TERM"`, `"INT"`) to the server and waits up to
+    /// `timeout` for it to exit; `None` if it is still running then (it is
+    /// killed by Drop).
+    pub fn signal_and_wait(
+        &mut self,
+        signal: &str,
+        timeout: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal} failed");
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Everything the server has logged so far (stdout and stderr).
     pub fn log_text(&self) -> String {
         let mut s = String::new();
