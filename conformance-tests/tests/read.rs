@@ -74,3 +74,19 @@ backend_tests! {
         assert_eq!(body["name"], p["name"]);
     }
 }
+
+backend_tests! {
+    /// HEAD answers like GET, headers only (http.html#read).
+    fn head_answers_headers_without_a_body(server) {
+        let c = server.client();
+        let id = conformance_tests::create_patient(&c);
+        let r = c.request("HEAD", &format!("/Patient/{id}"), None, &[]);
+        r.expect_status(200);
+        assert!(r.body.is_empty(), "no body on HEAD");
+        assert_eq!(r.header("etag"), Some("W/\"1\""));
+        assert!(r.header("last-modified").is_some());
+        let r = c.request("HEAD", &format!("/Patient/{id}/_history/1"), None, &[]);
+        r.expect_status(200);
+        assert_eq!(c.request("HEAD", "/Patient/nobody", None, &[]).status, 404);
+    }
+}

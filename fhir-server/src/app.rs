@@ -7,7 +7,7 @@
 //! | POST   | `/fhir/{type}`                        | [`create`] |
 //! | GET    | `/fhir/{type}`                        | [`search`] (not supported yet: 400) |
 //! | GET    | `/fhir/{type}/_history`               | [`history::type_level`] |
-//! | GET    | `/fhir/{type}/{id}`                   | [`read`] |
+//! | GET, HEAD | `/fhir/{type}/{id}`                | [`read`] (HEAD: headers only) |
 //! | PUT    | `/fhir/{type}/{id}`                   | [`update`] |
 //! | PATCH  | `/fhir/{type}/{id}`                   | [`patch`] |
 //! | DELETE | `/fhir/{type}/{id}`                   | [`delete`] |
@@ -119,8 +119,9 @@ pub fn build_app(
                     resource("/{type}/_history", "GET").route(web::get().to(history::type_level)),
                 )
                 .service(
-                    resource("/{type}/{id}", "GET, PUT, PATCH, DELETE")
+                    resource("/{type}/{id}", "GET, HEAD, PUT, PATCH, DELETE")
                         .route(web::get().to(read::handle))
+                        .route(web::head().to(read::handle))
                         .route(web::put().to(update::handle))
                         .route(web::patch().to(patch::handle))
                         .route(web::delete().to(delete::handle)),
@@ -130,8 +131,9 @@ pub fn build_app(
                         .route(web::get().to(history::instance)),
                 )
                 .service(
-                    resource("/{type}/{id}/_history/{vid}", "GET")
-                        .route(web::get().to(vread::handle)),
+                    resource("/{type}/{id}/_history/{vid}", "GET, HEAD")
+                        .route(web::get().to(vread::handle))
+                        .route(web::head().to(vread::handle)),
                 )
                 .service(
                     resource("/{type}/{id}/_history/{vid}/{operation}", "GET, POST")
@@ -165,7 +167,7 @@ mod tests {
             .assert_outcome(404, "not-found");
         let r = send(&app, TestRequest::post().uri("/fhir/Patient/1")).await;
         r.assert_outcome(405, "not-supported");
-        assert_eq!(r.header("allow"), Some("GET, PUT, PATCH, DELETE"));
+        assert_eq!(r.header("allow"), Some("GET, HEAD, PUT, PATCH, DELETE"));
         send(&app, TestRequest::post().uri("/fhir/metadata"))
             .await
             .assert_outcome(405, "not-supported");
