@@ -1,6 +1,34 @@
-//! FHIR package loading, snapshot generation and validation to
-//! OperationOutcome issues.
+//! The profile engine: FHIR packages today; snapshots and validation to
+//! OperationOutcome issues are the rest of the profile-engine issue.
 //!
-//! This crate depends only on `fhir-model`; it reaches terminology through a
-//! small trait of its own so each can be tested alone. The engine itself is
-//! the work of the profile-engine issue; today the crate holds nothing.
+//! # Brief overview
+//!
+//! A [`Package`] is one FHIR package in the npm layout
+//! (<https://hl7.org/fhir/packages.html>), read from a `.tgz`
+//! ([`Package::from_tgz`], [`Package::from_tgz_bytes`]), an unpacked folder
+//! ([`Package::from_dir`]) or the shared package cache `~/.fhir/packages`
+//! ([`PackageCache`]). It carries its [`Manifest`] (name, version,
+//! fhirVersions, dependencies) and its resources as bytes, indexed by
+//! (resourceType, id) and canonical `url` / `url|version`; each is parsed
+//! into a `fhir_model::json::tree::Value` on first use.
+//!
+//! A [`PackageSet`] holds several packages and answers the questions the
+//! engine asks: a conformance resource by canonical URL, by type and id, all
+//! of one type. [`PackageSet::resolve_dependencies`] pulls missing
+//! dependencies from the cache and returns a [`Warning`] once for each it
+//! cannot find (JP Core's `jpfhir-terminology` is the usual one): a missing
+//! dependency leaves definitions unknown, which validation reports, but is
+//! never a load error.
+//!
+//! **Invariant:** this crate depends on `fhir-model` only; the single IO it
+//! does is reading packages.
+//! **Invariant:** no package input panics the loader; every failure is an
+//! [`Error`] naming the package source and the entry.
+
+mod error;
+pub mod package;
+pub mod package_set;
+
+pub use error::Error;
+pub use package::{Dependency, Manifest, Package, PackageCache, PackageResource};
+pub use package_set::{PackageSet, Warning, CONFORMANCE_TYPES};

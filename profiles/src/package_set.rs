@@ -1,0 +1,206 @@
+//! Several loaded packages seen as one pool of conformance resources.
+//!
+//! Lookups go through the packages in the order they were added and the
+//! first match wins, so a server that adds its own packages before the
+//! built-in core can shadow a core resource deliberately.
+
+use std::collections::HashSet;
+
+use crate::package::{Package, PackageCache, PackageResource};
+use crate::Error;
+
+/// The conformance resource types a package set is asked to list; other
+/// types (examples) are loaded and findable by type and id too.
+pub const CONFORMANCE_TYPES: &[&str] = &[
+    "StructureDefinition",
+    "ValueSet",
+    "CodeSystem",
+    "ConceptMap",
+    "SearchParameter",
+    "NamingSystem",
+    "CapabilityStatement",
+    "OperationDefinition",
+    "CompartmentDefinition",
+    "ImplementationGuide",
+    "StructureMap",
+];
+
+/// Something the set can work with but the caller should hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Warning {
+    /// A dependency that is neither loaded nor in the package cache: its
+    /// resources (often the value sets bindings point to) are unknown.
+    MissingDependency {
+        /// `id#version` of the package that declares it.
+        required_by: String,
+        id: String,
+        version: String,
+    },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::MissingDependency {
+                required_by,
+                id,
+                version,
+            } => write!(
+                f,
+                "package {required_by} depends on {id}#{version}, which is not loaded and not in the package cache; its definitions are unknown"
+            ),
+        }
+    }
+}
+
+/// Loaded packages, searched in the order they were added.
+///
+/// **Invariant:** at most one package per `id#version`; adding one again is
+/// a no-op.
+#[derive(Debug, Default)]
+pub struct PackageSet {
+    packages: Vec<Package>,
+}
+
+impl PackageSet {
+    pub fn new() -> PackageSet {
+        PackageSet::default()
+    }
+
+    /// Adds a package; returns `false` (and drops it) when the same
+    /// `id#version` is already loaded.
+    pub fn add(&mut self, package: Package) -> bool {
+        let m = package.manifest();
+        if self.is_loaded(&m.name, Some(&m.version)) {
+            return false;
+        }
+        self.packages.push(package);
+        true
+    }
+
+    pub fn packages(&self) -> &[Package] {
+        &self.packages
+    }
+
+    /// Is a package named `id` loaded (of `version`, when given)?
+    pub fn is_loaded(&self, id: &str, version: Option<&str>) -> bool {
+        self.packages.iter().any(|p| {
+            let m = p.manifest();
+            m.name == id && version.is_none_or(|v| version_matches(v, &m.version))
+        })
+    }
+
+    /// Loads every missing dependency it can find in `cache`, repeatedly
+    /// (dependencies of dependencies too), and returns one warning for
+    /// each dependency that is in neither the set nor the cache. A
+    /// dependency is matched by id and version (`4.0.x` patterns allowed).
+    pub fn resolve_dependencies(
+        &mut self,
+        cache: Option<&PackageCache>,
+    ) -> Result<Vec<Warning>, Error> {
+        let mut warned = HashSet::new();
+        let mut warnings = Vec::new();
+        let mut i = 0;
+        while i < self.packages.len() {
+            let required_by = self.packages[i].manifest().label();
+            let deps = self.packages[i].manifest().dependencies.clone();
+            for dep in deps {
+                if self.is_loaded(&dep.id, Some(&dep.version)) {
+                    continue;
+                }
+                if let Some(cache) = cache.filter(|c| c.contains(&dep.id, &dep.version)) {
+                    let p = cache.load(&dep.id, &dep.version)?;
+                    self.add(p);
+                    continue;
+                }
+                if warned.insert((dep.id.clone(), dep.version.clone())) {
+                    warnings.push(Warning::MissingDependency {
+                        required_by: required_by.clone(),
+                        id: dep.id,
+                        version: dep.version,
+                    });
+                }
+            }
+            i += 1;
+        }
+        Ok(warnings)
+    }
+
+    /// The warnings [`resolve_dependencies`](Self::resolve_dependencies)
+    /// would give without a cache, loading nothing.
+    pub fn missing_dependencies(&self) -> Vec<Warning> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for p in &self.packages {
+            for dep in &p.manifest().dependencies {
+                if !self.is_loaded(&dep.id, Some(&dep.version))
+                    && seen.insert((dep.id.clone(), dep.version.clone()))
+                {
+                    out.push(Warning::MissingDependency {
+                        required_by: p.manifest().label(),
+                        id: dep.id.clone(),
+                        version: dep.version.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// A resource by canonical URL, `url` or `url|version`.
+    pub fn by_url(&self, canonical: &str) -> Option<(&Package, &PackageResource)> {
+        self.packages
+            .iter()
+            .find_map(|p| p.by_url(canonical).map(|r| (p, r)))
+    }
+
+    pub fn by_type_id(
+        &self,
+        resource_type: &str,
+        id: &str,
+    ) -> Option<(&Package, &PackageResource)> {
+        self.packages
+            .iter()
+            .find_map(|p| p.by_type_id(resource_type, id).map(|r| (p, r)))
+    }
+
+    /// Every resource of one type across all packages, in load order.
+    pub fn of_type<'a>(
+        &'a self,
+        resource_type: &'a str,
+    ) -> impl Iterator<Item = (&'a Package, &'a PackageResource)> + 'a {
+        self.packages
+            .iter()
+            .flat_map(move |p| p.of_type(resource_type).map(move |r| (p, r)))
+    }
+}
+
+/// npm-style version match as FHIR packages use it: exact, or with `x`
+/// (or `*`) standing for any value of that part (`4.0.x`); `current` and
+/// `dev` accept whatever is loaded.
+fn version_matches(wanted: &str, have: &str) -> bool {
+    if wanted == have || wanted == "current" || wanted == "dev" || wanted == "*" {
+        return true;
+    }
+    let w: Vec<&str> = wanted.split('.').collect();
+    let h: Vec<&str> = have.split('.').collect();
+    w.len() == h.len()
+        && w.iter()
+            .zip(&h)
+            .all(|(w, h)| *w == "x" || *w == "*" || w == h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_patterns() {
+        assert!(version_matches("4.0.1", "4.0.1"));
+        assert!(version_matches("4.0.x", "4.0.1"));
+        assert!(!version_matches("4.0.x", "4.1.0"));
+        assert!(!version_matches("4.0.1", "4.0.2"));
+        assert!(version_matches("current", "1.2.3"));
+    }
+}
