@@ -4,6 +4,7 @@
 //! |--------|---------------------------------------|-------------|
 //! | GET    | `/fhir/metadata`                      | [`capabilities`] |
 //! | GET    | `/fhir/_history`                      | [`history::system`] |
+//! | POST   | `/fhir`                               | [`bundle`] (batch, transaction) |
 //! | POST   | `/fhir/{type}`                        | [`create`] |
 //! | GET    | `/fhir/{type}`                        | [`search`] (not supported yet: 400) |
 //! | GET    | `/fhir/{type}/_history`               | [`history::type_level`] |
@@ -26,7 +27,7 @@ use actix_web::{middleware, web, App, HttpRequest};
 
 use crate::error::{Error, IssueCode};
 use crate::interaction::{
-    capabilities, create, delete, history, patch, read, search, update, vread,
+    bundle, capabilities, create, delete, history, patch, read, search, update, vread,
 };
 use crate::operation::meta;
 use crate::store::Store;
@@ -110,6 +111,7 @@ pub fn build_app(
             web::scope("/fhir")
                 .service(resource("/metadata", "GET").route(web::get().to(capabilities::handle)))
                 .service(resource("/_history", "GET").route(web::get().to(history::system)))
+                .service(resource("", "POST").route(web::post().to(bundle::handle)))
                 .service(
                     resource("/{type}", "GET, POST")
                         .route(web::post().to(create::handle))

@@ -91,7 +91,7 @@ pub fn capability_statement(base: &str) -> Value {
         "rest": [{
             "mode": "server",
             "resource": resources,
-            "interaction": [{"code": "history-system"}],
+            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
         }],
     })
 }
@@ -118,6 +118,10 @@ mod tests {
             assert_eq!(res["versioning"], "versioned-update");
             assert!(res.get("searchParam").is_none());
         }
-        assert_eq!(cs["rest"][0]["interaction"][0]["code"], "history-system");
+        let system: Vec<&str> = cs["rest"][0]["interaction"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|i| i["code"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(system, ["transaction", "batch", "history-system"]);
     }
 }

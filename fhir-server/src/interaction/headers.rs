@@ -23,7 +23,7 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i32>, Error> {
     })
 }
 
-fn version_of(etag: &str) -> Option<i32> {
+pub(crate) fn version_of(etag: &str) -> Option<i32> {
     let t = etag.trim();
     let t = t.strip_prefix("W/").unwrap_or(t);
     t.strip_prefix('"')?

@@ -3,6 +3,7 @@
 //! running storage calls off the async threads, and building responses with
 //! the headers FHIR asks for.
 
+pub mod bundle;
 pub mod capabilities;
 pub mod create;
 pub mod delete;

@@ -174,6 +174,15 @@ enum Change<'a> {
     Delete,
 }
 
+/// One write of a [`Store::transaction`].
+pub enum TxWrite {
+    /// Store as version 1 under the id the resource carries.
+    Create(Resource),
+    /// Store the next version (update-as-create), optionally `If-Match`.
+    Update(Resource, Option<i32>),
+    Delete(ResourceType, Id),
+}
+
 enum TxError {
     Db(DieselError),
     Store(StoreError),
@@ -403,6 +412,59 @@ impl Store {
             total,
             next_before,
         })
+    }
+
+    /// Runs several writes in ONE database transaction: all are stored or
+    /// none is (http.html#transaction). A lost race reruns the whole
+    /// transaction; any other failure rolls everything back and says which
+    /// write (by its index in `writes`) failed.
+    pub fn transaction(
+        &self,
+        writes: &mut [TxWrite],
+    ) -> Result<Vec<Option<Written>>, (Option<usize>, StoreError)> {
+        let _guard = self
+            .write_lock
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut conn = self.conn().map_err(|e| (None, e))?;
+        for attempt in 1..=WRITE_ATTEMPTS {
+            let mut failed_at = None;
+            let result = conn.transaction(|c| {
+                let mut out = Vec::with_capacity(writes.len());
+                for (i, w) in writes.iter_mut().enumerate() {
+                    failed_at = Some(i);
+                    let (rt, id, change) = match w {
+                        TxWrite::Create(r) => {
+                            let (rt, id) = type_and_id(r).map_err(TxError::Store)?;
+                            (rt, id, Change::Create(r))
+                        }
+                        TxWrite::Update(r, if_match) => {
+                            let (rt, id) = type_and_id(r).map_err(TxError::Store)?;
+                            (rt, id, Change::Update(r, *if_match))
+                        }
+                        TxWrite::Delete(rt, id) => (*rt, id.as_str().to_owned(), Change::Delete),
+                    };
+                    let mut change = change;
+                    out.push(write_once(c, rt, &id, &mut change)?);
+                }
+                failed_at = None;
+                Ok(out)
+            });
+            match result {
+                Ok(w) => return Ok(w),
+                Err(TxError::Retry) => {
+                    log::debug!("transaction lost a race (attempt {attempt}); retrying");
+                }
+                Err(TxError::Store(e)) => return Err((failed_at, e)),
+                Err(TxError::Db(e)) => return Err((failed_at, e.into())),
+            }
+        }
+        Err((
+            None,
+            StoreError::VersionConflict(
+                "the transaction kept colliding with other writers; try again".into(),
+            ),
+        ))
     }
 
     fn write(
