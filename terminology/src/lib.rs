@@ -1,5 +1,45 @@
-//! CodeSystem, ValueSet and ConceptMap operations, the Japanese code
-//! systems, and the mapping of local codes to standard codes.
+//! The terminology engine: CodeSystem indexes and the operations of
+//! terminology-service.html, as a library the server calls.
 //!
-//! This crate depends only on `fhir-model`. The engine itself is the work of
-//! the terminology issue; today the crate holds nothing.
+//! # Brief overview
+//!
+//! A [`CodeSystem`] is built from a CodeSystem resource's JSON
+//! ([`CodeSystem::from_json`]). It holds every concept in a vector, a hash
+//! map from code to concept, and the hierarchy as parent and child index
+//! lists, merged from nested `concept`s and the `parent`/`child`
+//! properties. Each [`Concept`] carries its display, designations (the
+//! Japanese and English names of one concept), properties, and two flags
+//! read from the properties once at indexing time: `inactive` and
+//! `abstract_` (`notSelectable`).
+//!
+//! The operations are methods returning typed answers, which the server
+//! turns into `Parameters` later:
+//! - [`CodeSystem::lookup`] → [`Lookup`] (`$lookup`),
+//! - [`CodeSystem::validate_code`] → [`Validation`] (`$validate-code`:
+//!   `result` plus `message`),
+//! - [`CodeSystem::subsumes`] → [`Subsumption`] (`$subsumes`).
+//!
+//! A [`Registry`] holds many CodeSystems by canonical url and version, and
+//! offers the same operations by `system` url, as the REST operations are
+//! called.
+//!
+//! Errors are one enum, [`Error`], each variant with a [`Category`].
+//!
+//! **Invariant:** this crate depends only on `fhir-model` and does no IO;
+//! loading packages or the database is the caller's job.
+//! **Invariant:** no operation scans a code system's concepts: codes are
+//! found by hash, relatives by index.
+//! **Invariant:** no input panics the engine; malformed resources are
+//! [`Error::Invalid`] with a FHIRPath-style path.
+
+mod code_system;
+mod error;
+mod operations;
+mod registry;
+
+pub use code_system::{
+    CodeSystem, Coding, Concept, Designation, Property, PropertyDefinition, PropertyValue,
+};
+pub use error::{Category, Error};
+pub use operations::{language_matches, Lookup, Subsumption, ValidateOptions, Validation};
+pub use registry::Registry;

@@ -1,0 +1,74 @@
+//! The crate's one error type.
+
+/// What went wrong in the terminology engine.
+///
+/// Each variant names its category ([`Category`]), so the server can turn it
+/// into an HTTP status and an OperationOutcome `issue.code` in its one
+/// table without matching on messages.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The bytes are not JSON at all.
+    #[error("not JSON: {0}")]
+    Syntax(String),
+    /// JSON, but not a CodeSystem the engine can index (wrong
+    /// `resourceType`, a concept without `code`, a property of the wrong
+    /// shape). `path` is FHIRPath-style, as `fhir-model` reports issues.
+    #[error("invalid CodeSystem at {path}: {message}")]
+    Invalid {
+        /// Where, e.g. `CodeSystem.concept[3].code`.
+        path: String,
+        /// What is wrong there.
+        message: String,
+    },
+    /// The same code twice in one CodeSystem. Codes identify concepts
+    /// (codesystem.html#invs, csd-1), so the index refuses to guess which
+    /// one a lookup means.
+    #[error("duplicate code '{code}' in {system}")]
+    DuplicateCode {
+        /// The CodeSystem's canonical url.
+        system: String,
+        /// The repeated code.
+        code: String,
+    },
+    /// No CodeSystem with this url (and version, when one was asked for)
+    /// is in the registry.
+    #[error("unknown code system {system}{}", version.as_deref().map(|v| format!(" version {v}")).unwrap_or_default())]
+    UnknownSystem {
+        /// The canonical url asked for.
+        system: String,
+        /// The version asked for, if any.
+        version: Option<String>,
+    },
+    /// The code is not in the CodeSystem. `$lookup` and `$subsumes` fail
+    /// with this; `$validate-code` instead answers `result=false`.
+    #[error("unknown code '{code}' in {system}")]
+    UnknownCode {
+        /// The CodeSystem's canonical url.
+        system: String,
+        /// The code asked for.
+        code: String,
+    },
+}
+
+/// Blaze-style anomaly categories; fhir-server maps each to a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// Bad input: 400.
+    Invalid,
+    /// Something asked for does not exist: 404 (or 400 inside an
+    /// operation's parameters, at the server's choice).
+    NotFound,
+}
+
+impl Error {
+    /// The anomaly category of this error.
+    pub fn category(&self) -> Category {
+        match self {
+            Error::Syntax(_) | Error::Invalid { .. } | Error::DuplicateCode { .. } => {
+                Category::Invalid
+            }
+            Error::UnknownSystem { .. } | Error::UnknownCode { .. } => Category::NotFound,
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Many CodeSystems, by canonical url and version.
+
+use std::collections::HashMap;
+
+use crate::code_system::CodeSystem;
+use crate::operations::{Lookup, Subsumption, ValidateOptions, Validation};
+use crate::Error;
+
+/// CodeSystems by canonical url, each url holding one or more versions.
+///
+/// Without a version, a url means the version added last: versions are
+/// free text (`2018-08-12`, `4.0.1`, `1.1.2`) with no order FHIR defines,
+/// and a package loader adds newer packages after older ones.
+///
+/// **Invariant:** at most one CodeSystem per (url, version); finding a url
+/// is one hash lookup, whatever the number of systems.
+#[derive(Debug, Default, Clone)]
+pub struct Registry {
+    systems: HashMap<String, Vec<CodeSystem>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Adds a CodeSystem, replacing (and returning) one with the same url
+    /// and version. The new one becomes the url's default version.
+    pub fn insert(&mut self, cs: CodeSystem) -> Option<CodeSystem> {
+        let versions = self.systems.entry(cs.url().to_owned()).or_default();
+        let old = versions
+            .iter()
+            .position(|v| v.version() == cs.version())
+            .map(|i| versions.remove(i));
+        versions.push(cs);
+        old
+    }
+
+    /// Indexes a CodeSystem's JSON and adds it.
+    pub fn insert_json(&mut self, bytes: &[u8]) -> Result<&CodeSystem, Error> {
+        let cs = CodeSystem::from_json(bytes)?;
+        let url = cs.url().to_owned();
+        self.insert(cs);
+        // Just pushed, so present; the fallback error keeps this panic-free.
+        self.systems
+            .get(&url)
+            .and_then(|v| v.last())
+            .ok_or(Error::UnknownSystem {
+                system: url,
+                version: None,
+            })
+    }
+
+    /// The CodeSystem for `system` (a url, or `url|version` as canonical
+    /// references write it) and an optional version; an explicit `version`
+    /// wins over one in the url.
+    pub fn get(&self, system: &str, version: Option<&str>) -> Result<&CodeSystem, Error> {
+        let (url, piped) = match system.split_once('|') {
+            Some((u, v)) => (u, Some(v)),
+            None => (system, None),
+        };
+        let version = version.or(piped);
+        let found = self.systems.get(url).and_then(|versions| match version {
+            None => versions.last(),
+            Some(v) => versions.iter().rev().find(|cs| cs.version() == Some(v)),
+        });
+        found.ok_or_else(|| Error::UnknownSystem {
+            system: url.to_owned(),
+            version: version.map(str::to_owned),
+        })
+    }
+
+    /// How many CodeSystems (counting versions).
+    pub fn len(&self) -> usize {
+        self.systems.values().map(Vec::len).sum()
+    }
+
+    /// No CodeSystems.
+    pub fn is_empty(&self) -> bool {
+        self.systems.is_empty()
+    }
+
+    /// Every CodeSystem, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &CodeSystem> {
+        self.systems.values().flatten()
+    }
+
+    /// `CodeSystem/$lookup` by system url.
+    pub fn lookup(
+        &self,
+        system: &str,
+        code: &str,
+        version: Option<&str>,
+        properties: &[&str],
+        display_language: Option<&str>,
+    ) -> Result<Lookup, Error> {
+        self.get(system, version)?
+            .lookup(code, properties, display_language)
+    }
+
+    /// `CodeSystem/$validate-code` by system url. An unknown system is an
+    /// answer (`result = false` and a message), as terminology servers
+    /// give it, not an error.
+    pub fn validate_code(
+        &self,
+        system: &str,
+        version: Option<&str>,
+        code: &str,
+        options: &ValidateOptions<'_>,
+    ) -> Validation {
+        match self.get(system, version) {
+            Ok(cs) => cs.validate_code(code, options),
+            Err(e) => Validation {
+                result: false,
+                message: Some(format!(
+                    "A definition for CodeSystem could not be found: {e}"
+                )),
+                display: None,
+                inactive: false,
+            },
+        }
+    }
+
+    /// `CodeSystem/$subsumes` by system url.
+    pub fn subsumes(
+        &self,
+        system: &str,
+        version: Option<&str>,
+        a: &str,
+        b: &str,
+    ) -> Result<Subsumption, Error> {
+        self.get(system, version)?.subsumes(a, b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cs(version: &str, display: &str) -> CodeSystem {
+        let json = format!(
+            r#"{{"resourceType":"CodeSystem","url":"http://ex/cs","version":"{version}",
+               "concept":[{{"code":"a","display":"{display}"}}]}}"#
+        );
+        CodeSystem::from_json(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn versions_and_defaults() {
+        let mut r = Registry::new();
+        assert!(r.insert(cs("1", "one")).is_none());
+        r.insert(cs("2", "two"));
+        assert_eq!(r.len(), 2);
+        let display = |v| r.lookup("http://ex/cs", "a", v, &[], None).unwrap().display;
+        assert_eq!(display(None).as_deref(), Some("two"));
+        assert_eq!(display(Some("1")).as_deref(), Some("one"));
+        assert_eq!(r.get("http://ex/cs|1", None).unwrap().version(), Some("1"));
+        assert!(r.insert(cs("1", "uno")).is_some());
+        assert_eq!(r.len(), 2);
+        assert!(matches!(
+            r.get("http://ex/cs", Some("9")),
+            Err(Error::UnknownSystem { .. })
+        ));
+        let v = r.validate_code("http://nope", None, "a", &ValidateOptions::default());
+        assert!(!v.result);
+    }
+}
