@@ -46,6 +46,8 @@ backend_tests! {
         assert_eq!(obs["extension"][0]["valueReference"]["reference"], patient_ref.as_str());
         assert_eq!(obs["contained"][0]["target"][0]["reference"], patient_ref.as_str());
         c.get(&format!("/{patient_ref}")).expect_status(200);
+        let full_url = entries[0]["fullUrl"].as_str().expect("fullUrl");
+        assert_eq!(full_url, format!("{}/{patient_ref}", server.base_url()), "absolute fullUrl");
     }
 
     /// One failing entry (a stale ifMatch) fails the whole transaction:

@@ -14,7 +14,7 @@ use super::{
 use crate::error::Error;
 use crate::store::Store;
 
-pub fn run(store: &Store, mut bundle: Bundle) -> Vec<u8> {
+pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Vec<u8> {
     let mut entries = entries_of(&mut bundle);
     let mut out: Vec<Value> = vec![Value::Null; entries.len()];
     let mut ops = Vec::with_capacity(entries.len());
@@ -39,7 +39,7 @@ pub fn run(store: &Store, mut bundle: Bundle) -> Vec<u8> {
     let (indices, ops): (Vec<usize>, Vec<EntryOp>) = ops.into_iter().unzip();
     for (k, op) in in_processing_order(ops) {
         let i = indices[k];
-        out[i] = match run_one(store, op) {
+        out[i] = match run_one(store, base, op) {
             Ok(v) => v,
             Err(e) => error_entry(&e),
         };
@@ -47,14 +47,20 @@ pub fn run(store: &Store, mut bundle: Bundle) -> Vec<u8> {
     response_bundle("batch-response", out)
 }
 
-fn run_one(store: &Store, op: EntryOp) -> Result<Value, Error> {
+fn run_one(store: &Store, base: &str, op: EntryOp) -> Result<Value, Error> {
     Ok(match op {
         EntryOp::Create(mut r) => {
             let id = fhir_model::primitives::Id::new(uuid::Uuid::new_v4().to_string())
                 .map_err(|e| Error::Fault(e.to_string()))?;
             r.set_id(Some(id.clone()));
             let w = store.create(&mut r)?;
-            written_entry(r.resource_type(), id.as_str(), StatusCode::CREATED, Some(w))
+            written_entry(
+                base,
+                r.resource_type(),
+                id.as_str(),
+                StatusCode::CREATED,
+                Some(w),
+            )
         }
         EntryOp::Update {
             mut resource,
@@ -70,17 +76,21 @@ fn run_one(store: &Store, op: EntryOp) -> Result<Value, Error> {
                 .id()
                 .map(|i| i.as_str().to_owned())
                 .unwrap_or_default();
-            written_entry(resource.resource_type(), &id, status, Some(w))
+            written_entry(base, resource.resource_type(), &id, status, Some(w))
         }
         EntryOp::Delete(rt, id) => written_entry(
+            base,
             rt,
             id.as_str(),
             StatusCode::NO_CONTENT,
             store.delete(rt, &id)?,
         ),
-        EntryOp::Read { rt, id, version } => read_entry(match version {
-            None => store.read(rt, &id)?,
-            Some(n) => store.vread(rt, &id, n)?,
-        }),
+        EntryOp::Read { rt, id, version } => read_entry(
+            base,
+            match version {
+                None => store.read(rt, &id)?,
+                Some(n) => store.vread(rt, &id, n)?,
+            },
+        ),
     })
 }

@@ -33,6 +33,7 @@ pub async fn handle(
 ) -> Result<HttpResponse, Error> {
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let store = state.store.clone();
+    let base = super::base_url(&req);
     let if_match_header = headers::if_match(req.headers())?;
     if if_match_header.is_some() {
         return Err(Error::invalid(
@@ -51,8 +52,8 @@ pub async fn handle(
             .and_then(|t| t.value.as_ref())
             .map(|c| c.as_str().to_owned());
         match kind.as_deref() {
-            Some("transaction") => transaction::run(&store, *bundle),
-            Some("batch") => Ok(batch::run(&store, *bundle)),
+            Some("transaction") => transaction::run(&store, &base, *bundle),
+            Some("batch") => Ok(batch::run(&store, &base, *bundle)),
             other => Err(Error::Invalid(vec![Issue::new(
                 IssueCode::Invalid,
                 format!(
@@ -244,7 +245,14 @@ fn string(s: impl Into<String>) -> Value {
 }
 
 /// The response entry of a stored write (`None`: a delete of nothing).
-fn written_entry(rt: ResourceType, id: &str, status: StatusCode, w: Option<Written>) -> Value {
+/// `fullUrl` is absolute, as Bundle.entry.fullUrl must be.
+fn written_entry(
+    base: &str,
+    rt: ResourceType,
+    id: &str,
+    status: StatusCode,
+    w: Option<Written>,
+) -> Value {
     let Some(w) = w else {
         return obj(vec![(
             "response",
@@ -265,7 +273,7 @@ fn written_entry(rt: ResourceType, id: &str, status: StatusCode, w: Option<Writt
     response.push(("lastModified", string(w.last_updated.clone())));
     let mut entry = Vec::new();
     if let Some(body) = w.body.as_deref().and_then(|b| tree::parse(b).ok()) {
-        entry.push(("fullUrl", string(format!("{rt}/{id}"))));
+        entry.push(("fullUrl", string(format!("{base}/{rt}/{id}"))));
         entry.push(("resource", body));
     }
     entry.push(("response", obj(response)));
@@ -273,14 +281,17 @@ fn written_entry(rt: ResourceType, id: &str, status: StatusCode, w: Option<Writt
 }
 
 /// The response entry of a read.
-fn read_entry(v: StoredVersion) -> Value {
+fn read_entry(base: &str, v: StoredVersion) -> Value {
     let body = v
         .body
         .as_deref()
         .and_then(|b| tree::parse(b).ok())
         .unwrap_or(Value::Null);
     obj(vec![
-        ("fullUrl", string(format!("{}/{}", v.resource_type, v.id))),
+        (
+            "fullUrl",
+            string(format!("{base}/{}/{}", v.resource_type, v.id)),
+        ),
         ("resource", body),
         (
             "response",

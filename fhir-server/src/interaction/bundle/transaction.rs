@@ -23,7 +23,7 @@ use super::{
 use crate::error::{Error, Issue, IssueCode};
 use crate::store::{Store, StoreError, TxWrite};
 
-pub fn run(store: &Store, mut bundle: Bundle) -> Result<Vec<u8>, Error> {
+pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Result<Vec<u8>, Error> {
     let mut entries = entries_of(&mut bundle);
     let mut ops = Vec::with_capacity(entries.len());
     let mut full_urls: HashMap<String, String> = HashMap::new();
@@ -107,7 +107,7 @@ pub fn run(store: &Store, mut bundle: Bundle) -> Result<Vec<u8>, Error> {
             }
             TxWrite::Delete(rt, id) => (*rt, id.as_str().to_owned(), StatusCode::NO_CONTENT),
         };
-        out[*i] = written_entry(rt, &id, status, w);
+        out[*i] = written_entry(base, rt, &id, status, w);
     }
     // GETs run after the writes have committed, so they see them.
     for (i, rt, id, version) in reads {
@@ -116,7 +116,7 @@ pub fn run(store: &Store, mut bundle: Bundle) -> Result<Vec<u8>, Error> {
             Some(n) => store.vread(rt, &id, n),
         };
         out[i] = match v {
-            Ok(v) => read_entry(v),
+            Ok(v) => read_entry(base, v),
             Err(e) => super::error_entry(&e.into()),
         };
     }
