@@ -190,15 +190,28 @@ impl CodeSystem {
     /// says abstract codes are not allowed.
     pub fn validate_code(&self, code: &str, options: &ValidateOptions<'_>) -> Validation {
         let Some(concept) = self.concept(code) else {
+            let version = self
+                .version()
+                .map(|v| format!(" version '{v}'"))
+                .unwrap_or_default();
+            // A fragment lists only some codes, so a code missing from it
+            // may be valid elsewhere: a warning, not a failure (the wording
+            // is the tx ecosystem suite's, tests/tx/fragment).
+            let fragment = self.content() == Some("fragment");
+            let message = if fragment {
+                format!(
+                    "Unknown Code '{code}' in the CodeSystem '{}'{version} - note that the code system is labeled as a fragment, so the code may be valid in some other fragment",
+                    self.url()
+                )
+            } else {
+                format!(
+                    "Unknown code '{code}' in the CodeSystem '{}'{version}",
+                    self.url()
+                )
+            };
             return Validation {
-                result: false,
-                message: Some(format!(
-                    "Unknown code '{code}' in the CodeSystem '{}'{}",
-                    self.url(),
-                    self.version()
-                        .map(|v| format!(" version '{v}'"))
-                        .unwrap_or_default()
-                )),
+                result: fragment,
+                message: Some(message),
                 display: None,
                 inactive: false,
             };
@@ -383,6 +396,21 @@ mod tests {
             unknown.message.as_deref(),
             Some("Unknown code 'x' in the CodeSystem 'http://ex/drug' version '1'")
         );
+    }
+
+    #[test]
+    fn unknown_code_in_a_fragment_is_a_warning() {
+        let json = JA.replace(
+            r#""language":"en","#,
+            r#""language":"en","content":"fragment","#,
+        );
+        let cs = CodeSystem::from_json(json.as_bytes()).unwrap();
+        let v = cs.validate_code("x", &ValidateOptions::default());
+        assert!(v.result);
+        assert!(v
+            .message
+            .unwrap()
+            .ends_with("so the code may be valid in some other fragment"));
     }
 
     #[test]

@@ -56,11 +56,7 @@ impl Registry {
     /// references write it) and an optional version; an explicit `version`
     /// wins over one in the url.
     pub fn get(&self, system: &str, version: Option<&str>) -> Result<&CodeSystem, Error> {
-        let (url, piped) = match system.split_once('|') {
-            Some((u, v)) => (u, Some(v)),
-            None => (system, None),
-        };
-        let version = version.or(piped);
+        let (url, version) = split_canonical(system, version);
         let found = self.systems.get(url).and_then(|versions| match version {
             None => versions.last(),
             Some(v) => versions.iter().rev().find(|cs| cs.version() == Some(v)),
@@ -69,6 +65,16 @@ impl Registry {
             system: url.to_owned(),
             version: version.map(str::to_owned),
         })
+    }
+
+    /// The versions held for a url, in the order added (unversioned ones
+    /// left out).
+    pub fn versions<'a>(&'a self, url: &str) -> impl Iterator<Item = &'a str> {
+        self.systems
+            .get(url)
+            .into_iter()
+            .flatten()
+            .filter_map(CodeSystem::version)
     }
 
     /// How many CodeSystems (counting versions).
@@ -109,16 +115,33 @@ impl Registry {
         code: &str,
         options: &ValidateOptions<'_>,
     ) -> Validation {
-        match self.get(system, version) {
-            Ok(cs) => cs.validate_code(code, options),
-            Err(e) => Validation {
-                result: false,
-                message: Some(format!(
-                    "A definition for CodeSystem could not be found: {e}"
-                )),
-                display: None,
-                inactive: false,
-            },
+        let (url, version) = split_canonical(system, version);
+        if let Ok(cs) = self.get(url, version) {
+            return cs.validate_code(code, options);
+        }
+        // The tx ecosystem suite's wording; naming the versions held helps
+        // a client whose version pin is stale.
+        let message = match version {
+            None => format!(
+                "A definition for CodeSystem '{url}' could not be found, so the code cannot be validated"
+            ),
+            Some(v) => {
+                let known: Vec<&str> = self.versions(url).collect();
+                let mut m = format!(
+                    "A definition for CodeSystem '{url}' version '{v}' could not be found, so the code cannot be validated"
+                );
+                if !known.is_empty() {
+                    m.push_str(". Valid versions: ");
+                    m.push_str(&join_or(&known));
+                }
+                m
+            }
+        };
+        Validation {
+            result: false,
+            message: Some(message),
+            display: None,
+            inactive: false,
         }
     }
 
@@ -131,6 +154,23 @@ impl Registry {
         b: &str,
     ) -> Result<Subsumption, Error> {
         self.get(system, version)?.subsumes(a, b)
+    }
+}
+
+/// Splits `url|version`; an explicit version wins over the piped one.
+fn split_canonical<'a>(system: &'a str, version: Option<&'a str>) -> (&'a str, Option<&'a str>) {
+    match system.split_once('|') {
+        Some((u, v)) => (u, version.or(Some(v))),
+        None => (system, version),
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn join_or(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
 
@@ -164,5 +204,15 @@ mod tests {
         ));
         let v = r.validate_code("http://nope", None, "a", &ValidateOptions::default());
         assert!(!v.result);
+        assert_eq!(
+            v.message.as_deref(),
+            Some("A definition for CodeSystem 'http://nope' could not be found, so the code cannot be validated")
+        );
+        let v = r.validate_code("http://ex/cs|3", None, "a", &ValidateOptions::default());
+        assert_eq!(
+            v.message.as_deref(),
+            Some("A definition for CodeSystem 'http://ex/cs' version '3' could not be found, so the code cannot be validated. Valid versions: 2 or 1")
+        );
+        assert_eq!(join_or(&["a", "b", "c"]), "a, b or c");
     }
 }
