@@ -179,10 +179,7 @@ impl TestServer {
     pub fn kill_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let database = match &self.pg {
-            Some(pg) => pg.url().to_string(),
-            None => format!("sqlite:{}", self.dir.join("fhir.db").display()),
-        };
+        let database = self.database_url();
         let log_file = fs::OpenOptions::new()
             .append(true)
             .open(&self.log)
@@ -220,6 +217,15 @@ impl TestServer {
             std::thread::sleep(Duration::from_millis(50));
         }
         None
+    }
+
+    /// The `--database` URL the server runs on, for other commands (such as
+    /// `fhir-server import`) to write into the same store.
+    pub fn database_url(&self) -> String {
+        match &self.pg {
+            Some(pg) => pg.url().to_string(),
+            None => format!("sqlite:{}", self.dir.join("fhir.db").display()),
+        }
     }
 
     /// Everything the server has logged so far (stdout and stderr).

@@ -24,6 +24,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Evaluate a FHIRPath expression and print the result as JSON.
     Fhirpath(crate::fhirpath_cmd::FhirpathArgs),
+    /// Load Bundles and NDJSON files (plain, .gz, .bz2, or folders of them)
+    /// into the database, without HTTP.
+    Import(crate::import_cmd::ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -50,6 +53,7 @@ pub fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Fhirpath(args) => crate::fhirpath_cmd::run(args),
+        Command::Import(args) => crate::import_cmd::run(args),
     }
 }
 

@@ -21,6 +21,7 @@ pub mod cli;
 pub mod error;
 pub mod fhirpath_cmd;
 pub mod format;
+pub mod import_cmd;
 pub mod interaction;
 pub mod operation;
 pub mod store;
