@@ -1,5 +1,6 @@
 //! The command line: `fhir-server serve [--listen ADDR] [--database URL]
-//! [--max-body-bytes N] [--pool-size N]`.
+//! [--max-body-bytes N] [--pool-size N] [--package PATH]…`, `import`, and
+//! `fhirpath`.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -44,6 +45,11 @@ pub struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, default_value_t = 16)]
     pub pool_size: u32,
+    /// A FHIR package (`.tgz` or folder, npm layout) whose conformance
+    /// resources are stored at start; repeatable. Dependencies are taken
+    /// from ~/.fhir/packages when there; missing ones are warned about.
+    #[arg(long = "package", value_name = "PATH")]
+    pub packages: Vec<std::path::PathBuf>,
 }
 
 /// Parses the command line, sets up logging and runs the chosen command.
@@ -61,6 +67,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.database, args.pool_size)
         .with_context(|| format!("cannot open database {:?}", args.database))?;
     log::info!("database {:?} ready ({:?})", args.database, store.backend());
+    crate::packages::install(&store, &args.packages)?;
     let state = AppState {
         store,
         max_body_bytes: args.max_body_bytes,

@@ -24,4 +24,5 @@ pub mod format;
 pub mod import_cmd;
 pub mod interaction;
 pub mod operation;
+pub mod packages;
 pub mod store;
