@@ -74,11 +74,7 @@ async fn handle(
     let id = url_id(&id)?;
     let store = state.store.clone();
     if op == Op::Read {
-        let v = run(move || match version {
-            None => store.read(rt, &id),
-            Some(n) => store.vread(rt, &id, n),
-        })
-        .await?;
+        let v = run(move || store.read_version(rt, &id, version)).await?;
         let meta = run(move || stored_meta(v.body.as_deref().unwrap_or_default())).await?;
         return Ok(parameters_response(&meta));
     }

@@ -287,19 +287,33 @@ impl Store {
         self.write(rt, id.as_str(), Change::Delete)
     }
 
+    /// Serialises writers on SQLite (see the module doc); `None` on
+    /// PostgreSQL. A poisoned lock only means another writer panicked; the
+    /// database transaction it held was rolled back, so the lock is still
+    /// good.
+    fn write_guard(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        self.write_lock
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// The current version; `Gone` when it is a deletion.
     pub fn read(&self, rt: ResourceType, id: &Id) -> Result<StoredVersion, StoreError> {
         let mut conn = self.conn()?;
         let row = queries::latest(&mut conn, rt.as_str(), id.as_str())?;
-        let what = || format!("{}/{}", rt.as_str(), id.as_str());
-        match row {
-            None => Err(StoreError::NotFound(what())),
-            Some(r) if r.deleted => Err(StoreError::Gone {
-                what: what(),
-                version: r.version,
-                last_updated: r.last_updated,
-            }),
-            Some(r) => Ok(r.into()),
+        live(row, || format!("{}/{}", rt.as_str(), id.as_str())).map(Into::into)
+    }
+
+    /// [`Store::read`] for `None`, [`Store::vread`] for a version.
+    pub fn read_version(
+        &self,
+        rt: ResourceType,
+        id: &Id,
+        version: Option<i32>,
+    ) -> Result<StoredVersion, StoreError> {
+        match version {
+            None => self.read(rt, id),
+            Some(v) => self.vread(rt, id, v),
         }
     }
 
@@ -312,16 +326,10 @@ impl Store {
     ) -> Result<StoredVersion, StoreError> {
         let mut conn = self.conn()?;
         let row = queries::version(&mut conn, rt.as_str(), id.as_str(), version)?;
-        let what = || format!("{}/{}/_history/{}", rt.as_str(), id.as_str(), version);
-        match row {
-            None => Err(StoreError::NotFound(what())),
-            Some(r) if r.deleted => Err(StoreError::Gone {
-                what: what(),
-                version: r.version,
-                last_updated: r.last_updated,
-            }),
-            Some(r) => Ok(r.into()),
-        }
+        live(row, || {
+            format!("{}/{}/_history/{}", rt.as_str(), id.as_str(), version)
+        })
+        .map(Into::into)
     }
 
     /// Changes the `meta` of one stored version in place, without making a
@@ -336,10 +344,7 @@ impl Store {
         version: Option<i32>,
         change: impl FnOnce(&mut fhir_model::generated::Meta),
     ) -> Result<StoredVersion, StoreError> {
-        let _guard = self
-            .write_lock
-            .as_ref()
-            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()));
+        let _guard = self.write_guard();
         let mut conn = self.conn()?;
         let (rtype, rid) = (rt.as_str(), id.as_str());
         let what = || format!("{rtype}/{rid}");
@@ -350,17 +355,7 @@ impl Store {
                 Some(v) => queries::version(c, rtype, rid, v),
             }
             .map_err(TxError::Db)?;
-            let mut row = match row {
-                None => return Err(TxError::Store(StoreError::NotFound(what()))),
-                Some(r) if r.deleted => {
-                    return Err(TxError::Store(StoreError::Gone {
-                        what: what(),
-                        version: r.version,
-                        last_updated: r.last_updated,
-                    }))
-                }
-                Some(r) => r,
-            };
+            let mut row = live(row, what).map_err(TxError::Store)?;
             let body = row.body.as_deref().unwrap_or_default();
             let mut resource = Resource::from_json_slice(body).map_err(|e| {
                 TxError::Store(StoreError::Fault(format!("stored {}: {e}", what())))
@@ -422,10 +417,7 @@ impl Store {
         &self,
         writes: &mut [TxWrite],
     ) -> Result<Vec<Option<Written>>, (Option<usize>, StoreError)> {
-        let _guard = self
-            .write_lock
-            .as_ref()
-            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()));
+        let _guard = self.write_guard();
         let mut conn = self.conn().map_err(|e| (None, e))?;
         for attempt in 1..=WRITE_ATTEMPTS {
             let mut failed_at = None;
@@ -473,12 +465,7 @@ impl Store {
         id: &str,
         mut change: Change<'_>,
     ) -> Result<Option<Written>, StoreError> {
-        // A poisoned lock only means another writer panicked; the database
-        // transaction it held was rolled back, so the lock is still good.
-        let _guard = self
-            .write_lock
-            .as_ref()
-            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()));
+        let _guard = self.write_guard();
         let mut conn = self.conn()?;
         for attempt in 1..=WRITE_ATTEMPTS {
             match conn.transaction(|c| write_once(c, rt, id, &mut change)) {
@@ -497,6 +484,20 @@ impl Store {
             "{}/{id} is being changed by other writers; try again",
             rt.as_str()
         )))
+    }
+}
+
+/// A stored row that holds a resource: `NotFound` when there is none,
+/// `Gone` when it records a deletion (http.html#read: 410, not 404).
+fn live(row: Option<VersionRow>, what: impl Fn() -> String) -> Result<VersionRow, StoreError> {
+    match row {
+        None => Err(StoreError::NotFound(what())),
+        Some(r) if r.deleted => Err(StoreError::Gone {
+            what: what(),
+            version: r.version,
+            last_updated: r.last_updated,
+        }),
+        Some(r) => Ok(r),
     }
 }
 

@@ -85,12 +85,8 @@ fn run_one(store: &Store, base: &str, op: EntryOp) -> Result<Value, Error> {
             StatusCode::NO_CONTENT,
             store.delete(rt, &id)?,
         ),
-        EntryOp::Read { rt, id, version } => read_entry(
-            base,
-            match version {
-                None => store.read(rt, &id)?,
-                Some(n) => store.vread(rt, &id, n)?,
-            },
-        ),
+        EntryOp::Read { rt, id, version } => {
+            read_entry(base, store.read_version(rt, &id, version)?)
+        }
     })
 }

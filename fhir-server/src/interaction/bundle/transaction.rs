@@ -111,11 +111,7 @@ pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Result<Vec<u8>, Err
     }
     // GETs run after the writes have committed, so they see them.
     for (i, rt, id, version) in reads {
-        let v = match version {
-            None => store.read(rt, &id),
-            Some(n) => store.vread(rt, &id, n),
-        };
-        out[i] = match v {
+        out[i] = match store.read_version(rt, &id, version) {
             Ok(v) => read_entry(base, v),
             Err(e) => super::error_entry(&e.into()),
         };
