@@ -49,6 +49,34 @@ impl TypeInfo {
     pub fn element(&self, name: &str) -> Option<&'static ElementInfo> {
         self.elements.iter().find(|e| e.name == name)
     }
+
+    /// The element a JSON property or XML element name stands for, with
+    /// its position and the type the name gives it: `birthDate` is
+    /// `birthDate` (a `date`), `valueQuantity` is `value[x]` as a
+    /// `Quantity`. A primitive's `_name` is for the caller to strip.
+    pub fn element_named(&self, name: &str) -> Option<(usize, &'static ElementInfo, &'static str)> {
+        let elements: &'static [ElementInfo] = self.elements;
+        elements.iter().enumerate().find_map(|(i, e)| {
+            let t = if e.choice {
+                let rest = name.strip_prefix(e.name)?;
+                e.types.iter().find(|t| is_type_suffix(rest, t))?
+            } else if e.name == name {
+                e.types.first()?
+            } else {
+                return None;
+            };
+            Some((i, e, *t))
+        })
+    }
+}
+
+/// Whether `rest` is `type_code` with its first letter upper-cased: the
+/// suffix a choice element's name carries (`Quantity`, `DateTime`).
+fn is_type_suffix(rest: &str, type_code: &str) -> bool {
+    let (Some(r), Some(t)) = (rest.chars().next(), type_code.chars().next()) else {
+        return false;
+    };
+    r == t.to_ascii_uppercase() && rest[r.len_utf8()..] == type_code[t.len_utf8()..]
 }
 
 /// The type with this name (`Patient`, `HumanName`, `PatientContact`).

@@ -48,25 +48,9 @@ fn resource_info(map: &Map) -> Option<&'static TypeInfo> {
 
 /// The element a JSON property belongs to: `birthDate` and `_birthDate` to
 /// `birthDate`, `valueQuantity` to `value[x]`.
-fn element_of<'a>(info: &'a TypeInfo, key: &str) -> Option<&'a ElementInfo> {
+fn element_of(info: &TypeInfo, key: &str) -> Option<&'static ElementInfo> {
     let key = key.strip_prefix('_').unwrap_or(key);
-    info.elements.iter().find(|e| {
-        if e.choice {
-            key.strip_prefix(e.name)
-                .is_some_and(|rest| e.types.iter().any(|t| is_type_suffix(rest, t)))
-        } else {
-            e.name == key
-        }
-    })
-}
-
-/// Whether `rest` is `type_code` with its first letter upper-cased, the
-/// suffix a choice element's JSON name carries (`Quantity`, `DateTime`).
-fn is_type_suffix(rest: &str, type_code: &str) -> bool {
-    let (Some(r), Some(t)) = (rest.chars().next(), type_code.chars().next()) else {
-        return false;
-    };
-    r == t.to_ascii_uppercase() && rest[r.len_utf8()..] == type_code[t.len_utf8()..]
+    info.element_named(key).map(|(_, e, _)| e)
 }
 
 /// Cuts `resource` to `mode`; returns whether anything may have been left

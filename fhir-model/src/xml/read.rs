@@ -15,7 +15,7 @@ use crate::json::tree::{Map, Value};
 use crate::meta::{type_info, ElementInfo, Kind, TypeInfo};
 use crate::primitives::Decimal;
 
-use super::{is_attribute, is_json_number, is_primitive, type_suffix, FHIR_NS, XHTML_NS};
+use super::{is_attribute, is_json_number, is_primitive, FHIR_NS, XHTML_NS};
 
 /// Deeper than this is an attack, not a resource.
 const MAX_DEPTH: usize = 200;
@@ -498,27 +498,15 @@ fn attr(r: &mut XmlReader, tag: &BytesStart, name: &str) -> Result<Option<String
 }
 
 /// The element of `info` an XML element name stands for: its position,
-/// definition and, for a choice, the type its suffix names.
+/// definition and, for a choice, the type its suffix names. Elements that
+/// XML writes as attributes (`Element.id`, `Extension.url`) are not
+/// element names.
 fn find_element(
     info: &TypeInfo,
     local: &str,
 ) -> Option<(usize, &'static ElementInfo, &'static str)> {
-    let is_resource = info.kind == Kind::Resource;
-    for (i, el) in info.elements.iter().enumerate() {
-        if is_attribute(is_resource, info.name, el.name) {
-            continue;
-        }
-        if !el.choice {
-            if el.name == local {
-                return el.types.first().map(|t| (i, el, *t));
-            }
-        } else if let Some(suffix) = local.strip_prefix(el.name) {
-            if let Some(t) = el.types.iter().find(|t| type_suffix(t) == suffix) {
-                return Some((i, el, *t));
-            }
-        }
-    }
-    None
+    info.element_named(local)
+        .filter(|(_, el, _)| !is_attribute(info.kind == Kind::Resource, info.name, el.name))
 }
 
 /// Adds what one element gathered to the JSON object: `name` (an array for
