@@ -6,11 +6,16 @@
 //! Rust for it ([`emit`]). It is run by hand (`cargo run -p fhir-codegen`)
 //! and its output is committed; the test `tests/fresh.rs` regenerates in
 //! memory and fails when the committed files differ.
+//!
+//! The same run writes the server's built-in search data ([`search_data`]:
+//! the core SearchParameters and CompartmentDefinitions), checked the same
+//! way by `tests/search_data_fresh.rs`.
 
 pub mod emit;
 pub mod meta;
 pub mod model;
 pub mod package;
+pub mod search_data;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

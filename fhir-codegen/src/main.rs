@@ -1,9 +1,11 @@
-//! `cargo run -p fhir-codegen [-- PACKAGE.tgz [OUT_DIR]]`: regenerates the
-//! R4 model. Both paths default to the ones in the workspace
+//! `cargo run -p fhir-codegen [-- PACKAGE.tgz [OUT_DIR [DATA_DIR]]]`:
+//! regenerates the R4 model and the server's built-in search data. The
+//! paths default to the ones in the workspace
 //! (`../shared/fhir-packages/hl7.fhir.r4.core-4.0.1.tgz`,
-//! `fhir-model/src/generated`).
+//! `fhir-model/src/generated`, `fhir-server/data`).
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -30,16 +32,30 @@ fn run() -> Result<usize, String> {
         .next()
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join(fhir_codegen::DEFAULT_OUT));
+    let data_out = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(fhir_codegen::search_data::DEFAULT_DATA_OUT));
     let files = fhir_codegen::generate(&package)?;
+    // Both are generated before anything is written, so a package the
+    // search data cannot be read from leaves the model untouched too.
+    let data = fhir_codegen::search_data::generate(&package)?;
     if out.exists() {
         std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     }
-    for (path, text) in &files {
+    write_all(&out, &files)?;
+    // The data folder may hold other files, so only ours are replaced.
+    write_all(&data_out, &data)?;
+    Ok(files.len() + data.len())
+}
+
+fn write_all(out: &Path, files: &BTreeMap<PathBuf, String>) -> Result<(), String> {
+    for (path, text) in files {
         let path = out.join(path);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    Ok(files.len())
+    Ok(())
 }
