@@ -296,6 +296,7 @@ impl From<StoreError> for Error {
             StoreError::VersionConflict(m) => Error::Conflict(m),
             StoreError::PreconditionFailed(m) => Error::PreconditionFailed(m),
             StoreError::Unavailable(m) => Error::Unavailable(m),
+            StoreError::BadRequest(m) => Error::invalid(IssueCode::Value, m),
             StoreError::Config(m) | StoreError::Fault(m) => Error::Fault(m),
         }
     }

@@ -25,4 +25,5 @@ pub mod import_cmd;
 pub mod interaction;
 pub mod operation;
 pub mod packages;
+pub mod search;
 pub mod store;

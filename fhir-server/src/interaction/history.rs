@@ -146,7 +146,7 @@ async fn respond(
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
-fn encode_query_value(s: &str) -> String {
+pub(crate) fn encode_query_value(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -158,7 +158,7 @@ fn encode_query_value(s: &str) -> String {
     out
 }
 
-fn push_field(out: &mut Vec<u8>, first: &mut bool, key: &str, value: &[u8]) {
+pub(crate) fn push_field(out: &mut Vec<u8>, first: &mut bool, key: &str, value: &[u8]) {
     if !*first {
         out.push(b',');
     }
@@ -169,7 +169,7 @@ fn push_field(out: &mut Vec<u8>, first: &mut bool, key: &str, value: &[u8]) {
     out.extend_from_slice(value);
 }
 
-fn to_json(v: &Value) -> Vec<u8> {
+pub(crate) fn to_json(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 

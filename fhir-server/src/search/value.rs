@@ -1,0 +1,166 @@
+//! Search values as the query side reads them (search.html#prefix): the
+//! prefix, and the range a date or number stands for at its precision.
+
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
+
+/// The comparison prefix of a number, date or quantity value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefix {
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+    Sa,
+    Eb,
+    Ap,
+}
+
+/// Splits a leading two-letter prefix off; none means `eq`.
+pub fn prefix(raw: &str) -> (Prefix, &str) {
+    let p = match raw.get(..2) {
+        Some("eq") => Prefix::Eq,
+        Some("ne") => Prefix::Ne,
+        Some("gt") => Prefix::Gt,
+        Some("lt") => Prefix::Lt,
+        Some("ge") => Prefix::Ge,
+        Some("le") => Prefix::Le,
+        Some("sa") => Prefix::Sa,
+        Some("eb") => Prefix::Eb,
+        Some("ap") => Prefix::Ap,
+        _ => return (Prefix::Eq, raw),
+    };
+    (p, &raw[2..])
+}
+
+/// A number with the interval its significant digits imply: `100` is
+/// 99.5 to 100.5, `1e2` is 50 to 150 (search.html#number).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NumberRange {
+    pub value: f64,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+pub fn number_range(text: &str) -> Option<NumberRange> {
+    let value: f64 = text.parse().ok()?;
+    if !value.is_finite() {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    let (mantissa, exp) = match lower.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (lower.as_str(), 0),
+    };
+    let decimals = mantissa
+        .split_once('.')
+        .map_or(0, |(_, frac)| frac.len() as i32);
+    let half = 0.5 * 10f64.powi(exp - decimals);
+    Some(NumberRange {
+        value,
+        lo: value - half,
+        hi: value + half,
+    })
+}
+
+/// The inclusive range (epoch milliseconds, UTC) a FHIR date, dateTime or
+/// instant stands for: `2013` is all of 2013; a time without a zone is
+/// taken as UTC.
+pub fn date_range(text: &str) -> Option<(i64, i64)> {
+    // An unencoded `+` of a zone offset arrives as a space.
+    let fixed = text.trim().replace(' ', "+");
+    let t = fixed.as_str();
+    let year_end = |y: i32| NaiveDate::from_ymd_opt(y + 1, 1, 1);
+    let start_of = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|n| Utc.from_utc_datetime(&n));
+    let ms = |d: chrono::DateTime<Utc>| d.timestamp_millis();
+    match t.len() {
+        4 => {
+            let y: i32 = t.parse().ok()?;
+            let lo = start_of(NaiveDate::from_ymd_opt(y, 1, 1)?)?;
+            let hi = start_of(year_end(y)?)?;
+            Some((ms(lo), ms(hi) - 1))
+        }
+        7 => {
+            let d = NaiveDate::parse_from_str(&format!("{t}-01"), "%Y-%m-%d").ok()?;
+            let next = if d.month() == 12 {
+                NaiveDate::from_ymd_opt(d.year() + 1, 1, 1)?
+            } else {
+                NaiveDate::from_ymd_opt(d.year(), d.month() + 1, 1)?
+            };
+            Some((ms(start_of(d)?), ms(start_of(next)?) - 1))
+        }
+        10 => {
+            let d = NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()?;
+            let lo = ms(start_of(d)?);
+            Some((lo, lo + 86_400_000 - 1))
+        }
+        _ => {
+            let (_, time) = t.split_once('T')?;
+            let body = if time.contains(['Z', '+', '-']) {
+                t.to_owned()
+            } else {
+                format!("{t}Z")
+            };
+            // Precision: minutes (`T10:00`), seconds, or fractions.
+            let time = body.split_once('T')?.1;
+            let clock: String = time
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == ':' || *c == '.')
+                .collect();
+            let (body, width) = match clock.matches(':').count() {
+                1 => (body.replacen(&clock, &format!("{clock}:00"), 1), 60_000),
+                _ => match clock.split_once('.') {
+                    Some((_, frac)) => (body.clone(), 10i64.pow(3u32.saturating_sub(frac.len() as u32))),
+                    None => (body.clone(), 1000),
+                },
+            };
+            let d = chrono::DateTime::parse_from_rfc3339(&body).ok()?;
+            let lo = d.with_timezone(&Utc).timestamp_millis();
+            Some((lo, lo + width.max(1) - 1))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(prefix("ge2013"), (Prefix::Ge, "2013"));
+        assert_eq!(prefix("2013"), (Prefix::Eq, "2013"));
+    }
+
+    #[test]
+    fn number_ranges_follow_precision() {
+        let r = number_range("100").expect("number");
+        assert_eq!((r.lo, r.hi), (99.5, 100.5));
+        let r = number_range("5.4").expect("number");
+        assert!((r.lo - 5.35).abs() < 1e-9 && (r.hi - 5.45).abs() < 1e-9);
+        let r = number_range("1e2").expect("number");
+        assert_eq!((r.lo, r.hi), (50.0, 150.0));
+        assert!(number_range("x").is_none());
+        assert!(number_range("inf").is_none());
+    }
+
+    #[test]
+    fn date_ranges_follow_precision() {
+        let (lo, hi) = date_range("2013").expect("year");
+        assert_eq!(lo, 1_356_998_400_000);
+        assert_eq!(hi, 1_388_534_400_000 - 1);
+        let (lo, hi) = date_range("2013-02").expect("month");
+        assert_eq!(hi - lo + 1, 28 * 86_400_000);
+        let (lo, hi) = date_range("2013-12-31").expect("day");
+        assert_eq!(hi - lo + 1, 86_400_000);
+        let (lo, hi) = date_range("2013-01-01T09:00:00+09:00").expect("seconds");
+        assert_eq!((lo, hi), (1_356_998_400_000, 1_356_998_400_999));
+        let (lo, hi) = date_range("2013-01-01T00:00Z").expect("minutes");
+        assert_eq!(hi - lo + 1, 60_000);
+        let (lo, hi) = date_range("2013-01-01T00:00:00.5Z").expect("tenths");
+        assert_eq!((lo, hi - lo + 1), (1_356_998_400_500, 100));
+        assert_eq!(date_range("2013-01-01T00:00:00").map(|r| r.0), Some(1_356_998_400_000));
+        assert!(date_range("2013-13").is_none());
+        assert!(date_range("yesterday").is_none());
+    }
+}

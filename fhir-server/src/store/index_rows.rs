@@ -1,0 +1,101 @@
+//! Writes the search index rows of one resource ([`IndexEntries`]) into the
+//! `idx_*` tables, inside the caller's transaction. The index holds the
+//! current version only: every write first removes the resource's rows.
+
+use diesel::prelude::*;
+use diesel::result::QueryResult;
+
+use super::connection::DbConnection;
+use super::schema::{
+    idx_date, idx_number, idx_quantity, idx_reference, idx_string, idx_token, idx_uri,
+};
+use crate::search::index::IndexEntries;
+
+/// Rows per INSERT statement: many rows per round trip, well below
+/// SQLite's limit of 32,766 bound variables (13 columns at most here).
+const CHUNK: usize = 500;
+
+/// Removes every index row of one resource.
+pub fn delete(conn: &mut DbConnection, rtype: &str, id: &str) -> QueryResult<()> {
+    macro_rules! clear {
+        ($($t:ident),*) => {$(
+            diesel::delete($t::table.filter($t::resource_type.eq(rtype)).filter($t::resource_id.eq(id)))
+                .execute(conn)?;
+        )*};
+    }
+    clear!(idx_string, idx_token, idx_reference, idx_date, idx_number, idx_quantity, idx_uri);
+    Ok(())
+}
+
+/// Inserts the rows of one resource (after [`delete`]).
+pub fn insert(
+    conn: &mut DbConnection,
+    rtype: &str,
+    id: &str,
+    e: &IndexEntries,
+) -> QueryResult<()> {
+    macro_rules! put {
+        ($list:expr, $t:ident, |$x:ident| ($($col:ident = $val:expr),* $(,)?)) => {
+            for chunk in $list.chunks(CHUNK) {
+                let rows: Vec<_> = chunk
+                    .iter()
+                    .map(|$x| (
+                        $t::resource_type.eq(rtype),
+                        $t::resource_id.eq(id),
+                        $t::param.eq($x.param.as_str()),
+                        $t::grp.eq($x.group),
+                        $($t::$col.eq($val),)*
+                    ))
+                    .collect();
+                if !rows.is_empty() {
+                    // diesel's multi-row INSERT is not available through
+                    // the MultiConnection wrapper; the same statement
+                    // goes to the backend connection inside it.
+                    match conn {
+                        DbConnection::Sqlite(c) => {
+                            diesel::insert_into($t::table).values(&rows).execute(c)?
+                        }
+                        DbConnection::Postgresql(c) => {
+                            diesel::insert_into($t::table).values(&rows).execute(c)?
+                        }
+                    };
+                }
+            }
+        };
+    }
+    put!(e.strings, idx_string, |x| (
+        normalized = x.normalized.as_str(),
+        exact = x.exact.as_str(),
+    ));
+    put!(e.tokens, idx_token, |x| (
+        system = x.system.as_deref(),
+        code = x.code.as_deref(),
+        text = x.text.as_deref(),
+        type_system = x.type_system.as_deref(),
+        type_code = x.type_code.as_deref(),
+    ));
+    put!(e.references, idx_reference, |x| (
+        target_type = x.target_type.as_deref(),
+        target_id = x.target_id.as_deref(),
+        target_version = x.target_version.as_deref(),
+        url = x.url.as_deref(),
+        url_version = x.url_version.as_deref(),
+        identifier_system = x.identifier_system.as_deref(),
+        identifier_value = x.identifier_value.as_deref(),
+    ));
+    put!(e.dates, idx_date, |x| (lo = x.lo, hi = x.hi));
+    put!(e.numbers, idx_number, |x| (value = x.value, lo = x.lo, hi = x.hi));
+    put!(e.quantities, idx_quantity, |x| (
+        value = x.value,
+        lo = x.lo,
+        hi = x.hi,
+        system = x.system.as_deref(),
+        code = x.code.as_deref(),
+        unit = x.unit.as_deref(),
+        canonical_code = x.canonical_code.as_deref(),
+        canonical_lo = x.canonical_lo,
+        canonical_hi = x.canonical_hi,
+    ));
+    put!(e.uris, idx_uri, |x| (uri = x.uri.as_str()));
+    Ok(())
+}
