@@ -1,41 +1,452 @@
-//! search: `GET [base]/[type]` (<https://hl7.org/fhir/R4/http.html#search>).
+//! search (<https://hl7.org/fhir/R4/http.html#search>,
+//! <https://hl7.org/fhir/R4/search.html>): `GET [base]/[type]?…`,
+//! `POST [base]/[type]/_search`, the system search `GET|POST [base]?…`
+//! / `[base]/_search` (with `_type`), and compartment searches
+//! `GET [base]/[Compartment]/[id]/[type]` (or `*`).
 //!
-//! Not implemented yet, and so not listed in the CapabilityStatement. The
-//! answer is 400 with `issue.code` `not-supported`: a 4xx (like the 400 the
-//! search page prescribes for unsupported parameters) rather than 501, so
-//! that no client input yields a 5xx.
+//! The handler parses the parameters ([`crate::search::query`]), runs the
+//! search ([`crate::store::Store::search`]) and writes a `searchset`
+//! Bundle with stored bodies spliced in. Parameters it cannot use are
+//! ignored and reported in an OperationOutcome entry (`search.mode`
+//! `outcome`) under `Prefer: handling=lenient`, the default, or refused
+//! with 400 under `handling=strict` (search.html#errors).
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
 
-use super::resource_type;
-use crate::error::{Error, IssueCode};
+use super::history::{encode_query_value, push_field, to_json};
+use super::{base_url, read_bytes, resource_type, run, url_id};
+use crate::app::AppState;
+use crate::error::{Error, Issue, IssueCode, FHIR_JSON};
+use crate::search::compartment;
+use crate::search::query::{self, SearchRequest};
+use crate::store::{now_instant, Found, SearchPage};
 
-pub async fn handle(path: web::Path<String>) -> Result<HttpResponse, Error> {
+type Params = web::Query<Vec<(String, String)>>;
+
+/// `GET [base]/[type]`
+pub async fn handle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    params: Params,
+) -> Result<HttpResponse, Error> {
     let rt = resource_type(&path)?;
-    Err(Error::invalid(
-        IssueCode::NotSupported,
-        format!(
-            "search (GET /fhir/{}) is not supported by this server yet",
-            rt.as_str()
-        ),
-    ))
+    let types = vec![rt.as_str().to_owned()];
+    respond(req, state, types, params.into_inner(), None).await
+}
+
+/// `POST [base]/[type]/_search`: the parameters in the query string and
+/// in an `application/x-www-form-urlencoded` body.
+pub async fn post_type(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    params: Params,
+    payload: web::Payload,
+) -> Result<HttpResponse, Error> {
+    let rt = resource_type(&path)?;
+    let mut all = params.into_inner();
+    all.extend(form_body(&req, payload, state.max_body_bytes).await?);
+    respond(req, state, vec![rt.as_str().to_owned()], all, None).await
+}
+
+/// `GET [base]?_type=…` (no `_type`: every type).
+pub async fn system(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: Params,
+) -> Result<HttpResponse, Error> {
+    let params = params.into_inner();
+    let types = system_types(&state, &params)?;
+    respond(req, state, types, params, None).await
+}
+
+/// `POST [base]/_search`
+pub async fn post_system(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: Params,
+    payload: web::Payload,
+) -> Result<HttpResponse, Error> {
+    let mut all = params.into_inner();
+    all.extend(form_body(&req, payload, state.max_body_bytes).await?);
+    let types = system_types(&state, &all)?;
+    respond(req, state, types, all, None).await
+}
+
+/// `GET [base]/[Compartment]/[id]/[type]`: the resources of `type` (or
+/// all, for `*`) in the compartment, as the R4 CompartmentDefinitions
+/// define it: those whose listed parameters refer to the compartment's
+/// resource (compartmentdefinition.html#search).
+pub async fn compartment(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    comp: String,
+    id: String,
+    target: String,
+    params: Vec<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let comp_type = resource_type(&comp)?;
+    let id = url_id(&id)?;
+    let types: Vec<String> = if target == "*" {
+        compartment::compartment_types(comp_type.as_str())
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    } else {
+        let t = resource_type(&target)?;
+        vec![t.as_str().to_owned()]
+    };
+    if compartment::compartment_types(comp_type.as_str()).is_empty() {
+        return Err(Error::NotFound(format!(
+            "{} is not a compartment (compartments: Patient, Encounter, RelatedPerson, \
+             Practitioner, Device)",
+            comp_type.as_str()
+        )));
+    }
+    let scope = CompartmentScope {
+        compartment: comp_type.as_str().to_owned(),
+        id: id.as_str().to_owned(),
+    };
+    respond(req, state, types, params, Some(scope)).await
+}
+
+struct CompartmentScope {
+    compartment: String,
+    id: String,
+}
+
+fn system_types(state: &AppState, params: &[(String, String)]) -> Result<Vec<String>, Error> {
+    let named: Vec<&str> = params
+        .iter()
+        .filter(|(k, _)| k == "_type")
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    if named.is_empty() {
+        return Ok(state.store.registry().resource_types());
+    }
+    named
+        .into_iter()
+        .map(|t| {
+            fhir_model::ResourceType::parse(t)
+                .map(|rt| rt.as_str().to_owned())
+                .ok_or_else(|| {
+                    Error::invalid(
+                        IssueCode::Value,
+                        format!("_type: {t:?} is not a FHIR R4 resource type"),
+                    )
+                })
+        })
+        .collect()
+}
+
+async fn form_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<(String, String)>, Error> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        if req.headers().get(header::CONTENT_LENGTH).is_none_or(|v| v == "0") {
+            return Ok(Vec::new());
+        }
+        return Err(Error::invalid(
+            IssueCode::NotSupported,
+            "POST _search takes its parameters as application/x-www-form-urlencoded",
+        ));
+    }
+    let bytes = match read_bytes(req, payload, limit).await {
+        Ok(b) => b,
+        // An empty form is no parameters.
+        Err(Error::Invalid(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+        Error::invalid(IssueCode::Invalid, format!("cannot read the form body: {e}"))
+    })
+}
+
+/// `Prefer: handling=strict` (search.html#errors); lenient otherwise.
+fn strict(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .any(|p| p.trim().eq_ignore_ascii_case("handling=strict"))
+}
+
+async fn respond(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    types: Vec<String>,
+    mut params: Vec<(String, String)>,
+    scope: Option<CompartmentScope>,
+) -> Result<HttpResponse, Error> {
+    let base = base_url(&req);
+    // References to this server may be written absolute.
+    let own = format!("{base}/");
+    for (_, v) in params.iter_mut() {
+        if v.contains(&own) {
+            *v = v.replace(&own, "");
+        }
+    }
+    let registry = state.store.registry();
+    let mut search = query::parse(&registry, types, &params);
+    if let Some(scope) = &scope {
+        add_compartment(&mut search, scope)?;
+    }
+    if !search.ignored.is_empty() && strict(&req) {
+        let issues = search
+            .ignored
+            .iter()
+            .map(|i| Issue::new(IssueCode::NotSupported, i.reason.clone()).at(i.name.clone()))
+            .collect();
+        return Err(Error::Invalid(issues));
+    }
+    let store = state.store.clone();
+    let request = search.clone();
+    let page = run(move || store.search(&request)).await?;
+    let self_path = match &scope {
+        Some(s) if search.types.len() == 1 => {
+            format!("{}/{}/{}", s.compartment, s.id, search.types[0])
+        }
+        Some(s) => format!("{}/{}/*", s.compartment, s.id),
+        None if req.path().trim_end_matches('/').ends_with("/fhir")
+            || req.path().ends_with("/fhir/_search") =>
+        {
+            String::new()
+        }
+        None => search.types[0].clone(),
+    };
+    let mut used = search.used.clone();
+    if scope.is_none() && self_path.is_empty() {
+        let listed = params.iter().any(|(k, _)| k == "_type");
+        if listed {
+            used.insert(0, ("_type".into(), search.types.join(",")));
+        }
+    }
+    let self_url = link(&base, &self_path, &used, None);
+    let next_url = page
+        .next_cursor
+        .as_ref()
+        .map(|c| link(&base, &self_path, &used, Some(c)));
+    let body = bundle(&base, &self_url, next_url.as_deref(), &search, &page)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, FHIR_JSON))
+        .body(body))
+}
+
+/// Limits the search to the compartment: for each type, a resource is in
+/// the compartment when one of the type's compartment parameters refers
+/// to the compartment's resource. Types not in the compartment match
+/// nothing.
+fn add_compartment(search: &mut SearchRequest, scope: &CompartmentScope) -> Result<(), Error> {
+    let mut kept = Vec::new();
+    let mut per_type = Vec::new();
+    for t in &search.types {
+        let params = compartment::compartment_params(&scope.compartment, t);
+        if params.is_empty() {
+            continue;
+        }
+        kept.push(t.clone());
+        per_type.push((t.clone(), params));
+    }
+    if kept.is_empty() {
+        return Err(Error::invalid(
+            IssueCode::NotFound,
+            format!(
+                "{} is not in the {} compartment",
+                search.types.join(", "),
+                scope.compartment
+            ),
+        ));
+    }
+    search.types = kept;
+    search.compartment = Some(crate::search::query::CompartmentFilter {
+        compartment: scope.compartment.clone(),
+        id: scope.id.clone(),
+        params: per_type
+            .into_iter()
+            .map(|(t, p)| (t, p.to_vec()))
+            .collect(),
+    });
+    Ok(())
+}
+
+/// An absolute link to this search with the parameters it used (and a
+/// cursor for `next`).
+fn link(base: &str, path: &str, used: &[(String, String)], cursor: Option<&str>) -> String {
+    let mut url = if path.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}/{path}")
+    };
+    let mut sep = '?';
+    for (k, v) in used {
+        url.push(sep);
+        url.push_str(&encode_query_value(k).replace("%3A", ":").replace("%2E", "."));
+        url.push('=');
+        url.push_str(&encode_query_value(v));
+        sep = '&';
+    }
+    if let Some(c) = cursor {
+        url.push(sep);
+        url.push_str("_cursor=");
+        url.push_str(&encode_query_value(c));
+    }
+    url
+}
+
+/// Serialises the searchset by hand so stored bodies go in unchanged
+/// (unless `_summary`/`_elements` cut them down).
+fn bundle(
+    base: &str,
+    self_url: &str,
+    next_url: Option<&str>,
+    search: &SearchRequest,
+    page: &SearchPage,
+) -> Result<Vec<u8>, Error> {
+    let mut links = vec![json!({"relation": "self", "url": self_url})];
+    if let Some(n) = next_url {
+        links.push(json!({"relation": "next", "url": n}));
+    }
+    let mut out = Vec::with_capacity(
+        512 + page
+            .matches
+            .iter()
+            .chain(&page.included)
+            .map(|e| e.body.len() + 128)
+            .sum::<usize>(),
+    );
+    let mut first = true;
+    out.push(b'{');
+    push_field(&mut out, &mut first, "resourceType", b"\"Bundle\"");
+    push_field(
+        &mut out,
+        &mut first,
+        "id",
+        &to_json(&json!(uuid::Uuid::new_v4().to_string())),
+    );
+    push_field(
+        &mut out,
+        &mut first,
+        "meta",
+        &to_json(&json!({"lastUpdated": now_instant()})),
+    );
+    push_field(&mut out, &mut first, "type", b"\"searchset\"");
+    if let Some(total) = page.total {
+        push_field(&mut out, &mut first, "total", total.to_string().as_bytes());
+    }
+    push_field(&mut out, &mut first, "link", &to_json(&Value::Array(links)));
+    let mut entries: Vec<u8> = vec![b'['];
+    let mut n = 0;
+    for (found, mode) in page
+        .matches
+        .iter()
+        .map(|f| (f, "match"))
+        .chain(page.included.iter().map(|f| (f, "include")))
+    {
+        if n > 0 {
+            entries.push(b',');
+        }
+        n += 1;
+        entry(&mut entries, base, found, mode, search)?;
+    }
+    let mut notes: Vec<Value> = search
+        .ignored
+        .iter()
+        .map(|i| {
+            json!({"severity": "warning", "code": "not-supported",
+                   "diagnostics": format!("ignored: {}", i.reason), "expression": [i.name]})
+        })
+        .collect();
+    if page.included_truncated {
+        notes.push(json!({"severity": "warning", "code": "too-costly",
+            "diagnostics": format!("_include/_revinclude stopped at {} resources", crate::store::MAX_INCLUDED)}));
+    }
+    if !notes.is_empty() {
+        if n > 0 {
+            entries.push(b',');
+        }
+        n += 1;
+        let outcome = json!({
+            "resource": {"resourceType": "OperationOutcome", "issue": notes},
+            "search": {"mode": "outcome"},
+        });
+        entries.extend_from_slice(&to_json(&outcome));
+    }
+    entries.push(b']');
+    if n > 0 {
+        push_field(&mut out, &mut first, "entry", &entries);
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
+fn entry(
+    out: &mut Vec<u8>,
+    base: &str,
+    f: &Found,
+    mode: &str,
+    search: &SearchRequest,
+) -> Result<(), Error> {
+    let mut first = true;
+    out.push(b'{');
+    push_field(
+        out,
+        &mut first,
+        "fullUrl",
+        &to_json(&json!(format!("{base}/{}/{}", f.resource_type, f.id))),
+    );
+    let body = subset(&f.body, search, mode == "match")?;
+    push_field(out, &mut first, "resource", &body);
+    push_field(
+        out,
+        &mut first,
+        "search",
+        format!("{{\"mode\":\"{mode}\"}}").as_bytes(),
+    );
+    out.push(b'}');
+    Ok(())
+}
+
+/// `_summary` / `_elements` on one entry (search.html#summary: `_elements`
+/// applies to matches, not to included resources).
+fn subset(body: &[u8], search: &SearchRequest, is_match: bool) -> Result<Vec<u8>, Error> {
+    use fhir_model::subset::{self, Summary};
+    let summary = search
+        .summary
+        .as_deref()
+        .filter(|s| *s != "false" && *s != "count")
+        .and_then(Summary::parse);
+    let elements = search.elements.as_deref().filter(|_| is_match);
+    if summary.is_none() && elements.is_none() {
+        return Ok(body.to_vec());
+    }
+    let Ok(mut tree) = fhir_model::json::tree::parse(body) else {
+        return Ok(body.to_vec());
+    };
+    if let Some(mode) = summary {
+        subset::summary(&mut tree, mode);
+    } else if let Some(list) = elements {
+        let names: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        subset::elements(&mut tree, &names);
+    }
+    Ok(fhir_model::json::tree::to_json(&tree))
 }
 
 #[cfg(test)]
-mod tests {
-    use actix_web::test::TestRequest;
-
-    use crate::interaction::testutil::{app, send};
-
-    #[actix_web::test]
-    async fn search_is_refused_clearly() {
-        let db = crate::store::testutil::sqlite();
-        let app = app(&db.store).await;
-        send(&app, TestRequest::get().uri("/fhir/Patient?name=x"))
-            .await
-            .assert_outcome(400, "not-supported");
-        send(&app, TestRequest::get().uri("/fhir/Nonsense"))
-            .await
-            .assert_outcome(404, "not-found");
-    }
-}
+#[path = "search_tests.rs"]
+mod tests;
