@@ -480,4 +480,52 @@ pub(crate) mod tests {
         let n: Vec<(f64, f64, f64)> = out.numbers.iter().map(|n| (n.value, n.lo, n.hi)).collect();
         assert_eq!(n, vec![(2.0, 1.5, 2.5)]);
     }
+
+    #[test]
+    fn common_parameters() {
+        let reg = registry(
+            "Patient",
+            vec![
+                def("_id", ParamKind::Token, "Resource.id"),
+                def("_lastUpdated", ParamKind::Date, "Resource.meta.lastUpdated"),
+                def("_tag", ParamKind::Token, "Resource.meta.tag"),
+                def("_profile", ParamKind::Reference, "Resource.meta.profile"),
+                def("_source", ParamKind::Uri, "Resource.meta.source"),
+                def(
+                    "deceased",
+                    ParamKind::Token,
+                    "Patient.deceased.exists() and Patient.deceased != false",
+                ),
+            ],
+        );
+        let res = json(
+            r#"{"resourceType":"Patient","id":"p1","meta":{"versionId":"1",
+            "lastUpdated":"2020-01-01T00:00:00.000Z","source":"urn:src",
+            "profile":["http://example.org/StructureDefinition/p|1"],
+            "tag":[{"system":"urn:t","code":"x"}]},"deceasedDateTime":"2019"}"#,
+        );
+        let out = extract(&reg, "Patient", &res);
+        let tokens: Vec<(&str, Option<&str>, Option<&str>)> = out
+            .tokens
+            .iter()
+            .map(|t| (t.param.as_str(), t.system.as_deref(), t.code.as_deref()))
+            .collect();
+        assert_eq!(
+            tokens,
+            vec![
+                ("_id", None, Some("p1")),
+                ("_tag", Some("urn:t"), Some("x")),
+                ("deceased", None, Some("true")),
+            ]
+        );
+        assert_eq!(out.dates.len(), 1);
+        assert_eq!(out.dates[0].lo, 1_577_836_800_000);
+        assert_eq!(out.dates[0].hi, 1_577_836_800_000);
+        assert_eq!(
+            out.references[0].url.as_deref(),
+            Some("http://example.org/StructureDefinition/p")
+        );
+        assert_eq!(out.references[0].url_version.as_deref(), Some("1"));
+        assert_eq!(out.uris[0].uri, "urn:src");
+    }
 }

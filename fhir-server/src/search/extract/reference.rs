@@ -1,8 +1,10 @@
 //! Reference parameters (search.html#reference): Reference (relative
 //! `Type/id`, `Type/id/_history/v`, absolute URLs ending in `Type/id`,
 //! other absolute URLs as URLs only; `#contained` skipped; the identifier
-//! for `:identifier`), canonical/uri (URL and `|version`), and resources
-//! selected directly (`Bundle.entry[0].resource`) as `Type/id`.
+//! for `:identifier`), canonical/uri (URL and `|version`, nothing else,
+//! even when it ends in `Type/id`), strings as references, and resources
+//! selected directly (`Bundle.entry[0].resource`) as `Type/id`. Other
+//! primitives (a `code` selected by a mistaken definition) yield nothing.
 
 use fhir_model::meta::{self, Kind};
 use fhirpath::Item;
@@ -48,12 +50,10 @@ pub(super) fn entries(item: &Item, param: &str, group: i32, out: &mut IndexEntri
                 Item::Node(n) => n.ty,
                 _ => "string",
             };
-            if let Some(s) = primitive_text(item) {
-                if matches!(ty, "canonical" | "uri" | "url" | "oid" | "uuid") {
-                    canonical(&s, &mut e);
-                } else {
-                    reference(&s, &mut e);
-                }
+            match (ty, primitive_text(item)) {
+                ("canonical" | "uri" | "url" | "oid" | "uuid", Some(s)) => canonical(&s, &mut e),
+                ("string", Some(s)) => reference(&s, &mut e),
+                _ => log::debug!("reference parameter {param}: cannot index a {ty}"),
             }
         }
     }
@@ -66,9 +66,10 @@ pub(super) fn entries(item: &Item, param: &str, group: i32, out: &mut IndexEntri
     }
 }
 
-/// A canonical: the URL and its `|version`.
+/// A canonical: the URL and its `|version` (a local `#id` is skipped, as
+/// for references).
 fn canonical(s: &str, e: &mut ReferenceEntry) {
-    if s.is_empty() {
+    if s.is_empty() || s.starts_with('#') {
         return;
     }
     match s.split_once('|') {
@@ -276,6 +277,32 @@ mod tests {
                 url: Some("http://example.org/Library/l1".into()),
                 ..empty()
             }]
+        );
+        let got = refs(
+            "PlanDefinition.library",
+            r##"{"resourceType":"PlanDefinition","status":"draft",
+                "library":["#contained", "Library/l2"]}"##,
+        );
+        assert_eq!(
+            got,
+            vec![ReferenceEntry {
+                url: Some("Library/l2".into()),
+                ..empty()
+            }]
+        );
+        // A code (R4's DocumentReference-relationship names the wrong
+        // component) is not a reference.
+        let doc = r#"{"resourceType":"DocumentReference","status":"current",
+            "content":[{"attachment":{"url":"x"}}],
+            "relatesTo":[{"code":"appends","target":{"reference":"DocumentReference/d0"}}]}"#;
+        assert!(refs("DocumentReference.relatesTo.code", doc).is_empty());
+        assert_eq!(
+            refs("DocumentReference.relatesTo.target", doc),
+            vec![target("DocumentReference", "d0", None, None)]
+        );
+        assert_eq!(
+            refs("'Patient/p9'", doc),
+            vec![target("Patient", "p9", None, None)]
         );
     }
 
