@@ -211,9 +211,6 @@ async fn respond(
             .collect();
         return Err(Error::Invalid(issues));
     }
-    let store = state.store.clone();
-    let request = search.clone();
-    let page = run(move || store.search(&request)).await?;
     let self_path = match &scope {
         Some(s) if search.types.len() == 1 => {
             format!("{}/{}/{}", s.compartment, s.id, search.types[0])
@@ -226,18 +223,31 @@ async fn respond(
         }
         None => search.types[0].clone(),
     };
-    let mut used = search.used.clone();
-    if scope.is_none() && self_path.is_empty() {
-        let listed = params.iter().any(|(k, _)| k == "_type");
-        if listed {
-            used.insert(0, ("_type".into(), search.types.join(",")));
-        }
+    if scope.is_none() && self_path.is_empty() && params.iter().any(|(k, _)| k == "_type") {
+        let listed = search.types.join(",");
+        search.used.insert(0, ("_type".into(), listed));
     }
-    let self_url = link(&base, &self_path, &used, None);
+    answer(&req, &state, search, &self_path).await
+}
+
+/// Runs a parsed search and answers the searchset; `self_path` is the
+/// path after the base that `self` and `next` links use. Also the back
+/// end of `$everything`.
+pub(crate) async fn answer(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    search: SearchRequest,
+    self_path: &str,
+) -> Result<HttpResponse, Error> {
+    let base = base_url(req);
+    let store = state.store.clone();
+    let request = search.clone();
+    let page = run(move || store.search(&request)).await?;
+    let self_url = link(&base, self_path, &search.used, None);
     let next_url = page
         .next_cursor
         .as_ref()
-        .map(|c| link(&base, &self_path, &used, Some(c)));
+        .map(|c| link(&base, self_path, &search.used, Some(c)));
     let body = bundle(&base, &self_url, next_url.as_deref(), &search, &page)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, FHIR_JSON))
@@ -277,6 +287,7 @@ fn add_compartment(search: &mut SearchRequest, scope: &CompartmentScope) -> Resu
             .into_iter()
             .map(|(t, p)| (t, p.to_vec()))
             .collect(),
+        include_owner: false,
     });
     Ok(())
 }

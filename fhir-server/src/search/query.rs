@@ -28,6 +28,11 @@ pub struct SearchRequest {
     pub types: Vec<String>,
     /// Every criterion must hold (AND); each has its own OR list.
     pub criteria: Vec<Criterion>,
+    /// Criteria that hold for one type only (other types are not
+    /// filtered by them), and only for resources that have a value for the
+    /// parameter: `$everything`'s care dates apply to the types that have
+    /// a clinical date, and keep resources that carry none.
+    pub type_criteria: Vec<(String, Criterion)>,
     pub sort: Vec<SortKey>,
     pub count: usize,
     pub total: TotalMode,
@@ -55,6 +60,9 @@ pub struct CompartmentFilter {
     pub id: String,
     /// For each searched type, its compartment parameters.
     pub params: Vec<(String, Vec<String>)>,
+    /// Whether the compartment's own resource is part of the result
+    /// (`$everything`: "the patient resource itself").
+    pub include_owner: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

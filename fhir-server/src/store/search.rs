@@ -10,7 +10,7 @@ use diesel::sql_types::{BigInt, Binary, Double, Nullable, Text};
 
 use super::connection::DbConnection;
 use super::{Backend, Store, StoreError};
-use crate::search::query::{Include, SearchRequest, TotalMode};
+use crate::search::query::{Criterion, Include, SearchRequest, TotalMode};
 use crate::search::sql::{self, Bind, Sql, SortValueKind};
 
 type Db = <DbConnection as Connection>::Backend;
@@ -232,6 +232,31 @@ fn filters(q: &mut Sql, req: &SearchRequest) {
             q.push(" AND target_type = ");
             q.text(&comp.compartment);
             q.push("))");
+        }
+        if comp.include_owner {
+            q.push(" OR (r.resource_type = ");
+            q.text(&comp.compartment);
+            q.push(" AND r.resource_id = ");
+            q.text(&comp.id);
+            q.push(")");
+        }
+        q.push(")");
+    }
+    for (t, c) in &req.type_criteria {
+        q.push(" AND (r.resource_type <> ");
+        q.text(t);
+        q.push(" OR r.resource_id IN (");
+        sql::set(q, t, c, false);
+        q.push(")");
+        // A resource without any value for the parameter is kept.
+        if let Criterion::Param { param, .. } = c {
+            q.push(" OR r.resource_id NOT IN (");
+            let missing = Criterion::Missing {
+                param: param.clone(),
+                missing: true,
+            };
+            sql::set(q, t, &missing, true);
+            q.push(")");
         }
         q.push(")");
     }
