@@ -7,6 +7,9 @@
 #
 # Contents after a run:
 #   $FHIR_TEST_CACHE/hl7.fhir.r4.examples-4.0.1.tgz   the 5,307 official R4 examples (CC0)
+#   $FHIR_TEST_CACHE/fhirpath-js/                       npm fhirpath (FHIRPath differential test)
+#   $FHIR_TEST_CACHE/python-clients/                    venv: fhirclient, fhirpy, fhir.resources
+#   $FHIR_TEST_CACHE/fhir-kit-client-js/                npm fhir-kit-client
 set -euo pipefail
 
 cache="${FHIR_TEST_CACHE:-$HOME/.cache/fhir-server-tests}"
@@ -41,4 +44,40 @@ else
     echo "fetch-test-data: npm install fhirpath into $cache/fhirpath-js"
     mkdir -p "$cache/fhirpath-js"
     (cd "$cache/fhirpath-js" && npm install --silent --no-audit --no-fund --cache "$cache/npm-cache" fhirpath@5 >/dev/null)
+fi
+
+# The real FHIR clients driven by conformance-tests/tests/real_clients.rs:
+# the Python packages `fhirclient` and `fhirpy`, plus `fhir.resources` (a
+# pydantic model of FHIR that every response body must parse with), in a venv,
+# and the npm package `fhir-kit-client`. Pinned: the marker files record what
+# was installed, so a later run with the same pins does nothing.
+# fhir.resources 6.5.0 is written for pydantic 1 (it fails to import under 2).
+py_pins="fhirclient==4.4.0 fhirpy==2.3.1 fhir.resources==6.5.0 pydantic==1.10.27"
+py_venv="$cache/python-clients"
+if [[ -x "$py_venv/bin/python" && "$(cat "$py_venv/.installed" 2>/dev/null)" == "$py_pins" ]]; then
+    echo "fetch-test-data: python clients already in $py_venv"
+else
+    if ! command -v python3 >/dev/null 2>&1; then
+        echo "fetch-test-data: python3 (with venv) is needed for the client tests (apt-get install -y python3-venv)" >&2
+        exit 1
+    fi
+    echo "fetch-test-data: python venv with $py_pins into $py_venv"
+    rm -rf "$py_venv"
+    python3 -m venv "$py_venv"
+    # shellcheck disable=SC2086 # the pins are separate words
+    "$py_venv/bin/pip" install --quiet --disable-pip-version-check \
+        --cache-dir "$cache/pip-cache" $py_pins
+    echo "$py_pins" >"$py_venv/.installed"
+fi
+
+js_pin="fhir-kit-client@2.0.3"
+js_dir="$cache/fhir-kit-client-js"
+if [[ -d "$js_dir/node_modules/fhir-kit-client" && "$(cat "$js_dir/.installed" 2>/dev/null)" == "$js_pin" ]]; then
+    echo "fetch-test-data: npm $js_pin already in $js_dir"
+else
+    echo "fetch-test-data: npm install $js_pin into $js_dir"
+    rm -rf "$js_dir"
+    mkdir -p "$js_dir"
+    (cd "$js_dir" && npm install --silent --no-audit --no-fund --cache "$cache/npm-cache" "$js_pin" >/dev/null)
+    echo "$js_pin" >"$js_dir/.installed"
 fi

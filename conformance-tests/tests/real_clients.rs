@@ -1,0 +1,163 @@
+//! Real clients (issue 4): the server, unmodified, driven by three FHIR
+//! client libraries through their own APIs — the Python packages
+//! `fhirclient` and `fhirpy` and the npm package `fhir-kit-client` — with
+//! the scripts in `conformance-tests/clients/`: create, read, update, search
+//! by identifier (and paging through next links), history, delete, and a
+//! read after the delete that the library must report as 410 Gone. Every
+//! response body the clients receive also parses with the PyPI package
+//! `fhir.resources` (`clients/validate_bodies.py`).
+//!
+//! The libraries live in the test cache (`scripts/fetch-test-data.sh`
+//! installs them: a venv in `$FHIR_TEST_CACHE/python-clients`, npm packages
+//! in `$FHIR_TEST_CACHE/fhir-kit-client-js`). A test skips, saying so, when
+//! what it needs is missing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use conformance_tests::server::unique_suffix;
+use conformance_tests::{backend_tests, examples_pkg, TestServer};
+
+/// How long one client script may run; a hung client fails the test.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn clients_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
+}
+
+fn venv_python() -> PathBuf {
+    examples_pkg::cache_dir().join("python-clients/bin/python")
+}
+
+fn kit_modules() -> PathBuf {
+    examples_pkg::cache_dir().join("fhir-kit-client-js/node_modules")
+}
+
+/// The venv's python when it has the client packages, else `None` (after
+/// saying why the test skips).
+fn python_or_skip() -> Option<PathBuf> {
+    let python = venv_python();
+    let ok = Command::new(&python)
+        .args(["-c", "import fhirclient, fhirpy, fhir.resources"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Some(python)
+    } else {
+        eprintln!(
+            "SKIPPED: no venv with fhirclient, fhirpy and fhir.resources at {}; run scripts/fetch-test-data.sh",
+            python.display()
+        );
+        None
+    }
+}
+
+/// Runs `cmd` with a time limit; panics with everything it printed (and
+/// the server's log) unless it exits 0. Returns its standard output.
+fn run_script(what: &str, mut cmd: Command, server: &TestServer) -> String {
+    let dir = std::env::temp_dir().join(format!("fhir-real-clients-{}", unique_suffix()));
+    fs::create_dir_all(&dir).expect("temp dir");
+    let out_path = dir.join("stdout");
+    let err_path = dir.join("stderr");
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).expect("stdout file"))
+        .stderr(fs::File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for client script") {
+            break Some(status);
+        }
+        if started.elapsed() > SCRIPT_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = fs::read_to_string(&err_path).unwrap_or_default();
+    let _ = fs::remove_dir_all(&dir);
+    eprintln!(
+        "{what} on {} ({:.1?}):\n{stdout}{stderr}",
+        server.backend().name(),
+        started.elapsed()
+    );
+    match status {
+        Some(s) if s.success() => stdout,
+        Some(s) => panic!(
+            "{what} failed on {} ({s})\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}\n--- server log ---\n{}",
+            server.backend().name(),
+            server.log_text()
+        ),
+        None => panic!(
+            "{what} did not finish within {SCRIPT_TIMEOUT:?} on {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}\n--- server log ---\n{}",
+            server.backend().name(),
+            server.log_text()
+        ),
+    }
+}
+
+fn python_flow(server: &TestServer, script: &str) {
+    let Some(python) = python_or_skip() else {
+        return;
+    };
+    let mut cmd = Command::new(python);
+    cmd.arg(clients_dir().join(script))
+        .arg(server.base_url())
+        .current_dir(clients_dir());
+    let out = run_script(script, cmd, server);
+    assert!(
+        out.contains("flow passed"),
+        "{script} did not report success:\n{out}"
+    );
+}
+
+backend_tests! {
+    /// fhirclient (SMART on FHIR's Python client) with its resource models.
+    fn fhirclient_create_read_update_search_history_delete(server) {
+        python_flow(server, "fhirclient_flow.py");
+    }
+
+    /// fhirpy's synchronous client.
+    fn fhirpy_create_read_update_search_history_delete(server) {
+        python_flow(server, "fhirpy_flow.py");
+    }
+
+    /// fhir-kit-client on node; the bodies it received are then parsed
+    /// with fhir.resources.
+    fn fhir_kit_client_create_read_update_search_history_delete(server) {
+        let Some(python) = python_or_skip() else {
+            return;
+        };
+        if !kit_modules().join("fhir-kit-client/package.json").is_file()
+            || Command::new("node").arg("--version").output().is_err()
+        {
+            eprintln!(
+                "SKIPPED: node or npm `fhir-kit-client` (in {}) missing; run scripts/fetch-test-data.sh",
+                kit_modules().display()
+            );
+            return;
+        }
+        let bodies = std::env::temp_dir().join(format!("fhir-kit-bodies-{}.json", unique_suffix()));
+        let mut node = Command::new("node");
+        node.arg(clients_dir().join("fhir_kit_client_flow.js"))
+            .arg(server.base_url())
+            .arg(&bodies)
+            .env("FHIR_KIT_CLIENT_MODULES", kit_modules())
+            .current_dir(clients_dir());
+        let out = run_script("fhir_kit_client_flow.js", node, server);
+        assert!(out.contains("flow passed"), "fhir_kit_client_flow.js did not report success:\n{out}");
+
+        let mut validate = Command::new(python);
+        validate.arg(clients_dir().join("validate_bodies.py")).arg(&bodies);
+        run_script("validate_bodies.py (fhir-kit-client bodies)", validate, server);
+        let _ = fs::remove_file(&bodies);
+    }
+}
