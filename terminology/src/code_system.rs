@@ -427,6 +427,36 @@ impl CodeSystem {
         false
     }
 
+    /// The index of a code, if the system has it.
+    pub(crate) fn find(&self, code: &str) -> Option<u32> {
+        self.index_of(code)
+    }
+
+    /// The proper descendants of a concept (children, their children, …),
+    /// each once, whatever the shape of the graph.
+    pub(crate) fn descendants(&self, index: u32) -> Vec<u32> {
+        self.walk(index, |c| &c.children)
+    }
+
+    /// The proper ancestors of a concept, each once.
+    pub(crate) fn ancestors(&self, index: u32) -> Vec<u32> {
+        self.walk(index, |c| &c.parents)
+    }
+
+    fn walk(&self, index: u32, next: impl Fn(&Concept) -> &Vec<u32>) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        seen.insert(index);
+        let mut stack = next(&self.concepts[index as usize]).clone();
+        while let Some(i) = stack.pop() {
+            if seen.insert(i) {
+                out.push(i);
+                stack.extend(next(&self.concepts[i as usize]));
+            }
+        }
+        out
+    }
+
     pub(crate) fn index(&self, code: &str) -> Result<u32, Error> {
         self.index_of(code).ok_or_else(|| Error::UnknownCode {
             system: self.url.clone(),
@@ -490,21 +520,21 @@ fn role_of(name: &str) -> Role {
     }
 }
 
-fn invalid(path: &str, message: &str) -> Error {
+pub(crate) fn invalid(path: &str, message: &str) -> Error {
     Error::Invalid {
         path: path.to_owned(),
         message: message.to_owned(),
     }
 }
 
-fn object(v: Value, path: &str) -> Result<Map, Error> {
+pub(crate) fn object(v: Value, path: &str) -> Result<Map, Error> {
     match v {
         Value::Object(m) => Ok(m),
         _ => Err(invalid(path, "not an object")),
     }
 }
 
-fn array(map: &mut Map, key: &str, at: &str) -> Result<Vec<Value>, Error> {
+pub(crate) fn array(map: &mut Map, key: &str, at: &str) -> Result<Vec<Value>, Error> {
     match tree::take(map, key) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => Ok(items),
@@ -512,7 +542,7 @@ fn array(map: &mut Map, key: &str, at: &str) -> Result<Vec<Value>, Error> {
     }
 }
 
-fn opt_string(map: &mut Map, key: &str, at: &str) -> Result<Option<String>, Error> {
+pub(crate) fn opt_string(map: &mut Map, key: &str, at: &str) -> Result<Option<String>, Error> {
     match tree::take(map, key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -520,7 +550,7 @@ fn opt_string(map: &mut Map, key: &str, at: &str) -> Result<Option<String>, Erro
     }
 }
 
-fn coding(v: Value, path: &str) -> Result<Coding, Error> {
+pub(crate) fn coding(v: Value, path: &str) -> Result<Coding, Error> {
     let mut m = object(v, path)?;
     Ok(Coding {
         system: opt_string(&mut m, "system", path)?,

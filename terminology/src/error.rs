@@ -11,10 +11,10 @@ pub enum Error {
     /// The bytes are not JSON at all.
     #[error("not JSON: {0}")]
     Syntax(String),
-    /// JSON, but not a CodeSystem the engine can index (wrong
+    /// JSON, but not a CodeSystem (ValueSet, ConceptMap) the engine can index (wrong
     /// `resourceType`, a concept without `code`, a property of the wrong
     /// shape). `path` is FHIRPath-style, as `fhir-model` reports issues.
-    #[error("invalid CodeSystem at {path}: {message}")]
+    #[error("invalid resource at {path}: {message}")]
     Invalid {
         /// Where, e.g. `CodeSystem.concept[3].code`.
         path: String,
@@ -49,6 +49,33 @@ pub enum Error {
         /// The code asked for.
         code: String,
     },
+    /// No ValueSet with this url (and version) is in the registry.
+    #[error("unknown value set {url}{}", version.as_deref().map(|v| format!(" version {v}")).unwrap_or_default())]
+    UnknownValueSet {
+        /// The canonical url asked for.
+        url: String,
+        /// The version asked for, if any.
+        version: Option<String>,
+    },
+    /// No ConceptMap with this url (and version) is in the registry.
+    #[error("unknown concept map {url}")]
+    UnknownConceptMap {
+        /// The canonical url asked for.
+        url: String,
+    },
+    /// A request the engine understands but cannot answer: a filter
+    /// operator on a property it cannot evaluate, a value set that
+    /// includes itself, a code system without its concepts.
+    #[error("{0}")]
+    NotSupported(String),
+    /// An expansion larger than the caller's limit.
+    #[error("the expansion of {url} has more than {limit} codes")]
+    TooCostly {
+        /// The value set.
+        url: String,
+        /// The limit that was passed.
+        limit: usize,
+    },
 }
 
 /// Blaze-style anomaly categories; fhir-server maps each to a status.
@@ -59,6 +86,8 @@ pub enum Category {
     /// Something asked for does not exist: 404 (or 400 inside an
     /// operation's parameters, at the server's choice).
     NotFound,
+    /// Too large an answer: 422 or 400 with `too-costly`.
+    TooCostly,
 }
 
 impl Error {
@@ -68,7 +97,12 @@ impl Error {
             Error::Syntax(_) | Error::Invalid { .. } | Error::DuplicateCode { .. } => {
                 Category::Invalid
             }
-            Error::UnknownSystem { .. } | Error::UnknownCode { .. } => Category::NotFound,
+            Error::NotSupported(_) => Category::Invalid,
+            Error::UnknownSystem { .. }
+            | Error::UnknownCode { .. }
+            | Error::UnknownValueSet { .. }
+            | Error::UnknownConceptMap { .. } => Category::NotFound,
+            Error::TooCostly { .. } => Category::TooCostly,
         }
     }
 }

@@ -23,6 +23,12 @@
 //! offers the same operations by `system` url, as the REST operations are
 //! called.
 //!
+//! A [`ValueSet`] ([`ValueSet::from_json`]) is expanded against the
+//! registry's CodeSystems ([`Registry::expand`], [`Registry::expand_value_set`]
+//! → [`Expansion`]: compose include/exclude by concepts, filters and nested
+//! value sets; paging, text filter, designations, display language), and
+//! codes are checked against it ([`Registry::validate_in_value_set`]).
+//!
 //! Errors are one enum, [`Error`], each variant with a [`Category`].
 //!
 //! **Invariant:** this crate depends only on `fhir-model` and does no IO;
@@ -36,6 +42,7 @@ mod code_system;
 mod error;
 mod operations;
 mod registry;
+mod value_set;
 
 pub use code_system::{
     CodeSystem, Coding, Concept, Designation, Property, PropertyDefinition, PropertyValue,
@@ -43,3 +50,7 @@ pub use code_system::{
 pub use error::{Category, Error};
 pub use operations::{language_matches, Lookup, Subsumption, ValidateOptions, Validation};
 pub use registry::Registry;
+pub use value_set::{
+    CodingToCheck, ConceptReference, ConceptSet, ExpandOptions, Expansion, ExpansionEntry, Filter,
+    ParameterValue, ValueSet,
+};

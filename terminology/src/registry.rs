@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crate::code_system::CodeSystem;
 use crate::operations::{Lookup, Subsumption, ValidateOptions, Validation};
+use crate::value_set::ValueSet;
 use crate::Error;
 
 /// CodeSystems by canonical url, each url holding one or more versions.
@@ -17,6 +18,7 @@ use crate::Error;
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
     systems: HashMap<String, Vec<CodeSystem>>,
+    value_sets: HashMap<String, Vec<ValueSet>>,
 }
 
 impl Registry {
@@ -65,6 +67,36 @@ impl Registry {
             system: url.to_owned(),
             version: version.map(str::to_owned),
         })
+    }
+
+    /// Adds a ValueSet (one with a url; others can only be expanded
+    /// whole), replacing one with the same url and version. The new one
+    /// becomes the url's default version.
+    pub fn insert_value_set(&mut self, vs: ValueSet) {
+        let Some(url) = vs.url().map(str::to_owned) else {
+            return;
+        };
+        let versions = self.value_sets.entry(url).or_default();
+        versions.retain(|v| v.version() != vs.version());
+        versions.push(vs);
+    }
+
+    /// The ValueSet for `url` (or `url|version`) and an optional version.
+    pub fn value_set(&self, url: &str, version: Option<&str>) -> Result<&ValueSet, Error> {
+        let (url, version) = split_canonical(url, version);
+        let found = self.value_sets.get(url).and_then(|versions| match version {
+            None => versions.last(),
+            Some(v) => versions.iter().rev().find(|vs| vs.version() == Some(v)),
+        });
+        found.ok_or_else(|| Error::UnknownValueSet {
+            url: url.to_owned(),
+            version: version.map(str::to_owned),
+        })
+    }
+
+    /// Every ValueSet, in no particular order.
+    pub fn value_sets(&self) -> impl Iterator<Item = &ValueSet> {
+        self.value_sets.values().flatten()
     }
 
     /// The versions held for a url, in the order added (unversioned ones
