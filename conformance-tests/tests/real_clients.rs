@@ -111,6 +111,8 @@ fn python_flow(server: &TestServer, script: &str) {
     let mut cmd = Command::new(python);
     cmd.arg(clients_dir().join(script))
         .arg(server.base_url())
+        // no __pycache__ inside the repository
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .current_dir(clients_dir());
     let out = run_script(script, cmd, server);
     assert!(
@@ -156,7 +158,10 @@ backend_tests! {
         assert!(out.contains("flow passed"), "fhir_kit_client_flow.js did not report success:\n{out}");
 
         let mut validate = Command::new(python);
-        validate.arg(clients_dir().join("validate_bodies.py")).arg(&bodies);
+        validate
+            .arg(clients_dir().join("validate_bodies.py"))
+            .arg(&bodies)
+            .env("PYTHONDONTWRITEBYTECODE", "1");
         run_script("validate_bodies.py (fhir-kit-client bodies)", validate, server);
         let _ = fs::remove_file(&bodies);
     }
