@@ -487,14 +487,37 @@ pub fn to_bool(c: &[Item]) -> Result<Option<bool>, Error> {
     }
 }
 
-/// `left | right` without duplicates; errs past [`value::MAX_COMPARED`].
+/// `left | right` without duplicates. Strings (and string-valued nodes:
+/// codes, uris, ids) are bucketed by their text so that a union of
+/// thousands of codes (a ValueSet's `code` search parameter) is linear;
+/// other items are compared pairwise, bounded by [`value::MAX_COMPARED`].
 pub fn union<'a>(left: Collection<'a>, right: Collection<'a>) -> Result<Collection<'a>, Error> {
-    value::check_compared(left.len() + right.len())?;
     let mut out: Collection<'a> = Vec::with_capacity(left.len() + right.len());
+    let mut by_text: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    let mut others: Vec<usize> = Vec::new();
     for item in left.into_iter().chain(right) {
-        if !out.iter().any(|o| value::equals(o, &item) == Some(true)) {
-            out.push(item);
+        let key = match item.system() {
+            Some(Item::String(s)) => Some(s),
+            _ => None,
+        };
+        let same = |i: &usize| value::equals(&out[*i], &item) == Some(true);
+        let dup = match &key {
+            Some(k) => {
+                by_text.get(k).is_some_and(|ix| ix.iter().any(same)) || others.iter().any(same)
+            }
+            None => out.iter().any(|o| value::equals(o, &item) == Some(true)),
+        };
+        if dup {
+            continue;
         }
+        match key {
+            Some(k) => by_text.entry(k).or_default().push(out.len()),
+            None => {
+                others.push(out.len());
+                value::check_compared(others.len())?;
+            }
+        }
+        out.push(item);
     }
     Ok(out)
 }

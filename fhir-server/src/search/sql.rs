@@ -7,7 +7,7 @@
 //! `resource_id IN (set) AND …`. Both planners drive such a query from the
 //! most selective index lookup and probe the `resources` primary key with
 //! its results, so no query scans every resource of a type (see the EXPLAIN
-//! test in `store/search_tests.rs`). Negative criteria (`:not`, `ne`,
+//! test in `store/explain_tests.rs`). Negative criteria (`:not`, `ne`,
 //! `:missing=true`) are `NOT IN` and only filter.
 //!
 //! Paging is by keyset: rows are ordered by the sort keys and then by
@@ -370,6 +370,7 @@ fn value_condition(
             id,
             version,
         } => {
+            q.push("(");
             let _ = write!(q.text, "{p}target_id = ");
             q.text(id);
             if let Some(t) = target_type {
@@ -379,6 +380,12 @@ fn value_condition(
             if let Some(v) = version {
                 let _ = write!(q.text, " AND {p}target_version = ");
                 q.text(v);
+            }
+            q.push(")");
+            // A relative canonical (`Library/x`) is indexed as a url.
+            if let (Some(t), None) = (target_type, version) {
+                let _ = write!(q.text, " OR {p}url = ");
+                q.text(&format!("{t}/{id}"));
             }
         }
         Value::Url { url, version } => {
@@ -468,14 +475,21 @@ fn uri_prefixes(s: &str) -> Vec<String> {
     out
 }
 
-/// Dates are stored as ranges `[lo, hi]` and the search value is a range
-/// `[qlo, qhi]`; the prefixes compare ranges as search.html#prefix says.
+/// Dates are stored as ranges `[lo, hi]` (`lo <= hi`) and the search value
+/// is a range `[qlo, qhi]`; the prefixes compare ranges as
+/// search.html#prefix says. Each condition bounds `lo` or `hi` on its own
+/// (adding bounds the others imply where needed: `eq` bounds `lo` from
+/// both sides, `ge` and `le` state the bound both of their cases share),
+/// so that it is a range scan of the (param, lo) or (param, hi) index, not
+/// a walk over every date of the parameter (see store/explain_tests.rs).
 fn date_condition(q: &mut Sql, p: &str, prefix: Prefix, qlo: EpochMillis, qhi: EpochMillis) {
     let lo = format!("{p}lo");
     let hi = format!("{p}hi");
     let contained = |q: &mut Sql| {
         let _ = write!(q.text, "{lo} >= ");
         q.int(qlo);
+        let _ = write!(q.text, " AND {lo} <= ");
+        q.int(qhi);
         let _ = write!(q.text, " AND {hi} <= ");
         q.int(qhi);
     };
@@ -495,18 +509,24 @@ fn date_condition(q: &mut Sql, p: &str, prefix: Prefix, qlo: EpochMillis, qhi: E
             q.int(qlo);
         }
         Prefix::Ge => {
-            let _ = write!(q.text, "{hi} > ");
+            // Both cases end at or after qlo.
+            let _ = write!(q.text, "{hi} >= ");
+            q.int(qlo);
+            let _ = write!(q.text, " AND ({hi} > ");
             q.int(qhi);
             q.push(" OR (");
             contained(q);
-            q.push(")");
+            q.push("))");
         }
         Prefix::Le => {
-            let _ = write!(q.text, "{lo} < ");
+            // Both cases start at or before qhi.
+            let _ = write!(q.text, "{lo} <= ");
+            q.int(qhi);
+            let _ = write!(q.text, " AND ({lo} < ");
             q.int(qlo);
             q.push(" OR (");
             contained(q);
-            q.push(")");
+            q.push("))");
         }
         Prefix::Sa => {
             let _ = write!(q.text, "{lo} > ");
