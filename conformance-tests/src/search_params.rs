@@ -11,6 +11,10 @@ use flate2::read::GzDecoder;
 #[derive(Debug, Clone)]
 pub struct SearchParam {
     pub id: String,
+    /// The name used in search URLs (`code`).
+    pub code: String,
+    /// The parameter type (`token`, `string`, `reference`, `date`, …).
+    pub kind: String,
     pub expression: String,
     /// The resource types it applies to (`Resource` and `DomainResource`
     /// mean all).
@@ -60,6 +64,8 @@ pub fn load() -> Result<(usize, Vec<SearchParam>), String> {
         };
         out.push(SearchParam {
             id: v["id"].as_str().unwrap_or_default().to_owned(),
+            code: v["code"].as_str().unwrap_or_default().to_owned(),
+            kind: v["type"].as_str().unwrap_or_default().to_owned(),
             expression: expression.to_owned(),
             base: v["base"]
                 .as_array()
