@@ -5,7 +5,9 @@
 //! | GET    | `/fhir/metadata`                      | [`capabilities`] |
 //! | GET    | `/fhir/_history`                      | [`history::system`] |
 //! | POST   | `/fhir`                               | [`bundle`] (batch, transaction) |
-//! | POST   | `/fhir/{type}`                        | [`create`] |
+//! | POST   | `/fhir/{type}`                        | [`create`] (`If-None-Exist`: conditional) |
+//! | PUT    | `/fhir/{type}?…`                      | [`update::conditional`] |
+//! | DELETE | `/fhir/{type}?…`                      | [`delete::conditional`] |
 //! | GET    | `/fhir/{type}`                        | [`search`] (not supported yet: 400) |
 //! | GET    | `/fhir/{type}/_history`               | [`history::type_level`] |
 //! | GET, HEAD | `/fhir/{type}/{id}`                | [`read`] (HEAD: headers only) |
@@ -113,9 +115,11 @@ pub fn build_app(
                 .service(resource("/_history", "GET").route(web::get().to(history::system)))
                 .service(resource("", "POST").route(web::post().to(bundle::handle)))
                 .service(
-                    resource("/{type}", "GET, POST")
+                    resource("/{type}", "GET, POST, PUT, DELETE")
                         .route(web::post().to(create::handle))
-                        .route(web::get().to(search::handle)),
+                        .route(web::get().to(search::handle))
+                        .route(web::put().to(update::conditional))
+                        .route(web::delete().to(delete::conditional)),
                 )
                 .service(
                     resource("/{type}/_history", "GET").route(web::get().to(history::type_level)),
@@ -173,7 +177,7 @@ mod tests {
         send(&app, TestRequest::post().uri("/fhir/metadata"))
             .await
             .assert_outcome(405, "not-supported");
-        send(&app, TestRequest::delete().uri("/fhir/Patient"))
+        send(&app, TestRequest::patch().uri("/fhir/Patient"))
             .await
             .assert_outcome(405, "not-supported");
         send(&app, TestRequest::put().uri("/fhir/Patient/_history"))

@@ -2,9 +2,11 @@
 //!
 //! The CapabilityStatement lists exactly what the server implements: for
 //! every R4 resource type read, vread, update (also as create), delete,
-//! instance and type history and create, plus system history. No search
-//! parameters and no conditional create, update or delete, since there are
-//! none. Reads are conditional (`If-None-Match`, `If-Modified-Since`) and
+//! instance and type history and create, plus system history. Creates,
+//! updates and deletes can be conditional (`If-None-Exist`, `PUT` and
+//! `DELETE` on `[type]?criteria`; a conditional delete removes every
+//! match, up to a limit, hence `multiple`). Reads are conditional
+//! (`If-None-Match`, `If-Modified-Since`) and
 //! updates version-aware (`If-Match`); JSON and XML both work.
 
 use std::sync::OnceLock;
@@ -65,10 +67,10 @@ pub fn capability_statement(base: &str) -> Value {
                 "versioning": "versioned-update",
                 "readHistory": true,
                 "updateCreate": true,
-                "conditionalCreate": false,
+                "conditionalCreate": true,
                 "conditionalRead": "full-support",
-                "conditionalUpdate": false,
-                "conditionalDelete": "not-supported",
+                "conditionalUpdate": true,
+                "conditionalDelete": "multiple",
                 "operation": operations,
             })
         })

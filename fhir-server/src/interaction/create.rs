@@ -2,14 +2,32 @@
 //!
 //! The server assigns the id; an id in the body is ignored, as the spec
 //! says. Answers 201 with `Location: …/[type]/[id]/_history/1`.
+//!
+//! Conditional create (<https://hl7.org/fhir/R4/http.html#ccreate>):
+//! with `If-None-Exist: [search parameters]` the server searches first,
+//! in the same database transaction as the create: no match creates
+//! (201), one match answers 200 with the existing resource (shaped by
+//! `Prefer: return=` like any other write, nothing stored), more than one
+//! is 412. Identical concurrent conditional creates create one resource
+//! (see `store::conditional`). Criteria the server cannot use (an unknown
+//! parameter, a bad value) or no criteria at all are a 400: dropping a
+//! criterion would widen the match, which for a write is never safe.
+//! [`criteria`] does that checking for conditional update, delete and the
+//! conditional entries of a Bundle too.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use fhir_model::primitives::Id;
+use fhir_model::ResourceType;
 
-use super::{parse_resource, read_body, resource_type, run, version_location, written_response};
+use super::{
+    headers, parse_resource, read_body, resource_type, run, version_location, written_response,
+};
 use crate::app::AppState;
-use crate::error::Error;
+use crate::error::{Error, Issue, IssueCode};
+use crate::search::param::ParamRegistry;
+use crate::search::query;
+use crate::store::{CondOutcome, Conditional, Criteria, StoredVersion, Written};
 
 pub async fn handle(
     req: HttpRequest,
@@ -18,23 +36,157 @@ pub async fn handle(
     payload: web::Payload,
 ) -> Result<HttpResponse, Error> {
     let rt = resource_type(&path)?;
+    let if_none_exist = match req.headers().get("if-none-exist") {
+        None => None,
+        Some(v) => {
+            let text = v.to_str().map_err(|_| {
+                Error::invalid(
+                    IssueCode::Invalid,
+                    "If-None-Exist must be a search query in visible ASCII",
+                )
+            })?;
+            let base = super::base_url(&req);
+            Some(criteria(&state.store.registry(), rt, text, &base)?)
+        }
+    };
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let id = Id::new(uuid::Uuid::new_v4().to_string()).map_err(|e| Error::Fault(e.to_string()))?;
     let store = state.store.clone();
     let new_id = id.clone();
-    let written = run(move || {
+    let outcome = run(move || {
         let mut resource = parse_resource(&body, rt)?;
         resource.set_id(Some(new_id));
-        Ok::<_, Error>(store.create(&mut resource)?)
+        Ok::<_, Error>(match if_none_exist {
+            None => CondOutcome::Created {
+                id: String::new(),
+                written: store.create(&mut resource)?,
+            },
+            Some(c) => store.conditional(Conditional::Create(resource, c))?,
+        })
     })
     .await?;
-    let location = version_location(&req, rt, id.as_str(), written.version);
-    Ok(written_response(
-        &req,
-        StatusCode::CREATED,
-        written,
-        Some(location),
-    ))
+    match outcome {
+        CondOutcome::Created { written, .. } => {
+            let location = version_location(&req, rt, id.as_str(), written.version);
+            Ok(written_response(
+                &req,
+                StatusCode::CREATED,
+                written,
+                Some(location),
+            ))
+        }
+        CondOutcome::Matched(v) => Ok(matched_response(&req, rt, v)),
+        other => Err(Error::Fault(format!(
+            "a conditional create ended as {other:?}"
+        ))),
+    }
+}
+
+/// http.html#ccreate: "One Match: The server ignores the post and returns
+/// 200 OK". The existing resource is sent like a write's result, so
+/// `Prefer: return=minimal` and `=OperationOutcome` work as for a create.
+fn matched_response(req: &HttpRequest, rt: ResourceType, v: StoredVersion) -> HttpResponse {
+    let location = version_location(req, rt, &v.id, v.version);
+    if headers::prefer_return(req.headers()) == headers::Return::OperationOutcome {
+        let outcome = serde_json::json!({
+            "resourceType": "OperationOutcome",
+            "issue": [{
+                "severity": "information",
+                "code": "informational",
+                "diagnostics": format!(
+                    "If-None-Exist matched {}/{}; nothing was created", rt.as_str(), v.id
+                ),
+            }],
+        });
+        return super::resource_response(
+            StatusCode::OK,
+            v.version,
+            &v.last_updated,
+            serde_json::to_vec(&outcome).unwrap_or_default(),
+            Some(location),
+        );
+    }
+    let w = Written {
+        version: v.version,
+        last_updated: v.last_updated,
+        created: false,
+        body: v.body,
+    };
+    written_response(req, StatusCode::OK, w, Some(location))
+}
+
+/// The criteria of a conditional write on `rt`, from a query string
+/// (`a=1&b=2`; a leading `?` or `[type]?` is allowed, as in a Bundle's
+/// `ifNoneExist`). Every parameter must be understood and there must be at
+/// least one criterion; otherwise 400, never a silently wider match.
+/// References written with this server's `base` are made relative, as
+/// search does.
+pub(crate) fn criteria(
+    registry: &ParamRegistry,
+    rt: ResourceType,
+    text: &str,
+    base: &str,
+) -> Result<Criteria, Error> {
+    let mut q = text.trim();
+    if let Some((path, rest)) = q.split_once('?') {
+        let path = path.trim_start_matches('/');
+        if !path.is_empty() && path != rt.as_str() {
+            return Err(Error::invalid(
+                IssueCode::Invalid,
+                format!(
+                    "the criteria {text:?} name {path:?}, but the write is on {}",
+                    rt.as_str()
+                ),
+            ));
+        }
+        q = rest;
+    }
+    let mut params: Vec<(String, String)> = serde_urlencoded::from_str(q).map_err(|e| {
+        Error::invalid(
+            IssueCode::Invalid,
+            format!("cannot read the criteria {text:?}: {e}"),
+        )
+    })?;
+    let own = format!("{base}/");
+    let mut issues = Vec::new();
+    for (name, value) in params.iter_mut() {
+        if value.is_empty() && !matches!(name.as_str(), "_format" | "_pretty") {
+            issues.push(
+                Issue::new(
+                    IssueCode::Required,
+                    format!("{name} has no value; a conditional write does not ignore criteria"),
+                )
+                .at(name.clone()),
+            );
+        }
+        if value.contains(&own) {
+            *value = value.replace(&own, "");
+        }
+    }
+    let request = query::parse(registry, vec![rt.as_str().to_owned()], &params);
+    issues.extend(request.ignored.iter().map(|i| {
+        Issue::new(
+            IssueCode::NotSupported,
+            format!(
+                "{}; a conditional write cannot ignore a criterion",
+                i.reason
+            ),
+        )
+        .at(i.name.clone())
+    }));
+    if issues.is_empty() && request.criteria.is_empty() {
+        issues.push(Issue::new(
+            IssueCode::Required,
+            format!(
+                "a conditional write needs search criteria that select {} resources; none given",
+                rt.as_str()
+            ),
+        ));
+    }
+    if !issues.is_empty() {
+        return Err(Error::Invalid(issues));
+    }
+    Ok(Criteria::new(request))
 }
 
 #[cfg(test)]
@@ -151,3 +303,7 @@ mod tests {
         r.assert_outcome(404, "not-found");
     }
 }
+
+#[cfg(test)]
+#[path = "conditional_tests.rs"]
+mod conditional_tests;

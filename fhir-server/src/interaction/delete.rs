@@ -6,13 +6,25 @@
 //! deletion is stored as a new version (its `ETag` is sent); a later read
 //! answers 410 Gone, and a PUT brings the resource back with the next
 //! version.
+//!
+//! Conditional delete: `DELETE [base]/[type]?[search parameters]`
+//! (<https://hl7.org/fhir/R4/http.html#3.1.0.7.1>), searched and deleted in
+//! one database transaction. No match: 204, nothing stored. One match: it
+//! is deleted (204 with its `ETag`). Several: this server supports
+//! "multiple" (CapabilityStatement `conditionalDelete`), deleting every
+//! match, up to [`MAX_CONDITIONAL_DELETE`]; above that it deletes nothing
+//! and answers 412, so one broad query cannot wipe a whole type in one
+//! request and the client learns it must narrow the criteria. Criteria the
+//! server cannot use, or none, are 400 (see [`super::create::criteria`]):
+//! `DELETE [base]/[type]` without criteria never deletes anything.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{etag, resource_type, run, url_id};
 use crate::app::AppState;
 use crate::error::Error;
+use crate::store::{CondOutcome, Conditional};
 
 pub async fn handle(
     state: web::Data<AppState>,
@@ -25,6 +37,39 @@ pub async fn handle(
     let deleted = run(move || store.delete(rt, &id)).await?;
     let mut resp = HttpResponse::NoContent();
     if let Some(w) = deleted {
+        resp.insert_header((header::ETAG, etag(w.version)));
+    }
+    Ok(resp.finish())
+}
+
+/// The most resources one conditional delete removes (see the module doc).
+pub const MAX_CONDITIONAL_DELETE: usize = 100;
+
+/// `DELETE [base]/[type]?…`: conditional delete.
+pub async fn conditional(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let rt = resource_type(&path)?;
+    let base = super::base_url(&req);
+    let criteria = super::create::criteria(&state.store.registry(), rt, req.query_string(), &base)?;
+    let store = state.store.clone();
+    let outcome = run(move || {
+        store.conditional(Conditional::Delete {
+            resource_type: rt,
+            criteria,
+            max: MAX_CONDITIONAL_DELETE,
+        })
+    })
+    .await?;
+    let CondOutcome::Deleted(deleted) = outcome else {
+        return Err(Error::Fault(format!(
+            "a conditional delete ended as {outcome:?}"
+        )));
+    };
+    let mut resp = HttpResponse::NoContent();
+    if let [(_, w)] = deleted.as_slice() {
         resp.insert_header((header::ETAG, etag(w.version)));
     }
     Ok(resp.finish())

@@ -7,6 +7,16 @@
 //! version and answers 201 with `Location`; otherwise 200. With `If-Match`
 //! the update happens only if that is the current version, else 412
 //! (http.html#concurrency): of clients updating the same version, one wins.
+//!
+//! Conditional update: `PUT [base]/[type]?[search parameters]`
+//! (<https://hl7.org/fhir/R4/http.html#cond-update>), searched and written
+//! in one database transaction. No match: the resource is created, under
+//! the id in the body if it has one (update-as-create) or a new id (201).
+//! One match: that resource is updated (200); a body id that is not the
+//! match's is 400. More than one match: 412. Criteria the server cannot
+//! use, or none, are 400 (see [`super::create::criteria`]). `If-Match` is
+//! refused with a conditional update: the version it names belongs to a
+//! resource the client has not identified.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -19,6 +29,7 @@ use super::{
 };
 use crate::app::AppState;
 use crate::error::{Error, Issue, IssueCode};
+use crate::store::{CondOutcome, Conditional};
 
 pub async fn handle(
     req: HttpRequest,
@@ -41,6 +52,47 @@ pub async fn handle(
     .await?;
     if written.created {
         let location = version_location(&req, rt, id.as_str(), written.version);
+        Ok(written_response(
+            &req,
+            StatusCode::CREATED,
+            written,
+            Some(location),
+        ))
+    } else {
+        Ok(written_response(&req, StatusCode::OK, written, None))
+    }
+}
+
+/// `PUT [base]/[type]?…`: conditional update.
+pub async fn conditional(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Error> {
+    let rt = resource_type(&path)?;
+    if headers::if_match(req.headers())?.is_some() {
+        return Err(Error::invalid(
+            IssueCode::NotSupported,
+            "If-Match cannot be combined with a conditional update; PUT to [type]/[id] instead",
+        ));
+    }
+    let base = super::base_url(&req);
+    let criteria = super::create::criteria(&state.store.registry(), rt, req.query_string(), &base)?;
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let store = state.store.clone();
+    let outcome = run(move || {
+        let resource = parse_resource(&body, rt)?;
+        Ok::<_, Error>(store.conditional(Conditional::Update(resource, criteria))?)
+    })
+    .await?;
+    let CondOutcome::Updated { id, written } = outcome else {
+        return Err(Error::Fault(format!(
+            "a conditional update ended as {outcome:?}"
+        )));
+    };
+    if written.created {
+        let location = version_location(&req, rt, &id, written.version);
         Ok(written_response(
             &req,
             StatusCode::CREATED,

@@ -22,6 +22,7 @@
 //! diesel is synchronous: callers on the async side run these methods inside
 //! `actix_web::web::block`.
 
+mod conditional;
 mod connection;
 mod model;
 mod queries;
@@ -35,6 +36,8 @@ use diesel::Connection;
 use fhir_model::primitives::{Id, Instant};
 use fhir_model::{Resource, ResourceType};
 
+pub use conditional::{CondOutcome, Conditional, Criteria};
+pub(crate) use conditional::{Plan, Tx};
 pub use connection::{Backend, DatabaseUrl};
 use connection::{DbConnection, Manager};
 use model::{NewVersion, VersionRow};
@@ -183,11 +186,19 @@ pub enum TxWrite {
     Delete(ResourceType, Id),
 }
 
-enum TxError {
+/// Why one attempt of a write transaction failed: a database error, a
+/// refusal to report, or a lost race that reruns the transaction.
+pub(crate) enum TxError {
     Db(DieselError),
     Store(StoreError),
     /// Lost a race; run the transaction again.
     Retry,
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        TxError::Store(e)
+    }
 }
 
 impl From<DieselError> for TxError {

@@ -6,9 +6,15 @@
 //! Bundle. [`transaction`] runs the writes in one database transaction
 //! after resolving `fullUrl`s; [`batch`] runs each entry on its own.
 //!
-//! Conditional entries (`ifNoneExist`, a search in `request.url`,
-//! conditional references) need search, which this server does not have
-//! yet: they are refused with a clear OperationOutcome, never ignored.
+//! Conditional entries (http.html#trules): `request.ifNoneExist` on a
+//! POST, `PUT [type]?criteria` and `DELETE [type]?criteria` become a
+//! [`Conditional`] with the same outcomes as over REST; conditional
+//! references (`"reference": "Organization?identifier=sys|val"`) are
+//! resolved by search inside the same database transaction as the writes
+//! and rewritten to `Type/id`. A conditional reference must match exactly
+//! one resource: otherwise the transaction fails (412, the outcome naming
+//! the entry), and in a batch that entry alone fails. Criteria the server
+//! cannot use are a 400 for the entry, never ignored.
 
 pub mod batch;
 pub mod transaction;
@@ -20,10 +26,13 @@ use fhir_model::json::tree::{self, Value};
 use fhir_model::primitives::Id;
 use fhir_model::{Resource, ResourceType};
 
+use super::create::criteria;
+use super::delete::MAX_CONDITIONAL_DELETE;
 use super::{headers, read_body, run};
 use crate::app::AppState;
 use crate::error::{operation_outcome, Error, Issue, IssueCode, FHIR_JSON};
-use crate::store::{StoredVersion, Written};
+use crate::search::param::ParamRegistry;
+use crate::store::{Conditional, Criteria, StoreError, StoredVersion, Tx, TxError, Written};
 
 /// `POST [base]`: a Bundle of type `batch` or `transaction`.
 pub async fn handle(
@@ -71,7 +80,11 @@ pub async fn handle(
 }
 
 /// What one entry asks for.
+#[derive(Clone)]
 pub(crate) enum EntryOp {
+    /// `ifNoneExist`, or a search in `request.url` of a PUT or DELETE
+    /// (boxed: criteria make it several times the size of the others).
+    Conditional(Box<Conditional>),
     Create(Resource),
     Update {
         resource: Resource,
@@ -91,6 +104,11 @@ impl EntryOp {
     fn order(&self) -> u8 {
         match self {
             EntryOp::Delete(..) => 0,
+            EntryOp::Conditional(c) => match **c {
+                Conditional::Delete { .. } => 0,
+                Conditional::Create(..) => 1,
+                Conditional::Update(..) => 2,
+            },
             EntryOp::Create(_) => 1,
             EntryOp::Update { .. } => 2,
             EntryOp::Read { .. } => 3,
@@ -107,7 +125,12 @@ fn entry_error(i: usize, code: IssueCode, message: impl Into<String>) -> Error {
 
 /// Turns an entry's `request` (and `resource`) into the operation it asks
 /// for, with the URL checked against the resource.
-pub(crate) fn parse_entry(i: usize, entry: &mut BundleEntry) -> Result<EntryOp, Error> {
+pub(crate) fn parse_entry(
+    i: usize,
+    entry: &mut BundleEntry,
+    registry: &ParamRegistry,
+    base: &str,
+) -> Result<EntryOp, Error> {
     let Some(request) = entry.request.as_deref() else {
         return Err(entry_error(i, IssueCode::Required, "entry has no request"));
     };
@@ -128,13 +151,11 @@ pub(crate) fn parse_entry(i: usize, entry: &mut BundleEntry) -> Result<EntryOp, 
             "request.method and request.url are required",
         ));
     };
-    if request.if_none_exist.is_some() || url.contains('?') {
-        return Err(entry_error(
-            i,
-            IssueCode::NotSupported,
-            "conditional operations (ifNoneExist, a search in request.url) need search, which this server does not support yet",
-        ));
-    }
+    let if_none_exist = request
+        .if_none_exist
+        .as_ref()
+        .and_then(|v| v.value.as_deref())
+        .map(str::to_owned);
     if request.if_none_match.is_some() || request.if_modified_since.is_some() {
         return Err(entry_error(
             i,
@@ -152,8 +173,22 @@ pub(crate) fn parse_entry(i: usize, entry: &mut BundleEntry) -> Result<EntryOp, 
             )
         })?),
     };
-    let path = url.trim_start_matches('/');
+    let (path, query) = match url.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (url.as_str(), None),
+    };
+    let path = path.trim_start_matches('/');
     let parts: Vec<&str> = path.split('/').collect();
+    let criteria_of = |rt: ResourceType, text: &str| {
+        criteria(registry, rt, text, base).map_err(|e| at_entry(i, e))
+    };
+    if (query.is_some() || if_none_exist.is_some()) && if_match.is_some() {
+        return Err(entry_error(
+            i,
+            IssueCode::NotSupported,
+            "ifMatch cannot be combined with a conditional entry",
+        ));
+    }
     let rt_of = |name: &str| {
         ResourceType::parse(name).ok_or_else(|| {
             entry_error(
@@ -184,9 +219,49 @@ pub(crate) fn parse_entry(i: usize, entry: &mut BundleEntry) -> Result<EntryOp, 
             format!("{method} needs a resource"),
         )),
     };
-    match (method.as_str(), parts.as_slice()) {
-        ("POST", [t]) => Ok(EntryOp::Create(with_type(rt_of(t)?, resource)?)),
-        ("PUT", [t, id]) => {
+    if if_none_exist.is_some() && (method != "POST" || query.is_some()) {
+        return Err(entry_error(
+            i,
+            IssueCode::Invalid,
+            "ifNoneExist belongs to a POST to [type]",
+        ));
+    }
+    match (method.as_str(), parts.as_slice(), query) {
+        ("POST", [t], None) => {
+            let rt = rt_of(t)?;
+            let resource = with_type(rt, resource)?;
+            Ok(match if_none_exist {
+                None => EntryOp::Create(resource),
+                Some(text) => {
+                    EntryOp::Conditional(Box::new(Conditional::Create(
+                        resource,
+                        criteria_of(rt, &text)?,
+                    )))
+                }
+            })
+        }
+        ("PUT", [t], Some(q)) => {
+            let rt = rt_of(t)?;
+            let resource = with_type(rt, resource)?;
+            Ok(EntryOp::Conditional(Box::new(Conditional::Update(
+                resource,
+                criteria_of(rt, q)?,
+            ))))
+        }
+        ("DELETE", [t], Some(q)) => {
+            let rt = rt_of(t)?;
+            Ok(EntryOp::Conditional(Box::new(Conditional::Delete {
+                resource_type: rt,
+                criteria: criteria_of(rt, q)?,
+                max: MAX_CONDITIONAL_DELETE,
+            })))
+        }
+        (_, _, Some(_)) => Err(entry_error(
+            i,
+            IssueCode::NotSupported,
+            format!("{method} {url}: a search in request.url is supported for PUT and DELETE on a type, not here"),
+        )),
+        ("PUT", [t, id], None) => {
             let (rt, id) = (rt_of(t)?, id_of(id)?);
             let resource = with_type(rt, resource)?;
             if resource.id() != Some(&id) {
@@ -198,13 +273,13 @@ pub(crate) fn parse_entry(i: usize, entry: &mut BundleEntry) -> Result<EntryOp, 
             }
             Ok(EntryOp::Update { resource, if_match })
         }
-        ("DELETE", [t, id]) => Ok(EntryOp::Delete(rt_of(t)?, id_of(id)?)),
-        ("GET" | "HEAD", [t, id]) => Ok(EntryOp::Read {
+        ("DELETE", [t, id], None) => Ok(EntryOp::Delete(rt_of(t)?, id_of(id)?)),
+        ("GET" | "HEAD", [t, id], None) => Ok(EntryOp::Read {
             rt: rt_of(t)?,
             id: id_of(id)?,
             version: None,
         }),
-        ("GET" | "HEAD", [t, id, "_history", v]) => {
+        ("GET" | "HEAD", [t, id, "_history", v], None) => {
             let version =
                 v.parse::<i32>().ok().filter(|v| *v > 0).ok_or_else(|| {
                     entry_error(i, IssueCode::NotFound, format!("no version {v:?}"))
@@ -215,7 +290,7 @@ pub(crate) fn parse_entry(i: usize, entry: &mut BundleEntry) -> Result<EntryOp, 
                 version: Some(version),
             })
         }
-        ("PATCH", _) => Err(entry_error(
+        ("PATCH", _, _) => Err(entry_error(
             i,
             IssueCode::NotSupported,
             "PATCH inside a Bundle is not supported yet",
@@ -225,6 +300,154 @@ pub(crate) fn parse_entry(i: usize, entry: &mut BundleEntry) -> Result<EntryOp, 
             IssueCode::NotSupported,
             format!("{method} {url} is not an interaction a Bundle entry can carry here"),
         )),
+    }
+}
+
+/// The resource of a POST (plain or `ifNoneExist`), which gets a new id.
+pub(crate) fn posted_resource(op: &mut EntryOp) -> Option<&mut Resource> {
+    match op {
+        EntryOp::Create(r) => Some(r),
+        EntryOp::Conditional(c) => match &mut **c {
+            Conditional::Create(r, _) => Some(r),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The resource type a conditional entry is about.
+pub(crate) fn conditional_type(c: &Conditional) -> ResourceType {
+    match c {
+        Conditional::Create(r, _) | Conditional::Update(r, _) => r.resource_type(),
+        Conditional::Delete { resource_type, .. } => *resource_type,
+    }
+}
+
+/// An error about entry `i`'s criteria: each issue names the entry.
+fn at_entry(i: usize, e: Error) -> Error {
+    match e {
+        Error::Invalid(issues) => Error::Invalid(
+            issues
+                .into_iter()
+                .map(|mut issue| {
+                    issue.diagnostics = format!("entry {i}: {}", issue.diagnostics);
+                    issue.expression = Some(format!("Bundle.entry[{i}].request"));
+                    issue
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// A conditional reference of some entry: the reference text as written
+/// and its parsed criteria.
+#[derive(Clone)]
+pub(crate) struct CondRef {
+    pub text: String,
+    pub criteria: Criteria,
+}
+
+/// The distinct conditional references (`Type?criteria`, relative, as
+/// http.html#trules writes them) anywhere in `r` (contained resources and
+/// extensions included), parsed; a reference whose criteria cannot be used
+/// fails entry `i`.
+pub(crate) fn conditional_refs(
+    i: usize,
+    r: &Resource,
+    registry: &ParamRegistry,
+    base: &str,
+) -> Result<Vec<CondRef>, Error> {
+    let Ok(json) = tree::parse(&r.to_json_vec()) else {
+        return Ok(Vec::new());
+    };
+    let mut texts = Vec::new();
+    collect_refs(&json, &mut texts);
+    texts.sort();
+    texts.dedup();
+    let mut out = Vec::with_capacity(texts.len());
+    for text in texts {
+        let Some((t, q)) = text.split_once('?') else {
+            continue;
+        };
+        let Some(rt) = ResourceType::parse(t) else {
+            return Err(entry_error(
+                i,
+                IssueCode::Invalid,
+                format!("conditional reference {text:?}: {t:?} is not a resource type"),
+            ));
+        };
+        let criteria = criteria(registry, rt, q, base).map_err(|e| {
+            at_entry(
+                i,
+                match e {
+                    Error::Invalid(issues) => Error::Invalid(
+                        issues
+                            .into_iter()
+                            .map(|mut x| {
+                                x.diagnostics =
+                                    format!("conditional reference {text:?}: {}", x.diagnostics);
+                                x
+                            })
+                            .collect(),
+                    ),
+                    other => other,
+                },
+            )
+        })?;
+        out.push(CondRef { text, criteria });
+    }
+    Ok(out)
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter() {
+                match child {
+                    Value::String(s) if k == "reference" => {
+                        let looks_conditional = s
+                            .split_once('?')
+                            .is_some_and(|(t, _)| !t.is_empty() && !t.contains(['/', ':']));
+                        if looks_conditional {
+                            out.push(s.clone());
+                        }
+                    }
+                    _ => collect_refs(child, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|x| collect_refs(x, out)),
+        _ => {}
+    }
+}
+
+/// Resolves one conditional reference inside `tx`: exactly one match, or
+/// the entry fails with 412 (http.html#trules: "If there are no matches,
+/// or multiple matches, the transaction fails").
+pub(crate) fn resolve_ref(tx: &mut Tx<'_>, r: &CondRef) -> Result<String, TxError> {
+    let found = tx.matching(&r.criteria.request, 2)?;
+    match found.as_slice() {
+        [(t, id)] => Ok(format!("{t}/{id}")),
+        [] => Err(TxError::Store(StoreError::PreconditionFailed(format!(
+            "the conditional reference {:?} matches no resource",
+            r.text
+        )))),
+        _ => Err(TxError::Store(StoreError::PreconditionFailed(format!(
+            "the conditional reference {:?} matches more than one resource",
+            r.text
+        )))),
+    }
+}
+
+/// Turns a [`Written`]-less match of a conditional create into the
+/// response entry of an existing resource.
+fn written_from(v: StoredVersion) -> Written {
+    Written {
+        version: v.version,
+        last_updated: v.last_updated,
+        created: false,
+        body: v.body,
     }
 }
 
@@ -333,3 +556,6 @@ fn in_processing_order(ops: Vec<EntryOp>) -> Vec<(usize, EntryOp)> {
 fn entries_of(bundle: &mut Bundle) -> Vec<BundleEntry> {
     std::mem::take(&mut bundle.entry)
 }
+
+#[cfg(test)]
+mod conditional_tests;

@@ -7,107 +7,175 @@
 //! any depth (contained resources, extensions included), is rewritten. The
 //! writes then run in one database transaction, in the spec's order; a
 //! failing entry rolls all of them back and the OperationOutcome names it.
+//!
+//! Conditional entries and references (http.html#trules) are resolved in
+//! that same database transaction, before any write, against what is
+//! stored when it starts: first every conditional reference (exactly one
+//! match, else the transaction fails), then every conditional entry is
+//! planned (its search run, its outcome decided). Only then are the
+//! `fullUrl`s of conditional entries known — a conditional create that
+//! matched maps its `fullUrl` to the existing resource, so the entries
+//! that point at it point there — and references are rewritten and the
+//! writes run. The criteria's advisory locks are taken first, so two
+//! identical transactions cannot both create what their `ifNoneExist`
+//! looks for (see `store::conditional`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::http::StatusCode;
 use fhir_model::generated::Bundle;
 use fhir_model::json::tree::{self, Value};
 use fhir_model::primitives::Id;
-use fhir_model::Resource;
+use fhir_model::{Resource, ResourceType};
 
 use super::{
-    entries_of, in_processing_order, parse_entry, read_entry, response_bundle, written_entry,
-    EntryOp,
+    conditional_refs, conditional_type, entries_of, in_processing_order, parse_entry,
+    posted_resource, read_entry, resolve_ref, response_bundle, written_entry, written_from,
+    CondRef, EntryOp,
 };
 use crate::error::{Error, Issue, IssueCode};
-use crate::store::{Store, StoreError, TxWrite};
+use crate::store::{CondOutcome, Conditional, Plan, Store, StoreError, TxError, TxWrite, Written};
+
+/// What one write entry did: its type, id, status and stored version.
+type Done = (usize, ResourceType, String, StatusCode, Option<Written>);
 
 pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Result<Vec<u8>, Error> {
+    let registry = store.registry();
     let mut entries = entries_of(&mut bundle);
     let mut ops = Vec::with_capacity(entries.len());
     let mut full_urls: HashMap<String, String> = HashMap::new();
+    // fullUrls of conditional entries: known once planned.
+    let mut cond_urls: HashMap<usize, String> = HashMap::new();
+    // Each distinct conditional reference once, with the first entry using it.
+    let mut cond_refs: BTreeMap<String, (usize, CondRef)> = BTreeMap::new();
     for (i, entry) in entries.iter_mut().enumerate() {
         let full_url = entry
             .full_url
             .as_ref()
             .and_then(|u| u.value.as_ref())
             .map(|u| u.as_str().to_owned());
-        let mut op = parse_entry(i, entry)?;
-        if let EntryOp::Create(r) = &mut op {
+        let mut op = parse_entry(i, entry, &registry, base)?;
+        if let Some(r) = posted_resource(&mut op) {
             let id = Id::new(uuid::Uuid::new_v4().to_string())
                 .map_err(|e| Error::Fault(e.to_string()))?;
             r.set_id(Some(id));
         }
-        if let (Some(url), EntryOp::Create(r) | EntryOp::Update { resource: r, .. }) =
-            (full_url, &op)
-        {
-            let target = format!(
-                "{}/{}",
-                r.resource_type(),
-                r.id().map(Id::as_str).unwrap_or_default()
-            );
-            if full_urls.insert(url.clone(), target).is_some() {
-                return Err(Error::Invalid(vec![Issue::new(
+        if let Some(url) = full_url {
+            let duplicate = || {
+                Error::Invalid(vec![Issue::new(
                     IssueCode::Invalid,
                     format!("fullUrl {url:?} is used by more than one entry"),
                 )
-                .at(format!("Bundle.entry[{i}].fullUrl"))]));
+                .at(format!("Bundle.entry[{i}].fullUrl"))])
+            };
+            match &op {
+                EntryOp::Create(r) | EntryOp::Update { resource: r, .. } => {
+                    let target = format!(
+                        "{}/{}",
+                        r.resource_type(),
+                        r.id().map(Id::as_str).unwrap_or_default()
+                    );
+                    if cond_urls.values().any(|u| *u == url)
+                        || full_urls.insert(url.clone(), target).is_some()
+                    {
+                        return Err(duplicate());
+                    }
+                }
+                EntryOp::Conditional(c) if !matches!(**c, Conditional::Delete { .. }) => {
+                    if full_urls.contains_key(&url) || cond_urls.values().any(|u| *u == url) {
+                        return Err(duplicate());
+                    }
+                    cond_urls.insert(i, url);
+                }
+                _ => {}
+            }
+        }
+        if let Some(r) = resource_of(&op) {
+            for c in conditional_refs(i, r, &registry, base)? {
+                cond_refs.entry(c.text.clone()).or_insert((i, c));
             }
         }
         ops.push(op);
     }
-    for op in &mut ops {
-        if let EntryOp::Create(r) | EntryOp::Update { resource: r, .. } = op {
-            rewrite_references(r, &full_urls)?;
-        }
-    }
 
     let ordered = in_processing_order(ops);
-    let mut writes = Vec::new();
-    let mut write_of = Vec::new(); // entry index of each write
-    let mut reads = Vec::new();
-    for (i, op) in ordered {
-        match op {
-            EntryOp::Create(r) => {
-                write_of.push(i);
-                writes.push(TxWrite::Create(r));
-            }
-            EntryOp::Update { resource, if_match } => {
-                write_of.push(i);
-                writes.push(TxWrite::Update(resource, if_match));
-            }
-            EntryOp::Delete(rt, id) => {
-                write_of.push(i);
-                writes.push(TxWrite::Delete(rt, id));
-            }
-            EntryOp::Read { rt, id, version } => reads.push((i, rt, id, version)),
+    let locks: Vec<i64> = ordered
+        .iter()
+        .filter_map(|(_, op)| match op {
+            EntryOp::Conditional(c) => Some(c.criteria().lock_key()),
+            _ => None,
+        })
+        .collect();
+    let mut failed_at: Option<usize> = None;
+    let result = store.transaction_with(&locks, |tx| {
+        // A rerun after a lost race starts again from the entries as sent.
+        let mut ops = ordered.clone();
+        let mut targets = full_urls.clone();
+        for (i, c) in cond_refs.values() {
+            failed_at = Some(*i);
+            targets.insert(c.text.clone(), resolve_ref(tx, c)?);
         }
-    }
-    let written = store.transaction(&mut writes).map_err(|(at, e)| {
-        let entry = at.and_then(|k| write_of.get(k).copied());
-        entry_failure(entry, e)
-    })?;
+        let mut plans: Vec<Option<Plan>> = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter_mut() {
+            failed_at = Some(*i);
+            let EntryOp::Conditional(c) = op else {
+                plans.push(None);
+                continue;
+            };
+            let plan = tx.plan(c)?;
+            if let (Some(url), Plan::Write(id) | Plan::Existing(id)) = (cond_urls.get(i), &plan) {
+                let rt = conditional_type(c);
+                targets.insert(url.clone(), format!("{rt}/{id}"));
+            }
+            plans.push(Some(plan));
+        }
+        for (i, op) in ops.iter_mut() {
+            failed_at = Some(*i);
+            if let Some(r) = resource_of_mut(op) {
+                rewrite_references(r, &targets)
+                    .map_err(|e| TxError::Store(StoreError::BadRequest(e.to_string())))?;
+            }
+        }
+        let mut done: Vec<Done> = Vec::new();
+        let mut reads = Vec::new();
+        for ((i, op), plan) in ops.into_iter().zip(plans) {
+            failed_at = Some(i);
+            match (op, plan) {
+                (EntryOp::Create(r), _) => {
+                    let (rt, id) = (r.resource_type(), id_of(&r));
+                    let w = tx.write(&mut TxWrite::Create(r))?;
+                    done.push((i, rt, id, StatusCode::CREATED, w));
+                }
+                (EntryOp::Update { resource, if_match }, _) => {
+                    let (rt, id) = (resource.resource_type(), id_of(&resource));
+                    let w = tx.write(&mut TxWrite::Update(resource, if_match))?;
+                    let status = created_or_ok(&w);
+                    done.push((i, rt, id, status, w));
+                }
+                (EntryOp::Delete(rt, id), _) => {
+                    let w = tx.write(&mut TxWrite::Delete(rt, id.clone()))?;
+                    done.push((i, rt, id.as_str().to_owned(), StatusCode::NO_CONTENT, w));
+                }
+                (EntryOp::Conditional(mut c), Some(plan)) => {
+                    let rt = conditional_type(&c);
+                    done.push(conditional_done(i, rt, tx.apply(&mut c, plan)?));
+                }
+                (EntryOp::Conditional(_), None) => {
+                    return Err(TxError::Store(StoreError::Fault(
+                        "a conditional entry was not planned".into(),
+                    )))
+                }
+                (EntryOp::Read { rt, id, version }, _) => reads.push((i, rt, id, version)),
+            }
+        }
+        failed_at = None;
+        Ok((done, reads))
+    });
+    let (done, reads) = result.map_err(|e| entry_failure(failed_at, e))?;
 
     let mut out: Vec<Value> = vec![Value::Null; entries.len()];
-    for ((w, i), write) in written.into_iter().zip(&write_of).zip(&writes) {
-        let (rt, id, status) = match write {
-            TxWrite::Create(r) => (r.resource_type(), id_of(r), StatusCode::CREATED),
-            TxWrite::Update(r, _) => {
-                let created = w.as_ref().is_some_and(|w| w.created);
-                (
-                    r.resource_type(),
-                    id_of(r),
-                    if created {
-                        StatusCode::CREATED
-                    } else {
-                        StatusCode::OK
-                    },
-                )
-            }
-            TxWrite::Delete(rt, id) => (*rt, id.as_str().to_owned(), StatusCode::NO_CONTENT),
-        };
-        out[*i] = written_entry(base, rt, &id, status, w);
+    for (i, rt, id, status, w) in done {
+        out[i] = written_entry(base, rt, &id, status, w);
     }
     // GETs run after the writes have committed, so they see them.
     for (i, rt, id, version) in reads {
@@ -117,6 +185,64 @@ pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Result<Vec<u8>, Err
         };
     }
     Ok(response_bundle("transaction-response", out))
+}
+
+/// 201 when the write created the resource, else 200.
+pub(crate) fn created_or_ok(w: &Option<Written>) -> StatusCode {
+    if w.as_ref().is_some_and(|w| w.created) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// The response of a conditional entry: 201/200 for a create or update,
+/// 200 with the existing resource for a matched `ifNoneExist`, 204 for a
+/// delete (with the `etag` when it deleted exactly one).
+pub(crate) fn conditional_done(i: usize, rt: ResourceType, o: CondOutcome) -> Done {
+    match o {
+        CondOutcome::Created { id, written } => (i, rt, id, StatusCode::CREATED, Some(written)),
+        CondOutcome::Matched(v) => {
+            let id = v.id.clone();
+            (i, rt, id, StatusCode::OK, Some(written_from(v)))
+        }
+        CondOutcome::Updated { id, written } => {
+            let w = Some(written);
+            let status = created_or_ok(&w);
+            (i, rt, id, status, w)
+        }
+        CondOutcome::Deleted(mut list) => {
+            if list.len() == 1 {
+                let (id, w) = list.remove(0);
+                (i, rt, id, StatusCode::NO_CONTENT, Some(w))
+            } else {
+                (i, rt, String::new(), StatusCode::NO_CONTENT, None)
+            }
+        }
+    }
+}
+
+/// The resource an entry writes, if any.
+pub(crate) fn resource_of(op: &EntryOp) -> Option<&Resource> {
+    match op {
+        EntryOp::Create(r) | EntryOp::Update { resource: r, .. } => Some(r),
+        EntryOp::Read { .. } | EntryOp::Delete(..) => None,
+        EntryOp::Conditional(c) => match &**c {
+            Conditional::Create(r, _) | Conditional::Update(r, _) => Some(r),
+            Conditional::Delete { .. } => None,
+        },
+    }
+}
+
+pub(crate) fn resource_of_mut(op: &mut EntryOp) -> Option<&mut Resource> {
+    match op {
+        EntryOp::Create(r) | EntryOp::Update { resource: r, .. } => Some(r),
+        EntryOp::Read { .. } | EntryOp::Delete(..) => None,
+        EntryOp::Conditional(c) => match &mut **c {
+            Conditional::Create(r, _) | Conditional::Update(r, _) => Some(r),
+            Conditional::Delete { .. } => None,
+        },
+    }
 }
 
 fn id_of(r: &Resource) -> String {
@@ -159,7 +285,10 @@ fn entry_failure(entry: Option<usize>, e: StoreError) -> Error {
 }
 
 /// Rewrites every `reference` that names a `fullUrl` of this Bundle.
-fn rewrite_references(r: &mut Resource, full_urls: &HashMap<String, String>) -> Result<(), Error> {
+pub(crate) fn rewrite_references(
+    r: &mut Resource,
+    full_urls: &HashMap<String, String>,
+) -> Result<(), Error> {
     if full_urls.is_empty() {
         return Ok(());
     }
