@@ -29,6 +29,11 @@
 //! value sets; paging, text filter, designations, display language), and
 //! codes are checked against it ([`Registry::validate_in_value_set`]).
 //!
+//! A [`ConceptMap`] is indexed both ways (source code → targets, target
+//! code → sources), and [`Registry::translate`] answers `$translate` by map
+//! url or by the source/target value sets and systems, `reverse`, and the
+//! groups' `unmapped` (`provided`, `fixed`, `other-map`).
+//!
 //! Errors are one enum, [`Error`], each variant with a [`Category`].
 //!
 //! **Invariant:** this crate depends only on `fhir-model` and does no IO;
@@ -39,6 +44,7 @@
 //! [`Error::Invalid`] with a FHIRPath-style path.
 
 mod code_system;
+mod concept_map;
 mod error;
 mod operations;
 mod registry;
@@ -47,6 +53,7 @@ mod value_set;
 pub use code_system::{
     CodeSystem, Coding, Concept, Designation, Property, PropertyDefinition, PropertyValue,
 };
+pub use concept_map::{ConceptMap, TranslateRequest, Translation, TranslationMatch, Unmapped};
 pub use error::{Category, Error};
 pub use operations::{language_matches, Lookup, Subsumption, ValidateOptions, Validation};
 pub use registry::Registry;

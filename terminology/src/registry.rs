@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use crate::code_system::CodeSystem;
+use crate::concept_map::ConceptMap;
 use crate::operations::{Lookup, Subsumption, ValidateOptions, Validation};
 use crate::value_set::ValueSet;
 use crate::Error;
@@ -19,6 +20,7 @@ use crate::Error;
 pub struct Registry {
     systems: HashMap<String, Vec<CodeSystem>>,
     value_sets: HashMap<String, Vec<ValueSet>>,
+    concept_maps: HashMap<String, Vec<ConceptMap>>,
 }
 
 impl Registry {
@@ -92,6 +94,14 @@ impl Registry {
             url: url.to_owned(),
             version: version.map(str::to_owned),
         })
+    }
+
+    pub(crate) fn concept_maps_mut(&mut self) -> &mut HashMap<String, Vec<ConceptMap>> {
+        &mut self.concept_maps
+    }
+
+    pub(crate) fn concept_maps_ref(&self) -> &HashMap<String, Vec<ConceptMap>> {
+        &self.concept_maps
     }
 
     /// Every ValueSet, in no particular order.
