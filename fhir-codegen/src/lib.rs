@@ -9,9 +9,12 @@
 //!
 //! The same run writes the server's built-in search data ([`search_data`]:
 //! the core SearchParameters and CompartmentDefinitions), checked the same
-//! way by `tests/search_data_fresh.rs`.
+//! way by `tests/search_data_fresh.rs`, and the base-spec invariants of
+//! the profile engine ([`invariants`]: `profiles/data/core-constraints.json`,
+//! checked by `tests/invariants_fresh.rs`).
 
 pub mod emit;
+pub mod invariants;
 pub mod meta;
 pub mod model;
 pub mod package;

@@ -1,5 +1,6 @@
 //! `cargo run -p fhir-codegen [-- PACKAGE.tgz [OUT_DIR [DATA_DIR]]]`:
-//! regenerates the R4 model and the server's built-in search data. The
+//! regenerates the R4 model, the server's built-in search data and the
+//! profile engine's base invariants (`profiles/data`). The
 //! paths default to the ones in the workspace
 //! (`../shared/fhir-packages/hl7.fhir.r4.core-4.0.1.tgz`,
 //! `fhir-model/src/generated`, `fhir-server/data`).
@@ -40,13 +41,18 @@ fn run() -> Result<usize, String> {
     // Both are generated before anything is written, so a package the
     // search data cannot be read from leaves the model untouched too.
     let data = fhir_codegen::search_data::generate(&package)?;
+    let invariants = fhir_codegen::invariants::generate(&package)?;
     if out.exists() {
         std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     }
     write_all(&out, &files)?;
     // The data folder may hold other files, so only ours are replaced.
     write_all(&data_out, &data)?;
-    Ok(files.len() + data.len())
+    write_all(
+        &root.join(fhir_codegen::invariants::DEFAULT_OUT),
+        &invariants,
+    )?;
+    Ok(files.len() + data.len() + invariants.len())
 }
 
 fn write_all(out: &Path, files: &BTreeMap<PathBuf, String>) -> Result<(), String> {
