@@ -9,6 +9,7 @@
 //! | PUT    | `/fhir/{type}?…`                      | [`update::conditional`] |
 //! | DELETE | `/fhir/{type}?…`                      | [`delete::conditional`] |
 //! | GET    | `/fhir/{type}`                        | [`search`] (not supported yet: 400) |
+//! | POST   | `/fhir/$reindex`, `/fhir/{type}/$reindex` | [`reindex`] |
 //! | GET    | `/fhir/{type}/_history`               | [`history::type_level`] |
 //! | GET, HEAD | `/fhir/{type}/{id}`                | [`read`] (HEAD: headers only) |
 //! | PUT    | `/fhir/{type}/{id}`                   | [`update`] |
@@ -31,7 +32,7 @@ use crate::error::{Error, IssueCode};
 use crate::interaction::{
     bundle, capabilities, create, delete, history, patch, read, search, update, vread,
 };
-use crate::operation::meta;
+use crate::operation::{meta, reindex};
 use crate::store::Store;
 
 /// Default `--max-body-bytes`: 64 MiB, so that every official R4 example
@@ -114,6 +115,8 @@ pub fn build_app(
                 .service(resource("/metadata", "GET").route(web::get().to(capabilities::handle)))
                 .service(resource("/_history", "GET").route(web::get().to(history::system)))
                 .service(resource("", "POST").route(web::post().to(bundle::handle)))
+                // Before `/{type}`, which would take `$reindex` for a type.
+                .service(resource("/$reindex", "POST").route(web::post().to(reindex::system)))
                 .service(
                     resource("/{type}", "GET, POST, PUT, DELETE")
                         .route(web::post().to(create::handle))
@@ -123,6 +126,10 @@ pub fn build_app(
                 )
                 .service(
                     resource("/{type}/_history", "GET").route(web::get().to(history::type_level)),
+                )
+                // Before `/{type}/{id}`, which would take `$reindex` for an id.
+                .service(
+                    resource("/{type}/$reindex", "POST").route(web::post().to(reindex::type_level)),
                 )
                 .service(
                     resource("/{type}/{id}", "GET, HEAD, PUT, PATCH, DELETE")

@@ -68,6 +68,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open database {:?}", args.database))?;
     log::info!("database {:?} ready ({:?})", args.database, store.backend());
     crate::packages::install(&store, &args.packages)?;
+    // Search parameters: the built-in R4 ones plus every SearchParameter
+    // stored, the packages' ones included (the store rebuilds this
+    // whenever a SearchParameter is written).
+    let stored = store
+        .rebuild_registry()
+        .context("cannot read the stored SearchParameter resources")?;
+    log::info!("search parameters: R4 core plus {stored} stored SearchParameter(s)");
     let state = AppState {
         store,
         max_body_bytes: args.max_body_bytes,

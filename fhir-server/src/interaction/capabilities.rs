@@ -8,19 +8,30 @@
 //! match, up to a limit, hence `multiple`). Reads are conditional
 //! (`If-None-Match`, `If-Modified-Since`) and
 //! updates version-aware (`If-Match`); JSON and XML both work.
+//!
+//! Search: type search (`search-type`) for every type and system search
+//! (`search-system`), each type's `searchParam` (code, definition url,
+//! type) as the search parameter registry has them now (built-in R4 plus
+//! stored SearchParameters, so the statement follows them), its
+//! `searchInclude` (`*` and each reference parameter) and
+//! `searchRevInclude` (each reference parameter of any type that may point
+//! to it). The `$reindex` operation is listed per type and system-wide.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use fhir_model::ResourceType;
 use serde_json::{json, Value};
 
 use super::base_url;
+use crate::app::AppState;
 use crate::error::FHIR_JSON;
+use crate::search::param::{ParamKind, ParamRegistry};
 
 /// The type-level interactions every resource type supports.
-const TYPE_INTERACTIONS: [&str; 8] = [
+const TYPE_INTERACTIONS: [&str; 9] = [
     "read",
     "vread",
     "update",
@@ -29,10 +40,13 @@ const TYPE_INTERACTIONS: [&str; 8] = [
     "history-instance",
     "history-type",
     "create",
+    "search-type",
 ];
 
-pub async fn handle(req: HttpRequest) -> HttpResponse {
-    let body = serde_json::to_vec(&capability_statement(&base_url(&req))).unwrap_or_default();
+pub async fn handle(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let registry = state.store.registry();
+    let body =
+        serde_json::to_vec(&capability_statement(&base_url(&req), &registry)).unwrap_or_default();
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, FHIR_JSON))
         .body(body)
@@ -45,22 +59,70 @@ fn published() -> &'static str {
     DATE.get_or_init(crate::store::now_instant)
 }
 
-pub fn capability_statement(base: &str) -> Value {
+/// `$reindex` (operation/reindex.rs). Not defined by the specification, so
+/// its definition is a canonical of this server's own.
+fn reindex_operation(base: &str) -> Value {
+    json!({"name": "reindex", "definition": format!("{base}/OperationDefinition/reindex")})
+}
+
+/// The search parts of one `rest.resource`: `searchParam`,
+/// `searchInclude`, `searchRevInclude`.
+type SearchParts = (Vec<Value>, Vec<String>, Vec<String>);
+
+/// Per type, its [`SearchParts`], each sorted.
+fn search_parts(registry: &ParamRegistry) -> HashMap<String, SearchParts> {
+    let mut out: HashMap<String, SearchParts> = HashMap::new();
+    for t in registry.resource_types() {
+        let mut params: Vec<_> = registry.for_type(&t).collect();
+        params.sort_by(|a, b| a.code.cmp(&b.code));
+        for p in params {
+            let mut sp = json!({"name": p.code, "type": p.kind.as_str()});
+            if !p.url.is_empty() {
+                sp["definition"] = json!(p.url);
+            }
+            out.entry(t.clone()).or_default().0.push(sp);
+            if p.kind != ParamKind::Reference {
+                continue;
+            }
+            out.entry(t.clone())
+                .or_default()
+                .1
+                .push(format!("{t}:{}", p.code));
+            for target in &p.targets {
+                out.entry(target.clone())
+                    .or_default()
+                    .2
+                    .push(format!("{t}:{}", p.code));
+            }
+        }
+    }
+    for (_, includes, revincludes) in out.values_mut() {
+        includes.insert(0, "*".to_owned());
+        revincludes.sort();
+        revincludes.dedup();
+    }
+    out
+}
+
+pub fn capability_statement(base: &str, registry: &ParamRegistry) -> Value {
     let interactions: Vec<Value> = TYPE_INTERACTIONS
         .iter()
         .map(|c| json!({"code": c}))
         .collect();
     // Instance-level only: type- and system-level $meta need the tag
     // index that search brings.
-    let operations: Vec<Value> = ["meta", "meta-add", "meta-delete"]
+    let mut operations: Vec<Value> = ["meta", "meta-add", "meta-delete"]
         .iter()
         .map(|op| {
             json!({"name": op, "definition": format!("http://hl7.org/fhir/OperationDefinition/Resource-{op}")})
         })
         .collect();
+    operations.push(reindex_operation(base));
+    let mut search = search_parts(registry);
     let resources: Vec<Value> = ResourceType::ALL
         .iter()
         .map(|rt| {
+            let (params, includes, revincludes) = search.remove(rt.as_str()).unwrap_or_default();
             json!({
                 "type": rt.as_str(),
                 "interaction": interactions,
@@ -71,6 +133,9 @@ pub fn capability_statement(base: &str) -> Value {
                 "conditionalRead": "full-support",
                 "conditionalUpdate": true,
                 "conditionalDelete": "multiple",
+                "searchInclude": includes,
+                "searchRevInclude": revincludes,
+                "searchParam": params,
                 "operation": operations,
             })
         })
@@ -93,7 +158,13 @@ pub fn capability_statement(base: &str) -> Value {
         "rest": [{
             "mode": "server",
             "resource": resources,
-            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
+            "interaction": [
+                {"code": "transaction"},
+                {"code": "batch"},
+                {"code": "search-system"},
+                {"code": "history-system"},
+            ],
+            "operation": [reindex_operation(base)],
         }],
     })
 }
@@ -101,8 +172,9 @@ pub fn capability_statement(base: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use actix_web::test::TestRequest;
+    use serde_json::{json, Value};
 
-    use crate::interaction::testutil::{app, send};
+    use crate::interaction::testutil::{app, send, with_json};
 
     #[actix_web::test]
     async fn lists_every_type_with_what_is_implemented() {
@@ -115,15 +187,88 @@ mod tests {
         assert_eq!(cs["fhirVersion"], "4.0.1");
         let resources = cs["rest"][0]["resource"].as_array().expect("resources");
         assert_eq!(resources.len(), 146);
+        let codes = |v: &Value, key: &str| -> Vec<String> {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|i| i[key].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         for res in resources {
-            assert_eq!(res["interaction"].as_array().map(Vec::len), Some(8));
+            let interactions = codes(&res["interaction"], "code");
+            assert_eq!(interactions.len(), 9);
+            assert!(interactions.iter().any(|c| c == "search-type"));
             assert_eq!(res["versioning"], "versioned-update");
-            assert!(res.get("searchParam").is_none());
+            let params = codes(&res["searchParam"], "name");
+            assert!(params.iter().any(|c| c == "_id"), "{}", res["type"]);
+            assert!(codes(&res["operation"], "name")
+                .iter()
+                .any(|c| c == "reindex"));
         }
-        let system: Vec<&str> = cs["rest"][0]["interaction"]
+        let system = codes(&cs["rest"][0]["interaction"], "code");
+        assert_eq!(
+            system,
+            ["transaction", "batch", "search-system", "history-system"]
+        );
+        assert_eq!(codes(&cs["rest"][0]["operation"], "name"), ["reindex"]);
+
+        let patient = resources
+            .iter()
+            .find(|r| r["type"] == "Patient")
+            .expect("Patient");
+        let name = patient["searchParam"]
             .as_array()
-            .map(|a| a.iter().filter_map(|i| i["code"].as_str()).collect())
-            .unwrap_or_default();
-        assert_eq!(system, ["transaction", "batch", "history-system"]);
+            .and_then(|a| a.iter().find(|p| p["name"] == "name"))
+            .expect("Patient name");
+        assert_eq!(name["type"], "string");
+        assert_eq!(
+            name["definition"],
+            "http://hl7.org/fhir/SearchParameter/Patient-name"
+        );
+        let includes = |key: &str| -> Vec<&str> {
+            patient[key]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default()
+        };
+        assert!(includes("searchInclude").contains(&"*"));
+        assert!(includes("searchInclude").contains(&"Patient:general-practitioner"));
+        assert!(includes("searchRevInclude").contains(&"Observation:subject"));
+    }
+
+    #[actix_web::test]
+    async fn stored_search_parameters_are_listed() {
+        let db = crate::store::testutil::sqlite();
+        let app = app(&db.store).await;
+        let sp = json!({"resourceType": "SearchParameter", "id": "kana",
+            "url": "http://example.org/fhir/SearchParameter/kana", "name": "kana",
+            "status": "active", "description": "Kana name", "code": "kana",
+            "base": ["Patient"], "type": "string", "expression": "Patient.name.text"});
+        let r = send(
+            &app,
+            with_json(TestRequest::put().uri("/fhir/SearchParameter/kana"), &sp),
+        )
+        .await;
+        assert_eq!(r.status, 201);
+        let cs = send(&app, TestRequest::get().uri("/fhir/metadata"))
+            .await
+            .json();
+        let patient = cs["rest"][0]["resource"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["type"] == "Patient"))
+            .cloned()
+            .expect("Patient");
+        let kana = patient["searchParam"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == "kana"))
+            .cloned()
+            .expect("kana listed");
+        assert_eq!(
+            kana["definition"],
+            "http://example.org/fhir/SearchParameter/kana"
+        );
+        assert_eq!(kana["type"], "string");
     }
 }

@@ -2,3 +2,4 @@
 //! store or a library crate.
 
 pub mod meta;
+pub mod reindex;

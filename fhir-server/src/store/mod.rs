@@ -298,14 +298,18 @@ impl Store {
         self.write(rt, id.as_str(), Change::Delete)
     }
 
-    /// Serialises writers on SQLite (see the module doc); `None` on
+    /// Serialises writers on SQLite (see the module doc); no lock on
     /// PostgreSQL. A poisoned lock only means another writer panicked; the
     /// database transaction it held was rolled back, so the lock is still
-    /// good.
-    fn write_guard(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
-        self.write_lock
+    /// good. Every write holds this guard until after its commit, so its
+    /// drop is where the search parameters are rebuilt after a write of a
+    /// SearchParameter (see [`search::WriteGuard`]).
+    fn write_guard(&self) -> search::WriteGuard<'_> {
+        let lock = self
+            .write_lock
             .as_ref()
-            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()))
+            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()));
+        search::WriteGuard::new(self, lock)
     }
 
     /// The current version; `Gone` when it is a deletion.
@@ -527,6 +531,7 @@ fn write_once(
     change: &mut Change<'_>,
 ) -> Result<Option<Written>, TxError> {
     let rtype = rt.as_str();
+    search::note_write(rt);
     queries::lock_current(conn, rtype, id)?;
     let current = queries::current(conn, rtype, id)?;
     let (method, deleted) = match (&*change, &current) {
@@ -598,3 +603,7 @@ pub(crate) mod testutil;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "explain_tests.rs"]
+mod explain_tests;

@@ -634,16 +634,7 @@ impl Store {
         for (id, body) in self.current_bodies("SearchParameter")? {
             match fhir_model::json::tree::parse(&body) {
                 Ok(tree) => {
-                    let url = match &tree {
-                        fhir_model::json::tree::Value::Object(m) => {
-                            m.iter().find(|(k, _)| k == "url").and_then(|(_, v)| match v {
-                                fhir_model::json::tree::Value::String(s) => Some(s.as_str()),
-                                _ => None,
-                            })
-                        }
-                        _ => None,
-                    };
-                    if !url.is_some_and(|u| core_urls.contains(u)) {
+                    if !url_of(&tree).is_some_and(|u| core_urls.contains(u)) {
                         trees.push(tree);
                     }
                 }
@@ -661,8 +652,8 @@ impl Store {
     /// this fails; the failure is logged.
     pub(super) fn search_parameters_changed(&self) {
         match self.rebuild_registry() {
-            Ok(n) => log::info!("search parameters reloaded ({n} stored SearchParameter(s) in use)"),
-            Err(e) => log::error!("search parameters not reloaded after a SearchParameter write: {e}"),
+            Ok(n) => log::info!("search parameters reloaded ({n} stored SearchParameters)"),
+            Err(e) => log::error!("search parameters not reloaded: {e}"),
         }
     }
 
@@ -774,6 +765,18 @@ impl Store {
     }
 }
 
+/// The `url` of a resource's JSON tree.
+fn url_of(tree: &fhir_model::json::tree::Value) -> Option<&str> {
+    use fhir_model::json::tree::Value;
+    let Value::Object(m) = tree else { return None };
+    m.iter()
+        .find(|(k, _)| k == "url")
+        .and_then(|(_, v)| match v {
+            Value::String(s) => Some(s.as_str()),
+            _ => None,
+        })
+}
+
 /// The urls of the built-in parameters.
 fn core_urls() -> &'static HashSet<String> {
     static URLS: std::sync::OnceLock<HashSet<String>> = std::sync::OnceLock::new();
@@ -818,13 +821,47 @@ pub(super) fn explain_on(
     }
 }
 
-/// True when a write of a transaction stores or deletes a SearchParameter
-/// (after which the registry is rebuilt).
-pub(super) fn is_search_parameter(w: &super::TxWrite) -> bool {
-    use super::TxWrite;
-    let rt = match w {
-        TxWrite::Create(r) | TxWrite::Update(r, _) => r.resource_type(),
-        TxWrite::Delete(rt, _) => *rt,
-    };
-    rt == fhir_model::ResourceType::SearchParameter
+thread_local! {
+    /// Set by [`note_write`] when this thread wrote a SearchParameter in
+    /// the write transaction it runs; read when its [`WriteGuard`] drops.
+    static SEARCH_PARAMETER_WRITTEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Called by every write of a resource (`write_once`), inside its
+/// transaction.
+pub(super) fn note_write(rt: fhir_model::ResourceType) {
+    if rt == fhir_model::ResourceType::SearchParameter {
+        SEARCH_PARAMETER_WRITTEN.with(|w| w.set(true));
+    }
+}
+
+/// The guard every write path of the store holds from before its
+/// transaction until after its commit (`Store::write_guard`): SQLite's
+/// in-process writer lock, and the one place where the search parameter
+/// registry follows the stored SearchParameters. When the thread wrote a
+/// SearchParameter meanwhile ([`note_write`]), dropping the guard releases
+/// the writer lock, then rebuilds the registry from the database. Writes
+/// of other types only pay for reading a thread-local flag. A rolled-back
+/// write of a SearchParameter rebuilds too, which changes nothing.
+pub(super) struct WriteGuard<'a> {
+    store: &'a Store,
+    lock: Option<std::sync::MutexGuard<'a, ()>>,
+}
+
+impl<'a> WriteGuard<'a> {
+    pub(super) fn new(store: &'a Store, lock: Option<std::sync::MutexGuard<'a, ()>>) -> Self {
+        // A flag left by a write that never reached a guard's drop (a
+        // panic) must not trigger this one.
+        SEARCH_PARAMETER_WRITTEN.with(|w| w.set(false));
+        Self { store, lock }
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        drop(self.lock.take());
+        if SEARCH_PARAMETER_WRITTEN.with(|w| w.replace(false)) && !std::thread::panicking() {
+            self.store.search_parameters_changed();
+        }
+    }
 }
