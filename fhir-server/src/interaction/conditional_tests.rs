@@ -373,3 +373,22 @@ fn concurrent_identical_conditional_creates_create_one_resource() {
         }
     }
 }
+
+/// `fhir-server import` has no base: URLs in criteria stay as written.
+/// With a base, references to this server become relative, as in search.
+#[test]
+fn criteria_keep_urls_without_a_base() {
+    let db = crate::store::testutil::sqlite();
+    let registry = db.store.registry();
+    let rt = fhir_model::ResourceType::Patient;
+    let c = super::criteria(&registry, rt, "identifier=https://x.org/a|1", "").expect("criteria");
+    assert_eq!(c.text, "Patient?identifier=https://x.org/a|1");
+    let c = super::criteria(
+        &registry,
+        rt,
+        "general-practitioner=http://h/fhir/Practitioner/1",
+        "http://h/fhir",
+    )
+    .expect("criteria");
+    assert_eq!(c.text, "Patient?general-practitioner=Practitioner/1");
+}

@@ -159,7 +159,8 @@ pub(crate) fn criteria(
                 .at(name.clone()),
             );
         }
-        if value.contains(&own) {
+        // Without a base (`fhir-server import`) there is nothing to strip.
+        if !base.is_empty() && value.contains(&own) {
             *value = value.replace(&own, "");
         }
     }
