@@ -69,6 +69,14 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// Evaluates with `input` as the focus (`$this`, `%context`) while
+    /// `%resource` stays the resource given to [`Context::new`]: how an
+    /// invariant runs at each element it is defined on.
+    pub fn with_input(mut self, input: Collection<'a>) -> Self {
+        self.input = input;
+        self
+    }
+
     /// The resource that contains `%resource` (a Bundle or a container of
     /// contained resources).
     pub fn with_root_resource(mut self, root: &'a Json) -> Self {

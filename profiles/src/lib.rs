@@ -28,7 +28,9 @@
 mod error;
 pub mod package;
 pub mod package_set;
+pub mod validate;
 
 pub use error::Error;
 pub use package::{Dependency, Manifest, Package, PackageCache, PackageResource};
 pub use package_set::{PackageSet, Warning, CONFORMANCE_TYPES};
+pub use validate::{has_errors, operation_outcome, Issue, Severity, Validator};

@@ -1,0 +1,289 @@
+//! Validation of a resource against the base spec and against profiles,
+//! to OperationOutcome issues.
+//!
+//! One module per concern: [`structure`] (the `fhir-model` parser's
+//! issues), [`cardinality`] (base `min`, from the generated type tables),
+//! [`invariants`] (the base constraints of `data/core-constraints.json`,
+//! evaluated with `fhirpath` at every element they apply to), [`profile`]
+//! (a StructureDefinition snapshot: cardinality, fixed and pattern values,
+//! maxLength, types, the profile's own constraints, required bindings and
+//! slicing by value/pattern discriminators).
+//!
+//! A [`Validator`] is built once (with the packages that provide profiles)
+//! and shared: it caches compiled expressions and compiled profiles.
+
+pub mod cardinality;
+pub mod invariants;
+pub mod profile;
+pub mod structure;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use fhir_model::json::tree::Value as Json;
+use fhirpath::Expression;
+
+use crate::PackageSet;
+
+/// Issue severity, as OperationOutcome names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Fatal,
+    Error,
+    Warning,
+    Information,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Fatal => "fatal",
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Information => "information",
+        }
+    }
+
+    /// A constraint's `severity` (`error`, `warning`); unknown is error.
+    pub fn parse(s: &str) -> Severity {
+        match s {
+            "fatal" => Severity::Fatal,
+            "warning" => Severity::Warning,
+            "information" => Severity::Information,
+            _ => Severity::Error,
+        }
+    }
+
+    pub fn is_error(self) -> bool {
+        matches!(self, Severity::Fatal | Severity::Error)
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub severity: Severity,
+    /// The OperationOutcome `issue.code` (`structure`, `required`,
+    /// `invariant`, `value`, `code-invalid`, `not-supported`, …).
+    pub code: &'static str,
+    pub message: String,
+    /// The FHIRPath location (`Patient.name[0].given[1]`).
+    pub expression: String,
+}
+
+impl Issue {
+    pub fn new(
+        severity: Severity,
+        code: &'static str,
+        expression: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Issue {
+        Issue {
+            severity,
+            code,
+            message: message.into(),
+            expression: expression.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Issue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.severity.as_str(),
+            if self.expression.is_empty() {
+                "(document)"
+            } else {
+                &self.expression
+            },
+            self.message
+        )
+    }
+}
+
+/// Whether any issue is an error or fatal.
+pub fn has_errors(issues: &[Issue]) -> bool {
+    issues.iter().any(|i| i.severity.is_error())
+}
+
+/// The validator: packages for profiles, caches for compiled expressions
+/// and profiles. `Send + Sync`; share it behind an `Arc`.
+pub struct Validator {
+    packages: Arc<PackageSet>,
+    expressions: RwLock<HashMap<String, Option<Expression>>>,
+    profiles: RwLock<HashMap<String, Option<Arc<profile::Profile>>>>,
+}
+
+impl Default for Validator {
+    fn default() -> Self {
+        Validator::new(Arc::new(PackageSet::new()))
+    }
+}
+
+impl Validator {
+    pub fn new(packages: Arc<PackageSet>) -> Validator {
+        Validator {
+            packages,
+            expressions: RwLock::new(HashMap::new()),
+            profiles: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn packages(&self) -> &PackageSet {
+        &self.packages
+    }
+
+    /// Validates JSON bytes: structure, base rules, the profiles in
+    /// `meta.profile` and the ones in `profiles`.
+    pub fn validate_json(&self, bytes: &[u8], profiles: &[&str]) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        let tree = match structure::check(bytes, &mut issues) {
+            Some(tree) => tree,
+            None => return issues,
+        };
+        self.validate_tree_into(&tree, profiles, &mut issues);
+        issues
+    }
+
+    /// Validates a resource already parsed as a JSON tree, without the
+    /// structure check.
+    pub fn validate_tree(&self, resource: &Json, profiles: &[&str]) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        self.validate_tree_into(resource, profiles, &mut issues);
+        issues
+    }
+
+    fn validate_tree_into(&self, resource: &Json, profiles: &[&str], issues: &mut Vec<Issue>) {
+        let Some(ty) = resource_type(resource) else {
+            return;
+        };
+        let root = ty.to_owned();
+        invariants::walk_resource(self, resource, &root, issues);
+        let mut urls: Vec<String> = declared_profiles(resource);
+        for p in profiles {
+            if !urls.iter().any(|u| u == p) {
+                urls.push((*p).to_owned());
+            }
+        }
+        for url in urls {
+            let bare = url.split('|').next().unwrap_or(&url);
+            if bare == format!("http://hl7.org/fhir/StructureDefinition/{ty}") {
+                continue;
+            }
+            match self.profile(&url) {
+                Some(p) => p.validate(self, resource, &root, issues),
+                None => issues.push(Issue::new(
+                    Severity::Warning,
+                    "not-supported",
+                    root.clone(),
+                    format!("profile {url} is not known; validated against the base spec only"),
+                )),
+            }
+        }
+    }
+
+    /// A compiled expression, compiled once; `None` when it does not
+    /// compile.
+    pub(crate) fn expression(&self, text: &str) -> Option<Expression> {
+        if let Ok(map) = self.expressions.read() {
+            if let Some(e) = map.get(text) {
+                return e.clone();
+            }
+        }
+        let e = Expression::compile(text).ok();
+        if let Ok(mut map) = self.expressions.write() {
+            map.insert(text.to_owned(), e.clone());
+        }
+        e
+    }
+
+    /// The compiled profile for a canonical url, compiled once.
+    pub fn profile(&self, url: &str) -> Option<Arc<profile::Profile>> {
+        if let Ok(map) = self.profiles.read() {
+            if let Some(p) = map.get(url) {
+                return p.clone();
+            }
+        }
+        let p = profile::Profile::load(&self.packages, url).map(Arc::new);
+        if let Ok(mut map) = self.profiles.write() {
+            map.insert(url.to_owned(), p.clone());
+        }
+        p
+    }
+}
+
+/// `resourceType` of a JSON object.
+pub(crate) fn resource_type(v: &Json) -> Option<&str> {
+    match field(v, "resourceType")? {
+        Json::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+pub(crate) fn field<'a>(v: &'a Json, name: &str) -> Option<&'a Json> {
+    match v {
+        Json::Object(m) => m.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+pub(crate) fn str_field<'a>(v: &'a Json, name: &str) -> Option<&'a str> {
+    match field(v, name)? {
+        Json::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn declared_profiles(resource: &Json) -> Vec<String> {
+    let Some(Json::Array(list)) = field(resource, "meta").and_then(|m| field(m, "profile")) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|v| match v {
+            Json::String(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The issues as an OperationOutcome (a JSON tree); an `information`
+/// "no issues" issue when there are none.
+pub fn operation_outcome(issues: &[Issue]) -> Json {
+    let s = |x: &str| Json::String(x.to_owned());
+    let mut list: Vec<Json> = issues
+        .iter()
+        .map(|i| {
+            let mut m = vec![
+                ("severity".to_owned(), s(i.severity.as_str())),
+                ("code".to_owned(), s(i.code)),
+                (
+                    "details".to_owned(),
+                    Json::Object(vec![("text".to_owned(), s(&i.message))]),
+                ),
+            ];
+            if !i.expression.is_empty() {
+                m.push(("expression".to_owned(), Json::Array(vec![s(&i.expression)])));
+            }
+            Json::Object(m)
+        })
+        .collect();
+    if list.is_empty() {
+        list.push(Json::Object(vec![
+            ("severity".to_owned(), s("information")),
+            ("code".to_owned(), s("informational")),
+            (
+                "details".to_owned(),
+                Json::Object(vec![("text".to_owned(), s("no issues"))]),
+            ),
+        ]));
+    }
+    Json::Object(vec![
+        ("resourceType".to_owned(), s("OperationOutcome")),
+        ("issue".to_owned(), Json::Array(list)),
+    ])
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,838 @@
+//! Validation against one profile: a StructureDefinition with a snapshot
+//! (JP Core ships them; generating one from a differential is not done
+//! yet), found in the [`PackageSet`] by canonical url and compiled once.
+//!
+//! Checked per element of the snapshot, at every instance it matches:
+//! cardinality (`min`/`max`), the allowed types of a choice, `fixed[x]`
+//! (exact) and `pattern[x]` (the instance holds at least the pattern),
+//! `maxLength`, the profile's own constraints (the core ones are checked
+//! by the base walk), required bindings (a warning "cannot check" unless
+//! the value set and its code systems are in the package set with a
+//! concept list), and slicing by `value`/`pattern` discriminators (plus
+//! extensions by url via the slice's type profile, and choice slices by
+//! type), with closed slicing reported.
+
+use std::collections::{HashMap, HashSet};
+
+use fhir_model::json::tree::Value as Json;
+use fhirpath::Node;
+
+use super::invariants::{holds, is_core};
+use super::{field, resource_type, str_field, Issue, Severity, Validator};
+use crate::PackageSet;
+
+/// Codes a required binding allows, or why they are not known.
+type Allowed = Result<HashSet<(String, String)>, String>;
+
+#[derive(Debug)]
+struct Discriminator {
+    kind: String,
+    path: String,
+}
+
+#[derive(Debug)]
+struct Slicing {
+    discriminators: Vec<Discriminator>,
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Constraint {
+    key: String,
+    severity: Severity,
+    human: String,
+    expression: String,
+}
+
+#[derive(Debug)]
+struct Element {
+    id: String,
+    path: String,
+    slice_name: Option<String>,
+    min: usize,
+    /// `None` for `*`.
+    max: Option<usize>,
+    /// Type codes and their profiles.
+    types: Vec<(String, Vec<String>)>,
+    fixed: Option<Json>,
+    pattern: Option<Json>,
+    max_length: Option<usize>,
+    constraints: Vec<Constraint>,
+    /// A required binding: the value set and what it allows.
+    required: Option<(String, Allowed)>,
+    slicing: Option<Slicing>,
+    children: Vec<usize>,
+}
+
+/// A compiled profile.
+#[derive(Debug)]
+pub struct Profile {
+    pub url: String,
+    /// The resource type it constrains.
+    pub type_name: String,
+    elements: Vec<Element>,
+}
+
+/// One instance an element matches: its value, its `_name`, its
+/// location, and its type (for choices).
+#[derive(Clone, Copy)]
+struct Inst<'r> {
+    value: Option<&'r Json>,
+    ext: Option<&'r Json>,
+    ty: &'r str,
+}
+
+impl Profile {
+    /// Compiles the StructureDefinition `url` (`url|version` allowed);
+    /// `None` when the set has no such StructureDefinition with a snapshot.
+    pub fn load(packages: &PackageSet, url: &str) -> Option<Profile> {
+        let (pkg, res) = packages
+            .by_url(url)
+            .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))?;
+        if res.resource_type != "StructureDefinition" {
+            return None;
+        }
+        let sd = res.json(pkg.source()).ok()?;
+        let type_name = str_field(sd, "type")?.to_owned();
+        let Some(Json::Array(list)) = field(sd, "snapshot").and_then(|s| field(s, "element"))
+        else {
+            return None;
+        };
+        let mut elements: Vec<Element> = Vec::new();
+        let mut by_id: HashMap<String, usize> = HashMap::new();
+        for e in list {
+            let id = str_field(e, "id")
+                .or_else(|| str_field(e, "path"))
+                .unwrap_or("")
+                .to_owned();
+            let path = str_field(e, "path").unwrap_or("").to_owned();
+            let el = compile_element(packages, e, id.clone(), path);
+            let i = elements.len();
+            if let Some(parent) = id.rfind('.').map(|d| &id[..d]) {
+                if let Some(&p) = by_id.get(parent) {
+                    elements[p].children.push(i);
+                }
+            }
+            by_id.insert(id, i);
+            elements.push(el);
+        }
+        if elements.is_empty() {
+            return None;
+        }
+        Some(Profile {
+            url: url.to_owned(),
+            type_name,
+            elements,
+        })
+    }
+
+    /// Checks `resource` (located at `location`) against this profile.
+    pub fn validate(
+        &self,
+        v: &Validator,
+        resource: &Json,
+        location: &str,
+        issues: &mut Vec<Issue>,
+    ) {
+        if resource_type(resource) != Some(self.type_name.as_str()) {
+            issues.push(Issue::new(
+                Severity::Error,
+                "structure",
+                location,
+                format!(
+                    "profile {} is for {}, not {}",
+                    self.url,
+                    self.type_name,
+                    resource_type(resource).unwrap_or("?")
+                ),
+            ));
+            return;
+        }
+        let mut run = Run {
+            v,
+            p: self,
+            resource,
+            issues,
+        };
+        let root = Inst {
+            value: Some(resource),
+            ext: None,
+            ty: &self.type_name,
+        };
+        run.item(0, root, location);
+    }
+}
+
+fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) -> Element {
+    let min = match field(e, "min") {
+        Some(Json::Number(n)) => n.parse().unwrap_or(0),
+        _ => 0,
+    };
+    let max = match str_field(e, "max") {
+        Some("*") | None => None,
+        Some(n) => n.parse().ok(),
+    };
+    let mut types = Vec::new();
+    if let Some(Json::Array(ts)) = field(e, "type") {
+        for t in ts {
+            let code = str_field(t, "code").unwrap_or("").to_owned();
+            let profiles = match field(t, "profile") {
+                Some(Json::Array(ps)) => ps
+                    .iter()
+                    .filter_map(|p| match p {
+                        Json::String(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            types.push((code, profiles));
+        }
+    }
+    let mut fixed = None;
+    let mut pattern = None;
+    if let Json::Object(m) = e {
+        for (k, val) in m {
+            if k.starts_with("fixed") && k.len() > 5 {
+                fixed = Some(val.clone());
+            } else if k.starts_with("pattern") && k.len() > 7 {
+                pattern = Some(val.clone());
+            }
+        }
+    }
+    let max_length = match field(e, "maxLength") {
+        Some(Json::Number(n)) => n.parse().ok(),
+        _ => None,
+    };
+    let mut constraints = Vec::new();
+    if let Some(Json::Array(cs)) = field(e, "constraint") {
+        for c in cs {
+            let key = str_field(c, "key").unwrap_or("").to_owned();
+            let expression = str_field(c, "expression").unwrap_or("").to_owned();
+            if expression.is_empty() || is_core(&key, &expression) {
+                continue;
+            }
+            constraints.push(Constraint {
+                key,
+                severity: Severity::parse(str_field(c, "severity").unwrap_or("error")),
+                human: str_field(c, "human").unwrap_or("").to_owned(),
+                expression,
+            });
+        }
+    }
+    let required = field(e, "binding").and_then(|b| {
+        if str_field(b, "strength") != Some("required") {
+            return None;
+        }
+        let vs = str_field(b, "valueSet")?.to_owned();
+        let allowed = value_set_codes(packages, &vs);
+        Some((vs, allowed))
+    });
+    let slicing = field(e, "slicing").map(|s| Slicing {
+        discriminators: match field(s, "discriminator") {
+            Some(Json::Array(ds)) => ds
+                .iter()
+                .map(|d| Discriminator {
+                    kind: str_field(d, "type").unwrap_or("").to_owned(),
+                    path: str_field(d, "path").unwrap_or("").to_owned(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
+        closed: str_field(s, "rules") == Some("closed"),
+    });
+    Element {
+        id,
+        path,
+        slice_name: str_field(e, "sliceName").map(str::to_owned),
+        min,
+        max,
+        types,
+        fixed,
+        pattern,
+        max_length,
+        constraints,
+        required,
+        slicing,
+        children: Vec::new(),
+    }
+}
+
+/// The largest code system whose concept list a binding check reads.
+const MAX_CODES: usize = 5_000;
+
+/// The (system, code) pairs a value set allows, when it is in the set and
+/// defined by concept lists or whole small code systems.
+fn value_set_codes(packages: &PackageSet, url: &str) -> Allowed {
+    let unknown = || Err(format!("value set {url} not available"));
+    let Some((pkg, res)) = packages
+        .by_url(url)
+        .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))
+    else {
+        return unknown();
+    };
+    let Ok(vs) = res.json(pkg.source()) else {
+        return unknown();
+    };
+    let mut out = HashSet::new();
+    let Some(Json::Array(includes)) = field(vs, "compose").and_then(|c| field(c, "include")) else {
+        return Err(format!("value set {url} has no compose to check against"));
+    };
+    if matches!(
+        field(vs, "compose").and_then(|c| field(c, "exclude")),
+        Some(Json::Array(_))
+    ) {
+        return Err(format!("value set {url} has excludes"));
+    }
+    for inc in includes {
+        if field(inc, "valueSet").is_some() || field(inc, "filter").is_some() {
+            return Err(format!("value set {url} uses filters or other value sets"));
+        }
+        let Some(system) = str_field(inc, "system") else {
+            return Err(format!("value set {url} has an include without system"));
+        };
+        if let Some(Json::Array(cs)) = field(inc, "concept") {
+            for c in cs {
+                if let Some(code) = str_field(c, "code") {
+                    out.insert((system.to_owned(), code.to_owned()));
+                }
+            }
+            continue;
+        }
+        let Some((cpkg, cres)) = packages.by_url(system) else {
+            return Err(format!("code system {system} not available"));
+        };
+        let Ok(cs) = cres.json(cpkg.source()) else {
+            return Err(format!("code system {system} not available"));
+        };
+        if str_field(cs, "content") != Some("complete") {
+            return Err(format!("code system {system} is not complete here"));
+        }
+        let before = out.len();
+        collect_concepts(system, field(cs, "concept"), &mut out);
+        if out.len() - before > MAX_CODES {
+            return Err(format!("code system {system} is too large to check here"));
+        }
+    }
+    Ok(out)
+}
+
+fn collect_concepts(system: &str, list: Option<&Json>, out: &mut HashSet<(String, String)>) {
+    if let Some(Json::Array(cs)) = list {
+        for c in cs {
+            if let Some(code) = str_field(c, "code") {
+                out.insert((system.to_owned(), code.to_owned()));
+            }
+            collect_concepts(system, field(c, "concept"), out);
+        }
+    }
+}
+
+struct Run<'a, 'r> {
+    v: &'a Validator,
+    p: &'a Profile,
+    resource: &'r Json,
+    issues: &'a mut Vec<Issue>,
+}
+
+impl<'r> Run<'_, 'r> {
+    fn push(&mut self, severity: Severity, code: &'static str, loc: &str, msg: String) {
+        self.issues.push(Issue::new(severity, code, loc, msg));
+    }
+
+    /// Checks one instance against element `ei` and recurses.
+    fn item(&mut self, ei: usize, inst: Inst<'r>, loc: &str) {
+        let p = self.p;
+        let el = &p.elements[ei];
+        if let (Some(fixed), Some(value)) = (&el.fixed, inst.value) {
+            if !deep_eq(fixed, value) {
+                self.push(
+                    Severity::Error,
+                    "value",
+                    loc,
+                    format!(
+                        "{}: value must be exactly {} (profile {})",
+                        el.id,
+                        show(fixed),
+                        p.url
+                    ),
+                );
+            }
+        }
+        if let Some(pattern) = &el.pattern {
+            if !inst.value.is_some_and(|v| pattern_matches(pattern, v)) {
+                self.push(
+                    Severity::Error,
+                    "value",
+                    loc,
+                    format!(
+                        "{}: value must match the pattern {} (profile {})",
+                        el.id,
+                        show(pattern),
+                        p.url
+                    ),
+                );
+            }
+        }
+        if let (Some(max), Some(Json::String(s))) = (el.max_length, inst.value) {
+            let n = s.chars().count();
+            if n > max {
+                self.push(
+                    Severity::Error,
+                    "value",
+                    loc,
+                    format!(
+                        "{}: value is {n} characters long, maxLength is {max}",
+                        el.id
+                    ),
+                );
+            }
+        }
+        if ei > 0 {
+            let ty = inst.ty;
+            if !el.types.is_empty()
+                && !el.types.iter().any(|(c, _)| c == ty || c == "*")
+                && el.types.len() > 1
+            {
+                let allowed: Vec<&str> = el.types.iter().map(|(c, _)| c.as_str()).collect();
+                self.push(
+                    Severity::Error,
+                    "structure",
+                    loc,
+                    format!(
+                        "{}: type {ty} is not allowed here (allowed: {})",
+                        el.id,
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+        if let Some((vs, allowed)) = &el.required {
+            self.binding(el, vs, allowed, inst, loc);
+        }
+        for c in &el.constraints {
+            let node = Node {
+                value: inst.value,
+                ext: inst.ext,
+                ty: inst.ty,
+            };
+            if holds(self.v, self.resource, node, &c.expression) == Some(false) {
+                self.push(
+                    c.severity,
+                    "invariant",
+                    loc,
+                    format!(
+                        "Constraint failed: {}: '{}' (profile {})",
+                        c.key, c.human, p.url
+                    ),
+                );
+            }
+        }
+        self.children(ei, inst, loc);
+    }
+
+    fn binding(&mut self, el: &Element, vs: &str, allowed: &Allowed, inst: Inst<'r>, loc: &str) {
+        let Some(value) = inst.value else {
+            return;
+        };
+        let codes: Vec<(Option<&str>, &str)> = match (inst.ty, value) {
+            ("code", Json::String(c)) => vec![(None, c.as_str())],
+            ("Coding", _) => coding(value).into_iter().collect(),
+            ("CodeableConcept", _) => match field(value, "coding") {
+                Some(Json::Array(cs)) => cs.iter().filter_map(coding).collect(),
+                _ => Vec::new(),
+            },
+            _ => return,
+        };
+        if codes.is_empty() {
+            return;
+        }
+        match allowed {
+            Err(why) => self.push(
+                Severity::Warning,
+                "not-supported",
+                loc,
+                format!(
+                    "{}: cannot check the required binding to {vs}: {why}",
+                    el.id
+                ),
+            ),
+            Ok(set) => {
+                let ok = codes.iter().any(|(system, code)| match system {
+                    Some(s) => set.contains(&((*s).to_owned(), (*code).to_owned())),
+                    None => set.iter().any(|(_, c)| c == code),
+                });
+                if !ok {
+                    let shown: Vec<String> = codes
+                        .iter()
+                        .map(|(s, c)| match s {
+                            Some(s) => format!("{s}#{c}"),
+                            None => (*c).to_owned(),
+                        })
+                        .collect();
+                    self.push(
+                        Severity::Error,
+                        "code-invalid",
+                        loc,
+                        format!(
+                            "{}: {} is not in the required value set {vs}",
+                            el.id,
+                            shown.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The children of element `ei` at one instance.
+    fn children(&mut self, ei: usize, inst: Inst<'r>, loc: &str) {
+        let p = self.p;
+        let el = &p.elements[ei];
+        let Some(Json::Object(_)) = inst.value else {
+            return;
+        };
+        let kids = &el.children;
+        let mut k = 0;
+        while k < kids.len() {
+            let ci = kids[k];
+            let child = &p.elements[ci];
+            k += 1;
+            if child.slice_name.is_some() {
+                continue; // slices are handled with their base element
+            }
+            let mut slices = Vec::new();
+            while k < kids.len() && p.elements[kids[k]].path == child.path {
+                if p.elements[kids[k]].slice_name.is_some() {
+                    slices.push(kids[k]);
+                }
+                k += 1;
+            }
+            let name = child.path.rsplit('.').next().unwrap_or("");
+            let found = instances(inst, name);
+            let shown = name.trim_end_matches("[x]");
+            self.cardinality(child, found.len(), loc, shown);
+            let locs: Vec<String> = found
+                .iter()
+                .map(|(i, _)| match i {
+                    Some(i) => format!("{loc}.{shown}[{i}]"),
+                    None => format!("{loc}.{shown}"),
+                })
+                .collect();
+            for ((_, item), l) in found.iter().zip(&locs) {
+                if item.ty == "Resource" || item.ty.is_empty() {
+                    continue;
+                }
+                self.item(ci, *item, l);
+            }
+            if !slices.is_empty() {
+                self.slices(child, &slices, &found, &locs, loc, shown);
+            }
+        }
+    }
+
+    fn cardinality(&mut self, el: &Element, n: usize, loc: &str, shown: &str) {
+        if n < el.min {
+            self.push(
+                Severity::Error,
+                "required",
+                loc,
+                format!(
+                    "{}: minimum required = {}, but only found {n} (profile {})",
+                    el.id, el.min, self.p.url
+                ),
+            );
+        }
+        if let Some(max) = el.max {
+            if n > max {
+                self.push(
+                    Severity::Error,
+                    "structure",
+                    loc,
+                    format!(
+                        "{}: maximum allowed = {max}, but found {n} ({shown}; profile {})",
+                        el.id, self.p.url
+                    ),
+                );
+            }
+        }
+    }
+
+    fn slices(
+        &mut self,
+        base: &Element,
+        slices: &[usize],
+        found: &[(Option<usize>, Inst<'r>)],
+        locs: &[String],
+        loc: &str,
+        shown: &str,
+    ) {
+        let p = self.p;
+        let Some(slicing) = &base.slicing else {
+            return;
+        };
+        let mut counts = vec![0usize; slices.len()];
+        let mut undecided = false;
+        let mut matched: Vec<Option<usize>> = Vec::new();
+        for (_, item) in found {
+            let mut hit = None;
+            for (si, &s) in slices.iter().enumerate() {
+                match self.slice_matches(slicing, s, *item) {
+                    Some(true) => {
+                        hit = Some(si);
+                        break;
+                    }
+                    Some(false) => {}
+                    None => undecided = true,
+                }
+            }
+            matched.push(hit);
+        }
+        for (((_, item), l), hit) in found.iter().zip(locs).zip(&matched) {
+            match hit {
+                Some(si) => {
+                    counts[*si] += 1;
+                    self.item(slices[*si], *item, l);
+                }
+                None if slicing.closed && !undecided => self.push(
+                    Severity::Error,
+                    "structure",
+                    l,
+                    format!(
+                        "{}: this element matches none of the slices, and the slicing is closed (profile {})",
+                        base.id, p.url
+                    ),
+                ),
+                None => {}
+            }
+        }
+        for (si, &s) in slices.iter().enumerate() {
+            let el = &p.elements[s];
+            self.cardinality(el, counts[si], loc, shown);
+        }
+    }
+
+    /// Whether `item` belongs to slice `s`; `None` when a discriminator
+    /// cannot be evaluated here.
+    fn slice_matches(&self, slicing: &Slicing, s: usize, item: Inst<'r>) -> Option<bool> {
+        let p = self.p;
+        let slice = &p.elements[s];
+        // A choice slice (`value[x]:valueQuantity`) is by type.
+        if slice.path.ends_with("[x]") {
+            if let Some(name) = &slice.slice_name {
+                let suffix = slice.path.rsplit('.').next()?.trim_end_matches("[x]");
+                let t = name.strip_prefix(suffix).unwrap_or(name);
+                return Some(t.eq_ignore_ascii_case(item.ty));
+            }
+        }
+        if slicing.discriminators.is_empty() {
+            return None;
+        }
+        for d in &slicing.discriminators {
+            let ok = match d.kind.as_str() {
+                "value" | "pattern" => {
+                    let expected = if d.path == "$this" {
+                        slice.fixed.as_ref().or(slice.pattern.as_ref()).cloned()
+                    } else {
+                        let id = format!("{}.{}", slice.id, d.path);
+                        p.elements
+                            .iter()
+                            .find(|e| e.id == id)
+                            .and_then(|e| e.fixed.as_ref().or(e.pattern.as_ref()).cloned())
+                            .or_else(|| {
+                                // Extensions by url: the slice's type profile.
+                                (d.path == "url")
+                                    .then(|| slice.types.first())
+                                    .flatten()
+                                    .and_then(|(_, ps)| ps.first())
+                                    .map(|u| Json::String(u.clone()))
+                            })
+                    };
+                    let expected = expected?;
+                    let value = inst_value(item);
+                    let got = if d.path == "$this" {
+                        value.into_iter().collect()
+                    } else {
+                        navigate(value, &d.path)
+                    };
+                    got.iter().any(|g| pattern_matches(&expected, g))
+                }
+                "exists" => {
+                    let value = inst_value(item);
+                    let want = slice.min > 0;
+                    !navigate(value, &d.path).is_empty() == want
+                }
+                "type" if d.path == "$this" => {
+                    let t = slice.types.first().map(|(c, _)| c.as_str())?;
+                    t == item.ty
+                }
+                _ => return None,
+            };
+            if !ok {
+                return Some(false);
+            }
+        }
+        Some(true)
+    }
+}
+
+fn inst_value<'r>(i: Inst<'r>) -> Option<&'r Json> {
+    i.value
+}
+
+/// The values at a dotted path below `value` (arrays flattened).
+fn navigate<'r>(value: Option<&'r Json>, path: &str) -> Vec<&'r Json> {
+    let mut cur: Vec<&Json> = value.into_iter().collect();
+    for seg in path.split('.') {
+        let seg = seg.trim_end_matches("[x]");
+        let mut next = Vec::new();
+        for c in cur {
+            if let Some(v) = field(c, seg) {
+                match v {
+                    Json::Array(a) => next.extend(a.iter()),
+                    v => next.push(v),
+                }
+            }
+        }
+        cur = next;
+    }
+    cur
+}
+
+fn coding(v: &Json) -> Option<(Option<&str>, &str)> {
+    Some((str_field(v, "system"), str_field(v, "code")?))
+}
+
+/// The instances of child `name` (`value[x]` for a choice) of an object,
+/// with their index when the element repeats.
+fn instances<'r>(parent: Inst<'r>, name: &str) -> Vec<(Option<usize>, Inst<'r>)> {
+    let Some(Json::Object(m)) = parent.value else {
+        return Vec::new();
+    };
+    let type_of_parent = fhir_model::meta::type_info(parent.ty);
+    let mut out = Vec::new();
+    let choice = name.strip_suffix("[x]");
+    let ext_key = format!("_{name}");
+    let only_ext = choice.is_none()
+        && !m.iter().any(|(k, _)| k == name)
+        && m.iter().any(|(k, _)| *k == ext_key);
+    let mut add = |key: &str, ty: &'r str| {
+        let val = m.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+        let ext = m
+            .iter()
+            .find(|(k, _)| k.strip_prefix('_') == Some(key))
+            .map(|(_, v)| v);
+        match (val, ext) {
+            (Some(Json::Array(a)), e) => {
+                let exts = match e {
+                    Some(Json::Array(x)) => Some(x),
+                    _ => None,
+                };
+                for (i, x) in a.iter().enumerate() {
+                    out.push((
+                        Some(i),
+                        Inst {
+                            value: Some(x).filter(|x| !x.is_null()),
+                            ext: exts.and_then(|x| x.get(i)),
+                            ty,
+                        },
+                    ));
+                }
+            }
+            (None, Some(Json::Array(x))) => {
+                for (i, e) in x.iter().enumerate() {
+                    out.push((
+                        Some(i),
+                        Inst {
+                            value: None,
+                            ext: Some(e),
+                            ty,
+                        },
+                    ));
+                }
+            }
+            (None, None) => {}
+            (v, e) => out.push((
+                None,
+                Inst {
+                    value: v,
+                    ext: e,
+                    ty,
+                },
+            )),
+        }
+    };
+    for (k, _) in m {
+        if k.starts_with('_') {
+            continue;
+        }
+        let ty: &'r str = match type_of_parent.and_then(|t| t.element_named(k)) {
+            Some((_, _, t)) => t,
+            None => "",
+        };
+        match choice {
+            Some(prefix) => {
+                if k.strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
+                {
+                    add(k, ty);
+                }
+            }
+            None if k == name => add(k, ty),
+            None => {}
+        }
+    }
+    // A primitive that has only `_name`.
+    if only_ext {
+        let ty = type_of_parent
+            .and_then(|t| t.element_named(name))
+            .map(|(_, _, t)| t)
+            .unwrap_or("");
+        add(name, ty);
+    }
+    out
+}
+
+/// Exact equality, objects compared without regard to key order.
+fn deep_eq(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len()
+                && x.iter().all(|(k, v)| {
+                    y.iter()
+                        .find(|(k2, _)| k2 == k)
+                        .is_some_and(|(_, w)| deep_eq(v, w))
+                })
+        }
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| deep_eq(a, b))
+        }
+        (Json::Number(x), Json::Number(y)) => {
+            x == y || x.parse::<f64>().ok() == y.parse::<f64>().ok()
+        }
+        _ => a == b,
+    }
+}
+
+/// Whether `value` holds at least `pattern` (profiling.html#pattern):
+/// every property of the pattern, every pattern array item matched by some
+/// item of the value.
+fn pattern_matches(pattern: &Json, value: &Json) -> bool {
+    match (pattern, value) {
+        (Json::Object(p), Json::Object(_)) => p.iter().all(|(k, pv)| match field(value, k) {
+            None => false,
+            Some(vv) => match pv {
+                Json::Array(items) => items.iter().all(|pi| match vv {
+                    Json::Array(vs) => vs.iter().any(|x| pattern_matches(pi, x)),
+                    other => pattern_matches(pi, other),
+                }),
+                _ => pattern_matches(pv, vv),
+            },
+        }),
+        _ => deep_eq(pattern, value),
+    }
+}
+
+fn show(v: &Json) -> String {
+    String::from_utf8_lossy(&fhir_model::json::tree::to_json(v)).into_owned()
+}

@@ -1,0 +1,200 @@
+use std::sync::Arc;
+
+use super::*;
+use crate::Package;
+
+fn base(json: &str) -> Vec<Issue> {
+    Validator::default().validate_json(json.as_bytes(), &[])
+}
+
+fn errors(issues: &[Issue]) -> Vec<&Issue> {
+    issues.iter().filter(|i| i.severity.is_error()).collect()
+}
+
+#[test]
+fn a_valid_patient_has_no_issues() {
+    let issues = base(
+        r#"{"resourceType":"Patient","id":"p","name":[{"family":"Yamada","given":["Taro"]}],
+            "contact":[{"name":{"family":"Yamada"}}],"gender":"male"}"#,
+    );
+    // Only dom-6 (a warning: no narrative).
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(issues[0].message.contains("dom-6"), "{issues:?}");
+}
+
+#[test]
+fn structure_issues_are_errors_with_their_location() {
+    let issues = base(r#"{"resourceType":"Patient","name":[{"given":["a",1]}],"foo":1}"#);
+    let e = errors(&issues);
+    assert!(
+        e.iter().any(|i| i.expression == "Patient.name[0].given[1]"),
+        "{e:?}"
+    );
+    assert!(e.iter().any(|i| i.expression.contains("foo")), "{e:?}");
+}
+
+#[test]
+fn missing_mandatory_element_is_a_cardinality_error() {
+    // Observation.status and .code are 1..1.
+    let issues = base(r#"{"resourceType":"Observation","code":{"text":"x"}}"#);
+    let e = errors(&issues);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].code, "required");
+    assert!(
+        e[0].message.contains("Observation.status"),
+        "{}",
+        e[0].message
+    );
+}
+
+#[test]
+fn failing_invariants_pat_1_and_ele_1() {
+    // pat-1: a contact has a name, telecom, address or organization.
+    let issues = base(r#"{"resourceType":"Patient","contact":[{"gender":"male"}]}"#);
+    let e = errors(&issues);
+    assert!(
+        e.iter()
+            .any(|i| i.message.contains("pat-1") && i.expression == "Patient.contact[0]"),
+        "{e:?}"
+    );
+    // A warning-level constraint keeps its severity (dom-6: narrative).
+    let dom6 = base(r#"{"resourceType":"Patient","active":true}"#);
+    assert!(dom6
+        .iter()
+        .any(|i| i.severity == Severity::Warning && i.message.contains("dom-6")));
+}
+
+#[test]
+fn contained_resources_are_walked() {
+    let issues = base(
+        r##"{"resourceType":"Observation","status":"final","code":{"text":"x"},
+            "subject":{"reference":"#p"},"contained":[{"resourceType":"Patient","id":"p","contact":[{"gender":"male"}]}]}"##,
+    );
+    let e = errors(&issues);
+    assert!(
+        e.iter()
+            .any(|i| i.expression == "Observation.contained[0].contact[0]"
+                && i.message.contains("pat-1")),
+        "{e:?}"
+    );
+}
+
+const PROFILE: &str = r#"{"resourceType":"StructureDefinition","id":"test-patient",
+ "url":"http://example.org/StructureDefinition/test-patient","type":"Patient",
+ "kind":"resource","derivation":"constraint","snapshot":{"element":[
+  {"id":"Patient","path":"Patient","min":0,"max":"*"},
+  {"id":"Patient.identifier","path":"Patient.identifier","min":1,"max":"*","type":[{"code":"Identifier"}],
+   "slicing":{"discriminator":[{"type":"value","path":"system"}],"rules":"closed"}},
+  {"id":"Patient.identifier:mrn","path":"Patient.identifier","sliceName":"mrn","min":1,"max":"1","type":[{"code":"Identifier"}]},
+  {"id":"Patient.identifier:mrn.system","path":"Patient.identifier.system","min":1,"max":"1","type":[{"code":"uri"}],"fixedUri":"urn:example:mrn"},
+  {"id":"Patient.identifier:mrn.value","path":"Patient.identifier.value","min":1,"max":"1","type":[{"code":"string"}],"maxLength":8},
+  {"id":"Patient.extension","path":"Patient.extension","min":0,"max":"*","type":[{"code":"Extension"}],
+   "slicing":{"discriminator":[{"type":"value","path":"url"}],"rules":"open"}},
+  {"id":"Patient.extension:birthPlace","path":"Patient.extension","sliceName":"birthPlace","min":0,"max":"1",
+   "type":[{"code":"Extension","profile":["http://hl7.org/fhir/StructureDefinition/patient-birthPlace"]}]},
+  {"id":"Patient.gender","path":"Patient.gender","min":0,"max":"1","type":[{"code":"code"}],"fixedCode":"female"},
+  {"id":"Patient.maritalStatus","path":"Patient.maritalStatus","min":0,"max":"1","type":[{"code":"CodeableConcept"}],
+   "patternCodeableConcept":{"coding":[{"system":"urn:example:ms"}]}},
+  {"id":"Patient.name","path":"Patient.name","min":1,"max":"1","type":[{"code":"HumanName"}],
+   "constraint":[{"key":"tp-1","severity":"error","human":"a family name","expression":"family.exists()"}]}
+ ]}}"#;
+
+fn profiled() -> Validator {
+    let dir = std::env::temp_dir().join(format!("profiles-validate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("package")).unwrap();
+    std::fs::write(
+        dir.join("package/package.json"),
+        r#"{"name":"example.test","version":"0.1.0","fhirVersions":["4.0.1"]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("package/StructureDefinition-test-patient.json"),
+        PROFILE,
+    )
+    .unwrap();
+    let mut set = PackageSet::new();
+    set.add(Package::from_dir(&dir).unwrap());
+    Validator::new(Arc::new(set))
+}
+
+const URL: &str = "http://example.org/StructureDefinition/test-patient";
+
+#[test]
+fn a_conforming_resource_passes_the_profile() {
+    let v = profiled();
+    let issues = v.validate_json(
+        br#"{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"},
+            "identifier":[{"system":"urn:example:mrn","value":"123"}],"gender":"female",
+            "extension":[{"url":"http://hl7.org/fhir/StructureDefinition/patient-birthPlace","valueAddress":{"city":"Kyoto"}}],
+            "maritalStatus":{"coding":[{"system":"urn:example:ms","code":"M"}]},"name":[{"family":"Sato"}]}"#,
+        &[URL],
+    );
+    assert!(issues.is_empty(), "{issues:?}");
+}
+
+#[test]
+fn fixed_pattern_closed_slice_cardinality_and_constraints() {
+    let v = profiled();
+    let issues = v.validate_json(
+        br#"{"resourceType":"Patient","meta":{"profile":["http://example.org/StructureDefinition/test-patient"]},
+            "identifier":[{"system":"urn:other","value":"1"},{"system":"urn:example:mrn","value":"123456789"}],
+            "gender":"male","maritalStatus":{"coding":[{"system":"urn:x","code":"M"}]},
+            "name":[{"given":["A"]},{"family":"B"}]}"#,
+        &[],
+    );
+    let e = errors(&issues);
+    let has = |loc: &str, text: &str| {
+        e.iter()
+            .any(|i| i.expression == loc && i.message.contains(text))
+    };
+    assert!(has("Patient.gender", "exactly \"female\""), "{e:#?}");
+    assert!(has("Patient.maritalStatus", "pattern"), "{e:#?}");
+    assert!(has("Patient.identifier[0]", "closed"), "{e:#?}");
+    assert!(has("Patient.identifier[1].value", "maxLength"), "{e:#?}");
+    assert!(
+        has("Patient", "Patient.name: maximum allowed = 1"),
+        "{e:#?}"
+    );
+    assert!(has("Patient.name[0]", "tp-1"), "{e:#?}");
+}
+
+#[test]
+fn a_missing_required_slice_is_reported() {
+    let v = profiled();
+    let issues = v.validate_json(
+        br#"{"resourceType":"Patient","identifier":[{"system":"urn:example:mrn2","value":"1"}],"name":[{"family":"B"}]}"#,
+        &[URL],
+    );
+    let e = errors(&issues);
+    assert!(
+        e.iter().any(|i| i
+            .message
+            .contains("Patient.identifier:mrn: minimum required = 1")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn unknown_profile_is_a_warning() {
+    let issues = Validator::default().validate_json(
+        br#"{"resourceType":"Basic","code":{"text":"x"},"meta":{"profile":["http://example.org/nope"]}}"#,
+        &[],
+    );
+    assert!(
+        issues.iter().any(|i| i.severity == Severity::Warning
+            && i.message.contains("http://example.org/nope is not known")),
+        "{issues:?}"
+    );
+    assert!(!has_errors(&issues));
+}
+
+#[test]
+fn outcome_has_an_information_issue_when_clean() {
+    let o = operation_outcome(&[]);
+    let text = String::from_utf8(fhir_model::json::tree::to_json(&o)).unwrap();
+    assert!(
+        text.contains("\"information\"") && text.contains("no issues"),
+        "{text}"
+    );
+}
