@@ -19,6 +19,7 @@
 //! | GET    | `/fhir/{type}/{id}/_history/{vid}`    | [`vread`] |
 //! | GET, POST | `/fhir/{type}/{id}/$meta`, `$meta-add`, `$meta-delete` | [`meta::instance`] |
 //! | GET, POST | `/fhir/{type}/{id}/_history/{vid}/$meta…` | [`meta::version`] |
+//! | GET, POST | `/fhir/{type}/$lookup`, `$validate-code`, `$expand`, `$subsumes`, `$translate` (and on `/fhir/{type}/{id}/…`) | [`terminology`] |
 //!
 //! Any other method on these paths answers 405 with `Allow`; any other path
 //! 404. Both, and every extractor failure, answer with an OperationOutcome
@@ -32,6 +33,7 @@ use crate::error::{Error, IssueCode};
 use crate::interaction::{
     bundle, capabilities, create, delete, history, patch, read, search, update, vread,
 };
+use crate::operation::terminology::{self, TerminologyService};
 use crate::operation::{meta, reindex};
 use crate::store::Store;
 
@@ -58,6 +60,33 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     }))
 }
 
+/// `GET|POST [base]/{type}/{id}/{operation}`: the terminology operations,
+/// else `$meta…`.
+async fn instance_operation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+    params: web::Query<Vec<(String, String)>>,
+    payload: web::Payload,
+) -> Result<actix_web::HttpResponse, Error> {
+    if terminology::OPERATIONS.contains(&path.2.as_str()) {
+        let (rt, id, op) = path.into_inner();
+        return terminology::instance(req, state, rt, id, op, params.into_inner(), payload).await;
+    }
+    meta::instance(req, state, path, payload).await
+}
+
+/// `GET|POST /fhir/{type}/$lookup` and the other terminology operations.
+fn terminology_routes(cfg: &mut web::ServiceConfig) {
+    for op in terminology::OPERATIONS {
+        cfg.service(
+            resource(&format!("/{{type}}/{op}"), "GET, POST")
+                .route(web::get().to(terminology::type_level))
+                .route(web::post().to(terminology::type_level)),
+        );
+    }
+}
+
 async fn unknown_route(req: HttpRequest) -> Result<actix_web::HttpResponse, Error> {
     Err(Error::NotFound(format!(
         "no FHIR endpoint at {} {}",
@@ -82,6 +111,8 @@ pub fn build_app(
     App::new()
         .wrap(middleware::from_fn(crate::format::negotiate))
         .app_data(web::Data::new(state))
+        // One per app (per worker): built on the first terminology request.
+        .app_data(web::Data::new(TerminologyService::default()))
         .app_data(web::PathConfig::default().error_handler(|e, _| {
             Error::invalid(IssueCode::Invalid, format!("cannot read the URL path: {e}")).into()
         }))
@@ -127,6 +158,8 @@ pub fn build_app(
                 .service(
                     resource("/{type}/_history", "GET").route(web::get().to(history::type_level)),
                 )
+                // Before `/{type}/{id}`, which would take `$expand` for an id.
+                .configure(terminology_routes)
                 // Before `/{type}/{id}`, which would take `$reindex` for an id.
                 .service(
                     resource("/{type}/$reindex", "POST").route(web::post().to(reindex::type_level)),
@@ -155,8 +188,8 @@ pub fn build_app(
                 )
                 .service(
                     resource("/{type}/{id}/{operation}", "GET, POST")
-                        .route(web::get().to(meta::instance))
-                        .route(web::post().to(meta::instance)),
+                        .route(web::get().to(instance_operation))
+                        .route(web::post().to(instance_operation)),
                 ),
         )
         .default_service(web::to(unknown_route))

@@ -1,0 +1,441 @@
+//! The terminology operations of terminology-service.html over the
+//! `terminology` crate: `CodeSystem/$lookup`, `$validate-code` (CodeSystem
+//! and ValueSet), `ValueSet/$expand`, `CodeSystem/$subsumes` and
+//! `ConceptMap/$translate`, each at type level (`[base]/[type]/$op`) and
+//! instance level (`[base]/[type]/[id]/$op`), by GET (query parameters) or
+//! POST (a `Parameters` body). One module per operation; this one holds
+//! what they share: the input parameters ([`Params`]), the `Parameters`
+//! answer, the error mapping and the [`TerminologyService`].
+//!
+//! The service is a [`terminology::Registry`] built from the current
+//! CodeSystem, ValueSet and ConceptMap resources of the store (packages'
+//! ones included, since `serve --package` stores them). It is built on
+//! the first terminology request and rebuilt when one comes after such a
+//! resource was written: each request reads the newest history entry (and
+//! the version count) of the three types, a few indexed rows, and compares
+//! them with the ones the registry was built from. Writes of other
+//! resources do nothing more than before, and writes of terminology
+//! resources pay nothing either: the rebuild runs on the next terminology
+//! request.
+
+pub mod expand;
+pub mod lookup;
+pub mod subsumes;
+pub mod translate;
+pub mod validate_code;
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use fhir_model::ResourceType;
+use serde_json::{json, Map, Value};
+use terminology::Registry;
+
+use crate::app::AppState;
+use crate::error::{Error, IssueCode, FHIR_JSON};
+use crate::interaction::{parse_resource, read_body, resource_type, run, url_id};
+use crate::store::{HistoryQuery, HistoryScope, Store, StoreError};
+
+/// The operations this module answers, as the last URL segment.
+pub const OPERATIONS: [&str; 5] = [
+    "$lookup",
+    "$validate-code",
+    "$expand",
+    "$subsumes",
+    "$translate",
+];
+
+/// The terminology resources the registry is built from.
+const TYPES: [ResourceType; 3] = [
+    ResourceType::CodeSystem,
+    ResourceType::ValueSet,
+    ResourceType::ConceptMap,
+];
+
+/// What the registry was built from: per type, the number of versions
+/// and the newest version's `seq`. A write of any of the three types
+/// changes one of them (a transaction that commits late still changes the
+/// count).
+type Fingerprint = [(i64, i64); 3];
+
+/// The registry of the store's terminology resources, rebuilt lazily.
+#[derive(Default)]
+pub struct TerminologyService {
+    current: RwLock<Option<(Fingerprint, Arc<Registry>)>>,
+    /// One rebuild at a time; the others wait and take its result.
+    rebuild: Mutex<()>,
+}
+
+impl std::fmt::Debug for TerminologyService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TerminologyService").finish_non_exhaustive()
+    }
+}
+
+impl TerminologyService {
+    /// The registry for the store as it is now (blocking: call inside
+    /// [`run`]).
+    pub fn registry(&self, store: &Store) -> Result<Arc<Registry>, Error> {
+        let fp = fingerprint(store)?;
+        if let Some(r) = self.cached(&fp) {
+            return Ok(r);
+        }
+        let _one = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
+        let fp = fingerprint(store)?;
+        if let Some(r) = self.cached(&fp) {
+            return Ok(r);
+        }
+        let registry = Arc::new(build(store)?);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some((fp, registry.clone()));
+        Ok(registry)
+    }
+
+    fn cached(&self, fp: &Fingerprint) -> Option<Arc<Registry>> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        current
+            .as_ref()
+            .filter(|(f, _)| f == fp)
+            .map(|(_, r)| r.clone())
+    }
+}
+
+fn fingerprint(store: &Store) -> Result<Fingerprint, StoreError> {
+    let mut fp = [(0, 0); 3];
+    for (slot, rt) in fp.iter_mut().zip(TYPES) {
+        let page = store.history(&HistoryQuery {
+            scope: HistoryScope::Type(rt),
+            since: None,
+            before: None,
+            count: 1,
+        })?;
+        *slot = (page.total, page.entries.first().map_or(0, |e| e.seq));
+    }
+    Ok(fp)
+}
+
+/// Reads every current CodeSystem, ValueSet and ConceptMap. One that the
+/// engine cannot index is logged and left out, so one bad resource does
+/// not take terminology down.
+fn build(store: &Store) -> Result<Registry, Error> {
+    let started = std::time::Instant::now();
+    let mut registry = Registry::new();
+    let mut skipped = 0;
+    for (id, body) in store.current_bodies("CodeSystem")? {
+        match terminology::CodeSystem::from_json(&body) {
+            Ok(cs) => {
+                registry.insert(cs);
+            }
+            Err(e) => {
+                skipped += 1;
+                log::warn!("CodeSystem/{id} left out of terminology: {e}");
+            }
+        }
+    }
+    for (id, body) in store.current_bodies("ValueSet")? {
+        match terminology::ValueSet::from_json(&body) {
+            Ok(vs) => registry.insert_value_set(vs),
+            Err(e) => {
+                skipped += 1;
+                log::warn!("ValueSet/{id} left out of terminology: {e}");
+            }
+        }
+    }
+    for (id, body) in store.current_bodies("ConceptMap")? {
+        match terminology::ConceptMap::from_json(&body) {
+            Ok(cm) => registry.insert_concept_map(cm),
+            Err(e) => {
+                skipped += 1;
+                log::warn!("ConceptMap/{id} left out of terminology: {e}");
+            }
+        }
+    }
+    log::info!(
+        "terminology registry built: {} code systems, {} left out, in {:?}",
+        registry.len(),
+        skipped,
+        started.elapsed()
+    );
+    Ok(registry)
+}
+
+/// A terminology error as the server answers it: unknown systems, codes,
+/// value sets and maps are 404; bad input and unsupported requests 400.
+pub fn term_error(e: terminology::Error) -> Error {
+    match e.category() {
+        terminology::Category::NotFound => Error::NotFound(e.to_string()),
+        terminology::Category::TooCostly => Error::invalid(IssueCode::TooCostly, e.to_string()),
+        _ => match e {
+            terminology::Error::NotSupported(m) => Error::invalid(IssueCode::NotSupported, m),
+            other => Error::invalid(IssueCode::Invalid, other.to_string()),
+        },
+    }
+}
+
+/// The input parameters of an operation: from the query string (GET) or
+/// a `Parameters` body (POST), each as its `Parameters.parameter` JSON
+/// (a query parameter `x=v` becomes `{"name":"x","valueString":"v"}`).
+#[derive(Debug, Clone, Default)]
+pub struct Params(Vec<Map<String, Value>>);
+
+impl Params {
+    fn from_query(query: Vec<(String, String)>) -> Params {
+        Params(
+            query
+                .into_iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "_format" | "_pretty"))
+                .map(|(k, v)| {
+                    let mut m = Map::new();
+                    m.insert("name".into(), Value::String(k));
+                    m.insert("valueString".into(), Value::String(v));
+                    m
+                })
+                .collect(),
+        )
+    }
+
+    fn from_body(body: &Value) -> Params {
+        Params(
+            body["parameter"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_object().cloned())
+                .collect(),
+        )
+    }
+
+    fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Map<String, Value>> {
+        self.0.iter().filter(move |p| p["name"] == name)
+    }
+
+    /// A primitive parameter as text (`valueString`, `valueCode`,
+    /// `valueUri`, `valueBoolean`, …, or the query string's text).
+    pub fn str(&self, name: &str) -> Option<String> {
+        self.strs(name).into_iter().next()
+    }
+
+    /// Every value of a repeating primitive parameter.
+    pub fn strs(&self, name: &str) -> Vec<String> {
+        self.named(name)
+            .filter_map(|p| {
+                p.iter().find_map(|(k, v)| {
+                    if !k.starts_with("value") {
+                        return None;
+                    }
+                    match v {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Bool(b) => Some(b.to_string()),
+                        Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// A boolean parameter; text other than `true`/`false` is a 400.
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, Error> {
+        match self.str(name).as_deref() {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(other) => Err(Error::invalid(
+                IssueCode::Value,
+                format!("parameter {name} must be true or false, not {other:?}"),
+            )),
+        }
+    }
+
+    /// A non-negative integer parameter.
+    pub fn usize(&self, name: &str) -> Result<Option<usize>, Error> {
+        self.str(name)
+            .map(|s| {
+                s.parse::<usize>().map_err(|_| {
+                    Error::invalid(
+                        IssueCode::Value,
+                        format!("parameter {name} must be a non-negative integer, not {s:?}"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// A complex parameter (`valueCoding`, `valueCodeableConcept`).
+    pub fn complex(&self, name: &str, key: &str) -> Option<&Value> {
+        self.0
+            .iter()
+            .filter(|p| p["name"] == name)
+            .find_map(|p| p.get(key))
+    }
+
+    /// A resource parameter (`valueSet`, `codeSystem`, `conceptMap`).
+    pub fn resource(&self, name: &str) -> Option<&Value> {
+        self.0
+            .iter()
+            .filter(|p| p["name"] == name)
+            .find_map(|p| p.get("resource"))
+    }
+}
+
+/// A coding parameter: `system`, `version`, `code`, `display` of a
+/// `valueCoding`.
+pub fn coding_fields(
+    c: &Value,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) {
+    let s = |k: &str| c[k].as_str().map(str::to_owned);
+    (s("system"), s("version"), s("code"), s("display"))
+}
+
+/// A 400 for a missing input.
+pub fn missing(what: &str) -> Error {
+    Error::invalid(IssueCode::Required, what.to_owned())
+}
+
+/// What an operation runs on: a type, or a stored instance's body.
+pub enum Target {
+    /// `[base]/[type]/$op`.
+    Type,
+    /// `[base]/[type]/[id]/$op`: the stored resource.
+    Instance(Vec<u8>),
+}
+
+/// The `Parameters` answer.
+pub fn parameters(parameter: Vec<Value>) -> Value {
+    json!({"resourceType": "Parameters", "parameter": parameter})
+}
+
+fn respond(body: Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, FHIR_JSON))
+        .body(body.to_string())
+}
+
+async fn read_params(
+    req: &HttpRequest,
+    state: &AppState,
+    query: Vec<(String, String)>,
+    payload: web::Payload,
+) -> Result<Params, Error> {
+    if req.method() != actix_web::http::Method::POST {
+        return Ok(Params::from_query(query));
+    }
+    let body = read_body(req, payload, state.max_body_bytes).await?;
+    run(move || {
+        // Checked as a Parameters resource first, so a malformed body is a
+        // 400 naming the path, as for any write.
+        let resource = parse_resource(&body, ResourceType::Parameters)?;
+        let json: Value = serde_json::from_slice(&resource.to_json_vec())
+            .map_err(|e| Error::Fault(format!("Parameters do not round-trip: {e}")))?;
+        let mut params = Params::from_body(&json);
+        // The query string may carry parameters too (`_format` aside).
+        params.0.extend(Params::from_query(query).0);
+        Ok::<_, Error>(params)
+    })
+    .await
+}
+
+/// `GET|POST [base]/[type]/$op`.
+pub async fn type_level(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<Vec<(String, String)>>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Error> {
+    let rt = resource_type(&path)?;
+    let op = req.path().rsplit('/').next().unwrap_or_default().to_owned();
+    let params = read_params(&req, &state, query.into_inner(), payload).await?;
+    answer(&req, &state, rt, op, Target::Type, params).await
+}
+
+/// `GET|POST [base]/[type]/[id]/$op`, from `operation_or_compartment`.
+pub async fn instance(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    rt: String,
+    id: String,
+    op: String,
+    query: Vec<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Error> {
+    let rt = resource_type(&rt)?;
+    let id = url_id(&id)?;
+    check_type(rt, &op)?;
+    let params = read_params(&req, &state, query, payload).await?;
+    let store = state.store.clone();
+    let stored = run(move || store.read(rt, &id)).await?;
+    let body = stored.body.unwrap_or_default();
+    answer(&req, &state, rt, op, Target::Instance(body), params).await
+}
+
+fn check_type(rt: ResourceType, op: &str) -> Result<(), Error> {
+    let ok = match op {
+        "$lookup" | "$subsumes" => rt == ResourceType::CodeSystem,
+        "$validate-code" => matches!(rt, ResourceType::CodeSystem | ResourceType::ValueSet),
+        "$expand" => rt == ResourceType::ValueSet,
+        "$translate" => rt == ResourceType::ConceptMap,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            IssueCode::NotSupported,
+            format!("the operation {op} is not defined on {}", rt.as_str()),
+        ))
+    }
+}
+
+async fn answer(
+    req: &HttpRequest,
+    state: &AppState,
+    rt: ResourceType,
+    op: String,
+    target: Target,
+    params: Params,
+) -> Result<HttpResponse, Error> {
+    check_type(rt, &op)?;
+    let service = req
+        .app_data::<web::Data<TerminologyService>>()
+        .cloned()
+        .ok_or_else(|| Error::Fault("no terminology service configured".into()))?;
+    let store = state.store.clone();
+    let body = run(move || {
+        let registry = service.registry(&store)?;
+        match op.as_str() {
+            "$lookup" => lookup::answer(&registry, &params, &target),
+            "$subsumes" => subsumes::answer(&registry, &params, &target),
+            "$expand" => expand::answer(&registry, &params, &target),
+            "$translate" => translate::answer(&registry, &params, &target),
+            _ if rt == ResourceType::ValueSet => {
+                validate_code::value_set_code(&registry, &params, &target)
+            }
+            _ => validate_code::code_system(&registry, &params, &target),
+        }
+    })
+    .await?;
+    Ok(respond(body))
+}
+
+/// The `url` (and `version`) of a stored instance, for operations that
+/// take the resource by canonical.
+pub fn instance_url(body: &[u8]) -> Result<(String, Option<String>), Error> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| Error::Fault(format!("stored body is not JSON: {e}")))?;
+    let url = v["url"].as_str().map(str::to_owned).ok_or_else(|| {
+        Error::invalid(
+            IssueCode::NotSupported,
+            "this resource has no url, so the terminology service cannot find it",
+        )
+    })?;
+    Ok((url, v["version"].as_str().map(str::to_owned)))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,421 @@
+//! The terminology operations over HTTP on both backends: a small
+//! CodeSystem with a hierarchy and Japanese designations, a ValueSet
+//! (is-a filter, an explicit concept, an exclude) and a ConceptMap; every
+//! operation by GET and POST, at type and instance level, paging of
+//! `$expand`, rebuilds after writes, and the error answers.
+
+use actix_web::test::TestRequest;
+use serde_json::{json, Value};
+
+use crate::interaction::testutil::{app, backends, send, with_json};
+
+const CS: &str = "http://example.org/cs/lab";
+const VS: &str = "http://example.org/vs/chem";
+const CM: &str = "http://example.org/cm/lab-to-loinc";
+
+fn code_system() -> Value {
+    json!({"resourceType": "CodeSystem", "id": "lab", "url": CS, "version": "1",
+        "name": "LocalLab", "status": "active", "content": "complete", "language": "en",
+        "property": [{"code": "status", "uri": "http://hl7.org/fhir/concept-properties#status", "type": "code"}],
+        "concept": [
+            {"code": "chem", "display": "Chemistry", "concept": [
+                {"code": "glu", "display": "Glucose",
+                 "designation": [{"language": "ja", "value": "グルコース"}],
+                 "concept": [{"code": "glu-f", "display": "Fasting glucose"}]},
+                {"code": "alb", "display": "Albumin"},
+                {"code": "old", "display": "Old test",
+                 "property": [{"code": "status", "valueCode": "retired"}]}]},
+            {"code": "hem", "display": "Hematology", "concept": [
+                {"code": "hb", "display": "Hemoglobin"}]}]})
+}
+
+fn value_set() -> Value {
+    json!({"resourceType": "ValueSet", "id": "chem", "url": VS, "version": "1",
+        "status": "active",
+        "compose": {
+            "include": [
+                {"system": CS, "filter": [{"property": "concept", "op": "is-a", "value": "chem"}]},
+                {"system": CS, "concept": [{"code": "hb"}]}],
+            "exclude": [{"system": CS, "concept": [{"code": "alb"}]}]}})
+}
+
+fn concept_map() -> Value {
+    json!({"resourceType": "ConceptMap", "id": "lab-loinc", "url": CM, "status": "active",
+        "group": [{"source": CS, "target": "http://loinc.org", "element": [
+            {"code": "glu", "target": [{"code": "2345-7", "display": "Glucose", "equivalence": "equivalent"}]},
+            {"code": "hb", "target": [{"code": "718-7", "equivalence": "wider"}]}]}]})
+}
+
+fn param<'a>(p: &'a Value, name: &str) -> Option<&'a Value> {
+    p["parameter"]
+        .as_array()?
+        .iter()
+        .find(|x| x["name"] == name)
+}
+
+fn codes(vs: &Value) -> Vec<String> {
+    vs["expansion"]["contains"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["code"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[actix_web::test]
+async fn every_operation_by_get_and_post_on_both_backends() {
+    for db in backends() {
+        let app = app(&db.store).await;
+        let label = db.label;
+        for (path, body) in [
+            ("CodeSystem/lab", code_system()),
+            ("ValueSet/chem", value_set()),
+            ("ConceptMap/lab-loinc", concept_map()),
+        ] {
+            let r = send(
+                &app,
+                with_json(TestRequest::put().uri(&format!("/fhir/{path}")), &body),
+            )
+            .await;
+            assert!(
+                r.status < 300,
+                "{label} {path}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+        }
+        let get = |uri: String| TestRequest::get().uri(&uri);
+        let ok = |r: crate::interaction::testutil::Reply| {
+            assert_eq!(
+                r.status,
+                200,
+                "{label}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+            r.json()
+        };
+
+        // $lookup: type level GET, with the Japanese display and hierarchy.
+        let l = ok(send(
+            &app,
+            get(format!(
+                "/fhir/CodeSystem/$lookup?system={CS}&code=glu&displayLanguage=ja"
+            )),
+        )
+        .await);
+        assert_eq!(param(&l, "name").unwrap()["valueString"], "LocalLab");
+        assert_eq!(param(&l, "display").unwrap()["valueString"], "グルコース");
+        let props: Vec<(String, String)> = l["parameter"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["name"] == "property")
+            .map(|p| {
+                (
+                    p["part"][0]["valueCode"].as_str().unwrap().to_owned(),
+                    p["part"][1]["valueCode"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        assert!(
+            props.contains(&("parent".into(), "chem".into())),
+            "{label} {props:?}"
+        );
+        assert!(props.contains(&("child".into(), "glu-f".into())));
+        assert_eq!(
+            param(&l, "designation").unwrap()["part"][1]["valueString"],
+            "グルコース"
+        );
+        // POST with a coding, and instance level.
+        let l = ok(send(
+            &app,
+            with_json(
+                TestRequest::post().uri("/fhir/CodeSystem/$lookup"),
+                &json!({"resourceType": "Parameters", "parameter": [
+                {"name": "coding", "valueCoding": {"system": CS, "code": "hb"}}]}),
+            ),
+        )
+        .await);
+        assert_eq!(param(&l, "display").unwrap()["valueString"], "Hemoglobin");
+        let l = ok(send(&app, get("/fhir/CodeSystem/lab/$lookup?code=alb".into())).await);
+        assert_eq!(param(&l, "display").unwrap()["valueString"], "Albumin");
+
+        // CodeSystem/$validate-code.
+        let v = ok(send(
+            &app,
+            get(format!(
+                "/fhir/CodeSystem/$validate-code?url={CS}&code=glu&display=Glucose"
+            )),
+        )
+        .await);
+        assert_eq!(param(&v, "result").unwrap()["valueBoolean"], true);
+        let v = ok(send(
+            &app,
+            get(format!(
+                "/fhir/CodeSystem/$validate-code?url={CS}&code=glu&display=Sugar"
+            )),
+        )
+        .await);
+        assert_eq!(param(&v, "result").unwrap()["valueBoolean"], false);
+        assert!(param(&v, "message").unwrap()["valueString"]
+            .as_str()
+            .unwrap()
+            .starts_with("Wrong Display Name 'Sugar'"));
+        let v = ok(send(
+            &app,
+            get("/fhir/CodeSystem/lab/$validate-code?code=nope".into()),
+        )
+        .await);
+        assert_eq!(param(&v, "result").unwrap()["valueBoolean"], false);
+        let v = ok(send(
+            &app,
+            with_json(
+                TestRequest::post().uri("/fhir/CodeSystem/$validate-code"),
+                &json!({"resourceType": "Parameters", "parameter": [
+                {"name": "codeableConcept", "valueCodeableConcept": {"coding": [
+                    {"system": CS, "code": "nope"}, {"system": CS, "code": "hb"}]}}]}),
+            ),
+        )
+        .await);
+        assert_eq!(param(&v, "result").unwrap()["valueBoolean"], true);
+
+        // $subsumes.
+        let s = ok(send(
+            &app,
+            get(format!(
+                "/fhir/CodeSystem/$subsumes?system={CS}&codeA=chem&codeB=glu-f"
+            )),
+        )
+        .await);
+        assert_eq!(param(&s, "outcome").unwrap()["valueCode"], "subsumes");
+        let s = ok(send(
+            &app,
+            with_json(
+                TestRequest::post().uri("/fhir/CodeSystem/lab/$subsumes"),
+                &json!({"resourceType": "Parameters", "parameter": [
+                {"name": "codingA", "valueCoding": {"system": CS, "code": "hb"}},
+                {"name": "codingB", "valueCoding": {"system": CS, "code": "hem"}}]}),
+            ),
+        )
+        .await);
+        assert_eq!(param(&s, "outcome").unwrap()["valueCode"], "subsumed-by");
+        let s = ok(send(
+            &app,
+            get(format!(
+                "/fhir/CodeSystem/$subsumes?system={CS}&codeA=hb&codeB=alb"
+            )),
+        )
+        .await);
+        assert_eq!(param(&s, "outcome").unwrap()["valueCode"], "not-subsumed");
+
+        // $expand: type (url) and instance level, paging, filter.
+        let e = ok(send(&app, get(format!("/fhir/ValueSet/$expand?url={VS}"))).await);
+        assert_eq!(e["resourceType"], "ValueSet");
+        assert_eq!(codes(&e), ["chem", "glu", "glu-f", "old", "hb"], "{label}");
+        assert_eq!(e["expansion"]["total"], 5);
+        let page = ok(send(
+            &app,
+            get("/fhir/ValueSet/chem/$expand?offset=1&count=2".into()),
+        )
+        .await);
+        assert_eq!(codes(&page), ["glu", "glu-f"]);
+        assert_eq!(
+            (
+                page["expansion"]["total"].clone(),
+                page["expansion"]["offset"].clone()
+            ),
+            (json!(5), json!(1))
+        );
+        let page = ok(send(
+            &app,
+            get("/fhir/ValueSet/chem/$expand?offset=4&count=2".into()),
+        )
+        .await);
+        assert_eq!(codes(&page), ["hb"]);
+        let f = ok(send(
+            &app,
+            get("/fhir/ValueSet/chem/$expand?filter=glucose&activeOnly=true".into()),
+        )
+        .await);
+        assert_eq!(codes(&f), ["glu", "glu-f"]);
+        let active = ok(send(
+            &app,
+            get("/fhir/ValueSet/chem/$expand?activeOnly=true".into()),
+        )
+        .await);
+        assert_eq!(active["expansion"]["total"], 4);
+        let posted = ok(send(
+            &app,
+            with_json(
+                TestRequest::post().uri("/fhir/ValueSet/$expand"),
+                &json!({"resourceType": "Parameters", "parameter": [
+                {"name": "valueSet", "resource": {"resourceType": "ValueSet", "status": "draft",
+                    "compose": {"include": [{"system": CS, "filter": [
+                        {"property": "concept", "op": "descendent-of", "value": "hem"}]}]}}},
+                {"name": "includeDesignations", "valueBoolean": true}]}),
+            ),
+        )
+        .await);
+        assert_eq!(codes(&posted), ["hb"]);
+        let ja = ok(send(
+            &app,
+            get(format!(
+                "/fhir/ValueSet/$expand?url={VS}&displayLanguage=ja&includeDesignations=true"
+            )),
+        )
+        .await);
+        assert_eq!(ja["expansion"]["contains"][1]["display"], "グルコース");
+        assert_eq!(
+            ja["expansion"]["contains"][1]["designation"][0]["language"],
+            "ja"
+        );
+
+        // ValueSet/$validate-code.
+        let v = ok(send(
+            &app,
+            get(format!(
+                "/fhir/ValueSet/$validate-code?url={VS}&system={CS}&code=glu-f"
+            )),
+        )
+        .await);
+        assert_eq!(param(&v, "result").unwrap()["valueBoolean"], true);
+        assert_eq!(
+            param(&v, "display").unwrap()["valueString"],
+            "Fasting glucose"
+        );
+        let v = ok(send(
+            &app,
+            get(format!(
+                "/fhir/ValueSet/chem/$validate-code?system={CS}&code=alb"
+            )),
+        )
+        .await);
+        assert_eq!(param(&v, "result").unwrap()["valueBoolean"], false);
+        assert_eq!(
+            param(&v, "message").unwrap()["valueString"],
+            format!("The provided code '{CS}#alb' was not found in the value set '{VS}|1'")
+        );
+        let v = ok(send(&app, with_json(TestRequest::post().uri("/fhir/ValueSet/chem/$validate-code"),
+            &json!({"resourceType": "Parameters", "parameter": [
+                {"name": "coding", "valueCoding": {"system": CS, "code": "hb", "display": "Hemoglobin"}}]}))).await);
+        assert_eq!(param(&v, "result").unwrap()["valueBoolean"], true);
+
+        // $translate: by url, by systems, reverse, instance, POST.
+        let t = ok(send(
+            &app,
+            get(format!(
+                "/fhir/ConceptMap/$translate?url={CM}&system={CS}&code=glu"
+            )),
+        )
+        .await);
+        assert_eq!(param(&t, "result").unwrap()["valueBoolean"], true);
+        let m = param(&t, "match").unwrap();
+        assert_eq!(m["part"][0]["valueCode"], "equivalent");
+        assert_eq!(m["part"][1]["valueCoding"]["code"], "2345-7");
+        assert_eq!(m["part"][2]["valueUri"], CM);
+        let t = ok(send(
+            &app,
+            get(format!(
+                "/fhir/ConceptMap/$translate?system={CS}&code=hb&targetsystem=http://loinc.org"
+            )),
+        )
+        .await);
+        assert_eq!(
+            param(&t, "match").unwrap()["part"][1]["valueCoding"]["code"],
+            "718-7"
+        );
+        let t = ok(send(&app, get("/fhir/ConceptMap/lab-loinc/$translate?system=http://loinc.org&code=718-7&reverse=true".into())).await);
+        let m = param(&t, "match").unwrap();
+        assert_eq!(
+            (
+                m["part"][0]["valueCode"].clone(),
+                m["part"][1]["valueCoding"]["code"].clone()
+            ),
+            (json!("narrower"), json!("hb"))
+        );
+        let t = ok(send(
+            &app,
+            with_json(
+                TestRequest::post().uri("/fhir/ConceptMap/$translate"),
+                &json!({"resourceType": "Parameters", "parameter": [
+                {"name": "coding", "valueCoding": {"system": CS, "code": "alb"}},
+                {"name": "targetsystem", "valueUri": "http://loinc.org"}]}),
+            ),
+        )
+        .await);
+        assert_eq!(param(&t, "result").unwrap()["valueBoolean"], false);
+        assert!(param(&t, "message").unwrap()["valueString"]
+            .as_str()
+            .unwrap()
+            .starts_with("No mappings could be found"));
+
+        // Writes are seen: a new concept appears in the next expansion.
+        let mut cs2 = code_system();
+        cs2["concept"][0]["concept"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"code": "crp", "display": "CRP"}));
+        let r = send(
+            &app,
+            with_json(TestRequest::put().uri("/fhir/CodeSystem/lab"), &cs2),
+        )
+        .await;
+        assert!(r.status < 300);
+        let e = ok(send(&app, get(format!("/fhir/ValueSet/$expand?url={VS}"))).await);
+        assert!(
+            codes(&e).contains(&"crp".to_owned()),
+            "{label}: rebuilt after a write"
+        );
+
+        // Errors.
+        send(
+            &app,
+            get("/fhir/CodeSystem/$lookup?system=http://nope&code=x".into()),
+        )
+        .await
+        .assert_outcome(404, "not-found");
+        send(
+            &app,
+            get(format!("/fhir/CodeSystem/$lookup?system={CS}&code=zzz")),
+        )
+        .await
+        .assert_outcome(404, "not-found");
+        send(&app, get(format!("/fhir/CodeSystem/$lookup?system={CS}")))
+            .await
+            .assert_outcome(400, "required");
+        send(&app, get("/fhir/ValueSet/$expand?url=http://nope".into()))
+            .await
+            .assert_outcome(404, "not-found");
+        send(
+            &app,
+            get(format!("/fhir/ValueSet/$expand?url={VS}&count=x")),
+        )
+        .await
+        .assert_outcome(400, "value");
+        send(&app, get("/fhir/ValueSet/missing/$expand".into()))
+            .await
+            .assert_outcome(404, "not-found");
+        send(&app, get("/fhir/Patient/$expand".into()))
+            .await
+            .assert_outcome(400, "not-supported");
+        send(
+            &app,
+            get("/fhir/ConceptMap/$translate?url=http://nope&code=x&system=y".into()),
+        )
+        .await
+        .assert_outcome(404, "not-found");
+        send(
+            &app,
+            get(format!("/fhir/CodeSystem/$subsumes?system={CS}&codeA=glu")),
+        )
+        .await
+        .assert_outcome(400, "required");
+        let bad = with_json(
+            TestRequest::post().uri("/fhir/ValueSet/$expand"),
+            &json!({"resourceType": "Patient"}),
+        );
+        send(&app, bad).await.assert_outcome(400, "invalid");
+        // A read of an id is still a read.
+        let r = send(&app, get("/fhir/CodeSystem/lab".into())).await;
+        assert_eq!(r.json()["id"], "lab");
+    }
+}
