@@ -86,11 +86,14 @@ pub fn is_core(key: &str, expression: &str) -> bool {
 pub(crate) fn holds(
     v: &Validator,
     resource: &Json,
+    root: &Json,
     node: Node<'_>,
     expression: &str,
 ) -> Option<bool> {
     let expr = v.expression(expression)?;
-    let ctx = Context::new(resource).with_input(vec![Item::Node(node)]);
+    let ctx = Context::new(resource)
+        .with_root_resource(root)
+        .with_input(vec![Item::Node(node)]);
     let out = expr.evaluate(&ctx).ok()?;
     match out.as_slice() {
         [Item::Boolean(b)] => Some(*b),
@@ -104,8 +107,15 @@ pub(crate) fn holds(
 }
 
 /// Walks one resource (the root, a contained one, a Bundle entry's) at
-/// `location`.
-pub fn walk_resource(v: &Validator, resource: &Json, location: &str, issues: &mut Vec<Issue>) {
+/// `location`; `root` is `%rootResource` (the container of a contained
+/// resource, else the resource itself).
+pub fn walk_resource(
+    v: &Validator,
+    resource: &Json,
+    root: &Json,
+    location: &str,
+    issues: &mut Vec<Issue>,
+) {
     let Some(ty) = resource_type(resource) else {
         return;
     };
@@ -113,6 +123,7 @@ pub fn walk_resource(v: &Validator, resource: &Json, location: &str, issues: &mu
     let mut w = Walk {
         v,
         resource,
+        root,
         issues,
     };
     w.node(node, ty, &[ty], location);
@@ -121,6 +132,7 @@ pub fn walk_resource(v: &Validator, resource: &Json, location: &str, issues: &mu
 struct Walk<'v, 'r, 'i> {
     v: &'v Validator,
     resource: &'r Json,
+    root: &'r Json,
     issues: &'i mut Vec<Issue>,
 }
 
@@ -196,7 +208,8 @@ impl<'r> Walk<'_, 'r, '_> {
                 let item_ext = item_ext.filter(|x| !x.is_null());
                 if t == "Resource" {
                     if let Some(r) = item {
-                        walk_resource(self.v, r, &loc, self.issues);
+                        let root = if e.name == "contained" { self.root } else { r };
+                        walk_resource(self.v, r, root, &loc, self.issues);
                     }
                     continue;
                 }
@@ -230,7 +243,7 @@ impl<'r> Walk<'_, 'r, '_> {
                 let Some(c) = core.constraints.get(i) else {
                     continue;
                 };
-                if holds(self.v, self.resource, node, &c.expression) == Some(false) {
+                if holds(self.v, self.resource, self.root, node, &c.expression) == Some(false) {
                     self.issues.push(Issue::new(
                         c.severity,
                         "invariant",

@@ -160,7 +160,7 @@ impl Validator {
             return;
         };
         let root = ty.to_owned();
-        invariants::walk_resource(self, resource, &root, issues);
+        invariants::walk_resource(self, resource, resource, &root, issues);
         let mut urls: Vec<String> = declared_profiles(resource);
         for p in profiles {
             if !urls.iter().any(|u| u == p) {

@@ -416,7 +416,7 @@ impl<'r> Run<'_, 'r> {
                 ext: inst.ext,
                 ty: inst.ty,
             };
-            if holds(self.v, self.resource, node, &c.expression) == Some(false) {
+            if holds(self.v, self.resource, self.resource, node, &c.expression) == Some(false) {
                 self.push(
                     c.severity,
                     "invariant",
@@ -631,40 +631,98 @@ impl<'r> Run<'_, 'r> {
         for d in &slicing.discriminators {
             let ok = match d.kind.as_str() {
                 "value" | "pattern" => {
-                    let expected = if d.path == "$this" {
-                        slice.fixed.as_ref().or(slice.pattern.as_ref()).cloned()
+                    let base_id = if d.path == "$this" {
+                        slice.id.clone()
                     } else {
-                        let id = format!("{}.{}", slice.id, d.path);
-                        p.elements
-                            .iter()
-                            .find(|e| e.id == id)
-                            .and_then(|e| e.fixed.as_ref().or(e.pattern.as_ref()).cloned())
-                            .or_else(|| {
-                                // Extensions by url: the slice's type profile.
-                                (d.path == "url")
-                                    .then(|| slice.types.first())
-                                    .flatten()
-                                    .and_then(|(_, ps)| ps.first())
-                                    .map(|u| Json::String(u.clone()))
-                            })
+                        format!("{}.{}", slice.id, d.path)
                     };
-                    let expected = expected?;
                     let value = inst_value(item);
                     let got = if d.path == "$this" {
                         value.into_iter().collect()
                     } else {
                         navigate(value, &d.path)
                     };
-                    got.iter().any(|g| pattern_matches(&expected, g))
+                    let own = p
+                        .elements
+                        .iter()
+                        .find(|e| e.id == base_id)
+                        .and_then(|e| e.fixed.as_ref().or(e.pattern.as_ref()));
+                    if let Some(expected) = own {
+                        got.iter().any(|g| pattern_matches(expected, g))
+                    } else if d.path == "url" {
+                        // Extensions by url: the slice's type profile.
+                        let u = slice.types.first().and_then(|(_, ps)| ps.first())?;
+                        got.iter().any(|g| matches!(g, Json::String(s) if s == u))
+                    } else {
+                        // The fixed and pattern values below the element
+                        // (`category:laboratory.coding.code`): all must hold
+                        // in one item of the value.
+                        let prefix = format!("{base_id}.");
+                        let below: Vec<(&str, &Json)> = p
+                            .elements
+                            .iter()
+                            .filter_map(|e| {
+                                let rel = e.id.strip_prefix(&prefix)?;
+                                let v = e.fixed.as_ref().or(e.pattern.as_ref())?;
+                                Some((rel, v))
+                            })
+                            .collect();
+                        if below.is_empty() {
+                            return None;
+                        }
+                        got.iter().any(|g| {
+                            below.iter().all(|(rel, expected)| {
+                                let rel = strip_slice_names(rel);
+                                navigate(Some(g), &rel)
+                                    .iter()
+                                    .any(|x| pattern_matches(expected, x))
+                            })
+                        })
+                    }
+                }
+                "type" | "profile" if d.path == "resource" || d.path == "$this" => {
+                    let target = if d.path == "$this" {
+                        slice
+                    } else {
+                        let id = format!("{}.{}", slice.id, d.path);
+                        p.elements.iter().find(|e| e.id == id)?
+                    };
+                    let value = if d.path == "$this" {
+                        inst_value(item)
+                    } else {
+                        navigate(inst_value(item), &d.path).first().copied()
+                    };
+                    let Some(value) = value else {
+                        return Some(false);
+                    };
+                    let rt = resource_type(value).unwrap_or(item.ty);
+                    let (code, profiles) = target.types.first()?;
+                    if code != rt {
+                        return Some(false);
+                    }
+                    if d.kind == "type" || profiles.is_empty() {
+                        return Some(true);
+                    }
+                    // Conforms to one of the profiles (without the base
+                    // rules, which the base walk reports anyway).
+                    let mut any = false;
+                    for url in profiles {
+                        let Some(prof) = self.v.profile(url) else {
+                            return None;
+                        };
+                        let mut scratch = Vec::new();
+                        prof.validate(self.v, value, rt, &mut scratch);
+                        if !super::has_errors(&scratch) {
+                            any = true;
+                            break;
+                        }
+                    }
+                    any
                 }
                 "exists" => {
                     let value = inst_value(item);
                     let want = slice.min > 0;
                     !navigate(value, &d.path).is_empty() == want
-                }
-                "type" if d.path == "$this" => {
-                    let t = slice.types.first().map(|(c, _)| c.as_str())?;
-                    t == item.ty
                 }
                 _ => return None,
             };
@@ -674,6 +732,14 @@ impl<'r> Run<'_, 'r> {
         }
         Some(true)
     }
+}
+
+/// `coding:foo.code` → `coding.code`: slice names are not in the data.
+fn strip_slice_names(rel: &str) -> String {
+    rel.split('.')
+        .map(|seg| seg.split(':').next().unwrap_or(seg))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn inst_value<'r>(i: Inst<'r>) -> Option<&'r Json> {
