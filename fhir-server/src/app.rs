@@ -5,11 +5,15 @@
 //! | GET    | `/fhir/metadata`                      | [`capabilities`] |
 //! | GET    | `/fhir/_history`                      | [`history::system`] |
 //! | POST   | `/fhir`                               | [`bundle`] (batch, transaction) |
+//! | GET    | `/fhir`                               | [`search::system`] (`_type`) |
+//! | POST   | `/fhir/_search`                       | [`search::post_system`] |
 //! | POST   | `/fhir/{type}`                        | [`create`] (`If-None-Exist`: conditional) |
 //! | PUT    | `/fhir/{type}?…`                      | [`update::conditional`] |
 //! | DELETE | `/fhir/{type}?…`                      | [`delete::conditional`] |
-//! | GET    | `/fhir/{type}`                        | [`search`] (not supported yet: 400) |
+//! | GET    | `/fhir/{type}`                        | [`search`] |
+//! | POST   | `/fhir/{type}/_search`                | [`search::post_type`] |
 //! | POST   | `/fhir/$reindex`, `/fhir/{type}/$reindex` | [`reindex`] |
+//! | POST   | `/fhir/{type}/$validate`; GET, POST `/fhir/{type}/{id}/$validate` | [`validate`] |
 //! | GET    | `/fhir/{type}/_history`               | [`history::type_level`] |
 //! | GET, HEAD | `/fhir/{type}/{id}`                | [`read`] (HEAD: headers only) |
 //! | PUT    | `/fhir/{type}/{id}`                   | [`update`] |
@@ -18,6 +22,8 @@
 //! | GET    | `/fhir/{type}/{id}/_history`          | [`history::instance`] |
 //! | GET    | `/fhir/{type}/{id}/_history/{vid}`    | [`vread`] |
 //! | GET, POST | `/fhir/{type}/{id}/$meta`, `$meta-add`, `$meta-delete` | [`meta::instance`] |
+//! | GET    | `/fhir/{Compartment}/{id}/{type}` (or `*`) | [`search::compartment`] |
+//! | GET, POST | `/fhir/Patient/{id}/$everything`, `/fhir/Encounter/{id}/$everything` | [`everything`] |
 //! | GET, POST | `/fhir/{type}/{id}/_history/{vid}/$meta…` | [`meta::version`] |
 //! | GET, POST | `/fhir/{type}/$lookup`, `$validate-code`, `$expand`, `$subsumes`, `$translate` (and on `/fhir/{type}/{id}/…`) | [`terminology`] |
 //!
@@ -34,7 +40,8 @@ use crate::interaction::{
     bundle, capabilities, create, delete, history, patch, read, search, update, vread,
 };
 use crate::operation::terminology::{self, TerminologyService};
-use crate::operation::{meta, reindex};
+use crate::operation::validate;
+use crate::operation::{everything, meta, reindex};
 use crate::store::Store;
 
 /// Default `--max-body-bytes`: 64 MiB, so that every official R4 example
@@ -48,6 +55,9 @@ pub struct AppState {
     pub store: Store,
     /// Request bodies above this answer 413.
     pub max_body_bytes: usize,
+    /// `$validate`: the validator over the packages of `serve --package`
+    /// (its `packages()`), caching compiled profiles across requests.
+    pub validator: std::sync::Arc<profiles::Validator>,
 }
 
 /// A path with its handlers; other methods answer 405 listing `allow`.
@@ -60,20 +70,33 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     }))
 }
 
-/// `GET|POST [base]/{type}/{id}/{operation}`: the terminology operations,
-/// else `$meta…`.
-async fn instance_operation(
+/// `GET|POST [base]/{a}/{b}/{c}` is an operation on an instance when `c`
+/// starts with `$` (`$everything`, `$meta…`), and a compartment search
+/// otherwise (GET only).
+async fn operation_or_compartment(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
     params: web::Query<Vec<(String, String)>>,
     payload: web::Payload,
 ) -> Result<actix_web::HttpResponse, Error> {
+    if path.2 == "$everything" {
+        let (rt, id, _) = path.into_inner();
+        return everything::handle(req, state, rt, id, params.into_inner()).await;
+    }
+    if path.2 == "$validate" {
+        let (rt, id, _) = path.into_inner();
+        return validate::instance(req, state, rt, id, params.into_inner(), payload).await;
+    }
     if terminology::OPERATIONS.contains(&path.2.as_str()) {
         let (rt, id, op) = path.into_inner();
         return terminology::instance(req, state, rt, id, op, params.into_inner(), payload).await;
     }
-    meta::instance(req, state, path, payload).await
+    if path.2.starts_with('$') || req.method() == actix_web::http::Method::POST {
+        return meta::instance(req, state, path, payload).await;
+    }
+    let (comp, id, target) = path.into_inner();
+    search::compartment(req, state, comp, id, target, params.into_inner()).await
 }
 
 /// `GET|POST /fhir/{type}/$lookup` and the other terminology operations.
@@ -145,7 +168,12 @@ pub fn build_app(
             web::scope("/fhir")
                 .service(resource("/metadata", "GET").route(web::get().to(capabilities::handle)))
                 .service(resource("/_history", "GET").route(web::get().to(history::system)))
-                .service(resource("", "POST").route(web::post().to(bundle::handle)))
+                .service(
+                    resource("", "GET, POST")
+                        .route(web::post().to(bundle::handle))
+                        .route(web::get().to(search::system)),
+                )
+                .service(resource("/_search", "POST").route(web::post().to(search::post_system)))
                 // Before `/{type}`, which would take `$reindex` for a type.
                 .service(resource("/$reindex", "POST").route(web::post().to(reindex::system)))
                 .service(
@@ -156,10 +184,18 @@ pub fn build_app(
                         .route(web::delete().to(delete::conditional)),
                 )
                 .service(
+                    resource("/{type}/_search", "POST").route(web::post().to(search::post_type)),
+                )
+                .service(
                     resource("/{type}/_history", "GET").route(web::get().to(history::type_level)),
                 )
                 // Before `/{type}/{id}`, which would take `$expand` for an id.
                 .configure(terminology_routes)
+                // Before `/{type}/{id}`, which would take `$validate` for an id.
+                .service(
+                    resource("/{type}/$validate", "POST")
+                        .route(web::post().to(validate::type_level)),
+                )
                 // Before `/{type}/{id}`, which would take `$reindex` for an id.
                 .service(
                     resource("/{type}/$reindex", "POST").route(web::post().to(reindex::type_level)),
@@ -188,8 +224,8 @@ pub fn build_app(
                 )
                 .service(
                     resource("/{type}/{id}/{operation}", "GET, POST")
-                        .route(web::get().to(instance_operation))
-                        .route(web::post().to(instance_operation)),
+                        .route(web::get().to(operation_or_compartment))
+                        .route(web::post().to(operation_or_compartment)),
                 ),
         )
         .default_service(web::to(unknown_route))

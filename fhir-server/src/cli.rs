@@ -1,6 +1,6 @@
 //! The command line: `fhir-server serve [--listen ADDR] [--database URL]
-//! [--max-body-bytes N] [--pool-size N] [--package PATH]…`, `import`, and
-//! `fhirpath`.
+//! [--max-body-bytes N] [--pool-size N] [--package PATH]…`, `import`,
+//! `fhirpath` and `validate`.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -28,6 +28,9 @@ pub enum Command {
     /// Load Bundles and NDJSON files (plain, .gz, .bz2, or folders of them)
     /// into the database, without HTTP.
     Import(crate::import_cmd::ImportArgs),
+    /// Validate resources (JSON or XML files) against the base spec and
+    /// their profiles; exits 1 when any has an error.
+    Validate(crate::validate_cmd::ValidateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +63,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::Fhirpath(args) => crate::fhirpath_cmd::run(args),
         Command::Import(args) => crate::import_cmd::run(args),
+        Command::Validate(args) => crate::validate_cmd::run(args),
     }
 }
 
@@ -67,7 +71,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.database, args.pool_size)
         .with_context(|| format!("cannot open database {:?}", args.database))?;
     log::info!("database {:?} ready ({:?})", args.database, store.backend());
-    crate::packages::install(&store, &args.packages)?;
+    let packages = crate::packages::install(&store, &args.packages)?;
     // Search parameters: the built-in R4 ones plus every SearchParameter
     // stored, the packages' ones included (the store rebuilds this
     // whenever a SearchParameter is written).
@@ -78,6 +82,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState {
         store,
         max_body_bytes: args.max_body_bytes,
+        validator: std::sync::Arc::new(profiles::Validator::new(std::sync::Arc::new(packages))),
     };
     actix_web::rt::System::new().block_on(async move {
         // actix-web stops on SIGINT and SIGTERM: it stops accepting, lets

@@ -27,3 +27,4 @@ pub mod operation;
 pub mod packages;
 pub mod search;
 pub mod store;
+pub mod validate_cmd;

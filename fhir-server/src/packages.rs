@@ -18,12 +18,21 @@ use profiles::{Package, PackageCache, PackageSet, CONFORMANCE_TYPES};
 use crate::store::{Store, StoreError, TxWrite};
 
 /// Loads the packages and stores their conformance resources that the
-/// database does not have yet; returns how many were stored.
-pub fn install(store: &Store, paths: &[PathBuf]) -> anyhow::Result<usize> {
-    if paths.is_empty() {
-        return Ok(0);
-    }
+/// database does not have yet; returns the loaded set (with the
+/// dependencies found in the package cache), which `$validate` uses.
+pub fn install(store: &Store, paths: &[PathBuf]) -> anyhow::Result<PackageSet> {
+    let set = load(paths)?;
+    store_conformance(store, &set)?;
+    Ok(set)
+}
+
+/// Loads packages (`.tgz` or folders) and the dependencies the package
+/// cache has; logs a warning for each missing dependency.
+pub fn load(paths: &[PathBuf]) -> anyhow::Result<PackageSet> {
     let mut set = PackageSet::new();
+    if paths.is_empty() {
+        return Ok(set);
+    }
     for path in paths {
         let package = if path.is_dir() {
             Package::from_dir(path)
@@ -44,6 +53,15 @@ pub fn install(store: &Store, paths: &[PathBuf]) -> anyhow::Result<usize> {
         .context("cannot load a dependency")?
     {
         log::warn!("{warning}");
+    }
+    Ok(set)
+}
+
+/// Stores the conformance resources of `set` that the database lacks;
+/// returns how many were stored.
+fn store_conformance(store: &Store, set: &PackageSet) -> anyhow::Result<usize> {
+    if set.packages().is_empty() {
+        return Ok(0);
     }
     let mut stored = 0;
     let mut writes = Vec::new();

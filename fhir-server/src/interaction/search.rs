@@ -199,7 +199,10 @@ async fn respond(
         }
     }
     let registry = state.store.registry();
-    let mut search = query::parse(&registry, types, &params);
+    // `:in`, `:not-in`, `:above`, `:below` are expanded at parse time.
+    let tx = crate::operation::terminology::search_expander(&req, &state.store, &params).await?;
+    let tx = tx.as_ref().map(|t| t as &dyn query::TokenExpander);
+    let mut search = query::parse_with(&registry, types, &params, tx);
     if let Some(scope) = &scope {
         add_compartment(&mut search, scope)?;
     }

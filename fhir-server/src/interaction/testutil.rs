@@ -25,6 +25,7 @@ pub(crate) async fn app(
     test::init_service(build_app(AppState {
         store: store.clone(),
         max_body_bytes: TEST_BODY_LIMIT,
+        validator: Default::default(),
     }))
     .await
 }

@@ -1,6 +1,8 @@
 //! One module per FHIR `$operation`, each a thin adapter from HTTP to the
 //! store or a library crate.
 
+pub mod everything;
 pub mod meta;
 pub mod reindex;
 pub mod terminology;
+pub mod validate;

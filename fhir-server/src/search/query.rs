@@ -207,12 +207,46 @@ const CONTROL: &[&str] = &[
     "_type",
 ];
 
+/// The most codes a `:in`, `:not-in`, `:above` or `:below` value may stand
+/// for; a larger value set is refused rather than sent as a huge `IN` list.
+pub const MAX_EXPANDED_CODES: usize = 10_000;
+
+/// What the token modifiers `:in`, `:not-in`, `:above` and `:below` need
+/// from the terminology service: the codes they stand for, each as
+/// (system, code). Errors are the reason the parameter is not used.
+pub trait TokenExpander {
+    /// The codes of the value set with this canonical url.
+    fn value_set_codes(&self, url: &str, limit: usize) -> Result<Vec<(String, String)>, String>;
+    /// `system|code` and its descendants (`above = false`, `:below`) or its
+    /// ancestors (`above = true`, `:above`).
+    fn hierarchy_codes(
+        &self,
+        system: &str,
+        code: &str,
+        above: bool,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, String>;
+}
+
 /// Parses the parameters of a search on `types` (one type, or several for
-/// a system search).
+/// a system search), without a terminology service: the token modifiers
+/// `:in`, `:not-in`, `:above` and `:below` are reported as not used.
 pub fn parse(
     registry: &ParamRegistry,
     types: Vec<String>,
     params: &[(String, String)],
+) -> SearchRequest {
+    parse_with(registry, types, params, None)
+}
+
+/// [`parse`], with a terminology service for the token modifiers `:in`,
+/// `:not-in`, `:above` and `:below`, which are expanded here into the
+/// codes they stand for (`:not-in` becomes `:not` over them).
+pub fn parse_with(
+    registry: &ParamRegistry,
+    types: Vec<String>,
+    params: &[(String, String)],
+    tx: Option<&dyn TokenExpander>,
 ) -> SearchRequest {
     let mut req = SearchRequest {
         types,
@@ -233,9 +267,9 @@ pub fn parse(
             continue;
         }
         let result = if base == "_has" {
-            parse_has(registry, &req.types, name, raw, 0)
+            parse_has(registry, tx, &req.types, name, raw, 0)
         } else {
-            criterion_for_types(registry, &req.types, name, raw, 0)
+            criterion_for_types(registry, tx, &req.types, name, raw, 0)
         };
         match result {
             Ok(c) => {
@@ -414,6 +448,7 @@ fn parse_include(registry: &ParamRegistry, raw: &str, iterate: bool) -> Result<I
 /// several types needs the parameter on each).
 fn criterion_for_types(
     registry: &ParamRegistry,
+    tx: Option<&dyn TokenExpander>,
     types: &[String],
     name: &str,
     raw: &str,
@@ -422,9 +457,9 @@ fn criterion_for_types(
     let first = types
         .first()
         .ok_or_else(|| "no resource type to search".to_owned())?;
-    let c = criterion(registry, first, name, raw, depth)?;
+    let c = criterion_tx(registry, tx, first, name, raw, depth)?;
     for t in &types[1..] {
-        criterion(registry, t, name, raw, depth)?;
+        criterion_tx(registry, tx, t, name, raw, depth)?;
     }
     Ok(c)
 }
@@ -437,11 +472,22 @@ pub fn criterion(
     raw: &str,
     depth: usize,
 ) -> Result<Criterion, String> {
+    criterion_tx(registry, None, rtype, name, raw, depth)
+}
+
+fn criterion_tx(
+    registry: &ParamRegistry,
+    tx: Option<&dyn TokenExpander>,
+    rtype: &str,
+    name: &str,
+    raw: &str,
+    depth: usize,
+) -> Result<Criterion, String> {
     if depth > MAX_CHAIN {
         return Err(format!("chains longer than {MAX_CHAIN} are not supported"));
     }
     if name == "_has" || name.starts_with("_has:") {
-        return parse_has(registry, &[rtype.to_owned()], name, raw, depth);
+        return parse_has(registry, tx, &[rtype.to_owned()], name, raw, depth);
     }
     // A chain: `subject.name`, `subject:Patient.name`, `a.b.c`.
     if let Some((head, rest)) = name.split_once('.') {
@@ -462,7 +508,7 @@ pub fn criterion(
         let mut targets = Vec::new();
         let mut last_err = None;
         for t in candidates {
-            match criterion(registry, &t, rest, raw, depth + 1) {
+            match criterion_tx(registry, tx, &t, rest, raw, depth + 1) {
                 Ok(c) => targets.push((t, Box::new(c))),
                 Err(e) => last_err = Some(e),
             }
@@ -497,6 +543,11 @@ pub fn criterion(
             _ => Err(format!("{name}: :missing takes true or false, not {raw:?}")),
         };
     }
+    if let (ParamKind::Token, Some(m @ ("in" | "not-in" | "above" | "below"))) =
+        (param.kind, modifier)
+    {
+        return terminology_criterion(tx, param, m, raw);
+    }
     let modifier = parse_modifier(registry, &param, modifier)?;
     let mut values = Vec::new();
     for part in split_or(raw) {
@@ -505,6 +556,69 @@ pub fn criterion(
     Ok(Criterion::Param {
         param,
         modifier: modifier.0,
+        values,
+    })
+}
+
+/// `:in`/`:not-in` (value set urls) and `:above`/`:below` (`system|code`)
+/// on a token parameter: the codes they stand for, as token values, so the
+/// planner sees a plain OR list (`:not-in` as `:not`).
+fn terminology_criterion(
+    tx: Option<&dyn TokenExpander>,
+    param: Arc<ParamDef>,
+    m: &str,
+    raw: &str,
+) -> Result<Criterion, String> {
+    let tx = tx.ok_or_else(|| {
+        format!(
+            "{}:{m}: no terminology service is available for this search",
+            param.code
+        )
+    })?;
+    let mut codes: Vec<(String, String)> = Vec::new();
+    for part in split_or(raw) {
+        let left = MAX_EXPANDED_CODES - codes.len().min(MAX_EXPANDED_CODES);
+        let more = match m {
+            "in" | "not-in" => tx.value_set_codes(&unescape(&part), left)?,
+            _ => {
+                let (system, code) = split_pipe(&part)
+                    .filter(|(s, c)| !s.is_empty() && !c.is_empty())
+                    .ok_or_else(|| {
+                        format!("{}:{m}: {part:?} must be system|code", param.code)
+                    })?;
+                tx.hierarchy_codes(&unescape(&system), &unescape(&code), m == "above", left)?
+            }
+        };
+        codes.extend(more);
+        if codes.len() > MAX_EXPANDED_CODES {
+            return Err(format!(
+                "{}:{m}: {raw:?} stands for more than {MAX_EXPANDED_CODES} codes; narrow the value set",
+                param.code
+            ));
+        }
+    }
+    let mut values: Vec<Value> = codes
+        .into_iter()
+        .map(|(system, code)| Value::Token {
+            system: Some(system),
+            code: Some(code),
+        })
+        .collect();
+    if values.is_empty() {
+        // An empty value set: no code matches it. A token no index row can
+        // hold (codes are never empty) keeps the plan a plain OR list.
+        values.push(Value::Token {
+            system: Some("urn:fhir-server:empty-value-set".to_owned()),
+            code: Some(String::new()),
+        });
+    }
+    Ok(Criterion::Param {
+        param,
+        modifier: if m == "not-in" {
+            Modifier::Not
+        } else {
+            Modifier::None
+        },
         values,
     })
 }
@@ -541,7 +655,7 @@ fn parse_modifier(
         }
         (K::Token, "in" | "not-in" | "above" | "below") => {
             return Err(format!(
-                "{}:{m}: value-set and subsumption modifiers are not supported yet",
+                "{}:{m}: value-set and subsumption modifiers need the terminology service",
                 param.code
             ))
         }
@@ -784,6 +898,7 @@ fn reference_value(
 /// `_has:Source:ref:rest=value` (rest may itself be `_has:…`).
 fn parse_has(
     registry: &ParamRegistry,
+    tx: Option<&dyn TokenExpander>,
     types: &[String],
     name: &str,
     raw: &str,
@@ -808,7 +923,7 @@ fn parse_has(
             return Err(format!("{name:?}: {source}.{ref_code} cannot refer to {t}"));
         }
     }
-    let inner = criterion(registry, source, rest, raw, depth + 1)?;
+    let inner = criterion_tx(registry, tx, source, rest, raw, depth + 1)?;
     Ok(Criterion::Has {
         source_type: source.to_owned(),
         param,

@@ -24,11 +24,13 @@
 
 mod conditional;
 mod connection;
+mod index_rows;
 mod model;
 mod queries;
 mod schema;
+mod search;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use diesel::r2d2::{Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -39,9 +41,12 @@ use fhir_model::{Resource, ResourceType};
 pub use conditional::{CondOutcome, Conditional, Criteria};
 pub(crate) use conditional::{Plan, Tx};
 pub use connection::{Backend, DatabaseUrl};
+pub use search::{Found, SearchPage, MAX_INCLUDED};
 use connection::{DbConnection, Manager};
 use model::{NewVersion, VersionRow};
 use queries::HistoryFilter;
+
+use crate::search::param::ParamRegistry;
 
 /// How many times a write is retried after losing a race to another writer.
 const WRITE_ATTEMPTS: usize = 8;
@@ -70,6 +75,10 @@ pub enum StoreError {
     /// The database cannot be reached or is busy; trying later may work.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The request cannot be answered as asked (a search cursor this
+    /// server did not issue, …); the message says why.
+    #[error("{0}")]
+    BadRequest(String),
     /// The `--database` value cannot be used.
     #[error("{0}")]
     Config(String),
@@ -220,6 +229,9 @@ pub struct Store {
     backend: Backend,
     /// SQLite only: one writer at a time in this process (see the module doc).
     write_lock: Option<Arc<Mutex<()>>>,
+    /// The search parameters every write is indexed by; replaced when
+    /// packages or SearchParameter resources add parameters.
+    registry: Arc<RwLock<ParamRegistry>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -251,7 +263,22 @@ impl Store {
             pool,
             backend: url.backend,
             write_lock,
+            registry: Arc::new(RwLock::new(crate::search::registry::core())),
         })
+    }
+
+    /// The search parameters writes are indexed by (and queries may use).
+    pub fn registry(&self) -> ParamRegistry {
+        self.registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the search parameters. Resources stored before keep their
+    /// old index rows until they are written again or reindexed.
+    pub fn set_registry(&self, registry: ParamRegistry) {
+        *self.registry.write().unwrap_or_else(|p| p.into_inner()) = registry;
     }
 
     pub fn backend(&self) -> Backend {
@@ -360,6 +387,7 @@ impl Store {
         change: impl FnOnce(&mut fhir_model::generated::Meta),
     ) -> Result<StoredVersion, StoreError> {
         let _guard = self.write_guard();
+        let registry = self.registry();
         let mut conn = self.conn()?;
         let (rtype, rid) = (rt.as_str(), id.as_str());
         let what = || format!("{rtype}/{rid}");
@@ -378,6 +406,13 @@ impl Store {
             change(resource.meta_mut().get_or_insert_with(Default::default));
             let body = resource.to_json_vec();
             queries::set_body(c, rtype, rid, row.version, &body).map_err(TxError::Db)?;
+            // `_tag`, `_profile` and `_security` search the current version.
+            let current = queries::current(c, rtype, rid).map_err(TxError::Db)?;
+            if current.is_some_and(|cur| cur.version == row.version) {
+                index_rows::delete(c, rtype, rid).map_err(TxError::Db)?;
+                let entries = index_entries(&registry, rtype, &body);
+                index_rows::insert(c, rtype, rid, &entries).map_err(TxError::Db)?;
+            }
             row.body = Some(body);
             Ok(row.into())
         })
@@ -433,6 +468,7 @@ impl Store {
         writes: &mut [TxWrite],
     ) -> Result<Vec<Option<Written>>, (Option<usize>, StoreError)> {
         let _guard = self.write_guard();
+        let registry = self.registry();
         let mut conn = self.conn().map_err(|e| (None, e))?;
         for attempt in 1..=WRITE_ATTEMPTS {
             let mut failed_at = None;
@@ -452,7 +488,7 @@ impl Store {
                         TxWrite::Delete(rt, id) => (*rt, id.as_str().to_owned(), Change::Delete),
                     };
                     let mut change = change;
-                    out.push(write_once(c, rt, &id, &mut change)?);
+                    out.push(write_once(c, &registry, rt, &id, &mut change)?);
                 }
                 failed_at = None;
                 Ok(out)
@@ -481,9 +517,10 @@ impl Store {
         mut change: Change<'_>,
     ) -> Result<Option<Written>, StoreError> {
         let _guard = self.write_guard();
+        let registry = self.registry();
         let mut conn = self.conn()?;
         for attempt in 1..=WRITE_ATTEMPTS {
-            match conn.transaction(|c| write_once(c, rt, id, &mut change)) {
+            match conn.transaction(|c| write_once(c, &registry, rt, id, &mut change)) {
                 Ok(w) => return Ok(w),
                 Err(TxError::Retry) => {
                     log::debug!(
@@ -516,6 +553,23 @@ fn live(row: Option<VersionRow>, what: impl Fn() -> String) -> Result<VersionRow
     }
 }
 
+/// The search index rows of a body about to be stored. The body was just
+/// written by the model, so it parses; if it somehow does not, the resource
+/// is stored unindexed rather than refused.
+fn index_entries(
+    registry: &ParamRegistry,
+    rtype: &str,
+    body: &[u8],
+) -> crate::search::index::IndexEntries {
+    match fhir_model::json::tree::parse(body) {
+        Ok(tree) => crate::search::extract::extract(registry, rtype, &tree),
+        Err(e) => {
+            log::error!("{rtype}: stored body does not parse for indexing: {e}");
+            Default::default()
+        }
+    }
+}
+
 fn type_and_id(resource: &Resource) -> Result<(ResourceType, String), StoreError> {
     let id = resource
         .id()
@@ -526,6 +580,7 @@ fn type_and_id(resource: &Resource) -> Result<(ResourceType, String), StoreError
 
 fn write_once(
     conn: &mut DbConnection,
+    registry: &ParamRegistry,
     rt: ResourceType,
     id: &str,
     change: &mut Change<'_>,
@@ -589,6 +644,12 @@ fn write_once(
         }
     }
     queries::insert_version(conn, &row)?;
+    if current.is_some() {
+        index_rows::delete(conn, rtype, id)?;
+    }
+    if let Some(body) = &body {
+        index_rows::insert(conn, rtype, id, &index_entries(registry, rtype, body))?;
+    }
     let created = current.as_ref().is_none_or(|c| c.deleted);
     Ok(Some(Written {
         version,

@@ -116,6 +116,14 @@ pub struct Validator {
     profiles: RwLock<HashMap<String, Option<Arc<profile::Profile>>>>,
 }
 
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validator")
+            .field("packages", &self.packages.packages().len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for Validator {
     fn default() -> Self {
         Validator::new(Arc::new(PackageSet::new()))

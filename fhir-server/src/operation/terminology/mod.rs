@@ -437,5 +437,71 @@ pub fn instance_url(body: &[u8]) -> Result<(String, Option<String>), Error> {
     Ok((url, v["version"].as_str().map(str::to_owned)))
 }
 
+/// The search modifiers `:in`, `:not-in`, `:above` and `:below` over the
+/// registry (see [`crate::search::query::parse_with`]).
+pub struct Expander(pub Arc<Registry>);
+
+impl crate::search::query::TokenExpander for Expander {
+    fn value_set_codes(&self, url: &str, limit: usize) -> Result<Vec<(String, String)>, String> {
+        let options = terminology::ExpandOptions {
+            limit,
+            ..Default::default()
+        };
+        let e = self
+            .0
+            .expand(url, None, &options)
+            .map_err(|e| format!("cannot expand {url}: {e}"))?;
+        Ok(e.contains.into_iter().map(|c| (c.system, c.code)).collect())
+    }
+
+    fn hierarchy_codes(
+        &self,
+        system: &str,
+        code: &str,
+        above: bool,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, String> {
+        let op = if above { "generalizes" } else { "is-a" };
+        let vs = json!({"resourceType": "ValueSet", "compose": {"include": [
+            {"system": system, "filter": [{"property": "concept", "op": op, "value": code}]}]}});
+        let vs = terminology::ValueSet::from_json(vs.to_string().as_bytes())
+            .map_err(|e| e.to_string())?;
+        let options = terminology::ExpandOptions {
+            limit,
+            ..Default::default()
+        };
+        let e = self.0.expand_value_set(&vs, &options).map_err(|e| {
+            format!(
+                "cannot find the codes {} {system}|{code}: {e}",
+                if above { "above" } else { "below" }
+            )
+        })?;
+        Ok(e.contains.into_iter().map(|c| (c.system, c.code)).collect())
+    }
+}
+
+/// The expander for a search, when the request uses one of the
+/// terminology modifiers (otherwise the registry is not even looked at).
+pub async fn search_expander(
+    req: &HttpRequest,
+    store: &Store,
+    params: &[(String, String)],
+) -> Result<Option<Expander>, Error> {
+    let uses = params.iter().any(|(k, _)| {
+        [":in", ":not-in", ":above", ":below"]
+            .iter()
+            .any(|m| k.ends_with(m))
+    });
+    if !uses {
+        return Ok(None);
+    }
+    let Some(service) = req.app_data::<web::Data<TerminologyService>>().cloned() else {
+        return Ok(None);
+    };
+    let store = store.clone();
+    let registry = run(move || service.registry(&store)).await?;
+    Ok(Some(Expander(registry)))
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,74 @@
+//! `fhir-server validate [--package PATH]… [--profile URL] FILE…`:
+//! validates resources (JSON, or XML by the `.xml` extension) with
+//! [`profiles::Validator`] against the base spec, their declared profiles
+//! and the requested ones, and prints the issues of each file as
+//! `severity location: message`. Fails (exit 1) when any file has an
+//! error or fatal issue.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use crate::format::{self, Format};
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// A FHIR package (`.tgz` or folder) providing profiles, value sets
+    /// and code systems; repeatable. Dependencies come from
+    /// ~/.fhir/packages when there.
+    #[arg(long = "package", value_name = "PATH")]
+    pub packages: Vec<PathBuf>,
+    /// A profile every file is validated against (besides `meta.profile`);
+    /// repeatable.
+    #[arg(long = "profile", value_name = "URL")]
+    pub profiles: Vec<String>,
+    /// The resources to validate.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
+    let set = crate::packages::load(&args.packages)?;
+    let validator = profiles::Validator::new(Arc::new(set));
+    let profiles: Vec<&str> = args.profiles.iter().map(String::as_str).collect();
+    let mut failed = 0;
+    for path in &args.files {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let is_xml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
+        let issues = if is_xml {
+            match format::body_as_json(Format::Xml, &bytes) {
+                Ok(json) => validator.validate_json(&json, &profiles),
+                Err(e) => vec![profiles::Issue::new(
+                    profiles::Severity::Fatal,
+                    "structure",
+                    "",
+                    e.to_string(),
+                )],
+            }
+        } else {
+            validator.validate_json(&bytes, &profiles)
+        };
+        let errors = issues.iter().filter(|i| i.severity.is_error()).count();
+        println!(
+            "{}: {} error(s), {} other issue(s)",
+            path.display(),
+            errors,
+            issues.len() - errors
+        );
+        for issue in &issues {
+            println!("  {issue}");
+        }
+        if errors > 0 {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} file(s) have errors", args.files.len());
+    }
+    Ok(())
+}
