@@ -419,3 +419,73 @@ async fn every_operation_by_get_and_post_on_both_backends() {
         assert_eq!(r.json()["id"], "lab");
     }
 }
+
+#[actix_web::test]
+async fn token_search_modifiers_in_not_in_above_below() {
+    for db in backends() {
+        let app = app(&db.store).await;
+        let label = db.label;
+        for (path, body) in [
+            ("CodeSystem/lab", code_system()),
+            ("ValueSet/chem", value_set()),
+        ] {
+            let r = send(
+                &app,
+                with_json(TestRequest::put().uri(&format!("/fhir/{path}")), &body),
+            )
+            .await;
+            assert!(r.status < 300, "{label} {path}");
+        }
+        for code in ["glu", "glu-f", "alb", "hb"] {
+            let o = json!({"resourceType": "Observation", "id": format!("o-{code}"), "status": "final",
+                "code": {"coding": [{"system": CS, "code": code}]}});
+            let r = send(
+                &app,
+                with_json(
+                    TestRequest::put().uri(&format!("/fhir/Observation/o-{code}")),
+                    &o,
+                ),
+            )
+            .await;
+            assert!(r.status < 300, "{label}");
+        }
+        let ids = |b: Value| -> Vec<String> {
+            let mut v: Vec<String> = b["entry"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["resource"]["id"].as_str().map(str::to_owned))
+                .collect();
+            v.sort();
+            v
+        };
+        let search = |q: String| TestRequest::get().uri(&q);
+        let r = send(&app, search(format!("/fhir/Observation?code:in={VS}"))).await;
+        assert_eq!(ids(r.json()), ["o-glu", "o-glu-f", "o-hb"], "{label}");
+        let r = send(&app, search(format!("/fhir/Observation?code:not-in={VS}"))).await;
+        assert_eq!(ids(r.json()), ["o-alb"], "{label}");
+        let r = send(
+            &app,
+            search(format!("/fhir/Observation?code:below={CS}%7Cchem")),
+        )
+        .await;
+        assert_eq!(ids(r.json()), ["o-alb", "o-glu", "o-glu-f"], "{label}");
+        let r = send(
+            &app,
+            search(format!("/fhir/Observation?code:above={CS}%7Cglu-f")),
+        )
+        .await;
+        assert_eq!(ids(r.json()), ["o-glu", "o-glu-f"], "{label}");
+        // An unknown value set is a parameter the server cannot use:
+        // reported under strict handling.
+        let strict = search("/fhir/Observation?code:in=http://nope".into())
+            .insert_header(("prefer", "handling=strict"));
+        let oo = send(&app, strict)
+            .await
+            .assert_outcome(400, "not-supported");
+        assert!(oo["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("http://nope"));
+    }
+}
