@@ -606,6 +606,11 @@ impl<'r> Run<'_, 'r> {
                 None => {}
             }
         }
+        // A discriminator this engine cannot evaluate (`resolve()`, a
+        // profile it does not know) leaves the slice counts unknown.
+        if undecided {
+            return;
+        }
         for (si, &s) in slices.iter().enumerate() {
             let el = &p.elements[s];
             self.cardinality(el, counts[si], loc, shown);
