@@ -58,6 +58,10 @@ pub struct AppState {
     /// `$validate`: the validator over the packages of `serve --package`
     /// (its `packages()`), caching compiled profiles across requests.
     pub validator: std::sync::Arc<profiles::Validator>,
+    /// The terminology operations' registry, built from the stored
+    /// CodeSystems, ValueSets and ConceptMaps on first use and shared by
+    /// every worker.
+    pub terminology: std::sync::Arc<TerminologyService>,
 }
 
 /// A path with its handlers; other methods answer 405 listing `allow`.
@@ -134,8 +138,6 @@ pub fn build_app(
     App::new()
         .wrap(middleware::from_fn(crate::format::negotiate))
         .app_data(web::Data::new(state))
-        // One per app (per worker): built on the first terminology request.
-        .app_data(web::Data::new(TerminologyService::default()))
         .app_data(web::PathConfig::default().error_handler(|e, _| {
             Error::invalid(IssueCode::Invalid, format!("cannot read the URL path: {e}")).into()
         }))

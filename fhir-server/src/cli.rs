@@ -83,6 +83,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store,
         max_body_bytes: args.max_body_bytes,
         validator: std::sync::Arc::new(profiles::Validator::new(std::sync::Arc::new(packages))),
+        terminology: Default::default(),
     };
     actix_web::rt::System::new().block_on(async move {
         // actix-web stops on SIGINT and SIGTERM: it stops accepting, lets

@@ -200,7 +200,7 @@ async fn respond(
     }
     let registry = state.store.registry();
     // `:in`, `:not-in`, `:above`, `:below` are expanded at parse time.
-    let tx = crate::operation::terminology::search_expander(&req, &state.store, &params).await?;
+    let tx = crate::operation::terminology::search_expander(&state, &params).await?;
     let tx = tx.as_ref().map(|t| t as &dyn query::TokenExpander);
     let mut search = query::parse_with(&registry, types, &params, tx);
     if let Some(scope) = &scope {

@@ -26,6 +26,7 @@ pub(crate) async fn app(
         store: store.clone(),
         max_body_bytes: TEST_BODY_LIMIT,
         validator: Default::default(),
+        terminology: Default::default(),
     }))
     .await
 }

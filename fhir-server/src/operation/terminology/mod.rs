@@ -351,7 +351,7 @@ pub async fn type_level(
     let rt = resource_type(&path)?;
     let op = req.path().rsplit('/').next().unwrap_or_default().to_owned();
     let params = read_params(&req, &state, query.into_inner(), payload).await?;
-    answer(&req, &state, rt, op, Target::Type, params).await
+    answer(&state, rt, op, Target::Type, params).await
 }
 
 /// `GET|POST [base]/[type]/[id]/$op`, from `operation_or_compartment`.
@@ -371,7 +371,7 @@ pub async fn instance(
     let store = state.store.clone();
     let stored = run(move || store.read(rt, &id)).await?;
     let body = stored.body.unwrap_or_default();
-    answer(&req, &state, rt, op, Target::Instance(body), params).await
+    answer(&state, rt, op, Target::Instance(body), params).await
 }
 
 fn check_type(rt: ResourceType, op: &str) -> Result<(), Error> {
@@ -393,7 +393,6 @@ fn check_type(rt: ResourceType, op: &str) -> Result<(), Error> {
 }
 
 async fn answer(
-    req: &HttpRequest,
     state: &AppState,
     rt: ResourceType,
     op: String,
@@ -401,10 +400,7 @@ async fn answer(
     params: Params,
 ) -> Result<HttpResponse, Error> {
     check_type(rt, &op)?;
-    let service = req
-        .app_data::<web::Data<TerminologyService>>()
-        .cloned()
-        .ok_or_else(|| Error::Fault("no terminology service configured".into()))?;
+    let service = state.terminology.clone();
     let store = state.store.clone();
     let body = run(move || {
         let registry = service.registry(&store)?;
@@ -483,8 +479,7 @@ impl crate::search::query::TokenExpander for Expander {
 /// The expander for a search, when the request uses one of the
 /// terminology modifiers (otherwise the registry is not even looked at).
 pub async fn search_expander(
-    req: &HttpRequest,
-    store: &Store,
+    state: &AppState,
     params: &[(String, String)],
 ) -> Result<Option<Expander>, Error> {
     let uses = params.iter().any(|(k, _)| {
@@ -495,10 +490,8 @@ pub async fn search_expander(
     if !uses {
         return Ok(None);
     }
-    let Some(service) = req.app_data::<web::Data<TerminologyService>>().cloned() else {
-        return Ok(None);
-    };
-    let store = store.clone();
+    let service = state.terminology.clone();
+    let store = state.store.clone();
     let registry = run(move || service.registry(&store)).await?;
     Ok(Some(Expander(registry)))
 }
