@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use fhir_model::json::tree::{self, Value as Json};
 use fhir_model::meta::{self, Kind};
-use fhirpath::{Context, Item, Node};
+use fhirpath::{Context, Expression, Item, Node};
 
 use super::{field, resource_type, Issue, Severity, Validator};
 
@@ -23,6 +23,16 @@ pub struct Constraint {
     pub severity: Severity,
     pub human: String,
     pub expression: String,
+    /// Compiled on first use; `None` when it does not compile.
+    pub compiled: OnceLock<Option<Expression>>,
+}
+
+impl Constraint {
+    pub fn compiled(&self) -> Option<&Expression> {
+        self.compiled
+            .get_or_init(|| Expression::compile(&self.expression).ok())
+            .as_ref()
+    }
 }
 
 /// The generated table: distinct constraints and, per element path, the
@@ -51,6 +61,7 @@ pub fn core() -> &'static CoreConstraints {
                     severity: Severity::parse(&s("severity")),
                     human: s("human"),
                     expression: s("expression"),
+                    compiled: OnceLock::new(),
                 });
             }
         }
@@ -84,13 +95,12 @@ pub fn is_core(key: &str, expression: &str) -> bool {
 /// Evaluates `expression` at `node` inside `resource`; `Some(false)` when
 /// it fails, `None` when it cannot be evaluated.
 pub(crate) fn holds(
-    v: &Validator,
+    expr: Option<&Expression>,
     resource: &Json,
     root: &Json,
     node: Node<'_>,
-    expression: &str,
 ) -> Option<bool> {
-    let expr = v.expression(expression)?;
+    let expr = expr?;
     let ctx = Context::new(resource)
         .with_root_resource(root)
         .with_input(vec![Item::Node(node)]);
@@ -243,7 +253,7 @@ impl<'r> Walk<'_, 'r, '_> {
                 let Some(c) = core.constraints.get(i) else {
                     continue;
                 };
-                if holds(self.v, self.resource, self.root, node, &c.expression) == Some(false) {
+                if holds(c.compiled(), self.resource, self.root, node) == Some(false) {
                     self.issues.push(Issue::new(
                         c.severity,
                         "invariant",

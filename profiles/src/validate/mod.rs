@@ -10,7 +10,8 @@
 //! slicing by value/pattern discriminators).
 //!
 //! A [`Validator`] is built once (with the packages that provide profiles)
-//! and shared: it caches compiled expressions and compiled profiles.
+//! and shared: it caches compiled profiles; every FHIRPath expression is
+//! compiled once.
 
 pub mod cardinality;
 pub mod invariants;
@@ -21,7 +22,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use fhir_model::json::tree::Value as Json;
-use fhirpath::Expression;
 
 use crate::PackageSet;
 
@@ -108,11 +108,11 @@ pub fn has_errors(issues: &[Issue]) -> bool {
     issues.iter().any(|i| i.severity.is_error())
 }
 
-/// The validator: packages for profiles, caches for compiled expressions
-/// and profiles. `Send + Sync`; share it behind an `Arc`.
+/// The validator: packages for profiles and the cache of compiled
+/// profiles (each compiles its expressions once; the base constraints are
+/// compiled once per process). `Send + Sync`; share it behind an `Arc`.
 pub struct Validator {
     packages: Arc<PackageSet>,
-    expressions: RwLock<HashMap<String, Option<Expression>>>,
     profiles: RwLock<HashMap<String, Option<Arc<profile::Profile>>>>,
 }
 
@@ -134,7 +134,6 @@ impl Validator {
     pub fn new(packages: Arc<PackageSet>) -> Validator {
         Validator {
             packages,
-            expressions: RwLock::new(HashMap::new()),
             profiles: RwLock::new(HashMap::new()),
         }
     }
@@ -190,21 +189,6 @@ impl Validator {
                 )),
             }
         }
-    }
-
-    /// A compiled expression, compiled once; `None` when it does not
-    /// compile.
-    pub(crate) fn expression(&self, text: &str) -> Option<Expression> {
-        if let Ok(map) = self.expressions.read() {
-            if let Some(e) = map.get(text) {
-                return e.clone();
-            }
-        }
-        let e = Expression::compile(text).ok();
-        if let Ok(mut map) = self.expressions.write() {
-            map.insert(text.to_owned(), e.clone());
-        }
-        e
     }
 
     /// The compiled profile for a canonical url, compiled once.

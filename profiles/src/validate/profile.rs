@@ -41,7 +41,7 @@ struct Constraint {
     key: String,
     severity: Severity,
     human: String,
-    expression: String,
+    expression: Option<fhirpath::Expression>,
 }
 
 #[derive(Debug)]
@@ -71,6 +71,7 @@ pub struct Profile {
     /// The resource type it constrains.
     pub type_name: String,
     elements: Vec<Element>,
+    by_id: HashMap<String, usize>,
 }
 
 /// One instance an element matches: its value, its `_name`, its
@@ -123,6 +124,7 @@ impl Profile {
             url: url.to_owned(),
             type_name,
             elements,
+            by_id,
         })
     }
 
@@ -216,7 +218,7 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
                 key,
                 severity: Severity::parse(str_field(c, "severity").unwrap_or("error")),
                 human: str_field(c, "human").unwrap_or("").to_owned(),
-                expression,
+                expression: fhirpath::Expression::compile(&expression).ok(),
             });
         }
     }
@@ -416,7 +418,7 @@ impl<'r> Run<'_, 'r> {
                 ext: inst.ext,
                 ty: inst.ty,
             };
-            if holds(self.v, self.resource, self.resource, node, &c.expression) == Some(false) {
+            if holds(c.expression.as_ref(), self.resource, self.resource, node) == Some(false) {
                 self.push(
                     c.severity,
                     "invariant",
@@ -647,10 +649,9 @@ impl<'r> Run<'_, 'r> {
                     } else {
                         navigate(value, &d.path)
                     };
-                    let own = p
-                        .elements
-                        .iter()
-                        .find(|e| e.id == base_id)
+                    let target = p.by_id.get(&base_id).copied();
+                    let own = target
+                        .map(|t| &p.elements[t])
                         .and_then(|e| e.fixed.as_ref().or(e.pattern.as_ref()));
                     if let Some(expected) = own {
                         got.iter().any(|g| pattern_matches(expected, g))
@@ -662,18 +663,26 @@ impl<'r> Run<'_, 'r> {
                         // The fixed and pattern values below the element
                         // (`category:laboratory.coding.code`): all must hold
                         // in one item of the value.
+                        let target = target?;
                         let prefix = format!("{base_id}.");
-                        let below: Vec<(&str, &Json)> = p
-                            .elements
-                            .iter()
-                            .filter_map(|e| {
-                                let rel = e.id.strip_prefix(&prefix)?;
-                                let v = e.fixed.as_ref().or(e.pattern.as_ref())?;
-                                Some((rel, v))
-                            })
-                            .collect();
+                        let mut below: Vec<(&str, &Json)> = Vec::new();
+                        let mut stack = p.elements[target].children.clone();
+                        while let Some(i) = stack.pop() {
+                            let e = &p.elements[i];
+                            stack.extend(e.children.iter().copied());
+                            if let (Some(rel), Some(v)) = (
+                                e.id.strip_prefix(&prefix),
+                                e.fixed.as_ref().or(e.pattern.as_ref()),
+                            ) {
+                                below.push((rel, v));
+                            }
+                        }
                         if below.is_empty() {
-                            return None;
+                            // The slice does not fix this discriminator
+                            // (JP-CLINS slices codings by system and
+                            // display, fixing only the system): it does
+                            // not tell the slices apart.
+                            continue;
                         }
                         got.iter().any(|g| {
                             below.iter().all(|(rel, expected)| {
@@ -690,7 +699,7 @@ impl<'r> Run<'_, 'r> {
                         slice
                     } else {
                         let id = format!("{}.{}", slice.id, d.path);
-                        p.elements.iter().find(|e| e.id == id)?
+                        p.by_id.get(&id).map(|&i| &p.elements[i])?
                     };
                     let value = if d.path == "$this" {
                         inst_value(item)
