@@ -72,3 +72,35 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_status_follows_errors() {
+        let dir = std::env::temp_dir().join(format!("validate-cmd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.json");
+        let bad = dir.join("bad.json");
+        std::fs::write(
+            &good,
+            r#"{"resourceType":"Patient","name":[{"family":"A"}]}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            &bad,
+            r#"{"resourceType":"Patient","contact":[{"gender":"male"}]}"#,
+        )
+        .unwrap();
+        let args = |files: Vec<PathBuf>| ValidateArgs {
+            packages: Vec::new(),
+            profiles: Vec::new(),
+            files,
+        };
+        assert!(run(args(vec![good.clone()])).is_ok());
+        let err = run(args(vec![good, bad])).unwrap_err();
+        assert_eq!(err.to_string(), "1 of 2 file(s) have errors");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
