@@ -114,11 +114,17 @@ fn jp_clins_error_examples_give_errors() {
     for e in &errs {
         eprintln!("  missed {e}");
     }
-    // 58/58 and 1/3 observed. The two missed ErrorExamples break rules no
-    // loaded definition states: a wrong drug code (2124030F2ZZZ for
+    // 54/58 and 1/3 observed. The four examples with errors: two
+    // Organizations whose JP_Organization_InsuranceOrganizationNo extension
+    // has the system http://jpfhir.jp/fhir/core/mhlw/IdSystem/MedicalOrganizationID
+    // where JP Core 1.1.2 fixes urn:oid:1.2.392.100495.20.3.23 (a real
+    // disagreement between the example and the package), and the two
+    // eReferral Bundles that hold them (their organization slices need
+    // conforming Organizations). The two missed ErrorExamples break rules
+    // no loaded definition states: a wrong drug code (2124030F2ZZZ for
     // 1124030F2ZZZ; its code system is not in the packages) and a missing
     // local lab code (no slice or constraint of the profile requires one).
-    assert!(clean + 2 >= examples, "{clean}/{examples}");
+    assert!(clean + 4 >= examples, "{clean}/{examples}");
     assert!(
         caught.iter().any(
             |c| c.contains("ExtEye-Total1") && c.contains("needs-anyOfStandardCode-medication")

@@ -155,6 +155,7 @@ impl Profile {
             p: self,
             resource,
             issues,
+            depth: 0,
         };
         let root = Inst {
             value: Some(resource),
@@ -335,7 +336,13 @@ struct Run<'a, 'r> {
     p: &'a Profile,
     resource: &'r Json,
     issues: &'a mut Vec<Issue>,
+    /// Nesting of type profiles (an extension's definition inside a
+    /// resource profile), bounded by [`MAX_TYPE_PROFILE_DEPTH`].
+    depth: usize,
 }
+
+/// How deep type profiles nest before the engine stops following them.
+const MAX_TYPE_PROFILE_DEPTH: usize = 8;
 
 impl<'r> Run<'_, 'r> {
     fn push(&mut self, severity: Severity, code: &'static str, loc: &str, msg: String) {
@@ -430,7 +437,49 @@ impl<'r> Run<'_, 'r> {
                 );
             }
         }
+        self.type_profiles(el, inst, loc);
         self.children(ei, inst, loc);
+    }
+
+    /// An element whose type names profiles (an extension slice's
+    /// definition, a data type profile): the instance must conform to one
+    /// of those the package set has; unknown ones are not followed.
+    fn type_profiles(&mut self, el: &Element, inst: Inst<'r>, loc: &str) {
+        if self.depth >= MAX_TYPE_PROFILE_DEPTH || inst.value.is_none() {
+            return;
+        }
+        let Some((code, urls)) = el.types.iter().find(|(c, _)| c == inst.ty) else {
+            return;
+        };
+        if urls.is_empty() || code == "Resource" || fhir_model::meta::type_info(code).is_none() {
+            return;
+        }
+        let mut first: Option<Vec<Issue>> = None;
+        for url in urls {
+            let Some(prof) = self.v.profile(url) else {
+                continue;
+            };
+            if prof.type_name != inst.ty {
+                continue;
+            }
+            let mut scratch = Vec::new();
+            let mut run = Run {
+                v: self.v,
+                p: &prof,
+                resource: self.resource,
+                issues: &mut scratch,
+                depth: self.depth + 1,
+            };
+            run.item(0, inst, loc);
+            if !super::has_errors(&scratch) {
+                self.issues.extend(scratch);
+                return;
+            }
+            first.get_or_insert(scratch);
+        }
+        if let Some(issues) = first {
+            self.issues.extend(issues);
+        }
     }
 
     fn binding(&mut self, el: &Element, vs: &str, allowed: &Allowed, inst: Inst<'r>, loc: &str) {
