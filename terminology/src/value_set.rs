@@ -81,6 +81,17 @@ pub struct ValueSet {
     has_compose: bool,
     /// `expansion.contains`, flattened, for value sets shipped expanded.
     expanded: Vec<Coding>,
+    /// Every code, worked out on the first `$validate-code` and kept: the
+    /// registry that holds this value set holds its code systems too and
+    /// is rebuilt, not changed, when they change.
+    members: std::sync::OnceLock<std::sync::Arc<Members>>,
+}
+
+/// A value set's codes with a hash index, for membership checks.
+#[derive(Debug)]
+struct Members {
+    items: Vec<Item>,
+    index: HashMap<(String, String), usize>,
 }
 
 /// The parameters of `$expand` beside the value set.
@@ -201,6 +212,7 @@ impl ValueSet {
             excludes: Vec::new(),
             has_compose: false,
             expanded: Vec::new(),
+            members: std::sync::OnceLock::new(),
         };
         if let Some(c) = tree::take(&mut map, "compose") {
             let mut c = object(c, "ValueSet.compose")?;
@@ -795,6 +807,31 @@ pub struct CodingToCheck {
 }
 
 impl Registry {
+    /// The codes of a value set with a hash index, worked out once per
+    /// ValueSet object.
+    fn members(&self, vs: &ValueSet) -> Result<std::sync::Arc<Members>, Error> {
+        if let Some(m) = vs.members.get() {
+            return Ok(m.clone());
+        }
+        let options = ExpandOptions::default();
+        let mut run = Run {
+            options: &options,
+            stack: Vec::new(),
+            used: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let items = self.items(vs, &mut run)?;
+        let index = items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.key(), i))
+            .collect();
+        let m = std::sync::Arc::new(Members { items, index });
+        // Another thread may have set it meanwhile: the same answer.
+        let _ = vs.members.set(m.clone());
+        Ok(m)
+    }
+
     /// `ValueSet/$validate-code`: whether any of the codings is in the
     /// value set (and, when it is, valid in its code system: display,
     /// abstract, inactive), with a `message` saying why not.
@@ -805,21 +842,12 @@ impl Registry {
         display_language: Option<&str>,
         active_only: bool,
     ) -> Result<Validation, Error> {
-        let options = ExpandOptions {
-            display_language,
-            ..ExpandOptions::default()
+        let all = self.members(vs)?;
+        let lookup = |system: &str, code: &str| {
+            all.index
+                .get(&(system.to_owned(), code.to_owned()))
+                .map(|&i| &all.items[i])
         };
-        let mut run = Run {
-            options: &options,
-            stack: Vec::new(),
-            used: Vec::new(),
-            warnings: Vec::new(),
-        };
-        let items = self.items(vs, &mut run)?;
-        let members: HashMap<(&str, &str), &Item> = items
-            .iter()
-            .map(|i| ((i.system.as_str(), i.code.as_str()), i))
-            .collect();
         let mut messages = Vec::new();
         let mut first: Option<Validation> = None;
         for c in codings {
@@ -831,15 +859,12 @@ impl Registry {
                 ));
                 continue;
             };
-            let found = members
-                .get(&(system, c.code.as_str()))
-                .copied()
-                .or_else(|| {
-                    // Case-insensitive systems match their codes folded.
-                    let cs = self.get(system, c.version.as_deref()).ok()?;
-                    let concept = cs.concept(&c.code)?;
-                    members.get(&(system, concept.code.as_str())).copied()
-                });
+            let found = lookup(system, &c.code).or_else(|| {
+                // Case-insensitive systems match their codes folded.
+                let cs = self.get(system, c.version.as_deref()).ok()?;
+                let concept = cs.concept(&c.code)?;
+                lookup(system, &concept.code)
+            });
             let Some(item) = found else {
                 let known = self.get(system, c.version.as_deref());
                 let mut m = match known {
