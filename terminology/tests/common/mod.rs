@@ -8,6 +8,13 @@ use terminology::{Error, Registry};
 
 /// The bytes of every `package/CodeSystem-*.json` in a package, by name.
 pub fn code_system_files(package: &str) -> Vec<(String, Vec<u8>)> {
+    files(package, "package/CodeSystem-")
+}
+
+/// The bytes of every `.json` file of a package whose path starts with
+/// `prefix` (`package/ValueSet-`), by name.
+#[allow(dead_code)] // not every test file uses it
+pub fn files(package: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/fhir-packages")
         .join(package);
@@ -21,7 +28,7 @@ pub fn code_system_files(package: &str) -> Vec<(String, Vec<u8>)> {
             .expect("entry path")
             .to_string_lossy()
             .into_owned();
-        if name.starts_with("package/CodeSystem-") && name.ends_with(".json") {
+        if name.starts_with(prefix) && name.ends_with(".json") {
             let mut bytes = Vec::new();
             entry.read_to_end(&mut bytes).expect("read entry");
             out.push((name, bytes));
