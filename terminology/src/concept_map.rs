@@ -438,15 +438,16 @@ impl Registry {
             Some((u, v)) => (u, version.or(Some(v))),
             None => (url, version),
         };
-        self.concept_maps_ref()
-            .get(u)
-            .and_then(|versions| match v {
-                None => versions.last(),
-                Some(v) => versions.iter().rev().find(|cm| cm.version() == Some(v)),
-            })
-            .ok_or_else(|| Error::UnknownConceptMap {
-                url: url.to_owned(),
-            })
+        let found = self.concept_maps_ref().get(u).and_then(|versions| match v {
+            None => versions.last(),
+            Some(v) => versions.iter().rev().find(|cm| cm.version() == Some(v)),
+        });
+        if let (None, Some(p)) = (found, self.parent()) {
+            return p.concept_map(url, version);
+        }
+        found.ok_or_else(|| Error::UnknownConceptMap {
+            url: url.to_owned(),
+        })
     }
 
     /// `ConceptMap/$translate`: by the map's `url`, or through every map
@@ -462,12 +463,20 @@ impl Registry {
         }
         let maps: Vec<&ConceptMap> = match req.url {
             Some(url) => vec![self.concept_map(url, req.map_version)?],
-            None => self
-                .concept_maps_ref()
-                .values()
-                .flatten()
-                .filter(|cm| cm.fits(req))
-                .collect(),
+            None => {
+                let mut all = Vec::new();
+                let mut r = Some(self);
+                while let Some(reg) = r {
+                    all.extend(
+                        reg.concept_maps_ref()
+                            .values()
+                            .flatten()
+                            .filter(|cm| cm.fits(req)),
+                    );
+                    r = reg.parent();
+                }
+                all
+            }
         };
         let mut matches = Vec::new();
         let mut queue: Vec<(String, usize)> = Vec::new();
@@ -659,6 +668,22 @@ mod tests {
             }),
             Err(Error::UnknownConceptMap { .. })
         ));
+    }
+
+    #[test]
+    fn a_registry_over_another_adds_maps() {
+        let mut over = Registry::over(std::sync::Arc::new(registry()));
+        let extra = r#"{"resourceType":"ConceptMap","url":"http://ex/extra",
+          "group":[{"source":"http://ex/local","target":"http://ex/other",
+            "element":[{"code":"L1","target":[{"code":"X","equivalence":"equal"}]}]}]}"#;
+        over.insert_concept_map(ConceptMap::from_json(extra.as_bytes()).unwrap());
+        let t = over.translate(&req("L1")).unwrap();
+        let codes: Vec<_> = t.matches.iter().filter_map(|m| m.code.as_deref()).collect();
+        assert!(
+            codes.contains(&"X") && codes.contains(&"2345-7"),
+            "{codes:?}"
+        );
+        assert!(over.concept_map("http://ex/map", None).is_ok());
     }
 
     #[test]

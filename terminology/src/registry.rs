@@ -1,6 +1,7 @@
 //! Many CodeSystems, by canonical url and version.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::code_system::CodeSystem;
 use crate::concept_map::ConceptMap;
@@ -21,12 +22,30 @@ pub struct Registry {
     systems: HashMap<String, Vec<CodeSystem>>,
     value_sets: HashMap<String, Vec<ValueSet>>,
     concept_maps: HashMap<String, Vec<ConceptMap>>,
+    /// Where lookups go for what this registry lacks: a request's
+    /// `tx-resource`s sit in a small registry over the server's.
+    parent: Option<Arc<Registry>>,
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new() -> Registry {
         Registry::default()
+    }
+
+    /// An empty registry over `parent`: what it holds wins, and every
+    /// lookup it cannot answer goes to the parent. For the resources a
+    /// request brings along (`tx-resource`), without copying the server's.
+    pub fn over(parent: Arc<Registry>) -> Registry {
+        Registry {
+            parent: Some(parent),
+            ..Registry::default()
+        }
+    }
+
+    /// The registry this one falls back to.
+    pub fn parent(&self) -> Option<&Registry> {
+        self.parent.as_deref()
     }
 
     /// Adds a CodeSystem, replacing (and returning) one with the same url
@@ -65,6 +84,9 @@ impl Registry {
             None => versions.last(),
             Some(v) => versions.iter().rev().find(|cs| cs.version() == Some(v)),
         });
+        if let (None, Some(p)) = (found, &self.parent) {
+            return p.get(url, version);
+        }
         found.ok_or_else(|| Error::UnknownSystem {
             system: url.to_owned(),
             version: version.map(str::to_owned),
@@ -90,6 +112,9 @@ impl Registry {
             None => versions.last(),
             Some(v) => versions.iter().rev().find(|vs| vs.version() == Some(v)),
         });
+        if let (None, Some(p)) = (found, &self.parent) {
+            return p.value_set(url, version);
+        }
         found.ok_or_else(|| Error::UnknownValueSet {
             url: url.to_owned(),
             version: version.map(str::to_owned),

@@ -403,7 +403,7 @@ async fn answer(
     let service = state.terminology.clone();
     let store = state.store.clone();
     let body = run(move || {
-        let registry = service.registry(&store)?;
+        let registry = with_tx_resources(service.registry(&store)?, &params)?;
         match op.as_str() {
             "$lookup" => lookup::answer(&registry, &params, &target),
             "$subsumes" => subsumes::answer(&registry, &params, &target),
@@ -417,6 +417,51 @@ async fn answer(
     })
     .await?;
     Ok(respond(body))
+}
+
+/// The server's registry, or, when the request brings `tx-resource`
+/// parameters (CodeSystems, ValueSets, ConceptMaps to use for this request
+/// only, as the tx ecosystem tests send them), a small registry of those
+/// over the server's.
+fn with_tx_resources(registry: Arc<Registry>, params: &Params) -> Result<Arc<Registry>, Error> {
+    let extra: Vec<&Value> = params
+        .0
+        .iter()
+        .filter(|p| p["name"] == "tx-resource")
+        .filter_map(|p| p.get("resource"))
+        .collect();
+    if extra.is_empty() {
+        return Ok(registry);
+    }
+    let mut over = Registry::over(registry);
+    for (i, r) in extra.into_iter().enumerate() {
+        let bytes = serde_json::to_vec(r).map_err(|e| Error::Fault(e.to_string()))?;
+        let bad = |e: terminology::Error| {
+            Error::invalid(
+                IssueCode::Invalid,
+                format!("tx-resource[{i}] cannot be used: {e}"),
+            )
+        };
+        match r["resourceType"].as_str() {
+            Some("CodeSystem") => {
+                over.insert(terminology::CodeSystem::from_json(&bytes).map_err(bad)?);
+            }
+            Some("ValueSet") => {
+                over.insert_value_set(terminology::ValueSet::from_json(&bytes).map_err(bad)?)
+            }
+            Some("ConceptMap") => {
+                over.insert_concept_map(terminology::ConceptMap::from_json(&bytes).map_err(bad)?)
+            }
+            other => return Err(Error::invalid(
+                IssueCode::NotSupported,
+                format!(
+                    "tx-resource[{i}] is a {}; only CodeSystem, ValueSet and ConceptMap are used",
+                    other.unwrap_or("resource without resourceType")
+                ),
+            )),
+        }
+    }
+    Ok(Arc::new(over))
 }
 
 /// The `url` (and `version`) of a stored instance, for operations that

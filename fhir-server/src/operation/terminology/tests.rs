@@ -489,3 +489,53 @@ async fn token_search_modifiers_in_not_in_above_below() {
             .contains("http://nope"));
     }
 }
+
+#[actix_web::test]
+async fn tx_resources_and_a_posted_concept_map_serve_one_request() {
+    let db = crate::store::testutil::sqlite();
+    let app = app(&db.store).await;
+    let body = json!({"resourceType": "Parameters", "parameter": [
+        {"name": "url", "valueUri": "http://example.org/vs/tmp"},
+        {"name": "tx-resource", "resource": code_system()},
+        {"name": "tx-resource", "resource": {"resourceType": "ValueSet",
+            "url": "http://example.org/vs/tmp", "status": "draft",
+            "compose": {"include": [{"system": CS, "filter": [
+                {"property": "concept", "op": "is-a", "value": "hem"}]}]}}}]});
+    let r = send(
+        &app,
+        with_json(TestRequest::post().uri("/fhir/ValueSet/$expand"), &body),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(codes(&r.json()), ["hem", "hb"]);
+    // Nothing stayed behind.
+    send(
+        &app,
+        TestRequest::get().uri("/fhir/ValueSet/$expand?url=http://example.org/vs/tmp"),
+    )
+    .await
+    .assert_outcome(404, "not-found");
+    let body = json!({"resourceType": "Parameters", "parameter": [
+        {"name": "conceptMap", "resource": concept_map()},
+        {"name": "system", "valueUri": CS},
+        {"name": "code", "valueCode": "glu"}]});
+    let r = send(
+        &app,
+        with_json(
+            TestRequest::post().uri("/fhir/ConceptMap/$translate"),
+            &body,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(param(&r.json(), "result").unwrap()["valueBoolean"], true);
+    let bad = json!({"resourceType": "Parameters", "parameter": [
+        {"name": "url", "valueUri": VS},
+        {"name": "tx-resource", "resource": {"resourceType": "Patient"}}]});
+    send(
+        &app,
+        with_json(TestRequest::post().uri("/fhir/ValueSet/$expand"), &bad),
+    )
+    .await
+    .assert_outcome(400, "not-supported");
+}

@@ -12,11 +12,15 @@ use terminology::{ConceptMap, Registry, TranslateRequest, Translation};
 use super::{coding_fields, instance_url, missing, parameters, term_error, Params, Target};
 use crate::error::{Error, IssueCode};
 
-pub fn answer(registry: &Registry, params: &Params, target: &Target) -> Result<Value, Error> {
+pub fn answer(
+    shared: &std::sync::Arc<Registry>,
+    params: &Params,
+    target: &Target,
+) -> Result<Value, Error> {
     let mut url = params.str("url");
     let mut map_version = params.str("conceptMapVersion");
     let mut local;
-    let mut registry = registry;
+    let mut registry: &Registry = shared;
     if let Target::Instance(body) = target {
         let (u, v) = instance_url(body)?;
         url = Some(u);
@@ -31,7 +35,7 @@ pub fn answer(registry: &Registry, params: &Params, target: &Target) -> Result<V
         })?;
         // A map given with the request: translate with it alone, over the
         // registry's code systems.
-        local = registry.clone();
+        local = Registry::over(shared.clone());
         let key = cm.url().unwrap_or("urn:request:conceptMap").to_owned();
         local.insert_concept_map(cm);
         url = Some(key);
