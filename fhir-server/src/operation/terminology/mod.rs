@@ -62,6 +62,11 @@ type Fingerprint = [(i64, i64); 3];
 /// The registry of the store's terminology resources, rebuilt lazily.
 #[derive(Default)]
 pub struct TerminologyService {
+    /// CodeSystems, ValueSets and ConceptMaps (JSON) indexed into every
+    /// registry besides the stored ones, which win on the same url and
+    /// version: resources the store cannot hold (another FHIR version's
+    /// elements, masters too large to store) or test fixtures.
+    seeds: Vec<Vec<u8>>,
     current: RwLock<Option<(Fingerprint, Arc<Registry>)>>,
     /// One rebuild at a time; the others wait and take its result.
     rebuild: Mutex<()>,
@@ -74,6 +79,14 @@ impl std::fmt::Debug for TerminologyService {
 }
 
 impl TerminologyService {
+    /// A service that adds `seeds` (resource JSON) to every registry.
+    pub fn with_resources(seeds: Vec<Vec<u8>>) -> TerminologyService {
+        TerminologyService {
+            seeds,
+            ..TerminologyService::default()
+        }
+    }
+
     /// The registry for the store as it is now (blocking: call inside
     /// [`run`]).
     pub fn registry(&self, store: &Store) -> Result<Arc<Registry>, Error> {
@@ -86,7 +99,7 @@ impl TerminologyService {
         if let Some(r) = self.cached(&fp) {
             return Ok(r);
         }
-        let registry = Arc::new(build(store)?);
+        let registry = Arc::new(build(store, &self.seeds)?);
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some((fp, registry.clone()));
         Ok(registry)
     }
@@ -117,10 +130,31 @@ fn fingerprint(store: &Store) -> Result<Fingerprint, StoreError> {
 /// Reads every current CodeSystem, ValueSet and ConceptMap. One that the
 /// engine cannot index is logged and left out, so one bad resource does
 /// not take terminology down.
-fn build(store: &Store) -> Result<Registry, Error> {
+fn build(store: &Store, seeds: &[Vec<u8>]) -> Result<Registry, Error> {
     let started = std::time::Instant::now();
     let mut registry = Registry::new();
     let mut skipped = 0;
+    for (i, body) in seeds.iter().enumerate() {
+        let kind = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v["resourceType"].as_str().map(str::to_owned));
+        let result = match kind.as_deref() {
+            Some("CodeSystem") => terminology::CodeSystem::from_json(body).map(|cs| {
+                registry.insert(cs);
+            }),
+            Some("ValueSet") => {
+                terminology::ValueSet::from_json(body).map(|vs| registry.insert_value_set(vs))
+            }
+            Some("ConceptMap") => {
+                terminology::ConceptMap::from_json(body).map(|cm| registry.insert_concept_map(cm))
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            skipped += 1;
+            log::warn!("terminology resource {i} left out: {e}");
+        }
+    }
     for (id, body) in store.current_bodies("CodeSystem")? {
         match terminology::CodeSystem::from_json(&body) {
             Ok(cs) => {
@@ -452,13 +486,15 @@ fn with_tx_resources(registry: Arc<Registry>, params: &Params) -> Result<Arc<Reg
             Some("ConceptMap") => {
                 over.insert_concept_map(terminology::ConceptMap::from_json(&bytes).map_err(bad)?)
             }
-            other => return Err(Error::invalid(
-                IssueCode::NotSupported,
-                format!(
+            other => {
+                return Err(Error::invalid(
+                    IssueCode::NotSupported,
+                    format!(
                     "tx-resource[{i}] is a {}; only CodeSystem, ValueSet and ConceptMap are used",
                     other.unwrap_or("resource without resourceType")
                 ),
-            )),
+                ))
+            }
         }
     }
     Ok(Arc::new(over))
@@ -543,3 +579,5 @@ pub async fn search_expander(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tx_suite;
