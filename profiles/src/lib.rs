@@ -1,5 +1,6 @@
-//! The profile engine: FHIR packages today; snapshots and validation to
-//! OperationOutcome issues are the rest of the profile-engine issue.
+//! The profile engine: FHIR packages and validation to OperationOutcome
+//! issues ([`validate`]); snapshot generation from differentials is still
+//! to come.
 //!
 //! # Brief overview
 //!
@@ -20,8 +21,13 @@
 //! dependency leaves definitions unknown, which validation reports, but is
 //! never a load error.
 //!
-//! **Invariant:** this crate depends on `fhir-model` only; the single IO it
-//! does is reading packages.
+//! A [`Validator`] (over a shared `PackageSet`) checks a resource against
+//! the base spec (structure, cardinality, the core invariants of
+//! `data/core-constraints.json`) and against profiles with snapshots; see
+//! [`validate`].
+//!
+//! **Invariant:** this crate depends on `fhir-model` and `fhirpath` only;
+//! the single IO it does is reading packages.
 //! **Invariant:** no package input panics the loader; every failure is an
 //! [`Error`] naming the package source and the entry.
 

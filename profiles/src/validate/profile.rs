@@ -57,6 +57,9 @@ struct Element {
     fixed: Option<Json>,
     pattern: Option<Json>,
     max_length: Option<usize>,
+    /// `minValue[x]` / `maxValue[x]` of numbers (integer, decimal, …).
+    min_value: Option<f64>,
+    max_value: Option<f64>,
     constraints: Vec<Constraint>,
     /// A required binding: the value set and what it allows.
     required: Option<(String, Allowed)>,
@@ -254,11 +257,24 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
         fixed,
         pattern,
         max_length,
+        min_value: number_with_prefix(e, "minValue"),
+        max_value: number_with_prefix(e, "maxValue"),
         constraints,
         required,
         slicing,
         children: Vec::new(),
     }
+}
+
+/// A numeric `minValue[x]`/`maxValue[x]` (`minValueInteger`, …).
+fn number_with_prefix(e: &Json, prefix: &str) -> Option<f64> {
+    let Json::Object(m) = e else {
+        return None;
+    };
+    m.iter().find_map(|(k, v)| match v {
+        Json::Number(n) if k.starts_with(prefix) => n.parse().ok(),
+        _ => None,
+    })
 }
 
 /// The largest code system whose concept list a binding check reads.
@@ -383,6 +399,25 @@ impl<'r> Run<'_, 'r> {
                 );
             }
         }
+        if let Some(Json::Number(n)) = inst.value {
+            if let Ok(x) = n.parse::<f64>() {
+                if el.min_value.is_some_and(|m| x < m) || el.max_value.is_some_and(|m| x > m) {
+                    let bound = |b: Option<f64>| b.map_or("-".to_owned(), |b| b.to_string());
+                    self.push(
+                        Severity::Error,
+                        "value",
+                        loc,
+                        format!(
+                            "{}: value {n} is outside [{}, {}] (profile {})",
+                            el.id,
+                            bound(el.min_value),
+                            bound(el.max_value),
+                            p.url
+                        ),
+                    );
+                }
+            }
+        }
         if let (Some(max), Some(Json::String(s))) = (el.max_length, inst.value) {
             let n = s.chars().count();
             if n > max {
@@ -401,7 +436,8 @@ impl<'r> Run<'_, 'r> {
             let ty = inst.ty;
             if !el.types.is_empty()
                 && !el.types.iter().any(|(c, _)| c == ty || c == "*")
-                && el.types.len() > 1
+                && el.path.ends_with("[x]")
+                && !ty.is_empty()
             {
                 let allowed: Vec<&str> = el.types.iter().map(|(c, _)| c.as_str()).collect();
                 self.push(

@@ -92,6 +92,7 @@ const PROFILE: &str = r#"{"resourceType":"StructureDefinition","id":"test-patien
    "slicing":{"discriminator":[{"type":"value","path":"url"}],"rules":"open"}},
   {"id":"Patient.extension:birthPlace","path":"Patient.extension","sliceName":"birthPlace","min":0,"max":"1",
    "type":[{"code":"Extension","profile":["http://hl7.org/fhir/StructureDefinition/patient-birthPlace"]}]},
+  {"id":"Patient.multipleBirth[x]","path":"Patient.multipleBirth[x]","min":0,"max":"1","type":[{"code":"integer"}],"maxValueInteger":5},
   {"id":"Patient.gender","path":"Patient.gender","min":0,"max":"1","type":[{"code":"code"}],"fixedCode":"female"},
   {"id":"Patient.maritalStatus","path":"Patient.maritalStatus","min":0,"max":"1","type":[{"code":"CodeableConcept"}],
    "patternCodeableConcept":{"coding":[{"system":"urn:example:ms"}]}},
@@ -139,7 +140,7 @@ fn fixed_pattern_closed_slice_cardinality_and_constraints() {
     let issues = v.validate_json(
         br#"{"resourceType":"Patient","meta":{"profile":["http://example.org/StructureDefinition/test-patient"]},
             "identifier":[{"system":"urn:other","value":"1"},{"system":"urn:example:mrn","value":"123456789"}],
-            "gender":"male","maritalStatus":{"coding":[{"system":"urn:x","code":"M"}]},
+            "gender":"male","maritalStatus":{"coding":[{"system":"urn:x","code":"M"}]},"multipleBirthBoolean":true,
             "name":[{"given":["A"]},{"family":"B"}]}"#,
         &[],
     );
@@ -157,13 +158,17 @@ fn fixed_pattern_closed_slice_cardinality_and_constraints() {
         "{e:#?}"
     );
     assert!(has("Patient.name[0]", "tp-1"), "{e:#?}");
+    assert!(
+        has("Patient.multipleBirth", "type boolean is not allowed"),
+        "{e:#?}"
+    );
 }
 
 #[test]
 fn a_missing_required_slice_is_reported() {
     let v = profiled();
     let issues = v.validate_json(
-        br#"{"resourceType":"Patient","identifier":[{"system":"urn:example:mrn2","value":"1"}],"name":[{"family":"B"}]}"#,
+        br#"{"resourceType":"Patient","identifier":[{"system":"urn:example:mrn2","value":"1"}],"name":[{"family":"B"}],"multipleBirthInteger":7}"#,
         &[URL],
     );
     let e = errors(&issues);
