@@ -152,6 +152,9 @@ impl<'r> Walk<'_, 'r, '_> {
     /// whose constraints apply to it.
     fn node(&mut self, node: Node<'r>, def_path: &str, constraint_paths: &[&str], location: &str) {
         self.constraints(node, constraint_paths, location);
+        if node.ty == "Extension" {
+            self.extension_definition(node, location);
+        }
         if let Some(Json::Object(ext)) = node.ext {
             self.extensions(ext, location);
         }
@@ -262,6 +265,28 @@ impl<'r> Walk<'_, 'r, '_> {
                     ));
                 }
             }
+        }
+    }
+
+    /// An extension whose definition the package set has is checked
+    /// against it; one that is unknown (and not an HL7 core extension,
+    /// whose definitions come with the core package) is reported.
+    fn extension_definition(&mut self, node: Node<'r>, location: &str) {
+        let (Some(value), Some(url)) = (node.value, node.str_field("url")) else {
+            return;
+        };
+        match self.v.profile(url) {
+            Some(p) if p.type_name == "Extension" => {
+                p.validate_element(self.v, self.resource, value, location, self.issues)
+            }
+            Some(_) => {}
+            None if url.starts_with("http://hl7.org/fhir/") => {}
+            None => self.issues.push(Issue::new(
+                Severity::Warning,
+                "not-supported",
+                location,
+                format!("extension {url} is not known; its content is not checked"),
+            )),
         }
     }
 

@@ -26,7 +26,7 @@ use fhir_model::json::tree::Value as Json;
 use crate::PackageSet;
 
 /// Issue severity, as OperationOutcome names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     Fatal,
     Error,
@@ -163,6 +163,27 @@ impl Validator {
     }
 
     fn validate_tree_into(&self, resource: &Json, profiles: &[&str], issues: &mut Vec<Issue>) {
+        let from = issues.len();
+        self.validate_tree_once(resource, profiles, issues);
+        // An extension is checked by the base walk and again by a profile
+        // slice naming its definition: keep each issue once.
+        let mut seen = std::collections::HashSet::new();
+        let mut i = from;
+        while i < issues.len() {
+            let key = (
+                issues[i].severity,
+                issues[i].expression.clone(),
+                issues[i].message.clone(),
+            );
+            if seen.insert(key) {
+                i += 1;
+            } else {
+                issues.remove(i);
+            }
+        }
+    }
+
+    fn validate_tree_once(&self, resource: &Json, profiles: &[&str], issues: &mut Vec<Issue>) {
         let Some(ty) = resource_type(resource) else {
             return;
         };

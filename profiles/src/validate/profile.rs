@@ -131,6 +131,31 @@ impl Profile {
         })
     }
 
+    /// Checks one element instance of this profile's type (an extension
+    /// against its definition) inside `resource`.
+    pub fn validate_element(
+        &self,
+        v: &Validator,
+        resource: &Json,
+        value: &Json,
+        location: &str,
+        issues: &mut Vec<Issue>,
+    ) {
+        let mut run = Run {
+            v,
+            p: self,
+            resource,
+            issues,
+            depth: 1,
+        };
+        let inst = Inst {
+            value: Some(value),
+            ext: None,
+            ty: &self.type_name,
+        };
+        run.item(0, inst, location);
+    }
+
     /// Checks `resource` (located at `location`) against this profile.
     pub fn validate(
         &self,

@@ -183,12 +183,20 @@ fn a_missing_required_slice_is_reported() {
 #[test]
 fn unknown_profile_is_a_warning() {
     let issues = Validator::default().validate_json(
-        br#"{"resourceType":"Basic","code":{"text":"x"},"meta":{"profile":["http://example.org/nope"]}}"#,
+        br#"{"resourceType":"Basic","code":{"text":"x"},"meta":{"profile":["http://example.org/nope"]},
+            "extension":[{"url":"http://example.org/ext","valueString":"a"}]}"#,
         &[],
     );
     assert!(
         issues.iter().any(|i| i.severity == Severity::Warning
             && i.message.contains("http://example.org/nope is not known")),
+        "{issues:?}"
+    );
+    assert!(
+        issues.iter().any(|i| i.severity == Severity::Warning
+            && i.expression == "Basic.extension[0]"
+            && i.message
+                .contains("extension http://example.org/ext is not known")),
         "{issues:?}"
     );
     assert!(!has_errors(&issues));
