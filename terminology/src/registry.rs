@@ -82,7 +82,16 @@ impl Registry {
         let (url, version) = split_canonical(system, version);
         let found = self.systems.get(url).and_then(|versions| match version {
             None => versions.last(),
-            Some(v) => versions.iter().rev().find(|cs| cs.version() == Some(v)),
+            Some(v) => versions
+                .iter()
+                .rev()
+                .find(|cs| cs.version() == Some(v))
+                .or_else(|| {
+                    versions
+                        .iter()
+                        .rev()
+                        .find(|cs| cs.version().is_some_and(|have| version_matches(v, have)))
+                }),
         });
         if let (None, Some(p)) = (found, &self.parent) {
             return p.get(url, version);
@@ -232,6 +241,20 @@ fn split_canonical<'a>(system: &'a str, version: Option<&'a str>) -> (&'a str, O
     }
 }
 
+/// Whether a version pattern (`1.x.x`, `1.*`, or a shorter `1` / `1.2`
+/// as a prefix of dot-separated parts) matches a version, as value sets
+/// pin code system versions.
+fn version_matches(pattern: &str, have: &str) -> bool {
+    let want: Vec<&str> = pattern.split('.').collect();
+    let got: Vec<&str> = have.split('.').collect();
+    if want.len() > got.len() {
+        return false;
+    }
+    want.iter()
+        .zip(&got)
+        .all(|(w, g)| *w == "x" || *w == "X" || *w == "*" || w == g)
+}
+
 /// `a`, `a or b`, `a, b or c`.
 fn join_or(items: &[&str]) -> String {
     match items {
@@ -281,5 +304,7 @@ mod tests {
             Some("A definition for CodeSystem 'http://ex/cs' version '3' could not be found, so the code cannot be validated. Valid versions: 2 or 1")
         );
         assert_eq!(join_or(&["a", "b", "c"]), "a, b or c");
+        assert!(version_matches("1.x.x", "1.2.0") && version_matches("1", "1.0.0"));
+        assert!(!version_matches("1.x", "2.0") && !version_matches("1.2.3.4", "1.2.3"));
     }
 }

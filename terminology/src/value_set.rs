@@ -888,7 +888,21 @@ impl Registry {
                 messages.push(m);
                 continue;
             };
-            let v = match self.get(system, c.version.as_deref()) {
+            if let (Some(given), Some(used)) = (&c.version, &item.version) {
+                if given != used {
+                    messages.push(format!(
+                        "The code system '{system}' version '{used}' in the ValueSet include is different to the one in the value ('{given}')"
+                    ));
+                    first.get_or_insert(Validation {
+                        result: false,
+                        message: None,
+                        display: item.display.clone(),
+                        inactive: item.inactive,
+                    });
+                    continue;
+                }
+            }
+            let v = match self.get(system, item.version.as_deref()) {
                 Ok(cs) if cs.concept(&item.code).is_some() => {
                     let mut v = cs.validate_code(
                         &item.code,
