@@ -329,8 +329,8 @@ mod tests {
                 .contains("is not known")),
             "{oo}"
         );
-        // The package's own example validates without errors against its
-        // declared profile.
+        // A JP-CLINS example validates without errors against its declared
+        // JP Core profile.
         let example =
             std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
                 "../../shared/data/jp-clins-examples/Patient-Example-JP-Patient-minimun.json",
@@ -352,10 +352,7 @@ mod tests {
                 "{oo}"
             );
         }
-        // A closed-slice / cardinality breach against JP_Patient: two
-        // birthDates is structure; JP_Patient.identifier is 0..* but
-        // `gender` has a required binding; use a fixed-value breach instead:
-        // the JP_Patient_Race extension with a wrong value type.
+        // JP_Patient_Race with a value type its definition does not allow.
         let bad = json!({"resourceType": "Patient", "extension": [{
             "url": "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Patient_Race",
             "valueString": "x"}]});
