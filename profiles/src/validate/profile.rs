@@ -831,9 +831,7 @@ impl<'r> Run<'_, 'r> {
                     // rules, which the base walk reports anyway).
                     let mut any = false;
                     for url in profiles {
-                        let Some(prof) = self.v.profile(url) else {
-                            return None;
-                        };
+                        let prof = self.v.profile(url)?;
                         let mut scratch = Vec::new();
                         prof.validate(self.v, value, rt, &mut scratch);
                         if !super::has_errors(&scratch) {
@@ -846,7 +844,7 @@ impl<'r> Run<'_, 'r> {
                 "exists" => {
                     let value = inst_value(item);
                     let want = slice.min > 0;
-                    !navigate(value, &d.path).is_empty() == want
+                    navigate(value, &d.path).is_empty() != want
                 }
                 _ => return None,
             };
@@ -961,15 +959,14 @@ fn instances<'r>(parent: Inst<'r>, name: &str) -> Vec<(Option<usize>, Inst<'r>)>
             None => "",
         };
         match choice {
-            Some(prefix) => {
+            Some(prefix)
                 if k.strip_prefix(prefix)
-                    .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
-                {
-                    add(k, ty);
-                }
+                    .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase())) =>
+            {
+                add(k, ty)
             }
             None if k == name => add(k, ty),
-            None => {}
+            _ => {}
         }
     }
     // A primitive that has only `_name`.
