@@ -241,13 +241,13 @@ fn split_canonical<'a>(system: &'a str, version: Option<&'a str>) -> (&'a str, O
     }
 }
 
-/// Whether a version pattern (`1.x.x`, `1.*`, or a shorter `1` / `1.2`
-/// as a prefix of dot-separated parts) matches a version, as value sets
-/// pin code system versions.
-fn version_matches(pattern: &str, have: &str) -> bool {
+/// Whether a version pattern (`1.x.x`, `1.*.*`: `x` or `*` for any part,
+/// as many parts as the version) matches a version, as value sets pin
+/// code system versions.
+pub(crate) fn version_matches(pattern: &str, have: &str) -> bool {
     let want: Vec<&str> = pattern.split('.').collect();
     let got: Vec<&str> = have.split('.').collect();
-    if want.len() > got.len() {
+    if want.len() != got.len() {
         return false;
     }
     want.iter()
@@ -304,7 +304,7 @@ mod tests {
             Some("A definition for CodeSystem 'http://ex/cs' version '3' could not be found, so the code cannot be validated. Valid versions: 2 or 1")
         );
         assert_eq!(join_or(&["a", "b", "c"]), "a, b or c");
-        assert!(version_matches("1.x.x", "1.2.0") && version_matches("1", "1.0.0"));
+        assert!(version_matches("1.x.x", "1.2.0") && !version_matches("1", "1.0.0"));
         assert!(!version_matches("1.x", "2.0") && !version_matches("1.2.3.4", "1.2.3"));
     }
 }

@@ -357,6 +357,8 @@ fn flatten_contains(items: Vec<Value>, at: &str, out: &mut Vec<Coding>) -> Resul
 struct Item {
     system: String,
     version: Option<String>,
+    /// The version the value set's include asked for (maybe a pattern).
+    pinned: Option<String>,
     code: String,
     display: Option<String>,
     inactive: bool,
@@ -512,6 +514,7 @@ impl Registry {
                     Some(Item {
                         system: c.system.clone()?,
                         version: c.version.clone(),
+                        pinned: None,
                         code: c.code.clone()?,
                         display: c.display.clone(),
                         inactive: false,
@@ -589,6 +592,7 @@ impl Registry {
         let item = |c: &Concept, display: Option<&str>, extra: &[Designation]| Item {
             system: cs.url().to_owned(),
             version: cs.version().map(str::to_owned),
+            pinned: set.version.clone(),
             code: c.code.clone(),
             display: match (display, language) {
                 (Some(d), None) => Some(d.to_owned()),
@@ -612,6 +616,7 @@ impl Registry {
                     None if cs.is_empty() => out.push(Item {
                         system: cs.url().to_owned(),
                         version: cs.version().map(str::to_owned),
+                        pinned: set.version.clone(),
                         code: r.code.clone(),
                         display: r.display.clone(),
                         inactive: false,
@@ -842,7 +847,25 @@ impl Registry {
         display_language: Option<&str>,
         active_only: bool,
     ) -> Result<Validation, Error> {
-        let all = self.members(vs)?;
+        let all = match self.members(vs) {
+            Ok(all) => all,
+            // A code system (version) the value set needs is missing: the
+            // code cannot be validated, which is an answer, not an error.
+            Err(Error::UnknownSystem { system, version }) => {
+                let version = version
+                    .map(|v| format!(" version '{v}'"))
+                    .unwrap_or_default();
+                return Ok(Validation {
+                    result: false,
+                    message: Some(format!(
+                        "A definition for CodeSystem '{system}'{version} could not be found, so the code cannot be validated"
+                    )),
+                    display: None,
+                    inactive: false,
+                });
+            }
+            Err(e) => return Err(e),
+        };
         let lookup = |system: &str, code: &str| {
             all.index
                 .get(&(system.to_owned(), code.to_owned()))
@@ -851,7 +874,17 @@ impl Registry {
         let mut messages = Vec::new();
         let mut first: Option<Validation> = None;
         for c in codings {
-            let Some(system) = c.system.as_deref() else {
+            // A code without a system: the value set's one system, when
+            // it has only one (the tx ecosystem's "implied system").
+            let implied = match c.system.as_deref() {
+                Some(_) => None,
+                None => {
+                    let mut systems = all.items.iter().map(|i| i.system.as_str());
+                    let first = systems.next();
+                    first.filter(|f| systems.all(|s| s == *f))
+                }
+            };
+            let Some(system) = c.system.as_deref().or(implied) else {
                 messages.push(format!(
                     "The code '{}' has no system, so it cannot be validated against the value set '{}'",
                     c.code,
@@ -888,8 +921,19 @@ impl Registry {
                 messages.push(m);
                 continue;
             };
-            if let (Some(given), Some(used)) = (&c.version, &item.version) {
-                if given != used {
+            // The coding's version must be the one the value set pins (a
+            // pattern such as 1.x matches several); unpinned, the coding's
+            // version is the one checked.
+            let mut check_version = item.version.clone();
+            if let Some(given) = &c.version {
+                let ok = match &item.pinned {
+                    Some(p) => p == given || crate::registry::version_matches(p, given),
+                    None => true,
+                };
+                let used = item.version.clone().unwrap_or_default();
+                if ok && self.get(system, Some(given)).is_ok() {
+                    check_version = Some(given.clone());
+                } else if given != &used {
                     messages.push(format!(
                         "The code system '{system}' version '{used}' in the ValueSet include is different to the one in the value ('{given}')"
                     ));
@@ -902,7 +946,7 @@ impl Registry {
                     continue;
                 }
             }
-            let v = match self.get(system, item.version.as_deref()) {
+            let v = match self.get(system, check_version.as_deref()) {
                 Ok(cs) if cs.concept(&item.code).is_some() => {
                     let mut v = cs.validate_code(
                         &item.code,

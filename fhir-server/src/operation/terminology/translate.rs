@@ -43,7 +43,12 @@ pub fn answer(
         registry = &local;
     }
     let mut codings: Vec<(Option<String>, Option<String>, String)> = Vec::new();
-    if let Some(c) = params.complex("coding", "valueCoding") {
+    // R5 names (sourceCode, sourceSystem, sourceCoding, targetSystem) are
+    // accepted beside R4's, as the tx ecosystem tests send them.
+    if let Some(c) = params
+        .complex("coding", "valueCoding")
+        .or_else(|| params.complex("sourceCoding", "valueCoding"))
+    {
         let (s, v, k, _) = coding_fields(c);
         codings.extend(k.map(|k| (s, v, k)));
     } else if let Some(cc) = params.complex("codeableConcept", "valueCodeableConcept") {
@@ -51,8 +56,12 @@ pub fn answer(
             let (s, v, k, _) = coding_fields(c);
             codings.extend(k.map(|k| (s, v, k)));
         }
-    } else if let Some(code) = params.str("code") {
-        codings.push((params.str("system"), params.str("version"), code));
+    } else if let Some(code) = params.str("code").or_else(|| params.str("sourceCode")) {
+        codings.push((
+            params.str("system").or_else(|| params.str("sourceSystem")),
+            params.str("version"),
+            code,
+        ));
     }
     if codings.is_empty() {
         return Err(missing(
@@ -61,7 +70,9 @@ pub fn answer(
     }
     let source = params.str("source");
     let target_vs = params.str("target");
-    let target_system = params.str("targetsystem");
+    let target_system = params
+        .str("targetsystem")
+        .or_else(|| params.str("targetSystem"));
     let reverse = params.bool("reverse")?.unwrap_or(false);
     let mut all = Translation {
         result: false,

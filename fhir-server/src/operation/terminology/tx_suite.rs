@@ -8,7 +8,7 @@
 //! Messages, parameters and the suite's own matching rules (`$optional$`,
 //! …) are not compared yet. Ignored by default (it prints a report):
 //! `cargo test -p fhir-server --lib tx_suite -- --ignored --nocapture`
-//! (480 of 598 on 2026-11-25).
+//! (497 of 598 on 2026-11-25).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
