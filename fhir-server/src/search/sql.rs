@@ -109,18 +109,55 @@ pub fn table(kind: ParamKind) -> Option<&'static str> {
     })
 }
 
-/// `r.resource_id IN (…)` / `NOT IN` for every criterion, each joined with
-/// `AND` (leading `AND` included). `rtype` is the single type searched.
+/// Every criterion, each joined with `AND` (leading `AND` included).
+/// `rtype` is the single type searched.
+///
+/// The most selective positive criterion (by [`rank`]) drives the query:
+/// `id IN (set)`, which both planners run as an index lookup whose ids
+/// probe the `resources` primary key. Every other criterion is a
+/// correlated `EXISTS` (or `NOT EXISTS`) probe on the `(type, id)` index
+/// of its table, so a broad criterion (a date range, a category) filters
+/// the few driving rows instead of being materialised whole.
 pub fn criteria(q: &mut Sql, rtype: &str, id_col: &str, criteria: &[Criterion]) {
-    for c in criteria {
+    let driver = criteria
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !is_negative(c))
+        .min_by_key(|(_, c)| rank(c))
+        .map(|(i, _)| i);
+    for (i, c) in criteria.iter().enumerate() {
         let negated = is_negative(c);
-        let _ = write!(
-            q.text,
-            " AND {id_col} {}IN (",
-            if negated { "NOT " } else { "" }
-        );
-        set(q, rtype, c, negated);
+        if Some(i) == driver {
+            let _ = write!(q.text, " AND {id_col} IN (");
+            set_for(q, rtype, c, negated, None);
+        } else {
+            let _ = write!(q.text, " AND {}EXISTS (", if negated { "NOT " } else { "" });
+            set_for(q, rtype, c, negated, Some(id_col));
+        }
         q.push(")");
+    }
+}
+
+/// How selective a criterion usually is (lower drives the query): ids and
+/// exact codes or references pick few rows; prefixes more; ranges and
+/// `:missing` many.
+fn rank(c: &Criterion) -> u8 {
+    match c {
+        Criterion::Id(_) => 0,
+        Criterion::Chain { .. } | Criterion::Has { .. } => 4,
+        Criterion::Missing { .. } => 7,
+        Criterion::Param {
+            param, modifier, ..
+        } => match (param.kind, modifier) {
+            (_, Modifier::Contains | Modifier::Text) => 6,
+            // One resource's references: a patient's, an encounter's.
+            (ParamKind::Reference, _) => 1,
+            (ParamKind::String, Modifier::Exact) => 2,
+            (ParamKind::String, _) => 3,
+            (ParamKind::Uri, Modifier::Above | Modifier::Below) => 4,
+            (ParamKind::Token | ParamKind::Uri | ParamKind::Composite, _) => 2,
+            _ => 5,
+        },
     }
 }
 
@@ -150,10 +187,22 @@ fn is_negative(c: &Criterion) -> bool {
 /// resources matching `c` (for a negative criterion, the ids matching its
 /// positive form).
 pub fn set(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool) {
+    set_for(q, rtype, c, negated, None)
+}
+
+/// [`set`], correlated to an outer id column when `corr` is given (for an
+/// `EXISTS` probe): the set is then limited to that one resource.
+fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<&str>) {
+    let same = |q: &mut Sql, col: &str| {
+        if let Some(outer) = corr {
+            let _ = write!(q.text, " AND {col} = {outer}");
+        }
+    };
     match c {
         Criterion::Id(ids) => {
             q.push("SELECT resource_id FROM resources WHERE resource_type = ");
             q.text(rtype);
+            same(q, "resource_id");
             q.push(" AND resource_id IN ");
             q.text_list(ids.iter().map(String::as_str));
         }
@@ -173,6 +222,7 @@ pub fn set(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool) {
             };
             let _ = write!(q.text, "SELECT resource_id FROM {table} WHERE resource_type = ");
             q.text(rtype);
+            same(q, "resource_id");
             q.push(" AND param = ");
             q.text(&code);
         }
@@ -182,7 +232,7 @@ pub fn set(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool) {
             values,
         } => {
             if param.kind == ParamKind::Composite {
-                composite(q, rtype, param, values);
+                composite(q, rtype, param, values, corr);
                 return;
             }
             let Some(table) = table(param.kind) else {
@@ -191,9 +241,14 @@ pub fn set(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool) {
             };
             let _ = write!(q.text, "SELECT resource_id FROM {table} WHERE resource_type = ");
             q.text(rtype);
+            same(q, "resource_id");
             q.push(" AND param = ");
             q.text(&param.code);
             q.push(" AND (");
+            // In a probe, SQLite must look the row up by (type, id), not
+            // by value: `+col` keeps a column out of index selection there
+            // (PostgreSQL's planner weighs its statistics instead).
+            let p = if corr.is_some() && q.backend == Backend::Sqlite { "+" } else { "" };
             for (i, v) in values.iter().enumerate() {
                 if i > 0 {
                     q.push(" OR ");
@@ -201,7 +256,7 @@ pub fn set(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool) {
                 q.push("(");
                 // A negated criterion selects the rows matching the value
                 // itself; `ne` inside it is therefore `eq`.
-                value_condition(q, "", param.kind, *modifier, v, negated);
+                value_condition(q, p, param.kind, *modifier, v, negated);
                 q.push(")");
             }
             q.push(")");
@@ -209,6 +264,7 @@ pub fn set(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool) {
         Criterion::Chain { param, targets } => {
             q.push("SELECT resource_id FROM idx_reference WHERE resource_type = ");
             q.text(rtype);
+            same(q, "resource_id");
             q.push(" AND param = ");
             q.text(&param.code);
             q.push(" AND (");
@@ -216,10 +272,11 @@ pub fn set(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool) {
                 if i > 0 {
                     q.push(" OR ");
                 }
-                q.push("(target_type = ");
+                let p = if corr.is_some() && q.backend == Backend::Sqlite { "+" } else { "" };
+                let _ = write!(q.text, "({p}target_type = ");
                 q.text(target);
                 let negated = is_negative(inner);
-                let _ = write!(q.text, " AND target_id {}IN (", if negated { "NOT " } else { "" });
+                let _ = write!(q.text, " AND {p}target_id {}IN (", if negated { "NOT " } else { "" });
                 set(q, target, inner, negated);
                 q.push("))");
             }
@@ -236,6 +293,7 @@ pub fn set(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool) {
             q.text(&param.code);
             q.push(" AND target_type = ");
             q.text(rtype);
+            same(q, "target_id");
             let negated = is_negative(inner);
             let _ = write!(q.text, " AND resource_id {}IN (", if negated { "NOT " } else { "" });
             set(q, source_type, inner, negated);
@@ -246,7 +304,7 @@ pub fn set(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool) {
 
 /// A composite: the component rows of one `grp` must all match. Rows of
 /// component n are stored under `code#n` in the component type's table.
-fn composite(q: &mut Sql, rtype: &str, param: &ParamDef, values: &[Value]) {
+fn composite(q: &mut Sql, rtype: &str, param: &ParamDef, values: &[Value], corr: Option<&str>) {
     for (vi, v) in values.iter().enumerate() {
         if vi > 0 {
             q.push(" UNION ");
@@ -268,6 +326,9 @@ fn composite(q: &mut Sql, rtype: &str, param: &ParamDef, values: &[Value]) {
         }
         q.push(" WHERE c0.resource_type = ");
         q.text(rtype);
+        if let Some(outer) = corr {
+            let _ = write!(q.text, " AND c0.resource_id = {outer}");
+        }
         q.push(" AND c0.param = ");
         q.text(&format!("{}#0", param.code));
         for (n, (part, comp)) in parts.iter().zip(&param.components).enumerate() {
@@ -382,11 +443,6 @@ fn value_condition(
                 q.text(v);
             }
             q.push(")");
-            // A relative canonical (`Library/x`) is indexed as a url.
-            if let (Some(t), None) = (target_type, version) {
-                let _ = write!(q.text, " OR {p}url = ");
-                q.text(&format!("{t}/{id}"));
-            }
         }
         Value::Url { url, version } => {
             let _ = write!(q.text, "{p}url = ");

@@ -72,12 +72,20 @@ fn canonical(s: &str, e: &mut ReferenceEntry) {
     if s.is_empty() || s.starts_with('#') {
         return;
     }
-    match s.split_once('|') {
+    let url = match s.split_once('|') {
         Some((url, version)) => {
-            e.url = Some(url.to_owned());
             e.url_version = Some(version.to_owned()).filter(|v| !v.is_empty());
+            url
         }
-        None => e.url = Some(s.to_owned()),
+        None => s,
+    };
+    e.url = Some(url.to_owned());
+    // A relative canonical (`Library/l2`) also names a local resource, so
+    // that `depends-on=Library/l2` finds it by type and id like any
+    // reference, with one index lookup.
+    if let Some((ty, id, None, true)) = target(url) {
+        e.target_type = Some(ty.to_owned());
+        e.target_id = Some(id.to_owned());
     }
 }
 
@@ -287,6 +295,8 @@ mod tests {
             got,
             vec![ReferenceEntry {
                 url: Some("Library/l2".into()),
+                target_type: Some("Library".into()),
+                target_id: Some("l2".into()),
                 ..empty()
             }]
         );
