@@ -65,9 +65,11 @@ fn main() {
     if cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; run with --release for meaningful numbers");
     }
-    let dir = std::env::var("SYNTHEA_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/synthea-120")
-    });
+    let dir = std::env::var("SYNTHEA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/synthea-120")
+        });
     if !dir.is_dir() {
         eprintln!("{} is missing", dir.display());
         std::process::exit(2);
@@ -91,8 +93,8 @@ fn main() {
         let secs = started.elapsed().as_secs_f64();
         let summary = String::from_utf8_lossy(&out.stdout);
         let client = Client::new(server.base_url());
-        let total = count(&client, "/Observation").unwrap_or(0)
-            + count(&client, "/Patient").unwrap_or(0);
+        let total =
+            count(&client, "/Observation").unwrap_or(0) + count(&client, "/Patient").unwrap_or(0);
         println!(
             "\n{}: import of {} in {secs:.1} s (exit {}): {}",
             backend.name(),

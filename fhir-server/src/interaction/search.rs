@@ -155,7 +155,11 @@ async fn form_body(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        if req.headers().get(header::CONTENT_LENGTH).is_none_or(|v| v == "0") {
+        if req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|v| v == "0")
+        {
             return Ok(Vec::new());
         }
         return Err(Error::invalid(
@@ -170,7 +174,10 @@ async fn form_body(
         Err(e) => return Err(e),
     };
     serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-        Error::invalid(IssueCode::Invalid, format!("cannot read the form body: {e}"))
+        Error::invalid(
+            IssueCode::Invalid,
+            format!("cannot read the form body: {e}"),
+        )
     })
 }
 
@@ -286,10 +293,7 @@ fn add_compartment(search: &mut SearchRequest, scope: &CompartmentScope) -> Resu
     search.compartment = Some(crate::search::query::CompartmentFilter {
         compartment: scope.compartment.clone(),
         id: scope.id.clone(),
-        params: per_type
-            .into_iter()
-            .map(|(t, p)| (t, p.to_vec()))
-            .collect(),
+        params: per_type.into_iter().map(|(t, p)| (t, p.to_vec())).collect(),
         include_owner: false,
     });
     Ok(())
@@ -306,7 +310,11 @@ fn link(base: &str, path: &str, used: &[(String, String)], cursor: Option<&str>)
     let mut sep = '?';
     for (k, v) in used {
         url.push(sep);
-        url.push_str(&encode_query_value(k).replace("%3A", ":").replace("%2E", "."));
+        url.push_str(
+            &encode_query_value(k)
+                .replace("%3A", ":")
+                .replace("%2E", "."),
+        );
         url.push('=');
         url.push_str(&encode_query_value(v));
         sep = '&';

@@ -87,16 +87,29 @@ async fn every_parameter_type_on_both_backends() {
     for db in backends() {
         let app = app(&db.store).await;
         for r in fixtures() {
-            let url = format!("/fhir/{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""));
+            let url = format!(
+                "/fhir/{}/{}",
+                r["resourceType"].as_str().unwrap_or(""),
+                r["id"].as_str().unwrap_or("")
+            );
             let rep = send(&app, with_json(TestRequest::put().uri(&url), &r)).await;
-            assert!(rep.status == 201 || rep.status == 200, "{url}: {}", String::from_utf8_lossy(&rep.body));
+            assert!(
+                rep.status == 201 || rep.status == 200,
+                "{url}: {}",
+                String::from_utf8_lossy(&rep.body)
+            );
         }
         let label = db.label;
         let search = |q: &'static str| {
             let app = &app;
             async move {
                 let r = send(app, TestRequest::get().uri(&enc(q))).await;
-                assert_eq!(r.status, 200, "{label} {q}: {}", String::from_utf8_lossy(&r.body));
+                assert_eq!(
+                    r.status,
+                    200,
+                    "{label} {q}: {}",
+                    String::from_utf8_lossy(&r.body)
+                );
                 let b = r.json();
                 assert_eq!(b["type"], "searchset");
                 b
@@ -210,7 +223,11 @@ async fn every_parameter_type_on_both_backends() {
         let b = search("/fhir/Patient?gender=male").await;
         assert_eq!(ids(&b), ["p2"], "{label}");
         let p2 = json!({"resourceType": "Patient", "id": "p2", "gender": "female"});
-        send(&app, with_json(TestRequest::put().uri("/fhir/Patient/p2"), &p2)).await;
+        send(
+            &app,
+            with_json(TestRequest::put().uri("/fhir/Patient/p2"), &p2),
+        )
+        .await;
         let b = search("/fhir/Patient?gender=male").await;
         assert!(ids(&b).is_empty(), "{label}");
         let b = search("/fhir/Patient?_tag=urn:x|y").await;
@@ -224,31 +241,63 @@ async fn includes_sorting_paging_and_handling() {
         let app = app(&db.store).await;
         let label = db.label;
         for r in fixtures() {
-            let url = format!("/fhir/{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""));
+            let url = format!(
+                "/fhir/{}/{}",
+                r["resourceType"].as_str().unwrap_or(""),
+                r["id"].as_str().unwrap_or("")
+            );
             send(&app, with_json(TestRequest::put().uri(&url), &r)).await;
         }
         let get = |q: String| {
             let app = &app;
             async move {
                 let r = send(app, TestRequest::get().uri(&q)).await;
-                assert_eq!(r.status, 200, "{label} {q}: {}", String::from_utf8_lossy(&r.body));
+                assert_eq!(
+                    r.status,
+                    200,
+                    "{label} {q}: {}",
+                    String::from_utf8_lossy(&r.body)
+                );
                 r.json()
             }
         };
         // _include, _revinclude, :iterate
         let b = get("/fhir/Observation?_id=o2&_include=Observation:subject".into()).await;
-        let modes: Vec<(String, String)> = b["entry"].as_array().into_iter().flatten()
-            .map(|e| (e["resource"]["id"].as_str().unwrap_or("").to_owned(), e["search"]["mode"].as_str().unwrap_or("").to_owned()))
+        let modes: Vec<(String, String)> = b["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                (
+                    e["resource"]["id"].as_str().unwrap_or("").to_owned(),
+                    e["search"]["mode"].as_str().unwrap_or("").to_owned(),
+                )
+            })
             .collect();
-        assert_eq!(modes, [("o2".into(), "match".into()), ("p2".into(), "include".into())], "{label}");
+        assert_eq!(
+            modes,
+            [
+                ("o2".into(), "match".into()),
+                ("p2".into(), "include".into())
+            ],
+            "{label}"
+        );
         assert_eq!(b["total"], 1, "{label}: includes are not counted");
         let b = get("/fhir/Observation?_id=o2&_include=Observation:subject&_include:iterate=Patient:general-practitioner".into()).await;
         assert_eq!(b["entry"].as_array().map(Vec::len), Some(3), "{label}");
         let b = get("/fhir/Patient?_id=p1&_revinclude=Observation:subject".into()).await;
-        let included: Vec<&str> = b["entry"].as_array().into_iter().flatten()
+        let included: Vec<&str> = b["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
             .filter(|e| e["search"]["mode"] == "include")
-            .filter_map(|e| e["resource"]["id"].as_str()).collect();
-        assert_eq!(sorted(included.iter().map(|s| s.to_string()).collect()), ["o1", "o3"], "{label}");
+            .filter_map(|e| e["resource"]["id"].as_str())
+            .collect();
+        assert_eq!(
+            sorted(included.iter().map(|s| s.to_string()).collect()),
+            ["o1", "o3"],
+            "{label}"
+        );
         let b = get("/fhir/Observation?_id=o1&_include=*".into()).await;
         assert_eq!(b["entry"].as_array().map(Vec::len), Some(2), "{label}");
 
@@ -264,63 +313,139 @@ async fn includes_sorting_paging_and_handling() {
 
         // paging: next links walk every match once, also with _sort and
         // while resources are added between pages
-        for q in ["/fhir/Patient?_count=1", "/fhir/Patient?_count=1&_sort=-birthdate"] {
+        for q in [
+            "/fhir/Patient?_count=1",
+            "/fhir/Patient?_count=1&_sort=-birthdate",
+        ] {
             let mut url = q.to_owned();
             let mut seen = Vec::new();
             let mut pages = 0;
             loop {
                 let b = get(url.clone()).await;
-                assert_eq!(b["total"].as_i64().unwrap_or(3), 3, "{label} {url}: total stays the first count");
+                assert_eq!(
+                    b["total"].as_i64().unwrap_or(3),
+                    3,
+                    "{label} {url}: total stays the first count"
+                );
                 seen.extend(ids(&b));
                 pages += 1;
                 if pages == 1 {
                     let extra = json!({"resourceType": "Observation", "id": format!("x{pages}"), "status": "final", "code": {"text": "x"}});
-                    send(&app, with_json(TestRequest::put().uri(&format!("/fhir/Observation/x{pages}")), &extra)).await;
+                    send(
+                        &app,
+                        with_json(
+                            TestRequest::put().uri(&format!("/fhir/Observation/x{pages}")),
+                            &extra,
+                        ),
+                    )
+                    .await;
                 }
-                let next = b["link"].as_array().into_iter().flatten()
+                let next = b["link"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
                     .find(|l| l["relation"] == "next")
-                    .and_then(|l| l["url"].as_str()).map(str::to_owned);
+                    .and_then(|l| l["url"].as_str())
+                    .map(str::to_owned);
                 match next {
                     Some(n) => url = n[n.find("/fhir").unwrap_or(0)..].to_owned(),
                     None => break,
                 }
                 assert!(pages < 10, "{label}: paging does not end");
             }
-            assert_eq!(sorted(seen.clone()), ["p1", "p2", "p3"], "{label} {q}: {seen:?}");
+            assert_eq!(
+                sorted(seen.clone()),
+                ["p1", "p2", "p3"],
+                "{label} {q}: {seen:?}"
+            );
         }
         let b = get("/fhir/Patient?_summary=count".into()).await;
-        assert_eq!((b["total"].as_i64(), b.get("entry").is_none()), (Some(3), true), "{label}");
+        assert_eq!(
+            (b["total"].as_i64(), b.get("entry").is_none()),
+            (Some(3), true),
+            "{label}"
+        );
         let b = get("/fhir/Patient?_total=none&_id=p1".into()).await;
         assert!(b.get("total").is_none(), "{label}");
         let b = get("/fhir/Patient?_id=p1&_elements=gender".into()).await;
         let p = &b["entry"][0]["resource"];
-        assert_eq!((p["gender"].as_str(), p.get("name").is_none()), (Some("female"), true), "{label}");
-        let tags: Vec<&str> = p["meta"]["tag"].as_array().into_iter().flatten()
-            .filter_map(|t| t["code"].as_str()).collect();
+        assert_eq!(
+            (p["gender"].as_str(), p.get("name").is_none()),
+            (Some("female"), true),
+            "{label}"
+        );
+        let tags: Vec<&str> = p["meta"]["tag"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["code"].as_str())
+            .collect();
         assert!(tags.contains(&"SUBSETTED"), "{label}: {tags:?}");
         let self_link = b["link"][0]["url"].as_str().unwrap_or("");
-        assert!(self_link.ends_with("/fhir/Patient?_id=p1&_elements=gender"), "{label}: {self_link}");
+        assert!(
+            self_link.ends_with("/fhir/Patient?_id=p1&_elements=gender"),
+            "{label}: {self_link}"
+        );
 
         // lenient (default): unknown parameters ignored and reported
         let b = get("/fhir/Patient?nonsense=1&gender=male".into()).await;
         assert_eq!(sorted(ids(&b)), ["p2", "p3"], "{label}");
-        let outcome = b["entry"].as_array().into_iter().flatten()
-            .find(|e| e["search"]["mode"] == "outcome").expect("an outcome entry");
-        assert_eq!(outcome["resource"]["issue"][0]["expression"][0], "nonsense", "{label}");
-        assert!(!b["link"][0]["url"].as_str().unwrap_or("").contains("nonsense"), "{label}");
+        let outcome = b["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["search"]["mode"] == "outcome")
+            .expect("an outcome entry");
+        assert_eq!(
+            outcome["resource"]["issue"][0]["expression"][0], "nonsense",
+            "{label}"
+        );
+        assert!(
+            !b["link"][0]["url"]
+                .as_str()
+                .unwrap_or("")
+                .contains("nonsense"),
+            "{label}"
+        );
         // strict: 400
-        let r = send(&app, TestRequest::get().uri("/fhir/Patient?nonsense=1").insert_header(("prefer", "handling=strict"))).await;
+        let r = send(
+            &app,
+            TestRequest::get()
+                .uri("/fhir/Patient?nonsense=1")
+                .insert_header(("prefer", "handling=strict")),
+        )
+        .await;
         r.assert_outcome(400, "not-supported");
         // bad values are reported, not 500
-        for q in ["/fhir/Patient?birthdate=notadate", "/fhir/Observation?value-quantity=abc", "/fhir/Patient?_count=x",
-                  "/fhir/Patient?gender:nonsense=x", "/fhir/Patient?_sort=nonsense", "/fhir/Observation?subject.nonsense=1",
-                  "/fhir/Patient?_has:Observation:nonsense:code=1"] {
-            let r = send(&app, TestRequest::get().uri(&enc(q)).insert_header(("prefer", "handling=strict"))).await;
+        for q in [
+            "/fhir/Patient?birthdate=notadate",
+            "/fhir/Observation?value-quantity=abc",
+            "/fhir/Patient?_count=x",
+            "/fhir/Patient?gender:nonsense=x",
+            "/fhir/Patient?_sort=nonsense",
+            "/fhir/Observation?subject.nonsense=1",
+            "/fhir/Patient?_has:Observation:nonsense:code=1",
+        ] {
+            let r = send(
+                &app,
+                TestRequest::get()
+                    .uri(&enc(q))
+                    .insert_header(("prefer", "handling=strict")),
+            )
+            .await;
             r.assert_outcome(400, "not-supported");
         }
-        let r = send(&app, TestRequest::get().uri("/fhir/Patient?_cursor=garbage")).await;
+        let r = send(
+            &app,
+            TestRequest::get().uri("/fhir/Patient?_cursor=garbage"),
+        )
+        .await;
         r.assert_outcome(400, "value");
-        send(&app, TestRequest::get().uri("/fhir/Nonsense?x=1")).await.assert_outcome(404, "not-found");
-        send(&app, TestRequest::get().uri("/fhir?_type=Nonsense")).await.assert_outcome(400, "value");
+        send(&app, TestRequest::get().uri("/fhir/Nonsense?x=1"))
+            .await
+            .assert_outcome(404, "not-found");
+        send(&app, TestRequest::get().uri("/fhir?_type=Nonsense"))
+            .await
+            .assert_outcome(400, "value");
     }
 }

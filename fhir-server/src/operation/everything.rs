@@ -65,10 +65,12 @@ pub async fn handle(
         match k.as_str() {
             "start" => start = Some(v.clone()),
             "end" => end = Some(v.clone()),
-            "_since" => match query::criterion(&registry, owner, "_lastUpdated", &format!("ge{v}"), 0) {
-                Ok(c) => search.criteria.push(c),
-                Err(e) => issues.push(Issue::new(IssueCode::Value, e).at("_since")),
-            },
+            "_since" => {
+                match query::criterion(&registry, owner, "_lastUpdated", &format!("ge{v}"), 0) {
+                    Ok(c) => search.criteria.push(c),
+                    Err(e) => issues.push(Issue::new(IssueCode::Value, e).at("_since")),
+                }
+            }
             "_type" => {
                 let wanted: Vec<&str> = v.split(',').map(str::trim).collect();
                 for w in &wanted {
@@ -87,7 +89,8 @@ pub async fn handle(
             "_count" => match v.parse::<usize>() {
                 Ok(n) => search.count = n.min(MAX_COUNT),
                 Err(_) => issues.push(
-                    Issue::new(IssueCode::Value, format!("_count {v:?} is not a number")).at("_count"),
+                    Issue::new(IssueCode::Value, format!("_count {v:?} is not a number"))
+                        .at("_count"),
                 ),
             },
             "_cursor" => {
@@ -117,7 +120,11 @@ pub async fn handle(
             match query::criterion(&registry, t, code, &format!("{prefix}{value}"), 0) {
                 Ok(c) => search.type_criteria.push((t.clone(), c)),
                 Err(e) => {
-                    issues.push(Issue::new(IssueCode::Value, e).at(if prefix == "ge" { "start" } else { "end" }));
+                    issues.push(Issue::new(IssueCode::Value, e).at(if prefix == "ge" {
+                        "start"
+                    } else {
+                        "end"
+                    }));
                     break;
                 }
             }
@@ -161,7 +168,11 @@ mod tests {
             .flatten()
             .filter_map(|e| {
                 let r = &e["resource"];
-                Some(format!("{}/{}", r["resourceType"].as_str()?, r["id"].as_str()?))
+                Some(format!(
+                    "{}/{}",
+                    r["resourceType"].as_str()?,
+                    r["id"].as_str()?
+                ))
             })
             .collect()
     }
@@ -188,18 +199,32 @@ mod tests {
                 json!({"resourceType": "Organization", "id": "org1"}),
             ];
             for r in &resources {
-                let url = format!("/fhir/{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""));
+                let url = format!(
+                    "/fhir/{}/{}",
+                    r["resourceType"].as_str().unwrap_or(""),
+                    r["id"].as_str().unwrap_or("")
+                );
                 send(&app, with_json(TestRequest::put().uri(&url), r)).await;
             }
             let mut url = "/fhir/Patient/p1/$everything?_count=2".to_owned();
             let mut seen = Vec::new();
             for _ in 0..10 {
                 let r = send(&app, TestRequest::get().uri(&url)).await;
-                assert_eq!(r.status, 200, "{label}: {}", String::from_utf8_lossy(&r.body));
+                assert_eq!(
+                    r.status,
+                    200,
+                    "{label}: {}",
+                    String::from_utf8_lossy(&r.body)
+                );
                 let b = r.json();
                 assert_eq!(b["total"], 5, "{label}");
                 seen.extend(ids(&b));
-                match b["link"].as_array().into_iter().flatten().find(|l| l["relation"] == "next") {
+                match b["link"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|l| l["relation"] == "next")
+                {
                     Some(l) => {
                         let n = l["url"].as_str().unwrap_or("");
                         url = n[n.find("/fhir/").unwrap_or(0)..].to_owned();
@@ -210,22 +235,67 @@ mod tests {
             seen.sort();
             assert_eq!(
                 seen,
-                ["Condition/c1", "Encounter/e1", "Observation/o1", "Observation/o2", "Patient/p1"],
+                [
+                    "Condition/c1",
+                    "Encounter/e1",
+                    "Observation/o1",
+                    "Observation/o2",
+                    "Patient/p1"
+                ],
                 "{label}"
             );
-            let b = send(&app, TestRequest::get().uri("/fhir/Patient/p1/$everything?_type=Observation")).await.json();
+            let b = send(
+                &app,
+                TestRequest::get().uri("/fhir/Patient/p1/$everything?_type=Observation"),
+            )
+            .await
+            .json();
             assert_eq!(b["total"], 2, "{label}");
-            let b = send(&app, TestRequest::get().uri("/fhir/Patient/p1/$everything?start=2015-01-01")).await.json();
+            let b = send(
+                &app,
+                TestRequest::get().uri("/fhir/Patient/p1/$everything?start=2015-01-01"),
+            )
+            .await
+            .json();
             let mut got = ids(&b);
             got.sort();
-            assert_eq!(got, ["Condition/c1", "Encounter/e1", "Observation/o1", "Patient/p1"], "{label}: o2 is before start");
-            let b = send(&app, TestRequest::post().uri("/fhir/Encounter/e1/$everything")).await.json();
+            assert_eq!(
+                got,
+                [
+                    "Condition/c1",
+                    "Encounter/e1",
+                    "Observation/o1",
+                    "Patient/p1"
+                ],
+                "{label}: o2 is before start"
+            );
+            let b = send(
+                &app,
+                TestRequest::post().uri("/fhir/Encounter/e1/$everything"),
+            )
+            .await
+            .json();
             let mut got = ids(&b);
             got.sort();
             assert_eq!(got, ["Encounter/e1", "Observation/o1"], "{label}");
-            send(&app, TestRequest::get().uri("/fhir/Patient/none/$everything")).await.assert_outcome(404, "not-found");
-            send(&app, TestRequest::get().uri("/fhir/Patient/p1/$everything?bogus=1")).await.assert_outcome(400, "not-supported");
-            send(&app, TestRequest::get().uri("/fhir/Organization/org1/$everything")).await.assert_outcome(404, "not-found");
+            send(
+                &app,
+                TestRequest::get().uri("/fhir/Patient/none/$everything"),
+            )
+            .await
+            .assert_outcome(404, "not-found");
+            send(
+                &app,
+                TestRequest::get().uri("/fhir/Patient/p1/$everything?bogus=1"),
+            )
+            .await
+            .assert_outcome(400, "not-supported");
+            send(
+                &app,
+                TestRequest::get().uri("/fhir/Organization/org1/$everything"),
+            )
+            .await
+            .assert_outcome(404, "not-found");
         }
     }
 }

@@ -12,13 +12,13 @@
 //!   SQL statement over the index tables, where a selective parameter
 //!   drives the query.
 
+pub mod compartment;
+pub mod extract;
 pub mod index;
+pub mod normalize;
 pub mod param;
 pub mod query;
-pub mod sql;
-pub mod value;
-pub mod extract;
-pub mod normalize;
-pub mod ucum;
 pub mod registry;
-pub mod compartment;
+pub mod sql;
+pub mod ucum;
+pub mod value;

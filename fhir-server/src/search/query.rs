@@ -551,7 +551,12 @@ fn criterion_tx(
     let modifier = parse_modifier(registry, &param, modifier)?;
     let mut values = Vec::new();
     for part in split_or(raw) {
-        values.push(parse_value(&param, modifier.0, modifier.1.as_deref(), &part)?);
+        values.push(parse_value(
+            &param,
+            modifier.0,
+            modifier.1.as_deref(),
+            &part,
+        )?);
     }
     Ok(Criterion::Param {
         param,
@@ -583,9 +588,7 @@ fn terminology_criterion(
             _ => {
                 let (system, code) = split_pipe(&part)
                     .filter(|(s, c)| !s.is_empty() && !c.is_empty())
-                    .ok_or_else(|| {
-                        format!("{}:{m}: {part:?} must be system|code", param.code)
-                    })?;
+                    .ok_or_else(|| format!("{}:{m}: {part:?} must be system|code", param.code))?;
                 tx.hierarchy_codes(&unescape(&system), &unescape(&code), m == "above", left)?
             }
         };
@@ -872,7 +875,11 @@ fn reference_value(
     let (target_type, id, version) = match segments.as_slice() {
         [id] => (type_mod.map(str::to_owned), (*id).to_owned(), None),
         [t, id] => ((*t).to_owned().into(), (*id).to_owned(), None),
-        [t, id, "_history", v] => (Some((*t).to_owned()), (*id).to_owned(), Some((*v).to_owned())),
+        [t, id, "_history", v] => (
+            Some((*t).to_owned()),
+            (*id).to_owned(),
+            Some((*v).to_owned()),
+        ),
         _ => {
             return Err(format!(
                 "{}: {raw:?} is not a reference (Type/id, id or a URL)",
@@ -905,7 +912,9 @@ fn parse_has(
     depth: usize,
 ) -> Result<Criterion, String> {
     if depth > MAX_CHAIN {
-        return Err(format!("_has nested deeper than {MAX_CHAIN} is not supported"));
+        return Err(format!(
+            "_has nested deeper than {MAX_CHAIN} is not supported"
+        ));
     }
     let mut parts = name.splitn(4, ':');
     let (_, source, ref_code, rest) = (parts.next(), parts.next(), parts.next(), parts.next());
@@ -938,7 +947,10 @@ mod tests {
     #[test]
     fn or_lists_respect_escapes() {
         assert_eq!(split_or("a,b\\,c,d"), ["a", "b,c", "d"]);
-        assert_eq!(split_pipe("http://x|1\\|2"), Some(("http://x".into(), "1|2".into())));
+        assert_eq!(
+            split_pipe("http://x|1\\|2"),
+            Some(("http://x".into(), "1|2".into()))
+        );
         assert_eq!(unescape("1\\|2\\$3"), "1|2$3");
     }
 }

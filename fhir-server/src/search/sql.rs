@@ -173,9 +173,16 @@ fn is_negative(c: &Criterion) -> bool {
                     && values.iter().all(|v| {
                         matches!(
                             v,
-                            Value::Date { prefix: Prefix::Ne, .. }
-                                | Value::Number { prefix: Prefix::Ne, .. }
-                                | Value::Quantity { prefix: Prefix::Ne, .. }
+                            Value::Date {
+                                prefix: Prefix::Ne,
+                                ..
+                            } | Value::Number {
+                                prefix: Prefix::Ne,
+                                ..
+                            } | Value::Quantity {
+                                prefix: Prefix::Ne,
+                                ..
+                            }
                         )
                     }))
         }
@@ -220,7 +227,10 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
             } else {
                 param.code.clone()
             };
-            let _ = write!(q.text, "SELECT resource_id FROM {table} WHERE resource_type = ");
+            let _ = write!(
+                q.text,
+                "SELECT resource_id FROM {table} WHERE resource_type = "
+            );
             q.text(rtype);
             same(q, "resource_id");
             q.push(" AND param = ");
@@ -239,7 +249,10 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
                 q.push("SELECT resource_id FROM resources WHERE 1 = 0");
                 return;
             };
-            let _ = write!(q.text, "SELECT resource_id FROM {table} WHERE resource_type = ");
+            let _ = write!(
+                q.text,
+                "SELECT resource_id FROM {table} WHERE resource_type = "
+            );
             q.text(rtype);
             same(q, "resource_id");
             q.push(" AND param = ");
@@ -248,7 +261,11 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
             // In a probe, SQLite must look the row up by (type, id), not
             // by value: `+col` keeps a column out of index selection there
             // (PostgreSQL's planner weighs its statistics instead).
-            let p = if corr.is_some() && q.backend == Backend::Sqlite { "+" } else { "" };
+            let p = if corr.is_some() && q.backend == Backend::Sqlite {
+                "+"
+            } else {
+                ""
+            };
             for (i, v) in values.iter().enumerate() {
                 if i > 0 {
                     q.push(" OR ");
@@ -272,11 +289,19 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
                 if i > 0 {
                     q.push(" OR ");
                 }
-                let p = if corr.is_some() && q.backend == Backend::Sqlite { "+" } else { "" };
+                let p = if corr.is_some() && q.backend == Backend::Sqlite {
+                    "+"
+                } else {
+                    ""
+                };
                 let _ = write!(q.text, "({p}target_type = ");
                 q.text(target);
                 let negated = is_negative(inner);
-                let _ = write!(q.text, " AND {p}target_id {}IN (", if negated { "NOT " } else { "" });
+                let _ = write!(
+                    q.text,
+                    " AND {p}target_id {}IN (",
+                    if negated { "NOT " } else { "" }
+                );
                 set(q, target, inner, negated);
                 q.push("))");
             }
@@ -295,7 +320,11 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
             q.text(rtype);
             same(q, "target_id");
             let negated = is_negative(inner);
-            let _ = write!(q.text, " AND resource_id {}IN (", if negated { "NOT " } else { "" });
+            let _ = write!(
+                q.text,
+                " AND resource_id {}IN (",
+                if negated { "NOT " } else { "" }
+            );
             set(q, source_type, inner, negated);
             q.push(")");
         }

@@ -111,7 +111,10 @@ pub fn date_range(text: &str) -> Option<(i64, i64)> {
             let (body, width) = match clock.matches(':').count() {
                 1 => (body.replacen(&clock, &format!("{clock}:00"), 1), 60_000),
                 _ => match clock.split_once('.') {
-                    Some((_, frac)) => (body.clone(), 10i64.pow(3u32.saturating_sub(frac.len() as u32))),
+                    Some((_, frac)) => (
+                        body.clone(),
+                        10i64.pow(3u32.saturating_sub(frac.len() as u32)),
+                    ),
                     None => (body.clone(), 1000),
                 },
             };
@@ -159,7 +162,10 @@ mod tests {
         assert_eq!(hi - lo + 1, 60_000);
         let (lo, hi) = date_range("2013-01-01T00:00:00.5Z").expect("tenths");
         assert_eq!((lo, hi - lo + 1), (1_356_998_400_500, 100));
-        assert_eq!(date_range("2013-01-01T00:00:00").map(|r| r.0), Some(1_356_998_400_000));
+        assert_eq!(
+            date_range("2013-01-01T00:00:00").map(|r| r.0),
+            Some(1_356_998_400_000)
+        );
         assert!(date_range("2013-13").is_none());
         assert!(date_range("yesterday").is_none());
     }

@@ -23,17 +23,20 @@ pub fn delete(conn: &mut DbConnection, rtype: &str, id: &str) -> QueryResult<()>
                 .execute(conn)?;
         )*};
     }
-    clear!(idx_string, idx_token, idx_reference, idx_date, idx_number, idx_quantity, idx_uri);
+    clear!(
+        idx_string,
+        idx_token,
+        idx_reference,
+        idx_date,
+        idx_number,
+        idx_quantity,
+        idx_uri
+    );
     Ok(())
 }
 
 /// Inserts the rows of one resource (after [`delete`]).
-pub fn insert(
-    conn: &mut DbConnection,
-    rtype: &str,
-    id: &str,
-    e: &IndexEntries,
-) -> QueryResult<()> {
+pub fn insert(conn: &mut DbConnection, rtype: &str, id: &str, e: &IndexEntries) -> QueryResult<()> {
     macro_rules! put {
         ($list:expr, $t:ident, |$x:ident| ($($col:ident = $val:expr),* $(,)?)) => {
             for chunk in $list.chunks(CHUNK) {
@@ -84,7 +87,11 @@ pub fn insert(
         identifier_value = x.identifier_value.as_deref(),
     ));
     put!(e.dates, idx_date, |x| (lo = x.lo, hi = x.hi));
-    put!(e.numbers, idx_number, |x| (value = x.value, lo = x.lo, hi = x.hi));
+    put!(e.numbers, idx_number, |x| (
+        value = x.value,
+        lo = x.lo,
+        hi = x.hi
+    ));
     put!(e.quantities, idx_quantity, |x| (
         value = x.value,
         lo = x.lo,

@@ -41,10 +41,10 @@ use fhir_model::{Resource, ResourceType};
 pub use conditional::{CondOutcome, Conditional, Criteria};
 pub(crate) use conditional::{Plan, Tx};
 pub use connection::{Backend, DatabaseUrl};
-pub use search::{Found, SearchPage, MAX_INCLUDED};
 use connection::{DbConnection, Manager};
 use model::{NewVersion, VersionRow};
 use queries::HistoryFilter;
+pub use search::{Found, SearchPage, MAX_INCLUDED};
 
 use crate::search::param::ParamRegistry;
 

@@ -11,7 +11,7 @@ use diesel::sql_types::{BigInt, Binary, Double, Nullable, Text};
 use super::connection::DbConnection;
 use super::{Backend, Store, StoreError};
 use crate::search::query::{Criterion, Include, SearchRequest, TotalMode};
-use crate::search::sql::{self, Bind, Sql, SortValueKind};
+use crate::search::sql::{self, Bind, SortValueKind, Sql};
 
 type Db = <DbConnection as Connection>::Backend;
 
@@ -111,7 +111,9 @@ struct BodyRow {
     body: Option<Vec<u8>>,
 }
 
-fn bound<'a>(sql: Sql) -> diesel::query_builder::BoxedSqlQuery<'a, Db, diesel::query_builder::SqlQuery> {
+fn bound<'a>(
+    sql: Sql,
+) -> diesel::query_builder::BoxedSqlQuery<'a, Db, diesel::query_builder::SqlQuery> {
     let mut q = diesel::sql_query(sql.text).into_boxed::<Db>();
     for b in sql.binds {
         q = match b {
@@ -126,7 +128,9 @@ fn bound<'a>(sql: Sql) -> diesel::query_builder::BoxedSqlQuery<'a, Db, diesel::q
 /// A cursor value could not be read: it was not issued by this server for
 /// this search.
 fn bad_cursor() -> StoreError {
-    StoreError::BadRequest("the _cursor does not belong to this search; start again from the first page".into())
+    StoreError::BadRequest(
+        "the _cursor does not belong to this search; start again from the first page".into(),
+    )
 }
 
 impl Store {
@@ -351,7 +355,9 @@ fn page_query(backend: Backend, req: &SearchRequest, cursor: Option<&Vec<Bind>>)
                 q.push(&format!(", CAST(NULL AS TEXT) AS k{n}t, t.k{n} AS k{n}i, CAST(NULL AS DOUBLE PRECISION) AS k{n}r"));
             }
             Some(SortValueKind::Real) => {
-                q.push(&format!(", CAST(NULL AS TEXT) AS k{n}t, CAST(NULL AS BIGINT) AS k{n}i, t.k{n} AS k{n}r"));
+                q.push(&format!(
+                    ", CAST(NULL AS TEXT) AS k{n}t, CAST(NULL AS BIGINT) AS k{n}i, t.k{n} AS k{n}r"
+                ));
             }
             None => {
                 q.push(&format!(", CAST(NULL AS TEXT) AS k{n}t, CAST(NULL AS BIGINT) AS k{n}i, CAST(NULL AS DOUBLE PRECISION) AS k{n}r"));
