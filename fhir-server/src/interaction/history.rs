@@ -169,6 +169,26 @@ pub(crate) fn push_field(out: &mut Vec<u8>, first: &mut bool, key: &str, value: 
     out.extend_from_slice(value);
 }
 
+/// Opens a Bundle of `kind` (`history`, `searchset`) written by hand:
+/// `{`, resourceType, a fresh id, meta.lastUpdated and type.
+pub(crate) fn bundle_head(out: &mut Vec<u8>, first: &mut bool, kind: &str) {
+    out.push(b'{');
+    push_field(out, first, "resourceType", b"\"Bundle\"");
+    push_field(
+        out,
+        first,
+        "id",
+        &to_json(&json!(uuid::Uuid::new_v4().to_string())),
+    );
+    push_field(
+        out,
+        first,
+        "meta",
+        &to_json(&json!({"lastUpdated": now_instant()})),
+    );
+    push_field(out, first, "type", &to_json(&json!(kind)));
+}
+
 pub(crate) fn to_json(v: &Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
@@ -187,21 +207,7 @@ fn bundle(base: &str, self_url: &str, next_url: Option<&str>, page: &HistoryPage
             .sum::<usize>(),
     );
     let mut first = true;
-    out.push(b'{');
-    push_field(&mut out, &mut first, "resourceType", b"\"Bundle\"");
-    push_field(
-        &mut out,
-        &mut first,
-        "id",
-        &to_json(&json!(uuid::Uuid::new_v4().to_string())),
-    );
-    push_field(
-        &mut out,
-        &mut first,
-        "meta",
-        &to_json(&json!({"lastUpdated": now_instant()})),
-    );
-    push_field(&mut out, &mut first, "type", b"\"history\"");
+    bundle_head(&mut out, &mut first, "history");
     push_field(
         &mut out,
         &mut first,

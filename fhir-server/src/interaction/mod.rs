@@ -250,7 +250,7 @@ pub(crate) fn written_response(
 /// a stored body; the body is returned untouched when neither is given.
 /// `_summary=count` only means something for a search.
 pub(crate) fn subset_body(req: &HttpRequest, body: Vec<u8>) -> Result<Vec<u8>, Error> {
-    use fhir_model::subset::{self, Summary};
+    use fhir_model::subset::Summary;
     let query = req.query_string();
     let summary = format::query_param(query, "_summary");
     let elements = format::query_param(query, "_elements");
@@ -266,10 +266,23 @@ pub(crate) fn subset_body(req: &HttpRequest, body: Vec<u8>) -> Result<Vec<u8>, E
             )
         })?),
     };
-    let Ok(mut tree) = fhir_model::json::tree::parse(&body) else {
-        return Ok(body);
-    };
-    if let Some(mode) = mode {
+    Ok(apply_subset(&body, mode, elements.as_deref()).unwrap_or(body))
+}
+
+/// `_summary` (which wins) or `_elements` applied to a stored body; `None`
+/// when neither is asked for or the body does not parse (it is then
+/// returned whole).
+pub(crate) fn apply_subset(
+    body: &[u8],
+    summary: Option<fhir_model::subset::Summary>,
+    elements: Option<&str>,
+) -> Option<Vec<u8>> {
+    use fhir_model::subset;
+    if summary.is_none() && elements.is_none() {
+        return None;
+    }
+    let mut tree = fhir_model::json::tree::parse(body).ok()?;
+    if let Some(mode) = summary {
         subset::summary(&mut tree, mode);
     } else if let Some(list) = elements {
         let names: Vec<&str> = list
@@ -279,7 +292,7 @@ pub(crate) fn subset_body(req: &HttpRequest, body: Vec<u8>) -> Result<Vec<u8>, E
             .collect();
         subset::elements(&mut tree, &names);
     }
-    Ok(fhir_model::json::tree::to_json(&tree))
+    Some(fhir_model::json::tree::to_json(&tree))
 }
 
 /// The answer to a read or vread of a stored version: 304 when the

@@ -15,13 +15,13 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::history::{encode_query_value, push_field, to_json};
+use super::history::{bundle_head, encode_query_value, push_field, to_json};
 use super::{base_url, read_bytes, resource_type, run, url_id};
 use crate::app::AppState;
 use crate::error::{Error, Issue, IssueCode, FHIR_JSON};
 use crate::search::compartment;
 use crate::search::query::{self, SearchRequest};
-use crate::store::{now_instant, Found, SearchPage};
+use crate::store::{Found, SearchPage};
 
 type Params = web::Query<Vec<(String, String)>>;
 
@@ -349,21 +349,7 @@ fn bundle(
             .sum::<usize>(),
     );
     let mut first = true;
-    out.push(b'{');
-    push_field(&mut out, &mut first, "resourceType", b"\"Bundle\"");
-    push_field(
-        &mut out,
-        &mut first,
-        "id",
-        &to_json(&json!(uuid::Uuid::new_v4().to_string())),
-    );
-    push_field(
-        &mut out,
-        &mut first,
-        "meta",
-        &to_json(&json!({"lastUpdated": now_instant()})),
-    );
-    push_field(&mut out, &mut first, "type", b"\"searchset\"");
+    bundle_head(&mut out, &mut first, "searchset");
     if let Some(total) = page.total {
         push_field(&mut out, &mut first, "total", total.to_string().as_bytes());
     }
@@ -443,30 +429,13 @@ fn entry(
 /// `_summary` / `_elements` on one entry (search.html#summary: `_elements`
 /// applies to matches, not to included resources).
 fn subset(body: &[u8], search: &SearchRequest, is_match: bool) -> Result<Vec<u8>, Error> {
-    use fhir_model::subset::{self, Summary};
     let summary = search
         .summary
         .as_deref()
         .filter(|s| *s != "false" && *s != "count")
-        .and_then(Summary::parse);
+        .and_then(fhir_model::subset::Summary::parse);
     let elements = search.elements.as_deref().filter(|_| is_match);
-    if summary.is_none() && elements.is_none() {
-        return Ok(body.to_vec());
-    }
-    let Ok(mut tree) = fhir_model::json::tree::parse(body) else {
-        return Ok(body.to_vec());
-    };
-    if let Some(mode) = summary {
-        subset::summary(&mut tree, mode);
-    } else if let Some(list) = elements {
-        let names: Vec<&str> = list
-            .split(',')
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .collect();
-        subset::elements(&mut tree, &names);
-    }
-    Ok(fhir_model::json::tree::to_json(&tree))
+    Ok(super::apply_subset(body, summary, elements).unwrap_or_else(|| body.to_vec()))
 }
 
 #[cfg(test)]
