@@ -79,6 +79,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .rebuild_registry()
         .context("cannot read the stored SearchParameter resources")?;
     log::info!("search parameters: R4 core plus {stored} stored SearchParameter(s)");
+    // Planner statistics follow the data as it grows through the API (see
+    // `Store::analyze`): refreshed now and every 10 minutes, off the
+    // request path.
+    {
+        let store = store.clone();
+        std::thread::spawn(move || loop {
+            if let Err(e) = store.analyze() {
+                log::warn!("refreshing the planner statistics failed: {e}");
+            }
+            std::thread::sleep(std::time::Duration::from_secs(600));
+        });
+    }
     let state = AppState {
         store,
         max_body_bytes: args.max_body_bytes,

@@ -98,6 +98,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
     }
     bar.finish_and_clear();
+    if let Err(e) = store.analyze() {
+        log::warn!("refreshing the planner statistics failed: {e}");
+    }
     let secs = started.elapsed().as_secs_f64();
     println!(
         "imported {} resources from {} files in {secs:.1} s ({:.0} resources/s); {} failed",

@@ -200,6 +200,14 @@ pub fn set(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool) {
 /// [`set`], correlated to an outer id column when `corr` is given (for an
 /// `EXISTS` probe): the set is then limited to that one resource.
 fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<&str>) {
+    // In a probe on SQLite, `+param` (like `+col` for values below) leaves
+    // only the (type, id) index usable, which finds the resource's few rows
+    // whatever the statistics say.
+    let pp = if corr.is_some() && q.backend == Backend::Sqlite {
+        "+"
+    } else {
+        ""
+    };
     let same = |q: &mut Sql, col: &str| {
         if let Some(outer) = corr {
             let _ = write!(q.text, " AND {col} = {outer}");
@@ -233,7 +241,7 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
             );
             q.text(rtype);
             same(q, "resource_id");
-            q.push(" AND param = ");
+            let _ = write!(q.text, " AND {pp}param = ");
             q.text(&code);
         }
         Criterion::Param {
@@ -255,7 +263,7 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
             );
             q.text(rtype);
             same(q, "resource_id");
-            q.push(" AND param = ");
+            let _ = write!(q.text, " AND {pp}param = ");
             q.text(&param.code);
             q.push(" AND (");
             // In a probe, SQLite must look the row up by (type, id), not
@@ -282,7 +290,7 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
             q.push("SELECT resource_id FROM idx_reference WHERE resource_type = ");
             q.text(rtype);
             same(q, "resource_id");
-            q.push(" AND param = ");
+            let _ = write!(q.text, " AND {pp}param = ");
             q.text(&param.code);
             q.push(" AND (");
             for (i, (target, inner)) in targets.iter().enumerate() {
@@ -314,7 +322,7 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
         } => {
             q.push("SELECT target_id FROM idx_reference WHERE resource_type = ");
             q.text(source_type);
-            q.push(" AND param = ");
+            let _ = write!(q.text, " AND {pp}param = ");
             q.text(&param.code);
             q.push(" AND target_type = ");
             q.text(rtype);
@@ -355,10 +363,18 @@ fn composite(q: &mut Sql, rtype: &str, param: &ParamDef, values: &[Value], corr:
         }
         q.push(" WHERE c0.resource_type = ");
         q.text(rtype);
-        if let Some(outer) = corr {
-            let _ = write!(q.text, " AND c0.resource_id = {outer}");
-        }
-        q.push(" AND c0.param = ");
+        let pp = match corr {
+            Some(outer) => {
+                let _ = write!(q.text, " AND c0.resource_id = {outer}");
+                if q.backend == Backend::Sqlite {
+                    "+"
+                } else {
+                    ""
+                }
+            }
+            None => "",
+        };
+        let _ = write!(q.text, " AND {pp}c0.param = ");
         q.text(&format!("{}#0", param.code));
         for (n, (part, comp)) in parts.iter().zip(&param.components).enumerate() {
             q.push(" AND (");

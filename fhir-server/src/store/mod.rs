@@ -285,6 +285,22 @@ impl Store {
         self.backend
     }
 
+    /// Refreshes the query planner's statistics. SQLite plans search
+    /// queries from `sqlite_stat1`, which only ANALYZE writes: without it a
+    /// freshly loaded database can get plans that walk a whole index per
+    /// row. `analysis_limit` keeps it a sampled, sub-second pass.
+    /// PostgreSQL's autovacuum keeps its own statistics; an explicit
+    /// ANALYZE after a bulk load just saves waiting for it.
+    pub fn analyze(&self) -> Result<(), StoreError> {
+        use diesel::connection::SimpleConnection;
+        let mut conn = self.conn()?;
+        match &mut *conn {
+            DbConnection::Sqlite(c) => c.batch_execute("PRAGMA analysis_limit = 1000; ANALYZE;"),
+            DbConnection::Postgresql(c) => c.batch_execute("ANALYZE"),
+        }
+        .map_err(Into::into)
+    }
+
     fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
         self.pool
             .get()
