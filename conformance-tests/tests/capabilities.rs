@@ -15,6 +15,7 @@ const IMPLEMENTED: &[&str] = &[
     "history-instance",
     "history-type",
     "create",
+    "search-type",
 ];
 
 backend_tests! {
@@ -37,6 +38,7 @@ backend_tests! {
         assert_eq!(rest["mode"], "server");
         let system: BTreeSet<&str> = rest["interaction"].as_array().map(|a| a.iter().filter_map(|i| i["code"].as_str()).collect()).unwrap_or_default();
         assert!(system.contains("history-system"), "rest.interaction lacks history-system: {system:?}");
+        assert!(system.contains("search-system"), "rest.interaction lacks search-system: {system:?}");
         let resources = rest["resource"].as_array().expect("rest.resource");
         let mut seen = BTreeSet::new();
         for r in resources {
@@ -49,6 +51,12 @@ backend_tests! {
         for ty in ["Patient", "Observation", "Bundle", "Parameters", "StructureDefinition"] {
             assert!(seen.contains(ty), "{ty} is not listed");
         }
+        // Search parameters come from the live registry: every core one of
+        // Patient, with its type.
+        let patient = resources.iter().find(|r| r["type"] == "Patient").expect("Patient");
+        let params: Vec<(&str, &str)> = patient["searchParam"].as_array().into_iter().flatten()
+            .filter_map(|p| Some((p["name"].as_str()?, p["type"].as_str()?))).collect();
+        assert!(params.contains(&("birthdate", "date")) && params.contains(&("name", "string")), "{params:?}");
         // Every R4 resource type is stored, so every one is listed (146 in R4 4.0.1).
         assert!(seen.len() >= 140, "only {} resource types listed", seen.len());
     }
