@@ -74,6 +74,8 @@ fn fixtures() -> Vec<Value> {
             "subject": {"reference": "Patient/p1"}, "effectivePeriod": {"start": "2019-01-01", "end": "2019-06-30"},
             "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
                 "valueQuantity": {"value": 120, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}]}),
+        json!({"resourceType": "List", "id": "l1", "status": "current", "mode": "working",
+            "entry": [{"item": {"reference": "Patient/p1"}}, {"item": {"reference": "Patient/p3"}}]}),
         json!({"resourceType": "ValueSet", "id": "vs1", "status": "active",
             "url": "http://example.org/fhir/ValueSet/colours"}),
         json!({"resourceType": "RiskAssessment", "id": "ra1", "status": "final",
@@ -185,6 +187,11 @@ async fn every_parameter_type_on_both_backends() {
             ("/fhir/Patient?_source=urn:system:emr1", &["p1"]),
             ("/fhir/Patient?_lastUpdated=gt2000-01-01", &["p1", "p2", "p3"]),
             ("/fhir/Patient?_lastUpdated=lt2000-01-01", &[]),
+            // _list: the members of a List
+            ("/fhir/Patient?_list=l1", &["p1", "p3"]),
+            ("/fhir/Patient?_list=l1&gender=male", &["p3"]),
+            ("/fhir/Patient?gender=male&_list=l1,nope", &["p3"]),
+            ("/fhir/Observation?_list=l1", &[]),
             // uri with :above / :below
             ("/fhir/ValueSet?url=http://example.org/fhir/ValueSet/colours", &["vs1"]),
             ("/fhir/ValueSet?url:below=http://example.org/fhir", &["vs1"]),

@@ -84,6 +84,9 @@ pub struct Ignored {
 pub enum Criterion {
     /// `_id`: the ids themselves (OR).
     Id(Vec<String>),
+    /// `_list`: the resources that the List resources with these ids name
+    /// in `List.entry.item` (search.html#list).
+    List(Vec<String>),
     /// A parameter with its modifier and OR-ed values.
     Param {
         param: Arc<ParamDef>,
@@ -526,6 +529,11 @@ fn criterion_tx(
     };
     if code == "_id" && modifier.is_none() {
         return Ok(Criterion::Id(
+            raw.split(',').map(|s| s.trim().to_owned()).collect(),
+        ));
+    }
+    if code == "_list" && modifier.is_none() {
+        return Ok(Criterion::List(
             raw.split(',').map(|s| s.trim().to_owned()).collect(),
         ));
     }

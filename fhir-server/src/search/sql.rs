@@ -143,7 +143,7 @@ pub fn criteria(q: &mut Sql, rtype: &str, id_col: &str, criteria: &[Criterion]) 
 /// `:missing` many.
 fn rank(c: &Criterion) -> u8 {
     match c {
-        Criterion::Id(_) => 0,
+        Criterion::Id(_) | Criterion::List(_) => 0,
         Criterion::Chain { .. } | Criterion::Has { .. } => 4,
         Criterion::Missing { .. } => 7,
         Criterion::Param {
@@ -314,6 +314,16 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
                 q.push("))");
             }
             q.push(")");
+        }
+        Criterion::List(lists) => {
+            q.push(
+                "SELECT target_id FROM idx_reference WHERE resource_type = 'List' \
+                 AND param = 'item' AND target_type = ",
+            );
+            q.text(rtype);
+            same(q, "target_id");
+            q.push(" AND resource_id IN ");
+            q.text_list(lists.iter().map(String::as_str));
         }
         Criterion::Has {
             source_type,
