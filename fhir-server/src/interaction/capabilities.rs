@@ -76,6 +76,12 @@ fn search_parts(registry: &ParamRegistry) -> HashMap<String, SearchParts> {
         let mut params: Vec<_> = registry.for_type(&t).collect();
         params.sort_by(|a, b| a.code.cmp(&b.code));
         for p in params {
+            // Only what the index answers: parameters without an
+            // expression (`_text`, `_content`, `_query`) and special ones
+            // (`near`) are not supported, so not claimed.
+            if p.expression.is_none() || p.kind == ParamKind::Special {
+                continue;
+            }
             let mut sp = json!({"name": p.code, "type": p.kind.as_str()});
             if !p.url.is_empty() {
                 sp["definition"] = json!(p.url);
