@@ -1,8 +1,6 @@
 //! Search values as the query side reads them (search.html#prefix): the
 //! prefix, and the range a date or number stands for at its precision.
 
-use chrono::{Datelike, NaiveDate, TimeZone, Utc};
-
 /// The comparison prefix of a number, date or quantity value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Prefix {
@@ -35,7 +33,8 @@ pub fn prefix(raw: &str) -> (Prefix, &str) {
 }
 
 /// A number with the interval its significant digits imply: `100` is
-/// 99.5 to 100.5, `1e2` is 50 to 150 (search.html#number).
+/// 99.5 to 100.5, `1e2` is 50 to 150 (search.html#number); parsed as the
+/// index side parses it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NumberRange {
     pub value: f64,
@@ -44,85 +43,17 @@ pub struct NumberRange {
 }
 
 pub fn number_range(text: &str) -> Option<NumberRange> {
-    let value: f64 = text.parse().ok()?;
-    if !value.is_finite() {
-        return None;
-    }
-    let lower = text.to_ascii_lowercase();
-    let (mantissa, exp) = match lower.split_once('e') {
-        Some((m, e)) => (m, e.parse::<i32>().ok()?),
-        None => (lower.as_str(), 0),
-    };
-    let decimals = mantissa
-        .split_once('.')
-        .map_or(0, |(_, frac)| frac.len() as i32);
-    let half = 0.5 * 10f64.powi(exp - decimals);
-    Some(NumberRange {
-        value,
-        lo: value - half,
-        hi: value + half,
-    })
+    let (value, lo, hi) = super::extract::number::parse(text)?;
+    Some(NumberRange { value, lo, hi })
 }
 
 /// The inclusive range (epoch milliseconds, UTC) a FHIR date, dateTime or
 /// instant stands for: `2013` is all of 2013; a time without a zone is
-/// taken as UTC.
+/// taken as UTC. The same parser as the index side, so a value and the
+/// search for it always agree.
 pub fn date_range(text: &str) -> Option<(i64, i64)> {
     // An unencoded `+` of a zone offset arrives as a space.
-    let fixed = text.trim().replace(' ', "+");
-    let t = fixed.as_str();
-    let year_end = |y: i32| NaiveDate::from_ymd_opt(y + 1, 1, 1);
-    let start_of = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|n| Utc.from_utc_datetime(&n));
-    let ms = |d: chrono::DateTime<Utc>| d.timestamp_millis();
-    match t.len() {
-        4 => {
-            let y: i32 = t.parse().ok()?;
-            let lo = start_of(NaiveDate::from_ymd_opt(y, 1, 1)?)?;
-            let hi = start_of(year_end(y)?)?;
-            Some((ms(lo), ms(hi) - 1))
-        }
-        7 => {
-            let d = NaiveDate::parse_from_str(&format!("{t}-01"), "%Y-%m-%d").ok()?;
-            let next = if d.month() == 12 {
-                NaiveDate::from_ymd_opt(d.year() + 1, 1, 1)?
-            } else {
-                NaiveDate::from_ymd_opt(d.year(), d.month() + 1, 1)?
-            };
-            Some((ms(start_of(d)?), ms(start_of(next)?) - 1))
-        }
-        10 => {
-            let d = NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()?;
-            let lo = ms(start_of(d)?);
-            Some((lo, lo + 86_400_000 - 1))
-        }
-        _ => {
-            let (_, time) = t.split_once('T')?;
-            let body = if time.contains(['Z', '+', '-']) {
-                t.to_owned()
-            } else {
-                format!("{t}Z")
-            };
-            // Precision: minutes (`T10:00`), seconds, or fractions.
-            let time = body.split_once('T')?.1;
-            let clock: String = time
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == ':' || *c == '.')
-                .collect();
-            let (body, width) = match clock.matches(':').count() {
-                1 => (body.replacen(&clock, &format!("{clock}:00"), 1), 60_000),
-                _ => match clock.split_once('.') {
-                    Some((_, frac)) => (
-                        body.clone(),
-                        10i64.pow(3u32.saturating_sub(frac.len() as u32)),
-                    ),
-                    None => (body.clone(), 1000),
-                },
-            };
-            let d = chrono::DateTime::parse_from_rfc3339(&body).ok()?;
-            let lo = d.with_timezone(&Utc).timestamp_millis();
-            Some((lo, lo + width.max(1) - 1))
-        }
-    }
+    super::extract::date::parse(&text.trim().replace(' ', "+"))
 }
 
 #[cfg(test)]

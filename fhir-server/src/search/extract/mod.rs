@@ -14,8 +14,8 @@
 //! is logged at debug level and skipped, and values that cannot be read
 //! (a malformed date, a number that is not finite) yield no row.
 
-mod date;
-mod number;
+pub(crate) mod date;
+pub(crate) mod number;
 mod quantity;
 mod reference;
 mod string;
