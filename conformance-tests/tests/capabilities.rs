@@ -57,6 +57,16 @@ backend_tests! {
         let params: Vec<(&str, &str)> = patient["searchParam"].as_array().into_iter().flatten()
             .filter_map(|p| Some((p["name"].as_str()?, p["type"].as_str()?))).collect();
         assert!(params.contains(&("birthdate", "date")) && params.contains(&("name", "string")), "{params:?}");
+        let ops = |ty: &str| -> Vec<String> {
+            resources.iter().find(|r| r["type"] == ty).and_then(|r| r["operation"].as_array())
+                .map(|a| a.iter().filter_map(|o| o["name"].as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        for (ty, op) in [("Patient", "everything"), ("Patient", "validate"), ("ValueSet", "expand"),
+                         ("CodeSystem", "lookup"), ("ConceptMap", "translate")] {
+            assert!(ops(ty).iter().any(|o| o == op), "{ty} lacks ${op}: {:?}", ops(ty));
+        }
+        assert!(!ops("Observation").iter().any(|o| o == "everything"));
         // Not claimed: full text is not supported yet.
         assert!(!params.iter().any(|(n, _)| *n == "_text" || *n == "_content"), "{params:?}");
         // Every R4 resource type is stored, so every one is listed (146 in R4 4.0.1).

@@ -110,6 +110,24 @@ fn search_parts(registry: &ParamRegistry) -> HashMap<String, SearchParts> {
     out
 }
 
+/// The operations of one type: those of every type plus `$everything`
+/// (operation/everything.rs) and the terminology operations
+/// (operation/terminology/) where they are defined.
+fn type_operations(rt: &str, common: &[Value]) -> Vec<Value> {
+    let own: &[&str] = match rt {
+        "Patient" | "Encounter" => &["everything"],
+        "CodeSystem" => &["lookup", "validate-code", "subsumes"],
+        "ValueSet" => &["expand", "validate-code"],
+        "ConceptMap" => &["translate"],
+        _ => &[],
+    };
+    let mut out = common.to_vec();
+    out.extend(own.iter().map(|op| {
+        json!({"name": op, "definition": format!("http://hl7.org/fhir/OperationDefinition/{rt}-{op}")})
+    }));
+    out
+}
+
 pub fn capability_statement(base: &str, registry: &ParamRegistry) -> Value {
     let interactions: Vec<Value> = TYPE_INTERACTIONS
         .iter()
@@ -124,6 +142,7 @@ pub fn capability_statement(base: &str, registry: &ParamRegistry) -> Value {
         })
         .collect();
     operations.push(reindex_operation(base));
+    operations.push(json!({"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}));
     let mut search = search_parts(registry);
     let resources: Vec<Value> = ResourceType::ALL
         .iter()
@@ -142,7 +161,7 @@ pub fn capability_statement(base: &str, registry: &ParamRegistry) -> Value {
                 "searchInclude": includes,
                 "searchRevInclude": revincludes,
                 "searchParam": params,
-                "operation": operations,
+                "operation": type_operations(rt.as_str(), &operations),
             })
         })
         .collect();
