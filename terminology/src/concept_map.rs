@@ -66,6 +66,23 @@ pub struct ConceptMap {
     backward: HashMap<(String, String), Vec<usize>>,
 }
 
+/// One mapping as [`ConceptMap::mappings`] shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MappingView<'a> {
+    /// The group's `source` system.
+    pub source_system: Option<&'a str>,
+    /// The element's `code`.
+    pub source_code: &'a str,
+    /// The group's `target` system.
+    pub target_system: Option<&'a str>,
+    /// The target's `code` (`None` for `unmatched`).
+    pub target_code: Option<&'a str>,
+    /// The target's `display`.
+    pub target_display: Option<&'a str>,
+    /// The target's `equivalence`.
+    pub equivalence: &'a str,
+}
+
 /// One `match` of the answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TranslationMatch {
@@ -251,6 +268,22 @@ impl ConceptMap {
         self.groups
             .iter()
             .map(|g| (g.source.as_deref(), g.target.as_deref()))
+    }
+
+    /// Every mapping of the map, in document order (for indexes built
+    /// over many maps, such as `local_codes::Mapper`).
+    pub fn mappings(&self) -> impl Iterator<Item = MappingView<'_>> {
+        self.mappings.iter().map(|m| {
+            let g = &self.groups[m.group];
+            MappingView {
+                source_system: g.source.as_deref(),
+                source_code: &m.source_code,
+                target_system: g.target.as_deref(),
+                target_code: m.target_code.as_deref(),
+                target_display: m.target_display.as_deref(),
+                equivalence: &m.equivalence,
+            }
+        })
     }
 
     fn label(&self) -> Option<String> {

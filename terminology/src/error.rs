@@ -68,6 +68,17 @@ pub enum Error {
     /// includes itself, a code system without its concepts.
     #[error("{0}")]
     NotSupported(String),
+    /// A code master CSV (`local_codes`) that cannot be read: `line` 1 is
+    /// the header; `column` when the problem is in one.
+    #[error("CSV line {line}{}: {message}", column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default())]
+    Csv {
+        /// The line of the file.
+        line: u64,
+        /// The column's name, when one is at fault.
+        column: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
     /// An expansion larger than the caller's limit.
     #[error("the expansion of {url} has more than {limit} codes")]
     TooCostly {
@@ -97,7 +108,7 @@ impl Error {
             Error::Syntax(_) | Error::Invalid { .. } | Error::DuplicateCode { .. } => {
                 Category::Invalid
             }
-            Error::NotSupported(_) => Category::Invalid,
+            Error::NotSupported(_) | Error::Csv { .. } => Category::Invalid,
             Error::UnknownSystem { .. }
             | Error::UnknownCode { .. }
             | Error::UnknownValueSet { .. }

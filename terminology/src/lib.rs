@@ -34,6 +34,10 @@
 //! url or by the source/target value sets and systems, `reverse`, and the
 //! groups' `unmapped` (`provided`, `fixed`, `other-map`).
 //!
+//! [`local_codes`] turns a hospital's local lab and drug code masters (CSV)
+//! into a local CodeSystem and ConceptMaps to the standard systems, and
+//! indexes those maps for the server's write path ([`local_codes::Mapper`]).
+//!
 //! Errors are one enum, [`Error`], each variant with a [`Category`].
 //!
 //! **Invariant:** this crate depends only on `fhir-model` and does no IO;
@@ -46,6 +50,7 @@
 mod code_system;
 mod concept_map;
 mod error;
+pub mod local_codes;
 mod operations;
 mod registry;
 mod value_set;
@@ -53,7 +58,9 @@ mod value_set;
 pub use code_system::{
     CodeSystem, Coding, Concept, Designation, Property, PropertyDefinition, PropertyValue,
 };
-pub use concept_map::{ConceptMap, TranslateRequest, Translation, TranslationMatch, Unmapped};
+pub use concept_map::{
+    ConceptMap, MappingView, TranslateRequest, Translation, TranslationMatch, Unmapped,
+};
 pub use error::{Category, Error};
 pub use operations::{language_matches, Lookup, Subsumption, ValidateOptions, Validation};
 pub use registry::Registry;
