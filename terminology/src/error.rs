@@ -79,6 +79,10 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A code that does not have the shape of its Japanese standard
+    /// system (`japanese`): the message names the part that is wrong.
+    #[error("{0}")]
+    Shape(crate::japanese::ShapeError),
     /// An expansion larger than the caller's limit.
     #[error("the expansion of {url} has more than {limit} codes")]
     TooCostly {
@@ -108,7 +112,7 @@ impl Error {
             Error::Syntax(_) | Error::Invalid { .. } | Error::DuplicateCode { .. } => {
                 Category::Invalid
             }
-            Error::NotSupported(_) | Error::Csv { .. } => Category::Invalid,
+            Error::NotSupported(_) | Error::Csv { .. } | Error::Shape(_) => Category::Invalid,
             Error::UnknownSystem { .. }
             | Error::UnknownCode { .. }
             | Error::UnknownValueSet { .. }

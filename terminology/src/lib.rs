@@ -38,6 +38,11 @@
 //! into a local CodeSystem and ConceptMaps to the standard systems, and
 //! indexes those maps for the server's write path ([`local_codes::Mapper`]).
 //!
+//! [`japanese`] knows the Japanese standard code systems (JLAC10/11, HOT,
+//! YJ, receipt drug codes, MEDIS disease codes): each code's shape, the
+//! registry's answers for them when no master is loaded, and loaders that
+//! turn the publishers' CSV masters into CodeSystems.
+//!
 //! Errors are one enum, [`Error`], each variant with a [`Category`].
 //!
 //! **Invariant:** this crate depends only on `fhir-model` and does no IO;
@@ -50,6 +55,7 @@
 mod code_system;
 mod concept_map;
 mod error;
+pub mod japanese;
 pub mod local_codes;
 mod operations;
 mod registry;

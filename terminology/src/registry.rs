@@ -177,8 +177,15 @@ impl Registry {
         properties: &[&str],
         display_language: Option<&str>,
     ) -> Result<Lookup, Error> {
-        self.get(system, version)?
-            .lookup(code, properties, display_language)
+        match self.get(system, version) {
+            Ok(cs) => cs.lookup(code, properties, display_language),
+            // A Japanese standard system: a master under another of its
+            // urls, or the parts its shape defines (`japanese`).
+            Err(e) => match crate::japanese::system_for(system) {
+                Some(jp) => self.jp_lookup(jp, version, code, properties, display_language, e),
+                None => Err(e),
+            },
+        }
     }
 
     /// `CodeSystem/$validate-code` by system url. An unknown system is an
@@ -192,8 +199,21 @@ impl Registry {
         options: &ValidateOptions<'_>,
     ) -> Validation {
         let (url, version) = split_canonical(system, version);
+        let japanese = crate::japanese::system_for(url);
+        // A Japanese standard code of the wrong shape fails whether or not
+        // a master is loaded; a well-formed one without a master is
+        // checked for shape only (`japanese`).
+        let jp_code = match japanese.map(|jp| jp.check(code)).transpose() {
+            Ok(c) => c,
+            Err(e) => return crate::japanese::malformed(&e),
+        };
         if let Ok(cs) = self.get(url, version) {
             return cs.validate_code(code, options);
+        }
+        if let (Some(jp), Some(c)) = (japanese, &jp_code) {
+            if let Some(v) = self.jp_validate(jp, version, c, options) {
+                return v;
+            }
         }
         // The tx ecosystem suite's wording; naming the versions held helps
         // a client whose version pin is stale.
@@ -229,6 +249,10 @@ impl Registry {
         a: &str,
         b: &str,
     ) -> Result<Subsumption, Error> {
+        if let Some(jp) = crate::japanese::system_for(system) {
+            let (url, version) = split_canonical(system, version);
+            return self.jp_subsumes(jp, url, version, a, b);
+        }
         self.get(system, version)?.subsumes(a, b)
     }
 }

@@ -1,0 +1,151 @@
+//! JLAC10, the 10th revision of the Japanese Society of Laboratory
+//! Medicine's laboratory test codes (臨床検査項目分類コード), as the 17-character
+//! codes of MEDIS's 臨床検査マスター (the "17桁コード表" JP Core binds to).
+//!
+//! Five parts, in order (JSLM's code table names them 第1〜第5要素):
+//!
+//! | part | chars | characters | meaning | example (`3A015000002327101`) |
+//! |---|---|---|---|---|
+//! | analyte (分析物) | 5 | 0-9 A-Z | what is measured: major class digit, minor class letter, number | `3A015` (albumin) |
+//! | identification (識別) | 4 | 0-9 A-Z | load, timing, fraction | `0000` |
+//! | material (材料) | 3 | 0-9 | specimen | `023` (serum) |
+//! | method (測定法) | 3 | 0-9 | measurement method class | `271` |
+//! | result identification (結果識別) | 2 | 0-9 | kind of result (quantitative, qualitative, …) | `01` |
+//!
+//! JLAC10 is flat: no 17-character code stands for another's group. The
+//! analyte alone is not a code of the system (it has 5 characters, not
+//! 17), so the engine offers it as a `$lookup` property, not as a parent
+//! for `$subsumes`: two codes with the same analyte are siblings, and a
+//! client that wants "every albumin result" filters on the property.
+
+use super::shape::{split, Charset, Part, ShapeError};
+
+/// The layout of a JLAC10 code.
+pub(crate) const PARTS: &[Part] = &[
+    Part {
+        name: "analyte",
+        len: 5,
+        charsets: &[Charset::UpperAlnum],
+    },
+    Part {
+        name: "identification",
+        len: 4,
+        charsets: &[Charset::UpperAlnum],
+    },
+    Part {
+        name: "material",
+        len: 3,
+        charsets: &[Charset::Digits],
+    },
+    Part {
+        name: "method",
+        len: 3,
+        charsets: &[Charset::Digits],
+    },
+    Part {
+        name: "result-identification",
+        len: 2,
+        charsets: &[Charset::Digits],
+    },
+];
+
+/// A JLAC10 code with a valid shape. Built only by [`Jlac10Code::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Jlac10Code(String);
+
+impl Jlac10Code {
+    /// Checks the shape: 17 ASCII characters in the five parts above.
+    pub fn parse(code: &str) -> Result<Jlac10Code, ShapeError> {
+        split("JLAC10", code, PARTS)?;
+        Ok(Jlac10Code(code.to_owned()))
+    }
+
+    /// The whole code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// 分析物コード, characters 1-5.
+    pub fn analyte(&self) -> &str {
+        &self.0[0..5]
+    }
+
+    /// 識別コード, characters 6-9.
+    pub fn identification(&self) -> &str {
+        &self.0[5..9]
+    }
+
+    /// 材料コード, characters 10-12.
+    pub fn material(&self) -> &str {
+        &self.0[9..12]
+    }
+
+    /// 測定法コード, characters 13-15.
+    pub fn method(&self) -> &str {
+        &self.0[12..15]
+    }
+
+    /// 結果識別コード, characters 16-17.
+    pub fn result_identification(&self) -> &str {
+        &self.0[15..17]
+    }
+
+    /// The parts as (property name, value), in code order.
+    pub fn parts(&self) -> [(&'static str, &str); 5] {
+        [
+            ("analyte", self.analyte()),
+            ("identification", self.identification()),
+            ("material", self.material()),
+            ("method", self.method()),
+            ("result-identification", self.result_identification()),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_of_real_codes() {
+        // From the JP-CLINS examples (potassium, eGFR) and JP-CLINS's
+        // core lab code system (albumin).
+        let k = Jlac10Code::parse("3H015000002326101").unwrap();
+        assert_eq!(
+            k.parts(),
+            [
+                ("analyte", "3H015"),
+                ("identification", "0000"),
+                ("material", "023"),
+                ("method", "261"),
+                ("result-identification", "01"),
+            ]
+        );
+        assert_eq!(
+            Jlac10Code::parse("8A065000002391901").unwrap().method(),
+            "919"
+        );
+        assert_eq!(
+            Jlac10Code::parse("3A015000002327101").unwrap().analyte(),
+            "3A015"
+        );
+    }
+
+    #[test]
+    fn malformed_codes_name_the_part() {
+        let e = Jlac10Code::parse("3H01500000232610").unwrap_err();
+        assert_eq!(
+            e.reason,
+            "expected 17 characters (analyte 5, identification 4, material 3, method 3, result-identification 2), found 16"
+        );
+        let e = Jlac10Code::parse("3H0150000023261A1").unwrap_err();
+        assert!(
+            e.reason.contains("result-identification part 'A1'"),
+            "{}",
+            e.reason
+        );
+        let e = Jlac10Code::parse("3h015000002326101").unwrap_err();
+        assert!(e.reason.contains("analyte part '3h015'"), "{}", e.reason);
+        assert!(Jlac10Code::parse("3H015-0000-023-261-01").is_err());
+    }
+}
