@@ -7,6 +7,7 @@
 #
 # Contents after a run:
 #   $FHIR_TEST_CACHE/hl7.fhir.r4.examples-4.0.1.tgz   the 5,307 official R4 examples (CC0)
+#   $FHIR_TEST_CACHE/hl7.fhir.r4.expansions-4.0.1.tgz the R4 publication's ValueSet expansions (CC0)
 #   $FHIR_TEST_CACHE/fhirpath-js/                       npm fhirpath (FHIRPath differential test)
 #   $FHIR_TEST_CACHE/python-clients/                    venv: fhirclient, fhirpy, fhir.resources
 #   $FHIR_TEST_CACHE/fhir-kit-client-js/                npm fhir-kit-client
@@ -35,6 +36,8 @@ fetch_npm() {
 }
 
 fetch_npm hl7.fhir.r4.examples@4.0.1 hl7.fhir.r4.examples-4.0.1.tgz
+# The oracle of terminology/tests/published_expansions.rs.
+fetch_npm hl7.fhir.r4.expansions@4.0.1 hl7.fhir.r4.expansions-4.0.1.tgz
 
 # The FHIRPath reference engine (npm `fhirpath`, HL7/LHNCBC) for the
 # differential test conformance-tests/tests/fhirpath_differential.rs.

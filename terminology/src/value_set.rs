@@ -106,6 +106,9 @@ pub struct ExpandOptions<'a> {
     pub count: Option<usize>,
     /// `activeOnly`: leave inactive codes out.
     pub active_only: bool,
+    /// `excludeNotForUI`: leave abstract (`notSelectable`) codes out, as a
+    /// pick list for users must (and as the R4 publication's expansions do).
+    pub exclude_not_for_ui: bool,
     /// `includeDesignations`: carry each code's designations.
     pub include_designations: bool,
     /// `displayLanguage`: displays in this language where one exists.
@@ -124,6 +127,7 @@ impl Default for ExpandOptions<'_> {
             offset: 0,
             count: None,
             active_only: false,
+            exclude_not_for_ui: false,
             include_designations: false,
             display_language: None,
             exclude_nested: false,
@@ -411,6 +415,9 @@ impl Registry {
         if options.active_only {
             items.retain(|i| !i.inactive);
         }
+        if options.exclude_not_for_ui {
+            items.retain(|i| !i.abstract_);
+        }
         if let Some(text) = options.filter {
             let words: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
             items.retain(|i| {
@@ -429,6 +436,9 @@ impl Registry {
         }
         if options.active_only {
             parameters.push(("activeOnly".to_owned(), ParameterValue::Boolean(true)));
+        }
+        if options.exclude_not_for_ui {
+            parameters.push(("excludeNotForUI".to_owned(), ParameterValue::Boolean(true)));
         }
         if options.include_designations {
             parameters.push((
@@ -1010,9 +1020,10 @@ mod tests {
     use super::*;
 
     const CS: &str = r#"{"resourceType":"CodeSystem","url":"http://ex/cs","version":"1","language":"en",
-      "property":[{"code":"kind","type":"code"},{"code":"status","uri":"http://hl7.org/fhir/concept-properties#status","type":"code"}],
+      "property":[{"code":"kind","type":"code"},{"code":"status","uri":"http://hl7.org/fhir/concept-properties#status","type":"code"},
+                 {"code":"notSelectable","uri":"http://hl7.org/fhir/concept-properties#notSelectable","type":"boolean"}],
       "concept":[
-        {"code":"root","display":"Root","concept":[
+        {"code":"root","display":"Root","property":[{"code":"notSelectable","valueBoolean":true}],"concept":[
           {"code":"a","display":"Alpha","designation":[{"language":"ja","value":"アルファ"}],
            "property":[{"code":"kind","valueCode":"x"}],
            "concept":[{"code":"a1","display":"Alpha one","property":[{"code":"kind","valueCode":"y"}]},
@@ -1189,6 +1200,13 @@ mod tests {
         assert_eq!(codes(&page), ["a", "a1"]);
         assert_eq!(codes(&opts(&|o| o.filter = Some("alpha ONE"))), ["a1"]);
         assert_eq!(opts(&|o| o.active_only = true).total, 5);
+        let selectable = opts(&|o| o.exclude_not_for_ui = true);
+        assert_eq!(selectable.total, 5);
+        assert!(!codes(&selectable).contains(&"root"));
+        assert!(opts(&|_| {})
+            .contains
+            .iter()
+            .any(|c| c.code == "root" && c.abstract_));
         let ja = opts(&|o| {
             o.display_language = Some("ja");
             o.include_designations = true;

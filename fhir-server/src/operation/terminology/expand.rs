@@ -1,6 +1,6 @@
 //! `ValueSet/$expand` (valueset-operation-expand.html): the value set by
 //! `url` (+ `valueSetVersion`), given whole as `valueSet`, or the stored
-//! instance; `filter`, `offset`, `count`, `activeOnly`,
+//! instance; `filter`, `offset`, `count`, `activeOnly`, `excludeNotForUI`,
 //! `includeDesignations`, `displayLanguage`, `excludeNested`. The answer is
 //! the ValueSet itself with its `expansion` (the operation's one output,
 //! `return`, is a resource, so it is not wrapped in Parameters).
@@ -24,6 +24,7 @@ pub fn answer(registry: &Registry, params: &Params, target: &Target) -> Result<V
         offset: params.usize("offset")?.unwrap_or(0),
         count: params.usize("count")?,
         active_only: params.bool("activeOnly")?.unwrap_or(false),
+        exclude_not_for_ui: params.bool("excludeNotForUI")?.unwrap_or(false),
         include_designations: params.bool("includeDesignations")?.unwrap_or(false),
         display_language: display_language.as_deref(),
         exclude_nested: params.bool("excludeNested")?.unwrap_or(false),
