@@ -72,6 +72,8 @@ impl Response {
 pub struct Client {
     agent: ureq::Agent,
     base: String,
+    /// Sent as `Authorization: Bearer …` on every request when set.
+    bearer: Option<String>,
 }
 
 impl Client {
@@ -89,7 +91,15 @@ impl Client {
         Client {
             agent,
             base: base.trim_end_matches('/').to_string(),
+            bearer: None,
         }
+    }
+
+    /// This client, sending `Authorization: Bearer token` (for servers
+    /// started with `--auth-issuer`).
+    pub fn with_bearer(mut self, token: &str) -> Client {
+        self.bearer = Some(token.to_owned());
+        self
     }
 
     /// The base URL, without a trailing slash.
@@ -175,6 +185,9 @@ impl Client {
             .set("Accept", FHIR_JSON);
         if let Some(ct) = content_type {
             req = req.set("Content-Type", ct);
+        }
+        if let Some(token) = &self.bearer {
+            req = req.set("Authorization", &format!("Bearer {token}"));
         }
         let result = if body.is_empty() && content_type.is_none() {
             req.call()

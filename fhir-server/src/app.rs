@@ -3,6 +3,7 @@
 //! | method | path                                  | interaction |
 //! |--------|---------------------------------------|-------------|
 //! | GET    | `/fhir/metadata`                      | [`capabilities`] |
+//! | GET    | `/.well-known/smart-configuration`, `/fhir/.well-known/smart-configuration` | [`smart_config`] (public; 404 without authorization) |
 //! | GET    | `/fhir/_history`                      | [`history::system`] |
 //! | POST   | `/fhir`                               | [`bundle`] (batch, transaction) |
 //! | GET    | `/fhir`                               | [`search::system`] (`_type`) |
@@ -27,6 +28,10 @@
 //! | GET, POST | `/fhir/{type}/{id}/_history/{vid}/$meta…` | [`meta::version`] |
 //! | GET, POST | `/fhir/{type}/$lookup`, `$validate-code`, `$expand`, `$subsumes`, `$translate` (and on `/fhir/{type}/{id}/…`) | [`terminology`] |
 //!
+//! With authorization on (`serve --auth-issuer`), every route but
+//! `metadata` and the SMART configuration needs a bearer token; see
+//! [`crate::security`].
+//!
 //! Any other method on these paths answers 405 with `Allow`; any other path
 //! 404. Both, and every extractor failure, answer with an OperationOutcome
 //! (see [`crate::error`]), never actix's plain-text bodies.
@@ -42,6 +47,7 @@ use crate::interaction::{
 use crate::operation::terminology::{self, TerminologyService};
 use crate::operation::validate;
 use crate::operation::{everything, meta, reindex};
+use crate::security::{smart_config, Security};
 use crate::store::Store;
 
 /// Default `--max-body-bytes`: 64 MiB, so that every official R4 example
@@ -122,7 +128,8 @@ async fn unknown_route(req: HttpRequest) -> Result<actix_web::HttpResponse, Erro
     )))
 }
 
-/// The application: routes, shared state and the extractor error handlers.
+/// The application of an open server (no authorization): what tests and
+/// tools use.
 pub fn build_app(
     state: AppState,
 ) -> App<
@@ -134,10 +141,30 @@ pub fn build_app(
         InitError = (),
     >,
 > {
+    build_app_with(state, Security::default())
+}
+
+/// The application: routes, shared state, the extractor error handlers
+/// and, inside the format middleware (so its answers are formatted like
+/// any other), the authorization middleware of [`crate::security`].
+pub fn build_app_with(
+    state: AppState,
+    security: Security,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     let limit = state.max_body_bytes;
     App::new()
+        .wrap(middleware::from_fn(crate::security::middleware::authorize))
         .wrap(middleware::from_fn(crate::format::negotiate))
         .app_data(web::Data::new(state))
+        .app_data(web::Data::new(security))
         .app_data(web::PathConfig::default().error_handler(|e, _| {
             Error::invalid(IssueCode::Invalid, format!("cannot read the URL path: {e}")).into()
         }))
@@ -167,8 +194,16 @@ pub fn build_app(
         .app_data(web::PayloadConfig::new(limit))
         .wrap(middleware::Logger::default())
         .service(
+            resource("/.well-known/smart-configuration", "GET")
+                .route(web::get().to(smart_config::handle)),
+        )
+        .service(
             web::scope("/fhir")
                 .service(resource("/metadata", "GET").route(web::get().to(capabilities::handle)))
+                .service(
+                    resource("/.well-known/smart-configuration", "GET")
+                        .route(web::get().to(smart_config::handle)),
+                )
                 .service(resource("/_history", "GET").route(web::get().to(history::system)))
                 .service(
                     resource("", "GET, POST")

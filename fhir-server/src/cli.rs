@@ -5,7 +5,7 @@
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::{build_app, AppState, DEFAULT_MAX_BODY_BYTES};
+use crate::app::{AppState, DEFAULT_MAX_BODY_BYTES};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
@@ -31,6 +31,9 @@ pub enum Command {
     /// Validate resources (JSON or XML files) against the base spec and
     /// their profiles; exits 1 when any has an error.
     Validate(crate::validate_cmd::ValidateArgs),
+    /// Mint a signed SMART test token from a local key (`token jwks`:
+    /// print the JWKS that verifies it, for `serve --auth-jwks`).
+    Token(crate::security::token_cmd::TokenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +56,44 @@ pub struct ServeArgs {
     /// from ~/.fhir/packages when there; missing ones are warned about.
     #[arg(long = "package", value_name = "PATH")]
     pub packages: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    pub security: SecurityArgs,
+}
+
+/// TLS and SMART authorization (see README "Security").
+#[derive(Debug, Args)]
+pub struct SecurityArgs {
+    /// PEM certificate chain: serve HTTPS.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// PEM CA certificates: mutual TLS, clients must present a certificate
+    /// signed by one of them.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
+    /// `iss` of accepted bearer JWTs; turns authorization on.
+    #[arg(long, requires_all = ["auth_audience", "auth_jwks"])]
+    pub auth_issuer: Option<String>,
+    /// `aud` that accepted tokens must carry (usually this server's base URL).
+    #[arg(long, requires = "auth_issuer")]
+    pub auth_audience: Option<String>,
+    /// The issuer's JWKS: a file, or an http(s) URL (cached, refetched for
+    /// an unknown `kid`).
+    #[arg(long, value_name = "PATH_OR_URL", requires = "auth_issuer")]
+    pub auth_jwks: Option<String>,
+    /// The authorization endpoint published in the SMART configuration
+    /// (default: ISSUER/authorize).
+    #[arg(long, requires = "auth_issuer")]
+    pub auth_authorize_url: Option<String>,
+    /// The token endpoint published in the SMART configuration (default:
+    /// ISSUER/token).
+    #[arg(long, requires = "auth_issuer")]
+    pub auth_token_url: Option<String>,
+    /// Serve on a non-loopback address without TLS and authorization.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// Parses the command line, sets up logging and runs the chosen command.
@@ -64,10 +105,29 @@ pub fn run() -> anyhow::Result<()> {
         Command::Fhirpath(args) => crate::fhirpath_cmd::run(args),
         Command::Import(args) => crate::import_cmd::run(args),
         Command::Validate(args) => crate::validate_cmd::run(args),
+        Command::Token(args) => crate::security::token_cmd::run(args),
     }
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let sec = &args.security;
+    crate::security::check_listen(
+        &args.listen,
+        sec.tls_cert.is_some(),
+        sec.auth_issuer.is_some(),
+        sec.insecure,
+    )?;
+    let security = security_config(sec)?;
+    let tls = match (&sec.tls_cert, &sec.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::security::tls::acceptor(
+            &crate::security::tls::TlsFiles {
+                cert,
+                key,
+                client_ca: sec.tls_client_ca.as_deref(),
+            },
+        )?),
+        _ => None,
+    };
     let store = Store::open(&args.database, args.pool_size)
         .with_context(|| format!("cannot open database {:?}", args.database))?;
     log::info!("database {:?} ready ({:?})", args.database, store.backend());
@@ -101,15 +161,39 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // actix-web stops on SIGINT and SIGTERM: it stops accepting, lets
         // in-flight requests (and their storage calls) finish for up to
         // `shutdown_timeout`, then returns; the pool is dropped after that.
-        let server = actix_web::HttpServer::new(move || build_app(state.clone()))
-            .shutdown_timeout(30)
-            .bind(&args.listen)
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let server = actix_web::HttpServer::new(move || {
+            crate::app::build_app_with(state.clone(), security.clone())
+        })
+        .shutdown_timeout(30);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let server = match tls {
+            Some(acceptor) => server.bind_openssl(&args.listen, acceptor),
+            None => server.bind(&args.listen),
+        }
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
         for addr in server.addrs() {
-            log::info!("listening on http://{addr}/fhir");
+            log::info!("listening on {scheme}://{addr}/fhir");
         }
         server.run().await.context("server failed")?;
         log::info!("server stopped");
         Ok(())
+    })
+}
+
+/// The authorization of `serve`: none, or a verifier over the JWKS.
+fn security_config(args: &SecurityArgs) -> anyhow::Result<crate::security::Security> {
+    let (Some(iss), Some(aud), Some(jwks)) = (&args.auth_issuer, &args.auth_audience, &args.auth_jwks)
+    else {
+        log::warn!("no --auth-issuer: every request is allowed (loopback only, or --insecure)");
+        return Ok(Default::default());
+    };
+    let verifier = crate::security::jwt::Verifier::new(iss, aud, jwks)
+        .with_context(|| format!("cannot load the JWKS {jwks}"))?;
+    log::info!("authorization: bearer JWTs from {iss} for {aud}");
+    Ok(crate::security::Security {
+        verifier: Some(std::sync::Arc::new(verifier)),
+        jwks_url: jwks.starts_with("http").then(|| jwks.clone()),
+        authorize_url: args.auth_authorize_url.clone(),
+        token_url: args.auth_token_url.clone(),
     })
 }

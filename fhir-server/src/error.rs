@@ -17,6 +17,8 @@
 //! | `PreconditionFailed`   | 412  | `conflict`        | `If-Match` names a version that is not the current one |
 //! | `UnsupportedMediaType` | 415  | `not-supported`   | body not sent as FHIR JSON or FHIR XML (or, for PATCH, JSON Patch) |
 //! | `Unprocessable`        | 422  | per issue: `processing`, `invalid`, `structure`, `value` | a well-formed PATCH that cannot be applied (path matches nothing or too much, failed `test`) or whose result is not a valid resource |
+//! | `Unauthorized`         | 401  | `login` (`expired`) | bearer token missing, malformed, badly signed, expired, or for another issuer/audience (`WWW-Authenticate: Bearer`, RFC 6750 §3) |
+//! | `Forbidden`            | 403  | `forbidden`       | the token's SMART scopes do not grant the interaction (`WWW-Authenticate: Bearer error="insufficient_scope"`) |
 //! | `Unavailable`          | 503  | `transient`       | database unreachable or busy; retrying may work |
 //! | `Fault`                | 500  | `exception`       | a bug or broken database; detail logged, not sent |
 //!
@@ -51,6 +53,9 @@ pub enum IssueCode {
     Transient,
     Exception,
     Processing,
+    Login,
+    Expired,
+    Forbidden,
 }
 
 impl IssueCode {
@@ -68,6 +73,9 @@ impl IssueCode {
             IssueCode::Transient => "transient",
             IssueCode::Exception => "exception",
             IssueCode::Processing => "processing",
+            IssueCode::Login => "login",
+            IssueCode::Expired => "expired",
+            IssueCode::Forbidden => "forbidden",
         }
     }
 }
@@ -128,9 +136,32 @@ pub enum Error {
     /// not 400: the patch document itself is well-formed, and the client
     /// must change it for this resource's current content.
     Unprocessable(Vec<Issue>),
+    /// RFC 6750 §3: the request carried no usable bearer token. The
+    /// problem picks the issue code (`expired` tells a client to refresh)
+    /// and whether `WWW-Authenticate` names `invalid_token` (§3.1: not
+    /// when no token was sent at all).
+    Unauthorized {
+        message: String,
+        problem: TokenProblem,
+    },
+    /// RFC 6750 §3.1 `insufficient_scope`: a valid token whose scopes do
+    /// not cover the request.
+    Forbidden(String),
     /// 503 rather than 500: the request was fine and may succeed later.
     Unavailable(String),
     Fault(String),
+}
+
+/// Why a request is [`Error::Unauthorized`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// No `Authorization: Bearer` header.
+    Missing,
+    /// `exp` is past (beyond the leeway).
+    Expired,
+    /// Anything else: malformed, bad signature, unknown key, wrong
+    /// issuer or audience, not yet valid.
+    Invalid,
 }
 
 impl Error {
@@ -151,6 +182,8 @@ impl Error {
             Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Fault(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -176,6 +209,15 @@ impl Error {
                 one(IssueCode::NotSupported, m.clone())
             }
             Error::PreconditionFailed(m) => one(IssueCode::Conflict, m.clone()),
+            Error::Unauthorized { message, problem } => one(
+                if *problem == TokenProblem::Expired {
+                    IssueCode::Expired
+                } else {
+                    IssueCode::Login
+                },
+                message.clone(),
+            ),
+            Error::Forbidden(m) => one(IssueCode::Forbidden, m.clone()),
             Error::Unavailable(_) => one(
                 IssueCode::Transient,
                 "the database is unavailable; try again later".to_owned(),
@@ -204,6 +246,27 @@ impl Error {
             }
             Error::Gone { version, .. } => {
                 builder.insert_header((header::ETAG, format!("W/\"{version}\"")));
+            }
+            Error::Unauthorized { problem: TokenProblem::Missing, .. } => {
+                builder.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"fhir\""),
+                ));
+            }
+            Error::Unauthorized { message, .. } => {
+                builder.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!(
+                        "Bearer realm=\"fhir\", error=\"invalid_token\", error_description=\"{}\"",
+                        message.replace(['"', '\\'], "'")
+                    ),
+                ));
+            }
+            Error::Forbidden(_) => {
+                builder.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"fhir\", error=\"insufficient_scope\""),
+                ));
             }
             _ => {}
         }

@@ -26,5 +26,6 @@ pub mod interaction;
 pub mod operation;
 pub mod packages;
 pub mod search;
+pub mod security;
 pub mod store;
 pub mod validate_cmd;

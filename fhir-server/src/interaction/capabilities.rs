@@ -43,10 +43,24 @@ const TYPE_INTERACTIONS: [&str; 9] = [
     "search-type",
 ];
 
-pub async fn handle(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn handle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    security: Option<web::Data<crate::security::Security>>,
+) -> HttpResponse {
     let registry = state.store.registry();
-    let body =
-        serde_json::to_vec(&capability_statement(&base_url(&req), &registry)).unwrap_or_default();
+    let mut statement = capability_statement(&base_url(&req), &registry);
+    // SMART on FHIR: `rest.security` says how to get a token, when one is
+    // needed.
+    if let Some(sec) = security
+        .as_ref()
+        .and_then(|s| crate::security::smart_config::capability_security(s))
+    {
+        if let Some(rest) = statement["rest"].get_mut(0) {
+            rest["security"] = sec;
+        }
+    }
+    let body = serde_json::to_vec(&statement).unwrap_or_default();
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, FHIR_JSON))
         .body(body)

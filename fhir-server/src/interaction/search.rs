@@ -246,9 +246,11 @@ async fn respond(
 pub(crate) async fn answer(
     req: &HttpRequest,
     state: &web::Data<AppState>,
-    search: SearchRequest,
+    mut search: SearchRequest,
     self_path: &str,
 ) -> Result<HttpResponse, Error> {
+    // The token's patient compartment and scope constraints, as criteria.
+    crate::security::restrict_search(req, &state.store, &mut search)?;
     let base = base_url(req);
     let store = state.store.clone();
     let request = search.clone();

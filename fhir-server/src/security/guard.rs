@@ -1,0 +1,686 @@
+//! The authorization decisions for one request: scopes against the
+//! [`Route`], the patient compartment, and SMART v2 constraints.
+//!
+//! Three places enforce them, so nothing outside what a token grants is
+//! ever answered:
+//! 1. [`check`], before the handler: the interaction must be granted
+//!    (403 otherwise); instances must be visible (404 otherwise, so that a
+//!    token cannot learn which resources of other patients exist); writes
+//!    must leave the resource in the compartment; every batch/transaction
+//!    entry is checked the same way, and one refused entry refuses the
+//!    Bundle (403).
+//! 2. [`restrict_search`], inside search and `$everything`: the compartment
+//!    and the constraints become SQL criteria, so paging and totals stay
+//!    right.
+//! 3. [`filter_response`], after the handler: every resource in the answer
+//!    (a resource, or any Bundle entry: `_include`d, `_revinclude`d,
+//!    history, batch responses) must be visible, or it is dropped (a
+//!    single resource becomes a 404). This is the net under 1 and 2.
+//!
+//! "Visible" ([`visible_ids`]) is decided by the search index, in SQL: the
+//! ids of a type that meet the rule's compartment and constraints.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::context::Access;
+use super::route::{classify, Route};
+use super::scopes::{Interaction, Rule};
+use crate::app::AppState;
+use crate::error::Error;
+use crate::search::compartment::compartment_params;
+use crate::search::query::{self, CompartmentFilter, Criterion, SearchRequest, TotalMode};
+use crate::store::{Store, StoreError};
+
+fn forbidden(m: impl Into<String>) -> Error {
+    Error::Forbidden(m.into())
+}
+
+fn not_granted(rt: &str, what: &str) -> Error {
+    forbidden(format!("the token's scopes do not grant {what} on {rt}"))
+}
+
+/// The rule for `interaction` on `rt`, or 403.
+fn need(access: &Access, rt: &str, interaction: Interaction) -> Result<Rule, Error> {
+    let what = match interaction {
+        Interaction::Create => "create (c)",
+        Interaction::Read => "read (r)",
+        Interaction::Update => "update (u)",
+        Interaction::Delete => "delete (d)",
+        Interaction::Search => "search (s)",
+    };
+    access
+        .rule(rt, interaction)
+        .ok_or_else(|| not_granted(rt, what))
+}
+
+/// A request body (or a Bundle entry's resource) as JSON.
+pub struct Body<'a> {
+    pub json: Option<&'a Value>,
+    /// `If-None-Exist` was sent (a conditional create).
+    pub conditional: bool,
+}
+
+/// Step 1: may `access` make this request? Blocking (reads the store).
+pub fn check(
+    state: &AppState,
+    access: &Access,
+    route: &Route,
+    body: &Body<'_>,
+) -> Result<(), Error> {
+    let store = &state.store;
+    match route {
+        Route::Public | Route::Other => Ok(()),
+        Route::Search(Some(t)) => need(access, t, Interaction::Search).map(drop),
+        Route::Search(None) => Ok(()),
+        Route::CompartmentSearch { target } => match target {
+            Some(t) => need(access, t, Interaction::Search).map(drop),
+            None => Ok(()),
+        },
+        Route::Create(rt) => {
+            let rule = need(access, rt, Interaction::Create)?;
+            if rule.is_open() {
+                return Ok(());
+            }
+            if body.conditional {
+                return Err(forbidden(
+                    "conditional create is not available to a token limited to a patient or \
+                     by constraints: its search would reach beyond them",
+                ));
+            }
+            stays_inside(store, rt, &rule, None, body.json)
+        }
+        Route::Conditional(rt, interaction) => {
+            if need(access, rt, *interaction)?.is_open() {
+                Ok(())
+            } else {
+                Err(forbidden(
+                    "conditional update and delete are not available to a token limited to a \
+                     patient or by constraints: their search would reach beyond them",
+                ))
+            }
+        }
+        Route::Read(rt, id) => {
+            let rule = need(access, rt, Interaction::Read)?;
+            must_see(store, rt, id, &rule)
+        }
+        Route::Everything(rt, id) => {
+            let rule = need(access, rt, Interaction::Read)?;
+            must_see(store, rt, id, &rule)
+        }
+        Route::Update { rt, id, patch } => {
+            let rule = need(access, rt, Interaction::Update)?;
+            if rule.is_open() {
+                return Ok(());
+            }
+            if *patch {
+                return Err(forbidden(
+                    "PATCH is not available to a token limited to a patient or by constraints: \
+                     the patched resource could not be checked before it is written",
+                ));
+            }
+            if exists(store, rt, id)? {
+                must_see(store, rt, id, &rule)?;
+            }
+            stays_inside(store, rt, &rule, Some(id), body.json)
+        }
+        Route::Delete(rt, id) => {
+            let rule = need(access, rt, Interaction::Delete)?;
+            if rule.constraints.is_some() {
+                return Err(forbidden(
+                    "a constrained scope grants reads and searches, not deletes",
+                ));
+            }
+            must_see(store, rt, id, &rule)
+        }
+        Route::MetaChange(rt, id) => {
+            let rule = need(access, rt, Interaction::Update)?;
+            must_see(store, rt, id, &rule)
+        }
+        Route::TypeHistory(rt) => {
+            if need(access, rt, Interaction::Search)?.is_open() {
+                Ok(())
+            } else {
+                Err(forbidden(format!(
+                    "the history of all {rt} resources is not available to a token limited to \
+                     a patient or by constraints; read the history of each resource instead"
+                )))
+            }
+        }
+        Route::SystemHistory => {
+            if access.scopes.grants_everything(Interaction::Search) {
+                Ok(())
+            } else {
+                Err(forbidden(
+                    "the system history needs a user/*.s or system/*.s scope without patient \
+                     or constraints",
+                ))
+            }
+        }
+        Route::TypeOperation(rt, op) => {
+            if op == "$validate" {
+                // Reads no stored data: any scope on the type will do.
+                if access.scopes.mentions(rt) {
+                    Ok(())
+                } else {
+                    Err(not_granted(rt, "any interaction"))
+                }
+            } else {
+                need(access, rt, Interaction::Read).map(drop)
+            }
+        }
+        Route::Admin => {
+            if access.scopes.grants_everything(Interaction::Update) {
+                Ok(())
+            } else {
+                Err(forbidden(
+                    "$reindex needs a user/*.u or system/*.u scope without patient or constraints",
+                ))
+            }
+        }
+        Route::Bundle => check_bundle(state, access, body.json),
+    }
+}
+
+/// Every entry of a batch or transaction, as if it came alone.
+fn check_bundle(state: &AppState, access: &Access, bundle: Option<&Value>) -> Result<(), Error> {
+    let Some(entries) = bundle
+        .and_then(|b| b.get("entry"))
+        .and_then(Value::as_array)
+    else {
+        return Ok(());
+    };
+    for (i, entry) in entries.iter().enumerate() {
+        let request = entry.get("request");
+        let method = request
+            .and_then(|r| r.get("method"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let url = request
+            .and_then(|r| r.get("url"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let Ok(method) = actix_web::http::Method::from_bytes(method.as_bytes()) else {
+            continue; // the handler answers 400 for it
+        };
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut route = classify(&method, &format!("/fhir/{}", path.trim_start_matches('/')));
+        if !query.is_empty() {
+            // `PUT|DELETE Type?criteria` and searches: a conditional or a
+            // search, never an instance.
+            route = match route {
+                Route::Conditional(..) | Route::Search(_) => route,
+                Route::Read(rt, _) | Route::Delete(rt, _) => {
+                    Route::Conditional(rt, Interaction::Delete)
+                }
+                Route::Update { rt, .. } => Route::Conditional(rt, Interaction::Update),
+                other => other,
+            };
+        }
+        if matches!(route, Route::Search(_) | Route::CompartmentSearch { .. }) {
+            // Searches in a Bundle do not pass through `restrict_search`.
+            let open = match &route {
+                Route::Search(Some(t)) => need(access, t, Interaction::Search)?.is_open(),
+                _ => access.scopes.grants_everything(Interaction::Search),
+            };
+            if !open {
+                return Err(forbidden(format!(
+                    "Bundle.entry[{i}]: searches inside a Bundle are not available to a token \
+                     limited to a patient or by constraints"
+                )));
+            }
+        }
+        let body = Body {
+            json: entry.get("resource"),
+            conditional: request.and_then(|r| r.get("ifNoneExist")).is_some(),
+        };
+        check(state, access, &route, &body).map_err(|e| match e {
+            Error::Forbidden(m) => Error::Forbidden(format!("Bundle.entry[{i}]: {m}")),
+            Error::NotFound(m) => Error::Forbidden(format!("Bundle.entry[{i}]: {m}")),
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+fn exists(store: &Store, rt: &str, id: &str) -> Result<bool, Error> {
+    let (Some(t), Ok(i)) = (
+        fhir_model::ResourceType::parse(rt),
+        fhir_model::primitives::Id::new(id),
+    ) else {
+        return Ok(false);
+    };
+    match store.read(t, &i) {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound(_) | StoreError::Gone { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// 404 unless `rt/id` is visible under `rule`: the same answer as for a
+/// resource that does not exist, so none is learnt about.
+fn must_see(store: &Store, rt: &str, id: &str, rule: &Rule) -> Result<(), Error> {
+    if rule.is_open() || visible_ids(store, rt, &[id.to_owned()], rule)?.contains(id) {
+        Ok(())
+    } else {
+        Err(Error::NotFound(format!("{rt}/{id} is not known")))
+    }
+}
+
+/// A resource written under a limited rule must be in the patient's
+/// compartment (and constraints, which cannot be checked on a body not yet
+/// indexed, do not grant writes).
+fn stays_inside(
+    store: &Store,
+    rt: &str,
+    rule: &Rule,
+    url_id: Option<&str>,
+    body: Option<&Value>,
+) -> Result<(), Error> {
+    if rule.constraints.is_some() {
+        return Err(forbidden(
+            "a constrained scope grants reads and searches, not writes",
+        ));
+    }
+    let Some(patient) = &rule.patient else {
+        return Ok(());
+    };
+    let Some(body) = body else {
+        return Ok(()); // no resource: the handler answers 400
+    };
+    if rt == "Patient" {
+        let id = url_id.or_else(|| body.get("id").and_then(Value::as_str));
+        return if id == Some(patient.as_str()) {
+            Ok(())
+        } else {
+            Err(forbidden(format!(
+                "a token for Patient/{patient} can write that Patient only"
+            )))
+        };
+    }
+    let params = compartment_params("Patient", rt);
+    if params.is_empty() {
+        return Err(forbidden(format!(
+            "{rt} is not in the Patient compartment: a token limited to Patient/{patient} \
+             cannot write it"
+        )));
+    }
+    let bytes = serde_json::to_vec(body).map_err(|e| Error::Fault(e.to_string()))?;
+    let Ok(tree) = fhir_model::json::tree::parse(&bytes) else {
+        return Ok(()); // the handler answers 400
+    };
+    let rows = crate::search::extract::extract(&store.registry(), rt, &tree);
+    let inside = rows.references.iter().any(|r| {
+        params.contains(&r.param)
+            && r.target_type.as_deref() == Some("Patient")
+            && r.target_id.as_deref() == Some(patient.as_str())
+    });
+    if inside {
+        Ok(())
+    } else {
+        Err(forbidden(format!(
+            "the {rt} must stay in the compartment of Patient/{patient}: none of {} refers to it",
+            params.join(", ")
+        )))
+    }
+}
+
+/// The compartment filter a patient rule puts on `rt`; `None` for types
+/// outside the Patient compartment (which a patient scope may read:
+/// Medication, Organization, Practitioner… hold no patient's data).
+fn compartment_filter(rt: &str, patient: &str) -> Option<CompartmentFilter> {
+    let params = compartment_params("Patient", rt);
+    if params.is_empty() {
+        return None;
+    }
+    Some(CompartmentFilter {
+        compartment: "Patient".into(),
+        id: patient.to_owned(),
+        params: vec![(rt.to_owned(), params.to_vec())],
+        include_owner: rt == "Patient",
+    })
+}
+
+/// The v2 constraint alternatives of a rule as search criteria on `rt`,
+/// one list per alternative. A constraint the index cannot evaluate
+/// refuses the request: ignoring it would widen the scope.
+fn constraint_criteria(
+    store: &Store,
+    rt: &str,
+    alternatives: &[Vec<(String, String)>],
+) -> Result<Vec<Vec<Criterion>>, Error> {
+    let registry = store.registry();
+    alternatives
+        .iter()
+        .map(|params| {
+            let parsed = query::parse(&registry, vec![rt.to_owned()], params);
+            if let Some(i) = parsed.ignored.first() {
+                return Err(forbidden(format!(
+                    "the scope constraint {}={:?} on {rt} cannot be applied: {}",
+                    i.name,
+                    params.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>(),
+                    i.reason
+                )));
+            }
+            Ok(parsed.criteria)
+        })
+        .collect()
+}
+
+/// Of `ids` (of type `rt`), those `rule` lets the caller see: in the
+/// patient's compartment and meeting one of the constraint alternatives,
+/// as the search index says. Deleted resources are not indexed, so never
+/// visible under a limited rule.
+pub fn visible_ids(
+    store: &Store,
+    rt: &str,
+    ids: &[String],
+    rule: &Rule,
+) -> Result<HashSet<String>, Error> {
+    if rule.is_open() || ids.is_empty() {
+        return Ok(ids.iter().cloned().collect());
+    }
+    let compartment = match &rule.patient {
+        Some(p) => compartment_filter(rt, p),
+        None => None,
+    };
+    let alternatives = match &rule.constraints {
+        Some(alts) => constraint_criteria(store, rt, alts)?,
+        None => vec![Vec::new()],
+    };
+    if rule.patient.is_some() && compartment.is_none() && rule.constraints.is_none() {
+        return Ok(ids.iter().cloned().collect());
+    }
+    let mut seen = HashSet::new();
+    for criteria in alternatives {
+        let mut req = SearchRequest {
+            types: vec![rt.to_owned()],
+            count: ids.len() + 1,
+            total: TotalMode::None,
+            compartment: compartment.clone(),
+            ..SearchRequest::default()
+        };
+        req.criteria.push(Criterion::Id(ids.to_vec()));
+        req.criteria.extend(criteria);
+        let page = store.search(&req)?;
+        seen.extend(page.matches.into_iter().map(|f| f.id));
+    }
+    Ok(seen)
+}
+
+/// Step 2: narrows a parsed search (type, system, compartment search,
+/// `$everything`) to what the request's token may see. No-op without a
+/// token.
+pub fn restrict_search(
+    access: Option<&Access>,
+    store: &Store,
+    search: &mut SearchRequest,
+) -> Result<(), Error> {
+    let Some(access) = access else {
+        return Ok(());
+    };
+    let single = search.types.len() == 1;
+    let mut rules: Vec<(String, Rule)> = Vec::new();
+    for t in &search.types {
+        match access.rule(t, Interaction::Search) {
+            Some(r) => rules.push((t.clone(), r)),
+            None if single => return Err(not_granted(t, "search (s)")),
+            None => {}
+        }
+    }
+    // Several types: those the index cannot bound the same way are left
+    // out (constrained types, and unlimited ones mixed with limited).
+    let any_patient = rules.iter().any(|(_, r)| r.patient.is_some());
+    if !single {
+        rules.retain(|(_, r)| r.constraints.is_none() && (r.patient.is_some() || !any_patient));
+    }
+    if rules.is_empty() {
+        return Err(forbidden(
+            "the token's scopes grant search on none of the types searched",
+        ));
+    }
+    search.types = rules.iter().map(|(t, _)| t.clone()).collect();
+    if let Some(patient) = rules.iter().find_map(|(_, r)| r.patient.clone()) {
+        bound_to_patient(search, &patient)?;
+    }
+    if let [(t, rule)] = rules.as_slice() {
+        if let Some(alts) = &rule.constraints {
+            let merged = merge_alternatives(alts).ok_or_else(|| {
+                forbidden(format!(
+                    "the token's constraints on {t} differ in their parameters; search with one \
+                     scope's constraint at a time"
+                ))
+            })?;
+            let criteria = constraint_criteria(store, t, &[merged])?;
+            search.criteria.extend(criteria.into_iter().flatten());
+        }
+    }
+    Ok(())
+}
+
+/// Puts the search inside Patient/`patient`'s compartment, or refuses one
+/// that is already bound to another compartment.
+fn bound_to_patient(search: &mut SearchRequest, patient: &str) -> Result<(), Error> {
+    if let Some(c) = &search.compartment {
+        return if c.compartment == "Patient" && c.id == patient {
+            Ok(())
+        } else {
+            Err(forbidden(format!(
+                "a token limited to Patient/{patient} cannot search the {} compartment of {}",
+                c.compartment, c.id
+            )))
+        };
+    }
+    if let [t] = search.types.as_slice() {
+        if let Some(filter) = compartment_filter(t, patient) {
+            search.compartment = Some(filter);
+        }
+        return Ok(());
+    }
+    let mut params = Vec::new();
+    for t in &search.types {
+        let p = compartment_params("Patient", t);
+        if !p.is_empty() {
+            params.push((t.clone(), p.to_vec()));
+        }
+    }
+    if params.is_empty() {
+        return Err(forbidden(
+            "none of the types searched is in the Patient compartment",
+        ));
+    }
+    search.types = params.iter().map(|(t, _)| t.clone()).collect();
+    let owner = search.types.iter().any(|t| t == "Patient");
+    search.compartment = Some(CompartmentFilter {
+        compartment: "Patient".into(),
+        id: patient.to_owned(),
+        params,
+        include_owner: owner,
+    });
+    Ok(())
+}
+
+/// Alternatives (OR) as one AND list: one alternative as it is; several
+/// that each constrain the same single parameter as that parameter with
+/// their values OR-ed (`category=laboratory,vital-signs`). `None`
+/// otherwise: search criteria are ANDs of ORs, and OR across parameters
+/// has no form.
+fn merge_alternatives(alts: &[Vec<(String, String)>]) -> Option<Vec<(String, String)>> {
+    if let [one] = alts {
+        return Some(one.clone());
+    }
+    let key = &alts.first()?.first()?.0;
+    let mut values = Vec::new();
+    for alt in alts {
+        match alt.as_slice() {
+            [(k, v)] if k == key => values.push(v.clone()),
+            _ => return None,
+        }
+    }
+    Some(vec![(key.clone(), values.join(","))])
+}
+
+/// True when the token sees everything it can read at all (no patient, no
+/// constraint for any type), so answers need no filtering.
+pub fn unrestricted(access: &Access) -> bool {
+    access.patient.is_none()
+        && access
+            .scopes
+            .scopes
+            .iter()
+            .all(|s| s.constraints.is_empty())
+        && access.scopes.grants_everything(Interaction::Read)
+}
+
+/// Types that carry no patient data and answer operations: never filtered.
+const PASS_TYPES: &[&str] = &["OperationOutcome", "Parameters", "CapabilityStatement"];
+
+/// Step 3: the answer with every resource the token may not see taken
+/// out. `Ok(None)`: unchanged. `Err(NotFound)`: the answer is one such
+/// resource. Blocking (reads the store).
+pub fn filter_response(
+    store: &Store,
+    access: &Access,
+    body: &[u8],
+) -> Result<Option<Vec<u8>>, Error> {
+    let Ok(mut json) = serde_json::from_slice::<Value>(body) else {
+        return Ok(None);
+    };
+    let Some(rt) = json
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return Ok(None);
+    };
+    if rt != "Bundle" {
+        if PASS_TYPES.contains(&rt.as_str()) {
+            return Ok(None);
+        }
+        let Some(id) = json.get("id").and_then(Value::as_str).map(str::to_owned) else {
+            return Ok(None);
+        };
+        return if is_visible(store, access, &rt, &id)? {
+            Ok(None)
+        } else {
+            Err(Error::NotFound(format!("{rt}/{id} is not known")))
+        };
+    }
+    let kind = json
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let Some(entries) = json.get_mut("entry").and_then(Value::as_array_mut) else {
+        return Ok(None);
+    };
+    // Group the entries' (type, id) and ask the index once per type.
+    let mut wanted: HashMap<String, Vec<String>> = HashMap::new();
+    let keys: Vec<Option<(String, String)>> = entries.iter().map(entry_key).collect();
+    for (t, id) in keys.iter().flatten() {
+        wanted.entry(t.clone()).or_default().push(id.clone());
+    }
+    let mut seen: HashMap<String, HashSet<String>> = HashMap::new();
+    for (t, ids) in wanted {
+        let visible = match access.read_rule(&t) {
+            Some(rule) => visible_ids(store, &t, &ids, &rule)?,
+            None => HashSet::new(),
+        };
+        seen.insert(t, visible);
+    }
+    let hidden = |k: &Option<(String, String)>| {
+        k.as_ref()
+            .is_some_and(|(t, id)| !seen.get(t).is_some_and(|s| s.contains(id)))
+    };
+    if !keys.iter().any(hidden) {
+        return Ok(None);
+    }
+    if kind.ends_with("-response") {
+        // Entries answer request entries by position: keep the status,
+        // drop the resource.
+        for (e, k) in entries.iter_mut().zip(&keys) {
+            if hidden(k) {
+                if let Some(m) = e.as_object_mut() {
+                    m.remove("resource");
+                }
+            }
+        }
+    } else {
+        let mut k = keys.iter();
+        entries.retain(|_| !k.next().is_some_and(hidden));
+    }
+    serde_json::to_vec(&json)
+        .map(Some)
+        .map_err(|e| Error::Fault(e.to_string()))
+}
+
+fn is_visible(store: &Store, access: &Access, rt: &str, id: &str) -> Result<bool, Error> {
+    match access.read_rule(rt) {
+        Some(rule) => Ok(visible_ids(store, rt, &[id.to_owned()], &rule)?.contains(id)),
+        None => Ok(false),
+    }
+}
+
+/// The (type, id) an entry is about: its resource's, or for entries
+/// without one (deleted versions in a history) its `fullUrl`'s; `None`
+/// for operation outcomes and entries about nothing.
+fn entry_key(entry: &Value) -> Option<(String, String)> {
+    if let Some(r) = entry.get("resource") {
+        let t = r.get("resourceType")?.as_str()?;
+        if PASS_TYPES.contains(&t) {
+            return None;
+        }
+        if let Some(id) = r.get("id").and_then(Value::as_str) {
+            return Some((t.to_owned(), id.to_owned()));
+        }
+    }
+    let url = entry
+        .get("fullUrl")
+        .and_then(Value::as_str)
+        .or_else(|| entry.get("request")?.get("url")?.as_str())?;
+    let mut parts = url.split('?').next()?.rsplit('/');
+    let mut id = parts.next()?;
+    let mut t = parts.next()?;
+    if t == "_history" {
+        // `Type/id/_history/vid`
+        t = parts.next()?;
+        id = t;
+        t = parts.next()?;
+    }
+    fhir_model::ResourceType::parse(t).map(|_| (t.to_owned(), id.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merging_alternatives() {
+        let a = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+        assert_eq!(
+            merge_alternatives(&[a("category", "laboratory")]),
+            Some(a("category", "laboratory"))
+        );
+        assert_eq!(
+            merge_alternatives(&[a("category", "laboratory"), a("category", "vital-signs")]),
+            Some(a("category", "laboratory,vital-signs"))
+        );
+        assert_eq!(
+            merge_alternatives(&[a("category", "laboratory"), a("code", "x")]),
+            None
+        );
+    }
+
+    #[test]
+    fn entry_keys() {
+        let e = serde_json::json!({"resource": {"resourceType": "Observation", "id": "o1"}});
+        assert_eq!(entry_key(&e), Some(("Observation".into(), "o1".into())));
+        let e = serde_json::json!({"fullUrl": "http://x/fhir/Observation/o2"});
+        assert_eq!(entry_key(&e), Some(("Observation".into(), "o2".into())));
+        let e = serde_json::json!({"request": {"url": "Observation/o3/_history/2"}});
+        assert_eq!(entry_key(&e), Some(("Observation".into(), "o3".into())));
+        let e = serde_json::json!({"resource": {"resourceType": "OperationOutcome"}});
+        assert_eq!(entry_key(&e), None);
+    }
+}

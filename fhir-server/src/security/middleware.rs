@@ -1,0 +1,168 @@
+//! The actix middleware that makes the server a SMART resource server:
+//! every request but the public ones (`metadata`, the SMART
+//! configuration) needs `Authorization: Bearer <JWT>`; a missing or bad
+//! token is a 401 with `WWW-Authenticate` (RFC 6750 §3) and an
+//! OperationOutcome; a request the scopes do not grant is a 403. The
+//! checked caller goes into the request's extensions as an [`Access`].
+//!
+//! It sits inside the format middleware, so it sees (and answers) FHIR
+//! JSON, and its answers are turned into XML like any handler's.
+
+use actix_web::body::{to_bytes, BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage};
+use serde_json::Value;
+
+use super::context::Access;
+use super::guard::{self, Body};
+use super::route::{classify, Route};
+use super::Security;
+use crate::app::AppState;
+use crate::error::{Error, TokenProblem};
+
+pub async fn authorize(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let verifier = req
+        .app_data::<web::Data<Security>>()
+        .and_then(|s| s.verifier.clone());
+    let route = classify(req.method(), req.path());
+    let Some(verifier) = verifier.filter(|_| route != Route::Public) else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(req.error_response(Error::Fault("no application state".into())));
+    };
+    let token = match bearer(&req) {
+        Ok(t) => t,
+        Err(e) => return Ok(req.into_response(e.response())),
+    };
+    let access = match web::block(move || verifier.verify(&token)).await {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => return Ok(req.into_response(e.response())),
+        Err(e) => return Ok(req.into_response(Error::Fault(e.to_string()).response())),
+    };
+    let body = match read_body_if_needed(&mut req, &route, &access).await {
+        Ok(b) => b,
+        Err(e) => return Ok(req.into_response(e.response())),
+    };
+    let conditional = req.headers().contains_key("if-none-exist");
+    {
+        let (state, access, route) = (state.clone(), access.clone(), route.clone());
+        let checked = web::block(move || {
+            guard::check(
+                &state,
+                &access,
+                &route,
+                &Body {
+                    json: body.as_ref(),
+                    conditional,
+                },
+            )
+        })
+        .await;
+        match checked {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Ok(req.into_response(e.response())),
+            Err(e) => return Ok(req.into_response(Error::Fault(e.to_string()).response())),
+        }
+    }
+    req.extensions_mut().insert(access.clone());
+    let res = next.call(req).await?.map_into_boxed_body();
+    if guard::unrestricted(&access) || !res.status().is_success() {
+        return Ok(res);
+    }
+    filter(res, state, access).await
+}
+
+/// The token of `Authorization: Bearer …`.
+fn bearer(req: &ServiceRequest) -> Result<String, Error> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Err(Error::Unauthorized {
+            message: "this server needs a bearer token (Authorization: Bearer …)".into(),
+            problem: TokenProblem::Missing,
+        });
+    };
+    let value = value.to_str().unwrap_or("");
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim().to_owned())
+        }
+        _ => Err(Error::Unauthorized {
+            message: "the Authorization header is not a bearer token".into(),
+            problem: TokenProblem::Invalid,
+        }),
+    }
+}
+
+/// Writes and Bundles of a limited token are checked against their body:
+/// read it here (within the body limit) and hand it on to the handler.
+async fn read_body_if_needed(
+    req: &mut ServiceRequest,
+    route: &Route,
+    access: &Access,
+) -> Result<Option<Value>, Error> {
+    let needed = matches!(
+        route,
+        Route::Create(_) | Route::Update { .. } | Route::Bundle
+    ) && !guard::unrestricted(access);
+    if !needed {
+        return Ok(None);
+    }
+    let bytes = req
+        .extract::<web::Bytes>()
+        .await
+        .map_err(|e| Error::invalid(crate::error::IssueCode::Invalid, e.to_string()))?;
+    req.set_payload(actix_web::dev::Payload::from(bytes.clone()));
+    let is_xml = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::format::format_of)
+        == Some(crate::format::Format::Xml);
+    let json = if is_xml {
+        fhir_model::xml::read(&bytes)
+            .ok()
+            .and_then(|t| serde_json::from_slice(&fhir_model::json::tree::to_json(&t)).ok())
+    } else {
+        serde_json::from_slice(&bytes).ok()
+    };
+    // A body that does not parse is the handler's 400 to give.
+    Ok(json)
+}
+
+/// Step 3 of [`guard`]: the answer without what the token may not see.
+async fn filter(
+    res: ServiceResponse<BoxBody>,
+    state: web::Data<AppState>,
+    access: Access,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let (req, res) = res.into_parts();
+    let (head, body) = res.into_parts();
+    let bytes = match to_bytes(body).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Ok(ServiceResponse::new(
+                req,
+                Error::Fault("cannot read the response body".into()).response(),
+            ))
+        }
+    };
+    let checked = bytes.clone();
+    let outcome = web::block(move || guard::filter_response(&state.store, &access, &checked)).await;
+    let res = match outcome {
+        Ok(Ok(None)) => head.set_body(BoxBody::new(bytes)),
+        Ok(Ok(Some(filtered))) => head.set_body(BoxBody::new(filtered)),
+        Ok(Err(e)) => e.response(),
+        Err(e) => Error::Fault(e.to_string()).response(),
+    };
+    Ok(ServiceResponse::new(req, res))
+}
