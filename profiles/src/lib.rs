@@ -1,6 +1,6 @@
 //! The profile engine: FHIR packages and validation to OperationOutcome
-//! issues ([`validate`]); snapshot generation from differentials is still
-//! to come.
+//! issues ([`validate`]); snapshots generated for differential-only
+//! profiles ([`snapshot`]).
 //!
 //! # Brief overview
 //!
@@ -34,6 +34,7 @@
 mod error;
 pub mod package;
 pub mod package_set;
+pub mod snapshot;
 pub mod validate;
 
 pub use error::Error;

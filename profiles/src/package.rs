@@ -182,6 +182,26 @@ impl Package {
         Package::build(dir, files)
     }
 
+    /// A package made of loose JSON resources (a request's contained
+    /// definitions, a test's supporting files), named `name#version`;
+    /// `files` are (file name, bytes). Same indexing as a real package.
+    pub fn from_resources(
+        name: &str,
+        version: &str,
+        files: impl IntoIterator<Item = (String, Vec<u8>)>,
+    ) -> Result<Package, Error> {
+        let mut all = Files::default();
+        let manifest = Value::Object(vec![
+            ("name".to_owned(), Value::String(name.to_owned())),
+            ("version".to_owned(), Value::String(version.to_owned())),
+        ]);
+        all.insert("package.json".into(), tree::to_json(&manifest));
+        for (file, data) in files {
+            all.insert(file, data);
+        }
+        Package::build(Path::new(name), all)
+    }
+
     fn build(source: &Path, mut files: Files) -> Result<Package, Error> {
         let manifest_bytes = files
             .take("package.json")
@@ -389,7 +409,9 @@ impl Files {
 fn package_file_name(entry: &str) -> Option<String> {
     let rest = entry.strip_prefix("./").unwrap_or(entry);
     let file = rest.strip_prefix("package/")?;
-    if file.contains('/') || !file.ends_with(".json") {
+    // `._X.json` are macOS AppleDouble metadata files that tar on a Mac
+    // adds; they are not JSON.
+    if file.contains('/') || !file.ends_with(".json") || file.starts_with("._") {
         return None;
     }
     Some(file.to_string())
@@ -501,9 +523,12 @@ impl Meta {
             resource_type: get_str(v, "resourceType")
                 .ok_or_else(|| not("no \"resourceType\""))?
                 .to_string(),
-            id: get_str(v, "id")
-                .ok_or_else(|| not("no \"id\""))?
-                .to_string(),
+            // A definition without an id is still findable by url; its
+            // file name stands in as the id.
+            id: match get_str(v, "id") {
+                Some(id) => id.to_string(),
+                None => file.trim_end_matches(".json").to_string(),
+            },
             url: get_str(v, "url").map(str::to_string),
             version: get_str(v, "version").map(str::to_string),
         })

@@ -5,6 +5,7 @@
 //! built-in core can shadow a core resource deliberately.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use crate::package::{Package, PackageCache, PackageResource};
 use crate::Error;
@@ -60,7 +61,9 @@ impl std::fmt::Display for Warning {
 /// a no-op.
 #[derive(Debug, Default)]
 pub struct PackageSet {
-    packages: Vec<Package>,
+    /// Shared so that one parsed package (R4 core: ~0.3 s to load) can
+    /// serve several sets, e.g. one per test case or per tenant.
+    packages: Vec<Arc<Package>>,
 }
 
 impl PackageSet {
@@ -71,6 +74,11 @@ impl PackageSet {
     /// Adds a package; returns `false` (and drops it) when the same
     /// `id#version` is already loaded.
     pub fn add(&mut self, package: Package) -> bool {
+        self.add_shared(Arc::new(package))
+    }
+
+    /// [`add`](Self::add) for a package already shared with other sets.
+    pub fn add_shared(&mut self, package: Arc<Package>) -> bool {
         let m = package.manifest();
         if self.is_loaded(&m.name, Some(&m.version)) {
             return false;
@@ -79,7 +87,7 @@ impl PackageSet {
         true
     }
 
-    pub fn packages(&self) -> &[Package] {
+    pub fn packages(&self) -> &[Arc<Package>] {
         &self.packages
     }
 
@@ -152,7 +160,7 @@ impl PackageSet {
     pub fn by_url(&self, canonical: &str) -> Option<(&Package, &PackageResource)> {
         self.packages
             .iter()
-            .find_map(|p| p.by_url(canonical).map(|r| (p, r)))
+            .find_map(|p| p.by_url(canonical).map(|r| (&**p, r)))
     }
 
     pub fn by_type_id(
@@ -162,7 +170,7 @@ impl PackageSet {
     ) -> Option<(&Package, &PackageResource)> {
         self.packages
             .iter()
-            .find_map(|p| p.by_type_id(resource_type, id).map(|r| (p, r)))
+            .find_map(|p| p.by_type_id(resource_type, id).map(|r| (&**p, r)))
     }
 
     /// Every resource of one type across all packages, in load order.
@@ -172,7 +180,7 @@ impl PackageSet {
     ) -> impl Iterator<Item = (&'a Package, &'a PackageResource)> + 'a {
         self.packages
             .iter()
-            .flat_map(move |p| p.of_type(resource_type).map(move |r| (p, r)))
+            .flat_map(move |p| p.of_type(resource_type).map(move |r| (&**p, r)))
     }
 }
 

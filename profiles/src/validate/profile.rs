@@ -1,6 +1,7 @@
 //! Validation against one profile: a StructureDefinition with a snapshot
-//! (JP Core ships them; generating one from a differential is not done
-//! yet), found in the [`PackageSet`] by canonical url and compiled once.
+//! (JP Core ships them; one with only a differential gets one from
+//! [`crate::snapshot`]), found in the [`PackageSet`] by canonical url and
+//! compiled once.
 //!
 //! Checked per element of the snapshot, at every instance it matches:
 //! cardinality (`min`/`max`), the allowed types of a choice, `fixed[x]`
@@ -98,13 +99,11 @@ impl Profile {
         }
         let sd = res.json(pkg.source()).ok()?;
         let type_name = str_field(sd, "type")?.to_owned();
-        let Some(Json::Array(list)) = field(sd, "snapshot").and_then(|s| field(s, "element"))
-        else {
-            return None;
-        };
+        // A differential-only profile gets its snapshot generated here.
+        let list = crate::snapshot::elements(packages, sd)?;
         let mut elements: Vec<Element> = Vec::new();
         let mut by_id: HashMap<String, usize> = HashMap::new();
-        for e in list {
+        for e in &list {
             let id = str_field(e, "id")
                 .or_else(|| str_field(e, "path"))
                 .unwrap_or("")

@@ -1,0 +1,317 @@
+//! Snapshot generation for StructureDefinitions that carry only a
+//! differential (profiling.html#snapshot): the base definition's snapshot
+//! (itself generated when needed) with each differential element applied.
+//!
+//! What it does, in the order of profiling.html's rules:
+//! - an element the base has (same id) takes every property the
+//!   differential states; `constraint`s are added to the base's, the rest
+//!   replace;
+//! - a new slice (`sliceName`) is a copy of its sliced element, placed
+//!   after that element and its earlier slices, with the differential's
+//!   properties applied;
+//! - an element below a data type the base does not expand
+//!   (`Patient.identifier.system`) is copied from that type's definition,
+//!   creating the elements between as needed.
+//!
+//! Ids follow elementdefinition.html#id (`Patient.identifier:mrn.system`);
+//! a differential without ids gets them from its paths and slice names.
+//! The output is enough for [`crate::validate::profile`], which reads
+//! ids, paths and the constraining properties; it does not fill in
+//! `base`, `mapping` or text the way a publishing tool would.
+
+use fhir_model::json::tree::Value as Json;
+
+use crate::validate::{field, str_field};
+use crate::PackageSet;
+
+/// How many `baseDefinition` steps are followed before giving up (a
+/// cycle, or an absurd chain).
+const MAX_DEPTH: usize = 16;
+
+/// The snapshot elements of `sd`: its own snapshot when it has one,
+/// otherwise one generated from its base and differential. `None` when
+/// neither works (no base definition in the set).
+pub fn elements(packages: &PackageSet, sd: &Json) -> Option<Vec<Json>> {
+    elements_at(packages, sd, 0)
+}
+
+fn elements_at(packages: &PackageSet, sd: &Json, depth: usize) -> Option<Vec<Json>> {
+    if let Some(Json::Array(list)) = field(sd, "snapshot").and_then(|s| field(s, "element")) {
+        if !list.is_empty() {
+            return Some(list.clone());
+        }
+    }
+    if depth >= MAX_DEPTH {
+        return None;
+    }
+    let base_url = str_field(sd, "baseDefinition")?;
+    let (pkg, res) = packages
+        .by_url(base_url)
+        .or_else(|| packages.by_url(base_url.split('|').next().unwrap_or(base_url)))?;
+    let base = res.json(pkg.source()).ok()?;
+    let mut snapshot = elements_at(packages, base, depth + 1)?;
+    let Some(Json::Array(diff)) = field(sd, "differential").and_then(|d| field(d, "element"))
+    else {
+        return Some(snapshot);
+    };
+    // A profile of a type other than its base's root (rare: a logical
+    // model) is not supported; its elements keep the base's paths.
+    let mut slice_ctx: Vec<(String, String)> = Vec::new();
+    for d in diff {
+        let Some(path) = str_field(d, "path") else {
+            continue;
+        };
+        let id = element_id(d, path, &mut slice_ctx);
+        apply(packages, &mut snapshot, d, &id, path);
+    }
+    Some(snapshot)
+}
+
+/// The element's id: its own, or built from its path and the slices
+/// opened so far (`slice_ctx`: (path, id) of each open slice).
+fn element_id(d: &Json, path: &str, slice_ctx: &mut Vec<(String, String)>) -> String {
+    let id = match str_field(d, "id") {
+        Some(id) => id.to_owned(),
+        None => {
+            slice_ctx.retain(|(p, _)| path.starts_with(&format!("{p}.")) || path == p);
+            let mut id = path.to_owned();
+            if let Some((p, sid)) = slice_ctx.last() {
+                if let Some(rest) = path.strip_prefix(p.as_str()) {
+                    if !rest.is_empty() {
+                        id = format!("{sid}{rest}");
+                    }
+                }
+            }
+            if let Some(name) = str_field(d, "sliceName") {
+                id = format!("{id}:{name}");
+            }
+            id
+        }
+    };
+    if str_field(d, "sliceName").is_some() {
+        slice_ctx.push((path.to_owned(), id.clone()));
+    }
+    id
+}
+
+fn id_of(e: &Json) -> &str {
+    str_field(e, "id")
+        .or_else(|| str_field(e, "path"))
+        .unwrap_or("")
+}
+
+/// Applies one differential element to the snapshot.
+fn apply(packages: &PackageSet, snapshot: &mut Vec<Json>, d: &Json, id: &str, path: &str) {
+    if let Some(i) = snapshot.iter().position(|e| id_of(e) == id) {
+        merge(&mut snapshot[i], d);
+        return;
+    }
+    let Some(at) = ensure(packages, snapshot, id, path) else {
+        return;
+    };
+    merge(&mut snapshot[at], d);
+}
+
+/// Makes sure an element with `id` exists and returns its index: a slice
+/// copied from its sliced element, or a child copied from its parent's
+/// type definition.
+fn ensure(packages: &PackageSet, snapshot: &mut Vec<Json>, id: &str, path: &str) -> Option<usize> {
+    if let Some(i) = snapshot.iter().position(|e| id_of(e) == id) {
+        return Some(i);
+    }
+    let (parent_id, last) = split_last(id)?;
+    if let Some((sliced, name)) = last.split_once(':') {
+        // A slice (or reslice): a copy of the element it slices.
+        let base_id = format!("{}{sliced}", parent_prefix(parent_id));
+        let base_at = ensure(packages, snapshot, &base_id, path)?;
+        let mut copy = snapshot[base_at].clone();
+        set(&mut copy, "id", Json::String(id.to_owned()));
+        set(&mut copy, "sliceName", Json::String(name.to_owned()));
+        remove(&mut copy, "slicing");
+        let at = end_of(snapshot, &base_id);
+        snapshot.insert(at, copy);
+        return Some(at);
+    }
+    // A child: its parent first, then the parent's type definition.
+    let parent_path = path.rsplit_once('.').map(|(p, _)| p)?;
+    let parent_at = ensure(packages, snapshot, parent_id, parent_path)?;
+    let type_code = match field(&snapshot[parent_at], "type") {
+        Some(Json::Array(ts)) if ts.len() == 1 => str_field(&ts[0], "code")?.to_owned(),
+        _ => return None,
+    };
+    let name = last;
+    let url = format!("http://hl7.org/fhir/StructureDefinition/{type_code}");
+    let (pkg, res) = packages.by_url(&url)?;
+    let type_sd = res.json(pkg.source()).ok()?;
+    let Some(Json::Array(list)) = field(type_sd, "snapshot").and_then(|s| field(s, "element"))
+    else {
+        return None;
+    };
+    let wanted = format!("{type_code}.{name}");
+    let mut copy = list
+        .iter()
+        .find(|e| str_field(e, "path") == Some(wanted.as_str()))?
+        .clone();
+    set(&mut copy, "id", Json::String(id.to_owned()));
+    set(&mut copy, "path", Json::String(path.to_owned()));
+    let at = end_of(snapshot, parent_id);
+    snapshot.insert(at, copy);
+    Some(at)
+}
+
+/// `a.b:s.c` → (`a.b:s`, `c`); `a.b:s` → (`a`, `b:s`).
+fn split_last(id: &str) -> Option<(&str, &str)> {
+    // The last `.` that is not inside a slice name (slice names may hold
+    // dots, e.g. a url; ids use `/` there, but be lenient).
+    let colon = id.rfind(':').unwrap_or(0);
+    let dot = id.rfind('.')?;
+    if dot > colon {
+        Some((&id[..dot], &id[dot + 1..]))
+    } else {
+        let dot = id[..colon].rfind('.')?;
+        Some((&id[..dot], &id[dot + 1..]))
+    }
+}
+
+fn parent_prefix(parent_id: &str) -> String {
+    format!("{parent_id}.")
+}
+
+/// The index after element `id`, its descendants and its slices.
+fn end_of(snapshot: &[Json], id: &str) -> usize {
+    let start = snapshot
+        .iter()
+        .position(|e| id_of(e) == id)
+        .unwrap_or(snapshot.len());
+    let mut at = start + 1;
+    while at < snapshot.len() {
+        let e = id_of(&snapshot[at]);
+        let below = e
+            .strip_prefix(id)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with(':'));
+        if !below {
+            break;
+        }
+        at += 1;
+    }
+    at.min(snapshot.len())
+}
+
+/// Applies the differential's properties to a snapshot element:
+/// `constraint`s are appended, anything else replaces.
+fn merge(target: &mut Json, d: &Json) {
+    let Json::Object(props) = d else {
+        return;
+    };
+    for (k, v) in props {
+        match k.as_str() {
+            "id" | "path" => {}
+            "constraint" => {
+                let mut list = match field(target, "constraint") {
+                    Some(Json::Array(a)) => a.clone(),
+                    _ => Vec::new(),
+                };
+                if let Json::Array(add) = v {
+                    list.extend(add.iter().cloned());
+                }
+                set(target, "constraint", Json::Array(list));
+            }
+            _ => {
+                // A fixed or pattern value replaces any other of either kind.
+                if k.starts_with("fixed") || k.starts_with("pattern") {
+                    if let Json::Object(m) = target {
+                        m.retain(|(key, _)| {
+                            !(key.starts_with("fixed") || key.starts_with("pattern"))
+                        });
+                    }
+                }
+                set(target, k, v.clone());
+            }
+        }
+    }
+}
+
+fn set(target: &mut Json, key: &str, value: Json) {
+    if let Json::Object(m) = target {
+        match m.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value,
+            None => m.push((key.to_owned(), value)),
+        }
+    }
+}
+
+fn remove(target: &mut Json, key: &str) {
+    if let Json::Object(m) = target {
+        m.retain(|(k, _)| k != key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Package;
+    use fhir_model::json::tree;
+
+    const BASE: &str = r#"{"resourceType":"StructureDefinition","id":"b","url":"http://x/b","type":"Patient",
+      "snapshot":{"element":[
+        {"id":"Patient","path":"Patient","min":0,"max":"*"},
+        {"id":"Patient.identifier","path":"Patient.identifier","min":0,"max":"*","type":[{"code":"Identifier"}]},
+        {"id":"Patient.name","path":"Patient.name","min":0,"max":"*","type":[{"code":"HumanName"}]}]}}"#;
+    const IDENTIFIER: &str = r#"{"resourceType":"StructureDefinition","id":"Identifier",
+      "url":"http://hl7.org/fhir/StructureDefinition/Identifier","type":"Identifier",
+      "snapshot":{"element":[
+        {"id":"Identifier","path":"Identifier","min":0,"max":"*"},
+        {"id":"Identifier.system","path":"Identifier.system","min":0,"max":"1","type":[{"code":"uri"}]}]}}"#;
+    const PROFILE: &str = r#"{"resourceType":"StructureDefinition","id":"p","url":"http://x/p","type":"Patient",
+      "baseDefinition":"http://x/b","differential":{"element":[
+        {"path":"Patient.identifier","slicing":{"rules":"open"},"min":1},
+        {"path":"Patient.identifier","sliceName":"mrn","min":1,"max":"1"},
+        {"path":"Patient.identifier.system","fixedUri":"urn:mrn"},
+        {"path":"Patient.name","max":"1","constraint":[{"key":"x-1"}]}]}}"#;
+
+    fn set_of(files: &[&str]) -> PackageSet {
+        let mut set = PackageSet::new();
+        let files = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("r{i}.json"), f.as_bytes().to_vec()));
+        set.add(Package::from_resources("t", "1", files).expect("package"));
+        set
+    }
+
+    #[test]
+    fn differential_over_base_with_slice_and_type_child() {
+        let set = set_of(&[BASE, IDENTIFIER, PROFILE]);
+        let sd = tree::parse(PROFILE.as_bytes()).expect("json");
+        let els = elements(&set, &sd).expect("snapshot");
+        let ids: Vec<&str> = els.iter().map(id_of).collect();
+        assert_eq!(
+            ids,
+            [
+                "Patient",
+                "Patient.identifier",
+                "Patient.identifier:mrn",
+                "Patient.identifier:mrn.system",
+                "Patient.name"
+            ]
+        );
+        assert!(matches!(field(&els[1], "min"), Some(Json::Number(n)) if n == "1"));
+        assert!(field(&els[1], "slicing").is_some());
+        assert!(field(&els[2], "slicing").is_none());
+        assert_eq!(str_field(&els[2], "sliceName"), Some("mrn"));
+        assert_eq!(str_field(&els[3], "fixedUri"), Some("urn:mrn"));
+        assert_eq!(
+            str_field(&els[3], "path"),
+            Some("Patient.identifier.system")
+        );
+        assert_eq!(str_field(&els[4], "max"), Some("1"));
+        assert!(matches!(field(&els[4], "constraint"), Some(Json::Array(a)) if a.len() == 1));
+    }
+
+    #[test]
+    fn missing_base_gives_none() {
+        let set = set_of(&[PROFILE]);
+        let sd = tree::parse(PROFILE.as_bytes()).expect("json");
+        assert!(elements(&set, &sd).is_none());
+    }
+}
