@@ -16,6 +16,7 @@ use diesel::r2d2::{CustomizeConnection, HandleError, ManageConnection, Pool, R2D
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use super::encryption::{self, DatabaseKey};
 use super::StoreError;
 
 /// A connection to either backend; queries in [`super::queries`] take
@@ -84,6 +85,8 @@ impl DatabaseUrl {
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
+    /// The SQLCipher key every new SQLite connection is unlocked with.
+    key: Option<DatabaseKey>,
 }
 
 impl ManageConnection for Manager {
@@ -96,7 +99,16 @@ impl ManageConnection for Manager {
                 PgConnection::establish(&self.url.target).map(DbConnection::Postgresql)
             }
             Backend::Sqlite => {
-                SqliteConnection::establish(&self.url.target).map(DbConnection::Sqlite)
+                let mut conn = SqliteConnection::establish(&self.url.target)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                if let Some(key) = &self.key {
+                    key.unlock(&mut conn).map_err(|e| {
+                        diesel::r2d2::Error::ConnectionError(
+                            diesel::ConnectionError::BadConnection(e.to_string()),
+                        )
+                    })?;
+                }
+                return Ok(DbConnection::Sqlite(conn));
             }
         };
         conn.map_err(diesel::r2d2::Error::ConnectionError)
@@ -137,6 +149,43 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
     }
 }
 
+/// Refuses a key where it would not encrypt, and reports a wrong key as a
+/// configuration error (not "database unavailable").
+fn check_key(url: &DatabaseUrl, key: &DatabaseKey) -> Result<(), StoreError> {
+    if url.backend == Backend::Postgres {
+        return Err(StoreError::Config(format!(
+            "{} / {} apply to SQLite only: PostgreSQL data is encrypted by the \
+             server's own storage encryption, and the link by TLS (sslmode=require)",
+            encryption::KEY_FILE_VAR,
+            encryption::KEY_VAR
+        )));
+    }
+    let mut conn = SqliteConnection::establish(&url.target)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open the database: {e}")))?;
+    if encryption::sqlcipher_version(&mut conn).is_none() {
+        return Err(StoreError::Config(
+            "a database key is set but this build's SQLite is not SQLCipher".into(),
+        ));
+    }
+    key.unlock(&mut conn)
+}
+
+/// An encrypted file opened with no key reads as "file is not a database";
+/// say what to do instead.
+fn check_plain(url: &DatabaseUrl) -> Result<(), StoreError> {
+    let mut conn = SqliteConnection::establish(&url.target)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open the database: {e}")))?;
+    match conn.batch_execute("SELECT count(*) FROM sqlite_master;") {
+        Err(e) if e.to_string().contains("not a database") => Err(StoreError::Config(format!(
+            "{} is encrypted or is not a SQLite database: give its key in {} or {}",
+            url.target,
+            encryption::KEY_FILE_VAR,
+            encryption::KEY_VAR
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// r2d2's default handler logs every failed connection attempt at `error`,
 /// many times a second while the database is down. The request that could
 /// not get a connection is answered 503 and logged once; this only notes the
@@ -150,10 +199,20 @@ impl HandleError<diesel::r2d2::Error> for WarnOnError {
     }
 }
 
-/// Builds the pool and applies pending migrations.
+/// Builds the pool and applies pending migrations. A SQLite database is
+/// encrypted with the key the environment gives ([`encryption`]).
 pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool<Manager>, StoreError> {
     let max_size = if url.is_memory() { 1 } else { max_size.max(1) };
-    let manager = Manager { url: url.clone() };
+    let key = DatabaseKey::from_env()?;
+    match &key {
+        Some(key) => check_key(url, key)?,
+        None if url.backend == Backend::Sqlite && !url.is_memory() => check_plain(url)?,
+        None => {}
+    }
+    let manager = Manager {
+        url: url.clone(),
+        key,
+    };
     // One direct attempt first, so a wrong URL or a stopped server fails at
     // once with the driver's message instead of after the pool's timeout.
     // (For `:memory:` this throwaway connection is a database of its own.)

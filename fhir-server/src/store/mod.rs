@@ -24,6 +24,7 @@
 
 mod conditional;
 mod connection;
+pub mod encryption;
 mod index_rows;
 mod model;
 mod queries;
