@@ -249,3 +249,45 @@ fn bad_masters_name_the_line() {
     assert!(master::load(JpSystem::Yj, b"\xff\xfe\x00\x81").is_err());
     assert!(master::load(JpSystem::Yj, b"").is_err());
 }
+
+/// A generated HOT master of 100,000 rows loads into complete HOT13 and
+/// HOT9 systems, and the registry answers from them (by hash: the figures
+/// are in `benches/japanese_master.rs`, not here).
+#[test]
+fn hundred_thousand_row_hot_master() {
+    let mut csv = String::from("基準番号,個別医薬品コード,販売名\n");
+    for i in 0..100_000 {
+        csv.push_str(&format!(
+            "{:07}{:02}01{:02},1149019F{:04},架空錠{}\n",
+            1_000_000 + i / 8,
+            (i / 4) % 2 + 1,
+            i % 4 + 1,
+            i / 4 % 10_000,
+            i / 4
+        ));
+    }
+    let mut r = Registry::new();
+    for level in [HotLevel::Hot13, HotLevel::Hot9] {
+        r.insert(master::load_code_system(JpSystem::Hot(level), csv.as_bytes()).unwrap());
+    }
+    let hot13 = JpSystem::Hot(HotLevel::Hot13).url();
+    let hot9 = JpSystem::Hot(HotLevel::Hot9).url();
+    assert_eq!(r.get(hot13, None).unwrap().len(), 100_000);
+    assert_eq!(r.get(hot9, None).unwrap().len(), 25_000);
+    // The last row: i = 99,999.
+    let l = r.lookup(hot13, "1012499020104", None, &[], None).unwrap();
+    assert_eq!(l.display.as_deref(), Some("架空錠24999"));
+    assert!(
+        r.validate_code(hot9, None, "101249902", &ValidateOptions::default())
+            .result
+    );
+    assert!(
+        !r.validate_code(hot9, None, "101250002", &ValidateOptions::default())
+            .result
+    );
+    assert_eq!(
+        r.subsumes_codings(hot9, "101249902", hot13, "1012499020104", None)
+            .unwrap(),
+        Subsumption::Subsumes
+    );
+}

@@ -539,3 +539,202 @@ async fn tx_resources_and_a_posted_concept_map_serve_one_request() {
     .await
     .assert_outcome(400, "not-supported");
 }
+
+/// The Japanese standard systems with no master stored: `$validate-code`
+/// checks the shape (and says so), `$lookup` gives a code's parts, and
+/// `$subsumes` follows the HOT nesting across the levels' urls; once a
+/// master is stored, it answers.
+#[actix_web::test]
+async fn japanese_systems_without_a_master_answer_by_shape() {
+    const JLAC10: &str = "http://medis.or.jp/CodeSystem/master-JLAC10-17digits";
+    const HOT7: &str = "http://medis.or.jp/CodeSystem/master-HOT7";
+    const HOT9: &str = "http://medis.or.jp/CodeSystem/master-HOT9";
+    const HOT13: &str = "http://medis.or.jp/CodeSystem/master-HOT13";
+    for db in backends() {
+        let app = app(&db.store).await;
+        let label = db.label;
+        let get = |uri: String| TestRequest::get().uri(&uri);
+        let ok = |r: crate::interaction::testutil::Reply| {
+            assert_eq!(
+                r.status,
+                200,
+                "{label}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+            r.json()
+        };
+        let message = |p: &Value| {
+            param(p, "message").unwrap()["valueString"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+
+        // $validate-code: a well-formed JLAC10 code (from the JP-CLINS
+        // examples) is valid by shape only; a malformed one names the part.
+        let v = ok(send(
+            &app,
+            get(format!(
+                "/fhir/CodeSystem/$validate-code?url={JLAC10}&code=3H015000002326101"
+            )),
+        )
+        .await);
+        assert_eq!(
+            param(&v, "result").unwrap()["valueBoolean"],
+            true,
+            "{label}"
+        );
+        assert!(
+            message(&v).contains("checked for shape only"),
+            "{label} {v}"
+        );
+        let v = ok(send(
+            &app,
+            get(format!(
+                "/fhir/CodeSystem/$validate-code?url={JLAC10}&code=3H01500000232610"
+            )),
+        )
+        .await);
+        assert_eq!(param(&v, "result").unwrap()["valueBoolean"], false);
+        assert!(message(&v).contains("expected 17 characters"), "{v}");
+        // A YJ code in a coding, by POST.
+        let v = ok(send(
+            &app,
+            with_json(
+                TestRequest::post().uri("/fhir/CodeSystem/$validate-code"),
+                &json!({"resourceType": "Parameters", "parameter": [{"name": "coding", "valueCoding":
+                    {"system": "http://capstandard.jp/iyaku.info/CodeSystem/YJ-code", "code": "2233002F1280"}}]}),
+            ),
+        )
+        .await);
+        assert_eq!(param(&v, "result").unwrap()["valueBoolean"], true);
+
+        // $lookup: the five JLAC10 parts; HOT level and parent.
+        let l = ok(send(
+            &app,
+            get(format!(
+                "/fhir/CodeSystem/$lookup?system={JLAC10}&code=3A015000002327101"
+            )),
+        )
+        .await);
+        assert_eq!(param(&l, "name").unwrap()["valueString"], "JLAC10");
+        assert!(param(&l, "display").is_none());
+        let props: Vec<(String, Value)> = l["parameter"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["name"] == "property")
+            .map(|p| {
+                (
+                    p["part"][0]["valueCode"].as_str().unwrap().to_owned(),
+                    p["part"][1].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(props.len(), 5, "{label} {props:?}");
+        assert_eq!(
+            props[0],
+            (
+                "analyte".into(),
+                json!({"name": "value", "valueCode": "3A015"})
+            )
+        );
+        assert_eq!(props[2].1["valueCode"], "023");
+        let l = ok(send(
+            &app,
+            get(format!(
+                "/fhir/CodeSystem/$lookup?system={HOT13}&code=1038316010101&property=parent"
+            )),
+        )
+        .await);
+        let parent = param(&l, "property").unwrap();
+        assert_eq!(parent["part"][0]["valueCode"], "parent");
+        assert_eq!(
+            parent["part"][1]["valueCoding"],
+            json!({"system": "http://medis.or.jp/CodeSystem/master-HOT11", "code": "10383160101"})
+        );
+        send(
+            &app,
+            get(format!(
+                "/fhir/CodeSystem/$lookup?system={HOT9}&code=10383160"
+            )),
+        )
+        .await
+        .assert_outcome(400, "invalid");
+
+        // $subsumes across the HOT levels, and within one.
+        let s = ok(send(
+            &app,
+            with_json(
+                TestRequest::post().uri("/fhir/CodeSystem/$subsumes"),
+                &json!({"resourceType": "Parameters", "parameter": [
+                    {"name": "codingA", "valueCoding": {"system": HOT7, "code": "1038316"}},
+                    {"name": "codingB", "valueCoding": {"system": HOT13, "code": "1038316010101"}}]}),
+            ),
+        )
+        .await);
+        assert_eq!(
+            param(&s, "outcome").unwrap()["valueCode"],
+            "subsumes",
+            "{label}"
+        );
+        let s = ok(send(
+            &app,
+            get(format!(
+                "/fhir/CodeSystem/$subsumes?system={HOT9}&codeA=103831601&codeB=121431401"
+            )),
+        )
+        .await);
+        assert_eq!(param(&s, "outcome").unwrap()["valueCode"], "not-subsumed");
+        send(
+            &app,
+            with_json(
+                TestRequest::post().uri("/fhir/CodeSystem/$subsumes"),
+                &json!({"resourceType": "Parameters", "parameter": [
+                    {"name": "codingA", "valueCoding": {"system": HOT7, "code": "1038316"}},
+                    {"name": "codingB", "valueCoding": {"system": JLAC10, "code": "3A015000002327101"}}]}),
+            ),
+        )
+        .await
+        .assert_outcome(400, "not-supported");
+
+        // A stored HOT9 master answers display and existence.
+        let master = json!({"resourceType": "CodeSystem", "id": "hot9", "url": HOT9, "name": "HOT9",
+            "status": "active", "content": "complete",
+            "concept": [{"code": "103831601", "display": "カルボシステイン錠２５０ｍｇ「サワイ」"}]});
+        let r = send(
+            &app,
+            with_json(TestRequest::put().uri("/fhir/CodeSystem/hot9"), &master),
+        )
+        .await;
+        assert!(
+            r.status < 300,
+            "{label}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let v = ok(send(
+            &app,
+            get(format!(
+                "/fhir/CodeSystem/$validate-code?url={HOT9}&code=103831601"
+            )),
+        )
+        .await);
+        assert_eq!(
+            param(&v, "display").unwrap()["valueString"],
+            "カルボシステイン錠２５０ｍｇ「サワイ」"
+        );
+        let v = ok(send(
+            &app,
+            get(format!(
+                "/fhir/CodeSystem/$validate-code?url={HOT9}&code=121431401"
+            )),
+        )
+        .await);
+        assert_eq!(
+            param(&v, "result").unwrap()["valueBoolean"],
+            false,
+            "{label}"
+        );
+        assert!(message(&v).starts_with("Unknown code"), "{v}");
+    }
+}
