@@ -91,9 +91,11 @@ fn search_parts(registry: &ParamRegistry) -> HashMap<String, SearchParts> {
         params.sort_by(|a, b| a.code.cmp(&b.code));
         for p in params {
             // Only what the index answers: parameters without an
-            // expression (`_text`, `_content`, `_query`) and special ones
-            // (`near`) are not supported, so not claimed.
-            if p.expression.is_none() || p.kind == ParamKind::Special {
+            // expression (`_query`) and special ones (`near`) are not
+            // supported, so not claimed; `_text` and `_content` have no
+            // expression but the full-text index (search/fulltext/).
+            let fulltext = crate::search::fulltext::Field::from_code(&p.code).is_some();
+            if (p.expression.is_none() && !fulltext) || p.kind == ParamKind::Special {
                 continue;
             }
             let mut sp = json!({"name": p.code, "type": p.kind.as_str()});
@@ -309,5 +311,36 @@ mod tests {
             "http://example.org/fhir/SearchParameter/kana"
         );
         assert_eq!(kana["type"], "string");
+    }
+
+    #[actix_web::test]
+    async fn full_text_parameters_are_claimed() {
+        let db = crate::store::testutil::sqlite();
+        let app = app(&db.store).await;
+        let cs = send(&app, TestRequest::get().uri("/fhir/metadata"))
+            .await
+            .json();
+        let params = |rt: &str| -> Vec<String> {
+            cs["rest"][0]["resource"]
+                .as_array()
+                .and_then(|a| a.iter().find(|r| r["type"] == rt))
+                .and_then(|r| r["searchParam"].as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for rt in ["Patient", "Observation", "Composition"] {
+            let p = params(rt);
+            assert!(p.iter().any(|c| c == "_text"), "{rt} _text");
+            assert!(p.iter().any(|c| c == "_content"), "{rt} _content");
+            assert!(!p.iter().any(|c| c == "_query"), "{rt} _query");
+        }
+        // `_text` is a DomainResource parameter: a Bundle has no narrative.
+        let bundle = params("Bundle");
+        assert!(bundle.iter().any(|c| c == "_content"));
+        assert!(!bundle.iter().any(|c| c == "_text"));
     }
 }

@@ -443,3 +443,7 @@ fn subset(body: &[u8], search: &SearchRequest, is_match: bool) -> Result<Vec<u8>
 #[cfg(test)]
 #[path = "search_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "fulltext_tests.rs"]
+mod fulltext_tests;

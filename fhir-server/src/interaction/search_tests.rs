@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::interaction::testutil::{app, backends, send, with_json};
 
 /// The ids of the `match` entries, in order.
-fn ids(b: &Value) -> Vec<String> {
+pub(super) fn ids(b: &Value) -> Vec<String> {
     b["entry"]
         .as_array()
         .map(|es| {
@@ -21,7 +21,7 @@ fn ids(b: &Value) -> Vec<String> {
 }
 
 /// Percent-encodes what a URI may not carry raw (`|`, non-ASCII, …).
-fn enc(q: &str) -> String {
+pub(super) fn enc(q: &str) -> String {
     let mut out = String::new();
     for c in q.chars() {
         if c.is_ascii_alphanumeric() || "/?&=:,.-_*$~%".contains(c) {
@@ -36,7 +36,7 @@ fn enc(q: &str) -> String {
     out
 }
 
-fn sorted(mut v: Vec<String>) -> Vec<String> {
+pub(super) fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
 }

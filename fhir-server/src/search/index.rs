@@ -25,9 +25,14 @@ pub struct IndexEntries {
     pub numbers: Vec<NumberEntry>,
     pub quantities: Vec<QuantityEntry>,
     pub uris: Vec<UriEntry>,
+    /// The full-text tokens (`_text`, `_content`); not from a parameter's
+    /// expression, so [`crate::search::extract::extract`] leaves it empty
+    /// and the store fills it ([`crate::search::fulltext::document`]).
+    pub fulltext: crate::search::fulltext::Document,
 }
 
 impl IndexEntries {
+    /// Whether no parameter gave a row (the full-text tokens aside).
     pub fn is_empty(&self) -> bool {
         self.strings.is_empty()
             && self.tokens.is_empty()

@@ -14,6 +14,7 @@
 
 pub mod compartment;
 pub mod extract;
+pub mod fulltext;
 pub mod index;
 pub mod normalize;
 pub mod param;

@@ -101,6 +101,12 @@ pub enum Criterion {
         param: Arc<ParamDef>,
         targets: Vec<(String, Box<Criterion>)>,
     },
+    /// `_text` / `_content`: full-text search of the narrative or of all
+    /// the text (the comma values already OR-ed into `query`).
+    Text {
+        field: super::fulltext::Field,
+        query: super::fulltext::Query,
+    },
     /// `_has:Type:ref:x=…`: resources that some `source_type` resource
     /// references through `param` and that matches `inner`.
     Has {
@@ -538,6 +544,15 @@ fn criterion_tx(
         ));
     }
     let param = lookup(registry, rtype, code)?;
+    if let Some(field) = super::fulltext::Field::from_code(code) {
+        if let Some(m) = modifier {
+            return Err(format!(
+                "{code}: modifier :{m} is not supported on full-text search"
+            ));
+        }
+        let query = super::fulltext::parse(&split_or(raw)).map_err(|e| format!("{code}: {e}"))?;
+        return Ok(Criterion::Text { field, query });
+    }
     if modifier == Some("missing") {
         return match raw {
             "true" => Ok(Criterion::Missing {

@@ -17,6 +17,7 @@
 
 use std::fmt::Write as _;
 
+use super::fulltext::{Field, Query};
 use super::index::EpochMillis;
 use super::param::{ParamDef, ParamKind};
 use super::query::{Criterion, Modifier, SearchRequest, SortKey, Value};
@@ -145,6 +146,9 @@ fn rank(c: &Criterion) -> u8 {
     match c {
         Criterion::Id(_) | Criterion::List(_) => 0,
         Criterion::Chain { .. } | Criterion::Has { .. } => 4,
+        // Words are usually rarer than a type's common codes, and the
+        // full-text index lists them directly.
+        Criterion::Text { .. } => 3,
         Criterion::Missing { .. } => 7,
         Criterion::Param {
             param, modifier, ..
@@ -315,6 +319,7 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
             }
             q.push(")");
         }
+        Criterion::Text { field, query } => fulltext(q, rtype, *field, query, corr),
         Criterion::List(lists) => {
             q.push(
                 "SELECT target_id FROM idx_reference WHERE resource_type = 'List' \
@@ -345,6 +350,54 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
             );
             set(q, source_type, inner, negated);
             q.push(")");
+        }
+    }
+}
+
+/// `_text` / `_content` (see `search/fulltext/`): the full-text index
+/// lists the matching documents, by rowid of `idx_fulltext_doc` on SQLite
+/// and by (type, id) on PostgreSQL.
+fn fulltext(q: &mut Sql, rtype: &str, field: Field, query: &Query, corr: Option<&str>) {
+    let col = field.column();
+    match q.backend {
+        Backend::Sqlite => {
+            // Driving, the FTS5 match lists rowids and each is found by
+            // the primary key of idx_fulltext_doc (`+` keeps SQLite from
+            // walking every document of the type in the (type, id) index
+            // instead); probing, that index finds the one document.
+            let plus = if corr.is_some() { "" } else { "+" };
+            let _ = write!(
+                q.text,
+                "SELECT d.resource_id FROM idx_fulltext_doc d WHERE {plus}d.resource_type = "
+            );
+            q.text(rtype);
+            if let Some(outer) = corr {
+                let _ = write!(q.text, " AND d.resource_id = {outer}");
+            }
+            let _ = write!(
+                q.text,
+                " AND d.id IN (SELECT rowid FROM idx_fulltext WHERE {col} MATCH "
+            );
+            q.text(&query.to_fts5());
+            q.push(")");
+        }
+        Backend::Postgres => {
+            // Driving, only the GIN index may answer: on a small table
+            // PostgreSQL would otherwise walk every document of the type
+            // by the primary key and test each (`|| ''` hides the type
+            // from that index, as `+` does on SQLite). Probing, the
+            // primary key finds the one document.
+            match corr {
+                None => q.push("SELECT resource_id FROM idx_fulltext WHERE resource_type || '' = "),
+                Some(_) => q.push("SELECT resource_id FROM idx_fulltext WHERE resource_type = "),
+            };
+            q.text(rtype);
+            if let Some(outer) = corr {
+                let _ = write!(q.text, " AND resource_id = {outer}");
+            }
+            let _ = write!(q.text, " AND {col} @@ CAST(");
+            q.text(&query.to_tsquery());
+            q.push(" AS tsquery)");
         }
     }
 }

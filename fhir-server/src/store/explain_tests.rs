@@ -28,6 +28,8 @@ const CODES: usize = 200;
 
 fn patient(i: usize) -> serde_json::Value {
     json!({"resourceType": "Patient", "id": format!("p{i}"),
+        "text": {"status": "generated",
+            "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">Given{} Family{i} 患者</div>", i % 50)},
         "name": [{"family": format!("Family{i}"), "given": [format!("Given{}", i % 50)]}],
         "gender": if i.is_multiple_of(2) { "female" } else { "male" },
         "birthDate": format!("{}-0{}-1{}", 1940 + i % 60, 1 + i % 9, i % 10)})
@@ -102,6 +104,15 @@ const SHAPES: &[(&str, &str)] = &[
         "code, sorted by date",
         "Observation?code=1017-7&_sort=-date",
     ),
+    // Full text: the FTS5 / GIN index drives, or probes one document.
+    ("_content word", "Patient?_content=family17"),
+    ("_text phrase", "Patient?_text=\"given17 family17\""),
+    ("_text Japanese", "Patient?_text=患者"),
+    ("_content probe", "Patient?gender=female&_content=given1"),
+    (
+        "_content chained",
+        "Observation?subject:Patient._content=family17",
+    ),
 ];
 
 fn request(store: &Store, shape: &str) -> SearchRequest {
@@ -139,7 +150,15 @@ fn sqlite_problems(plan: &str) -> Vec<String> {
         let (Some(op), Some(table)) = (words.next(), words.next()) else {
             continue;
         };
-        if op == "SCAN" && is_guarded_table(table) {
+        if op == "SCAN" && is_guarded_table(table) && !is_fts_match(line) {
+            out.push(line.to_owned());
+        }
+        // The full-text documents are found by rowid (the FTS5 match) or
+        // by id, never by the type alone.
+        if op == "SEARCH"
+            && matches!(table, "d" | "idx_fulltext_doc")
+            && !(line.contains("rowid=") || line.contains("resource_id="))
+        {
             out.push(line.to_owned());
         }
         if op == "SEARCH"
@@ -150,6 +169,14 @@ fn sqlite_problems(plan: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// An FTS5 table "scanned" with a MATCH constraint (`M` in its index
+/// string, e.g. `INDEX 0:M1`) is an index lookup, not a full scan.
+fn is_fts_match(line: &str) -> bool {
+    line.split_once("VIRTUAL TABLE INDEX ")
+        .and_then(|(_, idx)| idx.split_once(':'))
+        .is_some_and(|(_, s)| s.contains('M'))
 }
 
 /// PostgreSQL: no `Seq Scan` of a guarded table, and every index scan of
@@ -170,6 +197,17 @@ fn postgres_problems(plan: &str) -> Vec<String> {
             .any(|t| line.contains(t));
         if on_resources && line.contains("Index") {
             // The node's details are the following lines up to the next node.
+            let cond_on_id = lines[i + 1..]
+                .iter()
+                .take_while(|l| !l.contains("->"))
+                .any(|l| l.contains("Index Cond:") && l.contains("resource_id"));
+            if !cond_on_id {
+                out.push(line.trim().to_owned());
+            }
+        }
+        // The full-text table is read through its GIN indexes, or by
+        // its primary key for one resource id, never for a whole type.
+        if line.contains("using idx_fulltext_pkey") || line.contains("on idx_fulltext_pkey") {
             let cond_on_id = lines[i + 1..]
                 .iter()
                 .take_while(|l| !l.contains("->"))
@@ -226,6 +264,11 @@ fn indexed_parameters_never_scan_the_resource_tables() {
             if name.starts_with("quantity") && !plan.contains("idx_quantity_canonical_value") {
                 problems.push("idx_quantity_canonical_value not used".into());
             }
+            if (name.starts_with("_text") || name.starts_with("_content"))
+                && !plan.contains("idx_fulltext")
+            {
+                problems.push("the full-text index is not used".into());
+            }
             if std::env::var("FHIR_TEST_SHOW_PLANS").is_ok() {
                 eprintln!("== {} {name}: {shape}\n{plan}", db.label);
             }
@@ -263,10 +306,25 @@ fn the_checks_catch_full_scans() {
         1
     );
     assert!(sqlite_problems("SEARCH r USING INDEX sqlite_autoindex_resources_1 (resource_type=? AND resource_id=?)\nSCAN t").is_empty());
+    assert!(sqlite_problems("SCAN idx_fulltext VIRTUAL TABLE INDEX 0:M1").is_empty());
+    assert_eq!(
+        sqlite_problems("SCAN idx_fulltext VIRTUAL TABLE INDEX 0:").len(),
+        1
+    );
+    assert_eq!(
+        sqlite_problems(
+            "SEARCH d USING COVERING INDEX sqlite_autoindex_idx_fulltext_doc_1 (resource_type=?)"
+        )
+        .len(),
+        1
+    );
+    assert!(sqlite_problems("SEARCH d USING INTEGER PRIMARY KEY (rowid=?)").is_empty());
     let pg = "Limit\n  ->  Seq Scan on resources r\n        Filter: (NOT deleted)";
     assert_eq!(postgres_problems(pg).len(), 1);
     let pg = "Limit\n  ->  Index Scan using resources_pkey on resources r\n        Index Cond: (resource_type = 'Patient'::text)";
     assert_eq!(postgres_problems(pg).len(), 1);
     let pg = "Nested Loop\n  ->  Index Scan using resources_pkey on resources r\n        Index Cond: ((resource_type = 'Patient'::text) AND (resource_id = idx_token.resource_id))";
     assert!(postgres_problems(pg).is_empty());
+    let pg = "Bitmap Heap Scan on idx_fulltext\n  ->  Bitmap Index Scan on idx_fulltext_pkey\n        Index Cond: (resource_type = 'Patient'::text)";
+    assert_eq!(postgres_problems(pg).len(), 1);
 }

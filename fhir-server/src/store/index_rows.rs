@@ -1,14 +1,19 @@
 //! Writes the search index rows of one resource ([`IndexEntries`]) into the
 //! `idx_*` tables, inside the caller's transaction. The index holds the
 //! current version only: every write first removes the resource's rows.
+//! The full-text rows (`idx_fulltext`, see `search/fulltext/`) are written
+//! here too, in SQL of each backend's own (an FTS5 virtual table, a
+//! `tsvector` column), so every write path that indexes also indexes text.
 
 use diesel::prelude::*;
 use diesel::result::QueryResult;
+use diesel::sql_types::Text;
 
 use super::connection::DbConnection;
 use super::schema::{
     idx_date, idx_number, idx_quantity, idx_reference, idx_string, idx_token, idx_uri,
 };
+use crate::search::fulltext::{self, Document};
 use crate::search::index::IndexEntries;
 
 /// Rows per INSERT statement: many rows per round trip, well below
@@ -32,6 +37,77 @@ pub fn delete(conn: &mut DbConnection, rtype: &str, id: &str) -> QueryResult<()>
         idx_quantity,
         idx_uri
     );
+    delete_fulltext(conn, rtype, id)
+}
+
+fn delete_fulltext(conn: &mut DbConnection, rtype: &str, id: &str) -> QueryResult<()> {
+    match conn {
+        DbConnection::Sqlite(c) => {
+            diesel::sql_query(
+                "DELETE FROM idx_fulltext WHERE rowid IN (SELECT id FROM idx_fulltext_doc \
+                 WHERE resource_type = ? AND resource_id = ?)",
+            )
+            .bind::<Text, _>(rtype)
+            .bind::<Text, _>(id)
+            .execute(c)?;
+            diesel::sql_query(
+                "DELETE FROM idx_fulltext_doc WHERE resource_type = ? AND resource_id = ?",
+            )
+            .bind::<Text, _>(rtype)
+            .bind::<Text, _>(id)
+            .execute(c)?;
+        }
+        DbConnection::Postgresql(c) => {
+            diesel::sql_query(
+                "DELETE FROM idx_fulltext WHERE resource_type = $1 AND resource_id = $2",
+            )
+            .bind::<Text, _>(rtype)
+            .bind::<Text, _>(id)
+            .execute(c)?;
+        }
+    }
+    Ok(())
+}
+
+/// The full-text row of one resource (after [`delete`]); none when it has
+/// no text at all.
+fn insert_fulltext(
+    conn: &mut DbConnection,
+    rtype: &str,
+    id: &str,
+    d: &Document,
+) -> QueryResult<()> {
+    if d.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        DbConnection::Sqlite(c) => {
+            diesel::sql_query(
+                "INSERT INTO idx_fulltext_doc (resource_type, resource_id) VALUES (?, ?)",
+            )
+            .bind::<Text, _>(rtype)
+            .bind::<Text, _>(id)
+            .execute(c)?;
+            diesel::sql_query(
+                "INSERT INTO idx_fulltext (rowid, narrative, content) \
+                 VALUES (last_insert_rowid(), ?, ?)",
+            )
+            .bind::<Text, _>(fulltext::fts5_text(&d.narrative))
+            .bind::<Text, _>(fulltext::fts5_text(&d.content))
+            .execute(c)?;
+        }
+        DbConnection::Postgresql(c) => {
+            diesel::sql_query(
+                "INSERT INTO idx_fulltext (resource_type, resource_id, narrative, content) \
+                 VALUES ($1, $2, CAST($3 AS tsvector), CAST($4 AS tsvector))",
+            )
+            .bind::<Text, _>(rtype)
+            .bind::<Text, _>(id)
+            .bind::<Text, _>(fulltext::tsvector_literal(&d.narrative))
+            .bind::<Text, _>(fulltext::tsvector_literal(&d.content))
+            .execute(c)?;
+        }
+    }
     Ok(())
 }
 
@@ -104,5 +180,5 @@ pub fn insert(conn: &mut DbConnection, rtype: &str, id: &str, e: &IndexEntries) 
         canonical_hi = x.canonical_hi,
     ));
     put!(e.uris, idx_uri, |x| (uri = x.uri.as_str()));
-    Ok(())
+    insert_fulltext(conn, rtype, id, &e.fulltext)
 }

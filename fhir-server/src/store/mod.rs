@@ -579,7 +579,11 @@ fn index_entries(
     body: &[u8],
 ) -> crate::search::index::IndexEntries {
     match fhir_model::json::tree::parse(body) {
-        Ok(tree) => crate::search::extract::extract(registry, rtype, &tree),
+        Ok(tree) => {
+            let mut entries = crate::search::extract::extract(registry, rtype, &tree);
+            entries.fulltext = crate::search::fulltext::document(&tree);
+            entries
+        }
         Err(e) => {
             log::error!("{rtype}: stored body does not parse for indexing: {e}");
             Default::default()

@@ -1,0 +1,2 @@
+DROP TABLE idx_fulltext;
+DROP TABLE idx_fulltext_doc;
