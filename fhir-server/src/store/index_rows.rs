@@ -182,3 +182,69 @@ pub fn insert(conn: &mut DbConnection, rtype: &str, id: &str, e: &IndexEntries) 
     put!(e.uris, idx_uri, |x| (uri = x.uri.as_str()));
     insert_fulltext(conn, rtype, id, &e.fulltext)
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::sql_types::Integer;
+    use diesel::RunQueryDsl;
+    use fhir_model::Resource;
+
+    use super::super::testutil::{backends, sqlite};
+    use super::super::{Backend, TxWrite};
+    use crate::search::query;
+
+    #[derive(diesel::QueryableByName)]
+    struct Flag {
+        #[diesel(sql_type = Integer)]
+        enabled: i32,
+    }
+
+    #[test]
+    fn the_bundled_sqlite_has_fts5() {
+        let db = sqlite();
+        let mut c = db.store.conn().expect("connection");
+        let f: Flag =
+            diesel::sql_query("SELECT sqlite_compileoption_used('ENABLE_FTS5') AS enabled")
+                .get_result(&mut *c)
+                .expect("compile options");
+        assert_eq!(f.enabled, 1);
+    }
+
+    /// A database from before the full-text migration has stored
+    /// resources but no full-text rows: `$reindex` writes them.
+    #[test]
+    fn reindex_fills_the_full_text_index() {
+        for db in backends() {
+            let body = serde_json::json!({"resourceType": "Condition", "id": "c1",
+                "subject": {"reference": "Patient/p1"}, "code": {"text": "2型糖尿病"}});
+            let r = Resource::from_json_slice(body.to_string().as_bytes()).expect("resource");
+            db.store
+                .transaction(&mut [TxWrite::Update(r, None)])
+                .map_err(|(_, e)| e)
+                .expect("write");
+            let found = || {
+                let params = [("_content".to_owned(), "糖尿病".to_owned())];
+                let req = query::parse(&db.store.registry(), vec!["Condition".into()], &params);
+                assert!(req.ignored.is_empty(), "{:?}", req.ignored);
+                let page = db.store.search(&req).expect("search");
+                page.matches.into_iter().map(|m| m.id).collect::<Vec<_>>()
+            };
+            assert_eq!(found(), ["c1"], "{}", db.label);
+            {
+                let mut c = db.store.conn().expect("connection");
+                let tables: &[&str] = match db.store.backend() {
+                    Backend::Sqlite => &["idx_fulltext", "idx_fulltext_doc"],
+                    Backend::Postgres => &["idx_fulltext"],
+                };
+                for table in tables {
+                    diesel::sql_query(format!("DELETE FROM {table}"))
+                        .execute(&mut *c)
+                        .expect("wipe");
+                }
+            }
+            assert!(found().is_empty(), "{}", db.label);
+            assert_eq!(db.store.reindex(None).expect("reindex"), 1, "{}", db.label);
+            assert_eq!(found(), ["c1"], "{}", db.label);
+        }
+    }
+}
