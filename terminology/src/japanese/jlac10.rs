@@ -18,7 +18,7 @@
 //! for `$subsumes`: two codes with the same analyte are siblings, and a
 //! client that wants "every albumin result" filters on the property.
 
-use super::shape::{split, Charset, Part, ShapeError};
+use super::shape::{lab_code_parts, split, Charset, Part, ShapeError};
 
 /// The layout of a JLAC10 code.
 pub(crate) const PARTS: &[Part] = &[
@@ -60,47 +60,13 @@ impl Jlac10Code {
         Ok(Jlac10Code(code.to_owned()))
     }
 
-    /// The whole code.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// 分析物コード, characters 1-5.
-    pub fn analyte(&self) -> &str {
-        &self.0[0..5]
-    }
-
-    /// 識別コード, characters 6-9.
-    pub fn identification(&self) -> &str {
-        &self.0[5..9]
-    }
-
-    /// 材料コード, characters 10-12.
-    pub fn material(&self) -> &str {
-        &self.0[9..12]
-    }
-
-    /// 測定法コード, characters 13-15.
-    pub fn method(&self) -> &str {
-        &self.0[12..15]
-    }
-
     /// 結果識別コード, characters 16-17.
     pub fn result_identification(&self) -> &str {
         &self.0[15..17]
     }
-
-    /// The parts as (property name, value), in code order.
-    pub fn parts(&self) -> [(&'static str, &str); 5] {
-        [
-            ("analyte", self.analyte()),
-            ("identification", self.identification()),
-            ("material", self.material()),
-            ("method", self.method()),
-            ("result-identification", self.result_identification()),
-        ]
-    }
 }
+
+lab_code_parts!(Jlac10Code);
 
 #[cfg(test)]
 mod tests {

@@ -209,8 +209,8 @@ impl JpCode {
     /// are opaque numbers).
     pub fn parts(&self) -> Vec<(&'static str, &str)> {
         match self {
-            JpCode::Jlac10(c) => c.parts().to_vec(),
-            JpCode::Jlac11(c) => c.parts().to_vec(),
+            JpCode::Jlac10(c) => c.parts(),
+            JpCode::Jlac11(c) => c.parts(),
             JpCode::Yj(c) => c.parts(),
             JpCode::Hot(_) | JpCode::ReceiptDrug(_) | JpCode::MedisDisease(_) => Vec::new(),
         }

@@ -163,6 +163,60 @@ pub fn split<'a>(
     Ok(out)
 }
 
+/// The parts of a code that passed [`split`] with the same `parts`, each
+/// with its name, in code order.
+pub(crate) fn parts_of<'a>(code: &'a str, parts: &[Part]) -> Vec<(&'static str, &'a str)> {
+    let mut at = 0;
+    parts
+        .iter()
+        .map(|p| {
+            let text = code.get(at..at + p.len).unwrap_or("");
+            at += p.len;
+            (p.name, text)
+        })
+        .collect()
+}
+
+/// The accessors JLAC10 and JLAC11 share: the same first four parts at
+/// the same places (analyte, identification, material, method), and
+/// `parts()` from the type's `PARTS`.
+macro_rules! lab_code_parts {
+    ($t:ty) => {
+        impl $t {
+            /// The whole code.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// 分析物 (JLAC11: 測定物) code, characters 1-5.
+            pub fn analyte(&self) -> &str {
+                &self.0[0..5]
+            }
+
+            /// 識別コード, characters 6-9.
+            pub fn identification(&self) -> &str {
+                &self.0[5..9]
+            }
+
+            /// 材料コード, characters 10-12.
+            pub fn material(&self) -> &str {
+                &self.0[9..12]
+            }
+
+            /// 測定法コード, characters 13-15.
+            pub fn method(&self) -> &str {
+                &self.0[12..15]
+            }
+
+            /// The parts as (property name, value), in code order.
+            pub fn parts(&self) -> Vec<(&'static str, &str)> {
+                super::shape::parts_of(&self.0, PARTS)
+            }
+        }
+    };
+}
+pub(crate) use lab_code_parts;
+
 #[cfg(test)]
 mod tests {
     use super::*;

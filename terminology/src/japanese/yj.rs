@@ -79,15 +79,7 @@ impl YjCode {
 
     /// The parts as (property name, value), in code order.
     pub fn parts(&self) -> Vec<(&'static str, &str)> {
-        let mut at = 0;
-        PARTS
-            .iter()
-            .map(|p| {
-                let s = &self.0[at..at + p.len];
-                at += p.len;
-                (p.name, s)
-            })
-            .collect()
+        super::shape::parts_of(&self.0, PARTS)
     }
 }
 
