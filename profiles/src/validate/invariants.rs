@@ -129,6 +129,9 @@ pub fn walk_resource(
     let Some(ty) = resource_type(resource) else {
         return;
     };
+    if ty == "Bundle" {
+        super::bundle::check(resource, location, issues);
+    }
     let node = Node::resource(resource);
     let mut w = Walk {
         v,
@@ -156,7 +159,12 @@ impl<'r> Walk<'_, 'r, '_> {
             self.extension_definition(node, location);
         }
         if let Some(Json::Object(ext)) = node.ext {
-            self.extensions(ext, location);
+            let host = Host {
+                paths: constraint_paths,
+                ty: node.ty,
+                url: None,
+            };
+            self.extensions(ext, &host, location);
         }
         let Some(info) = meta::type_info(node.ty) else {
             return;
@@ -226,6 +234,16 @@ impl<'r> Walk<'_, 'r, '_> {
                     }
                     continue;
                 }
+                if t == "Extension" {
+                    if let Some(url) = item.and_then(|x| super::str_field(x, "url")) {
+                        let host = Host {
+                            paths: constraint_paths,
+                            ty: node.ty,
+                            url: node.str_field("url"),
+                        };
+                        self.extension_context(url, &host, &loc);
+                    }
+                }
                 let child = Node {
                     value: item,
                     ext: item_ext,
@@ -290,8 +308,58 @@ impl<'r> Walk<'_, 'r, '_> {
         }
     }
 
+    /// An extension may only sit where its definition's `context` allows
+    /// (extensibility.html#context): an element path or type of the host,
+    /// `Element` anywhere, `Resource`/`DomainResource` on a resource, or
+    /// (type `extension`) inside the extension with that url. Contexts
+    /// this engine cannot judge (`fhirpath`) allow everything.
+    fn extension_context(&mut self, url: &str, host: &Host<'_>, location: &str) {
+        let Some(p) = self.v.profile(url) else {
+            return;
+        };
+        // The core extensions' R4 contexts are stale (the HL7 validator
+        // reads newer ones from hl7.fhir.uv.extensions): not judged.
+        if p.type_name != "Extension"
+            || p.contexts.is_empty()
+            || url.starts_with("http://hl7.org/fhir/StructureDefinition/")
+        {
+            return;
+        }
+        let kind = meta::type_info(host.ty).map(|t| t.kind);
+        let allowed = p.contexts.iter().any(|(ty, expr)| match ty.as_str() {
+            "element" => {
+                let expr = expr.as_str();
+                expr == "Element"
+                    || expr == "Base"
+                    || expr == host.ty
+                    || host.paths.contains(&expr)
+                    || inherited_path_matches(expr, host.paths)
+                    || (matches!(expr, "Resource" | "DomainResource")
+                        && kind == Some(Kind::Resource))
+                    || (expr == "BackboneElement" && kind == Some(Kind::Backbone))
+                    || expr.contains(':')
+                    || expr.contains('#')
+            }
+            "extension" => host.url == Some(expr.as_str()),
+            _ => true,
+        });
+        if !allowed {
+            let shown: Vec<&str> = p.contexts.iter().map(|(_, e)| e.as_str()).collect();
+            self.issues.push(Issue::new(
+                Severity::Error,
+                "structure",
+                location,
+                format!(
+                    "The extension {url} is not allowed to be used at this point (this element is [{}]; allowed: {})",
+                    host.paths.join(", "),
+                    shown.join(", ")
+                ),
+            ));
+        }
+    }
+
     /// The extensions of a primitive (`_name.extension`).
-    fn extensions(&mut self, ext: &'r [(String, Json)], location: &str) {
+    fn extensions(&mut self, ext: &'r [(String, Json)], host: &Host<'_>, location: &str) {
         if let Some((_, Json::Array(list))) = ext.iter().find(|(k, _)| k == "extension") {
             for (i, x) in list.iter().enumerate() {
                 let node = Node {
@@ -300,10 +368,35 @@ impl<'r> Walk<'_, 'r, '_> {
                     ty: "Extension",
                 };
                 let loc = format!("{location}.extension[{i}]");
+                if let Some(url) = super::str_field(x, "url") {
+                    self.extension_context(url, host, &loc);
+                }
                 self.node(node, "Extension", &["Extension"], &loc);
             }
         }
     }
+}
+
+/// `DomainResource.text` names `Patient.text` too: an element a type
+/// inherits from one of the abstract bases.
+fn inherited_path_matches(expr: &str, paths: &[&str]) -> bool {
+    let Some((base, rest)) = expr.split_once('.') else {
+        return false;
+    };
+    matches!(
+        base,
+        "Resource" | "DomainResource" | "Element" | "BackboneElement"
+    ) && paths
+        .iter()
+        .any(|p| p.split_once('.').is_some_and(|(_, r)| r == rest))
+}
+
+/// Where an extension sits: the element paths and the type of the
+/// element holding it, and that element's url when it is an extension.
+struct Host<'a> {
+    paths: &'a [&'a str],
+    ty: &'a str,
+    url: Option<&'a str>,
 }
 
 /// `null`, `{}` and `[]` stand for nothing.

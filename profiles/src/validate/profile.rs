@@ -74,6 +74,8 @@ pub struct Profile {
     pub url: String,
     /// The resource type it constrains.
     pub type_name: String,
+    /// An extension definition's `context`: (type, expression).
+    pub contexts: Vec<(String, String)>,
     elements: Vec<Element>,
     by_id: HashMap<String, usize>,
 }
@@ -122,9 +124,22 @@ impl Profile {
         if elements.is_empty() {
             return None;
         }
+        let contexts = match field(sd, "context") {
+            Some(Json::Array(cs)) => cs
+                .iter()
+                .filter_map(|c| {
+                    Some((
+                        str_field(c, "type")?.to_owned(),
+                        str_field(c, "expression")?.to_owned(),
+                    ))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         Some(Profile {
             url: url.to_owned(),
             type_name,
+            contexts,
             elements,
             by_id,
         })

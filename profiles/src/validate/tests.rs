@@ -100,22 +100,15 @@ const PROFILE: &str = r#"{"resourceType":"StructureDefinition","id":"test-patien
    "constraint":[{"key":"tp-1","severity":"error","human":"a family name","expression":"family.exists()"}]}
  ]}}"#;
 
+/// A set with the test profile, in memory: tests run in parallel, so no
+/// shared folder.
 fn profiled() -> Validator {
-    let dir = std::env::temp_dir().join(format!("profiles-validate-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("package")).unwrap();
-    std::fs::write(
-        dir.join("package/package.json"),
-        r#"{"name":"example.test","version":"0.1.0","fhirVersions":["4.0.1"]}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("package/StructureDefinition-test-patient.json"),
-        PROFILE,
-    )
-    .unwrap();
+    let files = [(
+        "StructureDefinition-test-patient.json".to_owned(),
+        PROFILE.as_bytes().to_vec(),
+    )];
     let mut set = PackageSet::new();
-    set.add(Package::from_dir(&dir).unwrap());
+    set.add(Package::from_resources("example.test", "0.1.0", files).expect("package"));
     Validator::new(Arc::new(set))
 }
 
