@@ -291,3 +291,50 @@ fn hundred_thousand_row_hot_master() {
         Subsumption::Subsumes
     );
 }
+
+/// Every coding of a Japanese standard system in the JP-CLINS examples
+/// (`../shared/data/jp-clins-examples`, real codes) passes its shape
+/// check: the shapes accept what implementers send.
+#[test]
+fn jp_clins_example_codes_have_their_shapes() {
+    fn walk(v: &serde_json::Value, found: &mut Vec<(JpSystem, String)>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let (Some(s), Some(c)) = (m.get("system"), m.get("code")) {
+                    if let (Some(sys), Some(code)) = (
+                        s.as_str().and_then(terminology::japanese::system_for),
+                        c.as_str(),
+                    ) {
+                        found.push((sys, code.to_owned()));
+                    }
+                }
+                m.values().for_each(|x| walk(x, found));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, found)),
+            _ => {}
+        }
+    }
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/jp-clins-examples"
+    );
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        walk(&v, &mut found);
+    }
+    let systems: std::collections::HashSet<&str> = found.iter().map(|(s, _)| s.name()).collect();
+    for want in ["JLAC10", "HOT9", "YJ", "MEDIS disease exchange"] {
+        assert!(
+            systems.contains(want),
+            "no {want} coding found: {systems:?}"
+        );
+    }
+    let r = Registry::new();
+    for (system, code) in &found {
+        let v = r.validate_code(system.url(), None, code, &ValidateOptions::default());
+        assert!(v.result, "{} {code}: {:?}", system.name(), v.message);
+    }
+}
