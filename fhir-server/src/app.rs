@@ -27,6 +27,8 @@
 //! | GET, POST | `/fhir/Patient/{id}/$everything`, `/fhir/Encounter/{id}/$everything` | [`everything`] |
 //! | GET, POST | `/fhir/{type}/{id}/_history/{vid}/$meta…` | [`meta::version`] |
 //! | GET, POST | `/fhir/{type}/$lookup`, `$validate-code`, `$expand`, `$subsumes`, `$translate` (and on `/fhir/{type}/{id}/…`) | [`terminology`] |
+//! | POST   | `/fhir/CodeSystem/$import-codes` (`text/csv`) | [`local_codes::import_codes`] |
+//! | GET    | `/fhir/CodeSystem/$unmapped-codes`    | [`local_codes::unmapped_codes`] |
 //!
 //! With authorization on (`serve --auth-issuer`), every route but
 //! `metadata` and the SMART configuration needs a bearer token; see
@@ -46,7 +48,7 @@ use crate::interaction::{
 };
 use crate::operation::terminology::{self, TerminologyService};
 use crate::operation::validate;
-use crate::operation::{everything, meta, reindex};
+use crate::operation::{everything, local_codes, meta, reindex};
 use crate::security::{smart_config, Security};
 use crate::store::Store;
 
@@ -227,6 +229,15 @@ pub fn build_app_with(
                     resource("/{type}/_history", "GET").route(web::get().to(history::type_level)),
                 )
                 // Before `/{type}/{id}`, which would take `$expand` for an id.
+                // Before `/{type}/{id}`, which would take them for an id.
+                .service(
+                    resource("/CodeSystem/$import-codes", "POST")
+                        .route(web::post().to(local_codes::import_codes)),
+                )
+                .service(
+                    resource("/CodeSystem/$unmapped-codes", "GET")
+                        .route(web::get().to(local_codes::unmapped_codes)),
+                )
                 .configure(terminology_routes)
                 // Before `/{type}/{id}`, which would take `$validate` for an id.
                 .service(

@@ -28,6 +28,9 @@ pub enum Command {
     /// Load Bundles and NDJSON files (plain, .gz, .bz2, or folders of them)
     /// into the database, without HTTP.
     Import(crate::import_cmd::ImportArgs),
+    /// Store a hospital's local lab or drug code master (CSV) as a local
+    /// CodeSystem plus one ConceptMap per standard code system.
+    ImportCodes(crate::import_codes_cmd::ImportCodesArgs),
     /// Validate resources (JSON or XML files) against the base spec and
     /// their profiles; exits 1 when any has an error.
     Validate(crate::validate_cmd::ValidateArgs),
@@ -56,6 +59,13 @@ pub struct ServeArgs {
     /// from ~/.fhir/packages when there; missing ones are warned about.
     #[arg(long = "package", value_name = "PATH")]
     pub packages: Vec<std::path::PathBuf>,
+    /// Local codes of imported masters (`import-codes`): `index` adds the
+    /// mapped standard codes to the search index only (the stored resource
+    /// stays as sent), `enrich` also adds them to the stored resource
+    /// (`userSelected=false`, with an extension naming the ConceptMap),
+    /// `off` does neither. Unmapped local codes are reported unless `off`.
+    #[arg(long, value_enum, default_value_t = crate::local_codes::Mode::Index)]
+    pub local_codes: crate::local_codes::Mode,
     #[command(flatten)]
     pub security: SecurityArgs,
 }
@@ -104,6 +114,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::Fhirpath(args) => crate::fhirpath_cmd::run(args),
         Command::Import(args) => crate::import_cmd::run(args),
+        Command::ImportCodes(args) => crate::import_codes_cmd::run(args),
         Command::Validate(args) => crate::validate_cmd::run(args),
         Command::Token(args) => crate::security::token_cmd::run(args),
     }
@@ -131,6 +142,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.database, args.pool_size)
         .with_context(|| format!("cannot open database {:?}", args.database))?;
     log::info!("database {:?} ready ({:?})", args.database, store.backend());
+    store.local_codes().set_mode(args.local_codes);
     let packages = crate::packages::install(&store, &args.packages)?;
     // Search parameters: the built-in R4 ones plus every SearchParameter
     // stored, the packages' ones included (the store rebuilds this

@@ -141,6 +141,13 @@ fn type_operations(rt: &str, common: &[Value]) -> Vec<Value> {
     out.extend(own.iter().map(|op| {
         json!({"name": op, "definition": format!("http://hl7.org/fhir/OperationDefinition/{rt}-{op}")})
     }));
+    if rt == "CodeSystem" {
+        // This server's own operations (operation/local_codes.rs).
+        let base = terminology::local_codes::PROJECT_BASE;
+        out.extend(["import-codes", "unmapped-codes"].iter().map(|op| {
+            json!({"name": op, "definition": format!("{base}/OperationDefinition/CodeSystem-{op}")})
+        }));
+    }
     out
 }
 

@@ -212,6 +212,16 @@ pub(crate) fn written_response(
     w: Written,
     location: Option<String>,
 ) -> HttpResponse {
+    let prefer = headers::prefer_return(req.headers());
+    // Unmapped local codes (crate::local_codes) are warned about where
+    // the answer is an OperationOutcome.
+    let warnings = match (prefer, req.app_data::<web::Data<crate::app::AppState>>()) {
+        (headers::Return::OperationOutcome, Some(state)) => crate::local_codes::scan::warnings(
+            &state.store.local_codes().mapper(),
+            w.body.as_deref().unwrap_or_default(),
+        ),
+        _ => Vec::new(),
+    };
     let mut resp = resource_response(
         status,
         w.version,
@@ -219,7 +229,7 @@ pub(crate) fn written_response(
         w.body.unwrap_or_default(),
         location,
     );
-    match headers::prefer_return(req.headers()) {
+    match prefer {
         headers::Return::Representation => resp,
         headers::Return::Minimal => {
             resp.headers_mut().remove(header::CONTENT_TYPE);
@@ -231,13 +241,15 @@ pub(crate) fn written_response(
             } else {
                 "updated"
             };
+            let mut issues = vec![serde_json::json!({
+                "severity": "information",
+                "code": "informational",
+                "diagnostics": format!("resource {what} as version {}", w.version),
+            })];
+            issues.extend(warnings);
             let outcome = serde_json::json!({
                 "resourceType": "OperationOutcome",
-                "issue": [{
-                    "severity": "information",
-                    "code": "informational",
-                    "diagnostics": format!("resource {what} as version {}", w.version),
-                }],
+                "issue": issues,
             });
             resp.set_body(actix_web::body::BoxBody::new(
                 serde_json::to_vec(&outcome).unwrap_or_default(),

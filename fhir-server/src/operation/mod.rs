@@ -2,6 +2,7 @@
 //! store or a library crate.
 
 pub mod everything;
+pub mod local_codes;
 pub mod meta;
 pub mod reindex;
 pub mod terminology;

@@ -124,6 +124,7 @@ pub enum CondOutcome {
 pub(crate) struct Tx<'a> {
     conn: &'a mut DbConnection,
     registry: &'a ParamRegistry,
+    local: &'a crate::local_codes::Snapshot,
     backend: Backend,
 }
 
@@ -160,7 +161,7 @@ impl Tx<'_> {
             }
             TxWrite::Delete(rt, id) => (*rt, id.as_str().to_owned(), Change::Delete),
         };
-        write_once(self.conn, self.registry, rt, &id, &mut change)
+        write_once(self.conn, self.registry, self.local, rt, &id, &mut change)
     }
 
     /// Searches, then writes according to what was found (see
@@ -239,6 +240,7 @@ impl Tx<'_> {
                 let written = write_once(
                     self.conn,
                     self.registry,
+                    self.local,
                     rt,
                     &id,
                     &mut Change::Create(resource),
@@ -257,6 +259,7 @@ impl Tx<'_> {
                 let written = write_once(
                     self.conn,
                     self.registry,
+                    self.local,
                     rt,
                     &id,
                     &mut Change::Update(resource, None),
@@ -270,6 +273,7 @@ impl Tx<'_> {
                     let w = write_once(
                         self.conn,
                         self.registry,
+                        self.local,
                         *resource_type,
                         &id,
                         &mut Change::Delete,
@@ -323,6 +327,7 @@ impl Store {
         lock_keys: &[i64],
         mut f: impl FnMut(&mut Tx<'_>) -> Result<T, TxError>,
     ) -> Result<T, StoreError> {
+        let local = self.local_codes().snapshot(self)?;
         let _guard = self.write_guard();
         let registry = self.registry();
         let mut keys = lock_keys.to_vec();
@@ -342,6 +347,7 @@ impl Store {
                 let mut tx = Tx {
                     conn: c,
                     registry: &registry,
+                    local: &local,
                     backend,
                 };
                 f(&mut tx)

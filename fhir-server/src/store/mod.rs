@@ -26,6 +26,7 @@ mod conditional;
 mod connection;
 pub mod encryption;
 mod index_rows;
+mod local_codes;
 mod model;
 mod queries;
 mod schema;
@@ -45,6 +46,7 @@ pub use connection::{Backend, DatabaseUrl};
 use connection::{DbConnection, Manager};
 use model::{NewVersion, VersionRow};
 use queries::HistoryFilter;
+pub use local_codes::UnmappedCode;
 pub use search::{Found, SearchPage, MAX_INCLUDED};
 
 use crate::search::param::ParamRegistry;
@@ -233,6 +235,8 @@ pub struct Store {
     /// The search parameters every write is indexed by; replaced when
     /// packages or SearchParameter resources add parameters.
     registry: Arc<RwLock<ParamRegistry>>,
+    /// Local code mappings applied to writes (`serve --local-codes`).
+    local_codes: Arc<crate::local_codes::LocalCodes>,
 }
 
 impl std::fmt::Debug for Store {
@@ -265,7 +269,13 @@ impl Store {
             backend: url.backend,
             write_lock,
             registry: Arc::new(RwLock::new(crate::search::registry::core())),
+            local_codes: Default::default(),
         })
+    }
+
+    /// The local code mappings writes apply ([`crate::local_codes`]).
+    pub fn local_codes(&self) -> &Arc<crate::local_codes::LocalCodes> {
+        &self.local_codes
     }
 
     /// The search parameters writes are indexed by (and queries may use).
@@ -403,6 +413,7 @@ impl Store {
         version: Option<i32>,
         change: impl FnOnce(&mut fhir_model::generated::Meta),
     ) -> Result<StoredVersion, StoreError> {
+        let local = self.local_codes.snapshot(self)?;
         let _guard = self.write_guard();
         let registry = self.registry();
         let mut conn = self.conn()?;
@@ -427,7 +438,7 @@ impl Store {
             let current = queries::current(c, rtype, rid).map_err(TxError::Db)?;
             if current.is_some_and(|cur| cur.version == row.version) {
                 index_rows::delete(c, rtype, rid).map_err(TxError::Db)?;
-                let entries = index_entries(&registry, rtype, &body);
+                let entries = index_entries(&registry, &local, rtype, &body);
                 index_rows::insert(c, rtype, rid, &entries).map_err(TxError::Db)?;
             }
             row.body = Some(body);
@@ -484,6 +495,7 @@ impl Store {
         &self,
         writes: &mut [TxWrite],
     ) -> Result<Vec<Option<Written>>, (Option<usize>, StoreError)> {
+        let local = self.local_codes.snapshot(self).map_err(|e| (None, e))?;
         let _guard = self.write_guard();
         let registry = self.registry();
         let mut conn = self.conn().map_err(|e| (None, e))?;
@@ -505,7 +517,7 @@ impl Store {
                         TxWrite::Delete(rt, id) => (*rt, id.as_str().to_owned(), Change::Delete),
                     };
                     let mut change = change;
-                    out.push(write_once(c, &registry, rt, &id, &mut change)?);
+                    out.push(write_once(c, &registry, &local, rt, &id, &mut change)?);
                 }
                 failed_at = None;
                 Ok(out)
@@ -533,11 +545,12 @@ impl Store {
         id: &str,
         mut change: Change<'_>,
     ) -> Result<Option<Written>, StoreError> {
+        let local = self.local_codes.snapshot(self)?;
         let _guard = self.write_guard();
         let registry = self.registry();
         let mut conn = self.conn()?;
         for attempt in 1..=WRITE_ATTEMPTS {
-            match conn.transaction(|c| write_once(c, &registry, rt, id, &mut change)) {
+            match conn.transaction(|c| write_once(c, &registry, &local, rt, id, &mut change)) {
                 Ok(w) => return Ok(w),
                 Err(TxError::Retry) => {
                     log::debug!(
@@ -575,12 +588,14 @@ fn live(row: Option<VersionRow>, what: impl Fn() -> String) -> Result<VersionRow
 /// is stored unindexed rather than refused.
 fn index_entries(
     registry: &ParamRegistry,
+    local: &crate::local_codes::Snapshot,
     rtype: &str,
     body: &[u8],
 ) -> crate::search::index::IndexEntries {
     match fhir_model::json::tree::parse(body) {
         Ok(tree) => {
             let mut entries = crate::search::extract::extract(registry, rtype, &tree);
+            local.add_index_rows(&mut entries);
             entries.fulltext = crate::search::fulltext::document(&tree);
             entries
         }
@@ -602,12 +617,14 @@ fn type_and_id(resource: &Resource) -> Result<(ResourceType, String), StoreError
 fn write_once(
     conn: &mut DbConnection,
     registry: &ParamRegistry,
+    local: &crate::local_codes::Snapshot,
     rt: ResourceType,
     id: &str,
     change: &mut Change<'_>,
 ) -> Result<Option<Written>, TxError> {
     let rtype = rt.as_str();
     search::note_write(rt);
+    local.note_write(rt);
     queries::lock_current(conn, rtype, id)?;
     let current = queries::current(conn, rtype, id)?;
     let (method, deleted) = match (&*change, &current) {
@@ -636,6 +653,9 @@ fn write_once(
     };
     let version = current.as_ref().map_or(1, |c| c.version + 1);
     let last_updated = now_instant();
+    // Local codes: enriched in the body (enrich mode) and the unmapped
+    // ones recorded for the report, in this transaction.
+    let mut unmapped = Vec::new();
     let body = match change {
         Change::Create(r) | Change::Update(r, _) => {
             let vid = Id::new(version.to_string())
@@ -643,7 +663,9 @@ fn write_once(
             let lu = Instant::new(last_updated.clone())
                 .map_err(|e| TxError::Store(StoreError::Fault(e.to_string())))?;
             r.set_version_meta(&vid, &lu);
-            Some(r.to_json_vec())
+            let (body, codes) = local.prepare(r, r.to_json_vec())?;
+            unmapped = codes;
+            Some(body)
         }
         Change::Delete => None,
     };
@@ -669,8 +691,9 @@ fn write_once(
         index_rows::delete(conn, rtype, id)?;
     }
     if let Some(body) = &body {
-        index_rows::insert(conn, rtype, id, &index_entries(registry, rtype, body))?;
+        index_rows::insert(conn, rtype, id, &index_entries(registry, local, rtype, body))?;
     }
+    local_codes::record(conn, rtype, id, &unmapped, &last_updated)?;
     let created = current.as_ref().is_none_or(|c| c.deleted);
     Ok(Some(Written {
         version,

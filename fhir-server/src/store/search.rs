@@ -747,6 +747,7 @@ impl Store {
         rtype: &str,
         ids: &[String],
     ) -> Result<usize, StoreError> {
+        let local = self.local_codes().snapshot(self)?;
         let _guard = self.write_guard();
         let mut conn = self.conn()?;
         let n = conn.transaction::<_, diesel::result::Error, _>(|c| {
@@ -761,7 +762,7 @@ impl Store {
                     continue;
                 };
                 super::index_rows::delete(c, rtype, id)?;
-                let entries = super::index_entries(registry, rtype, &body);
+                let entries = super::index_entries(registry, &local, rtype, &body);
                 super::index_rows::insert(c, rtype, id, &entries)?;
                 n += 1;
             }

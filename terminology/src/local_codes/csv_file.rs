@@ -112,7 +112,9 @@ pub fn parse(kind: Kind, bytes: &[u8]) -> Result<Vec<Row>, Error> {
                 .map_err(|_| csv_error(line, Some(column), "the cell is not UTF-8"))?
                 .trim();
             if !text.is_empty() {
-                if column != "name" && text.chars().any(char::is_whitespace) {
+                let is_code =
+                    column == "local_code" || kind.targets().iter().any(|t| t.column == column);
+                if is_code && text.chars().any(char::is_whitespace) {
                     return Err(csv_error(
                         line,
                         Some(column),
@@ -204,7 +206,7 @@ mod tests {
     #[test]
     fn reads_a_lab_master_with_bom_quotes_and_any_column_order() {
         let text = "\u{feff}Local_Code, name ,loinc,unit,specimen,jlac10\n\
-                    L0001,\"Glucose, fasting\",2345-7,mg/dL,serum,3D010000001926101\n\
+                    L0001,\"Glucose, fasting\",2345-7,mg/dL,whole blood,3D010000001926101\n\
                     \n\
                     L0002,Free text only,,,,\n";
         let rows = parse(Kind::Lab, text.as_bytes()).expect("parses");
@@ -214,6 +216,7 @@ mod tests {
         assert_eq!(rows[0].get("loinc"), Some("2345-7"));
         assert_eq!(rows[0].get("jlac10"), Some("3D010000001926101"));
         assert_eq!(rows[0].get("unit"), Some("mg/dL"));
+        assert_eq!(rows[0].get("specimen"), Some("whole blood"));
         assert_eq!(rows[0].line, 2);
         assert!(rows[1].cells.is_empty());
         assert_eq!(rows[1].line, 4);

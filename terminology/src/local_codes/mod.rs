@@ -24,6 +24,8 @@ pub use csv_file::{parse, Row};
 pub use mapper::{Mapped, Mapper};
 pub use resources::{build, Imported, MapSummary};
 
+use crate::japanese::{HotLevel, JpSystem};
+
 /// The canonical base of the resources and extensions this project
 /// defines itself. The project has no published canonical site yet; a
 /// `.local` host cannot collide with anyone's real URLs.
@@ -102,59 +104,49 @@ impl Kind {
 pub struct Target {
     /// The CSV column.
     pub column: &'static str,
-    /// Its canonical url.
-    pub system: &'static str,
     /// Short name, used in the ConceptMap url (`…-to-loinc`).
     pub name: &'static str,
+    standard: Standard,
 }
 
-/// JLAC10 and LOINC as JP Core binds them (`../shared/README.md`). JP Core
-/// 1.1.2 has no NamingSystem for JLAC11; JP-CLINS names its JLAC11 subsets
-/// `http://jpfhir.jp/fhir/clins/CodeSystem/JLAC11/…`, so the whole code
-/// system is taken to be that prefix.
+/// LOINC, or one of the Japanese systems, whose canonical urls live in
+/// one place ([`JpSystem::url`], with the reasons for the two that no
+/// publisher has assigned: JLAC11 and the receipt drug code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standard {
+    Loinc,
+    Jp(JpSystem),
+}
+
+impl Target {
+    /// The target system's canonical url.
+    pub fn system(&self) -> &'static str {
+        match self.standard {
+            Standard::Loinc => "http://loinc.org",
+            Standard::Jp(s) => s.url(),
+        }
+    }
+}
+
+const fn target(column: &'static str, standard: Standard) -> Target {
+    Target {
+        column,
+        name: column,
+        standard,
+    }
+}
+
 const LAB_TARGETS: [Target; 3] = [
-    Target {
-        column: "jlac10",
-        system: "http://medis.or.jp/CodeSystem/master-JLAC10-17digits",
-        name: "jlac10",
-    },
-    Target {
-        column: "jlac11",
-        system: "http://jpfhir.jp/fhir/clins/CodeSystem/JLAC11",
-        name: "jlac11",
-    },
-    Target {
-        column: "loinc",
-        system: "http://loinc.org",
-        name: "loinc",
-    },
+    target("jlac10", Standard::Jp(JpSystem::Jlac10)),
+    target("jlac11", Standard::Jp(JpSystem::Jlac11)),
+    target("loinc", Standard::Loinc),
 ];
 
-/// HOT9, HOT13 and YJ as JP Core binds them. The receipt (レセプト電算処理
-/// システム用) drug code has no canonical url in JP Core or JP-CLINS; it
-/// follows the MHLW pattern those packages use for the receipt disease
-/// master (`http://jpfhir.jp/fhir/core/mhlw/CodeSystem/masterB-disease`).
 const DRUG_TARGETS: [Target; 4] = [
-    Target {
-        column: "hot9",
-        system: "http://medis.or.jp/CodeSystem/master-HOT9",
-        name: "hot9",
-    },
-    Target {
-        column: "hot13",
-        system: "http://medis.or.jp/CodeSystem/master-HOT13",
-        name: "hot13",
-    },
-    Target {
-        column: "yj",
-        system: "http://capstandard.jp/iyaku.info/CodeSystem/YJ-code",
-        name: "yj",
-    },
-    Target {
-        column: "receipt",
-        system: "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/masterY-medication",
-        name: "receipt",
-    },
+    target("hot9", Standard::Jp(JpSystem::Hot(HotLevel::Hot9))),
+    target("hot13", Standard::Jp(JpSystem::Hot(HotLevel::Hot13))),
+    target("yj", Standard::Jp(JpSystem::Yj)),
+    target("receipt", Standard::Jp(JpSystem::ReceiptDrug)),
 ];
 
 /// The ConceptMap url for `system` → `target`: `…/CodeSystem/x` becomes
@@ -181,6 +173,22 @@ mod tests {
             concept_map_url("urn:oid:1.2.3", loinc),
             "urn:oid:1.2.3-to-loinc"
         );
+    }
+
+    #[test]
+    fn targets_use_the_canonical_urls_of_the_japanese_systems() {
+        let urls: Vec<&str> = Kind::Drug.targets().iter().map(Target::system).collect();
+        assert_eq!(
+            urls,
+            [
+                "http://medis.or.jp/CodeSystem/master-HOT9",
+                "http://medis.or.jp/CodeSystem/master-HOT13",
+                "http://capstandard.jp/iyaku.info/CodeSystem/YJ-code",
+                JpSystem::ReceiptDrug.url(),
+            ]
+        );
+        assert_eq!(Kind::Lab.targets()[0].system(), JpSystem::Jlac10.url());
+        assert_eq!(Kind::Lab.targets()[2].system(), "http://loinc.org");
     }
 
     #[test]

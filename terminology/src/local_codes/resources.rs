@@ -191,7 +191,7 @@ fn concept_map(kind: Kind, system: &str, target: &Target, rows: &[csv_file::Row]
             "group",
             Value::Array(vec![obj(vec![
                 ("source", s(system)),
-                ("target", s(target.system)),
+                ("target", s(target.system())),
                 ("element", Value::Array(elements)),
             ])]),
         ));

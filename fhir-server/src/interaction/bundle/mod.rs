@@ -60,9 +60,11 @@ pub async fn handle(
             .as_ref()
             .and_then(|t| t.value.as_ref())
             .map(|c| c.as_str().to_owned());
+        let mapper = store.local_codes().mapper();
+        let annotate = |out| crate::local_codes::scan::annotate_bundle(&mapper, out);
         match kind.as_deref() {
-            Some("transaction") => transaction::run(&store, &base, *bundle),
-            Some("batch") => Ok(batch::run(&store, &base, *bundle)),
+            Some("transaction") => transaction::run(&store, &base, *bundle).map(annotate),
+            Some("batch") => Ok(annotate(batch::run(&store, &base, *bundle))),
             other => Err(Error::Invalid(vec![Issue::new(
                 IssueCode::Invalid,
                 format!(

@@ -57,7 +57,7 @@ const TYPES: [ResourceType; 3] = [
 /// and the newest version's `seq`. A write of any of the three types
 /// changes one of them (a transaction that commits late still changes the
 /// count).
-type Fingerprint = [(i64, i64); 3];
+pub(crate) type Fingerprint = [(i64, i64); 3];
 
 /// The registry of the store's terminology resources, rebuilt lazily.
 #[derive(Default)]
@@ -113,7 +113,7 @@ impl TerminologyService {
     }
 }
 
-fn fingerprint(store: &Store) -> Result<Fingerprint, StoreError> {
+pub(crate) fn fingerprint(store: &Store) -> Result<Fingerprint, StoreError> {
     let mut fp = [(0, 0); 3];
     for (slot, rt) in fp.iter_mut().zip(TYPES) {
         let page = store.history(&HistoryQuery {

@@ -1,0 +1,315 @@
+//! Local lab and drug codes mapped to standard codes on write (the
+//! library side is `terminology::local_codes`).
+//!
+//! `import-codes` (CLI, [`import`]) or `CodeSystem/$import-codes` (REST,
+//! `operation::local_codes`) store a hospital's master as a local
+//! CodeSystem plus ConceptMaps, tagged as local. Every write then consults
+//! a [`Mapper`] of those maps, by `serve --local-codes` ([`Mode`]):
+//!
+//! - `index` (the default): the stored resource is exactly what the client
+//!   sent; the standard codes of its mapped local codings are added only
+//!   as search index rows, so `Observation?code=http://loinc.org|2823-3`
+//!   finds a result coded `L0123`. Records are not rewritten behind the
+//!   sender's back, which is why this is the default.
+//! - `enrich`: a CodeableConcept coded only with local codes gets the
+//!   standard codings added before it is stored, each with
+//!   `userSelected = false` and the extension
+//!   [`terminology::local_codes::MAPPED_FROM_EXTENSION`] naming the
+//!   ConceptMap, so readers see the standard codes too.
+//! - `off`: nothing.
+//!
+//! Either way a local code with no mapping is recorded in the report
+//! (`store::local_codes`, `CodeSystem/$unmapped-codes`) and comes back as a
+//! warning where the response carries an OperationOutcome ([`scan`]).
+//! Codes of systems that were never imported are not local and are left
+//! alone. Mappings apply to writes after the import; `$reindex` applies
+//! them to the index of resources stored before (index mode).
+//!
+//! The mapper is rebuilt when the stored CodeSystems or ConceptMaps change,
+//! noticed the way the terminology service notices it (the history
+//! fingerprint of those types): at once after a write of one in this
+//! process, and within [`RECHECK`] when another process (the CLI) wrote.
+
+pub mod import;
+pub mod scan;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use fhir_model::ResourceType;
+use terminology::local_codes::{Mapper, LOCAL_CODES_TAG, TAG_SYSTEM};
+
+use crate::operation::terminology::{fingerprint, Fingerprint};
+use crate::search::index::IndexEntries;
+use crate::store::{Store, StoreError};
+
+/// How often a write checks whether another process changed the stored
+/// terminology (three indexed count queries).
+pub const RECHECK: Duration = Duration::from_secs(1);
+
+/// `serve --local-codes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Mode {
+    /// Add the standard codings to the stored resource.
+    Enrich,
+    /// Add the standard codes to the search index only.
+    #[default]
+    Index,
+    /// No mapping, no report.
+    Off,
+}
+
+struct Loaded {
+    fingerprint: Option<Fingerprint>,
+    mapper: Arc<Mapper>,
+    checked: Option<Instant>,
+}
+
+/// The store's local-code state: the mode and the current mapper.
+pub struct LocalCodes {
+    mode: RwLock<Mode>,
+    loaded: RwLock<Loaded>,
+    /// Set by a write of a CodeSystem or ConceptMap in this process.
+    dirty: AtomicBool,
+    rebuild: Mutex<()>,
+}
+
+impl Default for LocalCodes {
+    fn default() -> Self {
+        LocalCodes {
+            mode: RwLock::new(Mode::default()),
+            loaded: RwLock::new(Loaded {
+                fingerprint: None,
+                mapper: Arc::new(Mapper::new()),
+                checked: None,
+            }),
+            dirty: AtomicBool::new(false),
+            rebuild: Mutex::new(()),
+        }
+    }
+}
+
+impl std::fmt::Debug for LocalCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalCodes")
+            .field("mode", &self.mode())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one write (or transaction) maps with.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub mode: Mode,
+    pub mapper: Arc<Mapper>,
+    owner: Option<Arc<LocalCodes>>,
+}
+
+impl Snapshot {
+    /// A snapshot that maps nothing (tests, and `Mode::Off`).
+    pub fn none() -> Snapshot {
+        Snapshot {
+            mode: Mode::Off,
+            mapper: Arc::new(Mapper::new()),
+            owner: None,
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.mode != Mode::Off && !self.mapper.is_empty()
+    }
+
+    /// Called for every resource written: a CodeSystem or ConceptMap
+    /// may change the mappings.
+    pub fn note_write(&self, rt: ResourceType) {
+        if matches!(rt, ResourceType::CodeSystem | ResourceType::ConceptMap) {
+            if let Some(o) = &self.owner {
+                o.dirty.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Before a body is stored: in enrich mode, adds the standard codings
+    /// (the resource and body are replaced); in every active mode, returns
+    /// the unmapped local codes it carries, for the report.
+    pub fn prepare(
+        &self,
+        resource: &mut fhir_model::Resource,
+        body: Vec<u8>,
+    ) -> Result<(Vec<u8>, Vec<(String, String)>), StoreError> {
+        if !self.active() || !scan::mentions_local(&self.mapper, &body) {
+            return Ok((body, Vec::new()));
+        }
+        let mut value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| StoreError::Fault(format!("a body to store is not JSON: {e}")))?;
+        let found = scan::scan(&mut value, &self.mapper, self.mode == Mode::Enrich);
+        if !found.changed {
+            return Ok((body, found.unmapped));
+        }
+        let bytes = serde_json::to_vec(&value).map_err(|e| StoreError::Fault(e.to_string()))?;
+        *resource = fhir_model::Resource::from_json_slice(&bytes)
+            .map_err(|e| StoreError::Fault(format!("the enriched resource does not parse: {e}")))?;
+        Ok((resource.to_json_vec(), found.unmapped))
+    }
+
+    /// In index mode, adds a token row with the standard code beside each
+    /// token row of a mapped local code (same parameter and group, so
+    /// composites such as `code-value-quantity` find it too).
+    pub fn add_index_rows(&self, entries: &mut IndexEntries) {
+        if self.mode != Mode::Index || self.mapper.is_empty() {
+            return;
+        }
+        let mut extra = Vec::new();
+        for t in &entries.tokens {
+            let (Some(system), Some(code)) = (&t.system, &t.code) else {
+                continue;
+            };
+            for m in self.mapper.lookup(system, code).unwrap_or_default() {
+                let dup = |x: &crate::search::index::TokenEntry| {
+                    x.param == t.param
+                        && x.group == t.group
+                        && x.system.as_deref() == Some(m.system.as_str())
+                        && x.code.as_deref() == Some(m.code.as_str())
+                };
+                if !entries.tokens.iter().any(dup) && !extra.iter().any(dup) {
+                    let mut row = t.clone();
+                    row.system = Some(m.system.clone());
+                    row.code = Some(m.code.clone());
+                    extra.push(row);
+                }
+            }
+        }
+        entries.tokens.extend(extra);
+    }
+}
+
+impl LocalCodes {
+    /// The mode writes map with.
+    pub fn mode(&self) -> Mode {
+        *self.mode.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the mode (`serve`, `import` at start).
+    pub fn set_mode(&self, mode: Mode) {
+        *self.mode.write().unwrap_or_else(|p| p.into_inner()) = mode;
+    }
+
+    /// The mapper as of now: rebuilt first when this process wrote a
+    /// CodeSystem or ConceptMap, or (checked every [`RECHECK`]) when the
+    /// stored ones changed. Never called inside a write transaction.
+    pub fn snapshot(self: &Arc<Self>, store: &Store) -> Result<Snapshot, StoreError> {
+        let mode = self.mode();
+        if mode == Mode::Off {
+            return Ok(Snapshot::none());
+        }
+        let due = {
+            let l = self.loaded.read().unwrap_or_else(|p| p.into_inner());
+            l.checked.is_none_or(|t| t.elapsed() >= RECHECK)
+        };
+        if self.dirty.swap(false, Ordering::AcqRel) || due {
+            self.refresh(store)?;
+        }
+        let mapper = self
+            .loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .mapper
+            .clone();
+        Ok(Snapshot {
+            mode,
+            mapper,
+            owner: Some(self.clone()),
+        })
+    }
+
+    /// The current mapper, without checking for changes (responses).
+    pub fn mapper(&self) -> Arc<Mapper> {
+        self.loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .mapper
+            .clone()
+    }
+
+    fn refresh(&self, store: &Store) -> Result<(), StoreError> {
+        let _one = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
+        let fp = fingerprint(store)?;
+        let same = self
+            .loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .fingerprint
+            == Some(fp);
+        let mapper = if same {
+            None
+        } else {
+            Some(Arc::new(build(store)?))
+        };
+        let mut l = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        l.fingerprint = Some(fp);
+        l.checked = Some(Instant::now());
+        if let Some(m) = mapper {
+            if !m.is_empty() || !l.mapper.is_empty() {
+                log::info!(
+                    "local codes: {} local systems, {} mappings",
+                    m.systems().count(),
+                    m.len()
+                );
+            }
+            l.mapper = m;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a stored CodeSystem body carries the local-codes tag.
+fn is_local_code_system(v: &serde_json::Value) -> bool {
+    v["meta"]["tag"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| t["system"] == TAG_SYSTEM && t["code"] == LOCAL_CODES_TAG)
+}
+
+/// The mapper of the stored local CodeSystems and the ConceptMaps from
+/// them. Bodies that cannot be the ones we look for are skipped by a
+/// substring test before they are parsed.
+fn build(store: &Store) -> Result<Mapper, StoreError> {
+    let mut mapper = Mapper::new();
+    for (id, body) in store.current_bodies("CodeSystem")? {
+        if !contains(&body, LOCAL_CODES_TAG) {
+            continue;
+        }
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(v) if is_local_code_system(&v) => {
+                if let Some(url) = v["url"].as_str() {
+                    mapper.add_local_system(url);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => log::warn!("CodeSystem/{id} is not JSON: {e}"),
+        }
+    }
+    if mapper.is_empty() {
+        return Ok(mapper);
+    }
+    let systems: Vec<String> = mapper.systems().map(str::to_owned).collect();
+    for (id, body) in store.current_bodies("ConceptMap")? {
+        if !systems.iter().any(|s| contains(&body, s)) {
+            continue;
+        }
+        match terminology::ConceptMap::from_json(&body) {
+            Ok(cm) => {
+                mapper.add_concept_map(&cm);
+            }
+            Err(e) => log::warn!("ConceptMap/{id} left out of the local code mappings: {e}"),
+        }
+    }
+    Ok(mapper)
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    !n.is_empty() && haystack.windows(n.len()).any(|w| w == n)
+}
