@@ -17,15 +17,19 @@
 //! reached, unless `FHIR_TEST_SKIP_POSTGRES=1`.
 //!
 //! [`examples_pkg`] reads the official R4 examples package for the
-//! round-trip test and the benchmark.
+//! round-trip test and the benchmark; [`synthea`] the Synthea set for the
+//! loading tests and benchmarks, and [`memory`] measures the peak memory
+//! of the processes a benchmark starts.
 //!
 //! Nothing here links to `fhir-server`: the only way in is HTTP.
 
 pub mod examples_pkg;
 pub mod http;
+pub mod memory;
 pub mod postgres;
 pub mod search_params;
 pub mod server;
+pub mod synthea;
 
 pub use http::{Client, Response, FHIR_JSON};
 pub use server::{Backend, TestServer};

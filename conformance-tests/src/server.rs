@@ -168,6 +168,11 @@ impl TestServer {
         self.port
     }
 
+    /// The server's process id (for its memory figures in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A fresh HTTP client bound to this server's base URL.
     pub fn client(&self) -> Client {
         Client::new(&self.base)

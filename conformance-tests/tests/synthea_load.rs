@@ -4,39 +4,27 @@
 //! and locations by conditional reference (`Practitioner?identifier=…`).
 //! Every entry must succeed; the timings are printed for the report.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use conformance_tests::{backend_tests, Client};
+use conformance_tests::{backend_tests, synthea, Client};
 use serde_json::Value;
 
 fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/synthea-120")
+    synthea::data_dir()
 }
 
 fn load_bz2(path: &PathBuf) -> Value {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut text = String::new();
-    bzip2::read::BzDecoder::new(file)
-        .read_to_string(&mut text)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    synthea::read_bz2_json(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The files of the data folder whose names start with `prefix`, sorted.
 fn files(prefix: &str) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(data_dir())
-        .expect("../shared/data/synthea-120")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".json.bz2"))
-        })
-        .collect();
-    v.sort();
-    v
+    let set = synthea::Files::load_default().expect("../shared/data/synthea-120");
+    set.in_load_order()
+        .into_iter()
+        .filter(|p| synthea::name_of(p).starts_with(prefix))
+        .collect()
 }
 
 /// Posts one Bundle and asserts that every response entry is 2xx.

@@ -48,7 +48,10 @@ pub struct ServeArgs {
     /// `postgres://user@host:port/db`.
     #[arg(long, default_value = "sqlite:fhir.db")]
     pub database: String,
-    /// Largest request body accepted; larger ones answer 413.
+    /// Largest request body accepted, in bytes; larger ones answer 413
+    /// with an OperationOutcome. The default, 64 MiB, admits a 50 MB
+    /// transaction Bundle; a server holds a few times a body's size in
+    /// memory while it works on it, so raise it with care.
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// Database connections in the pool.

@@ -203,7 +203,12 @@ impl Error {
             Error::Gone { message, .. } => one(IssueCode::Deleted, message.clone()),
             Error::PayloadTooLarge { limit } => one(
                 IssueCode::TooCostly,
-                format!("request body is larger than the limit of {limit} bytes"),
+                format!(
+                    "the request body is larger than this server's limit of {limit} bytes \
+                     ({:.1} MiB); send less per request (split a Bundle into several), \
+                     or start the server with a higher `serve --max-body-bytes`",
+                    *limit as f64 / (1024.0 * 1024.0)
+                ),
             ),
             Error::UnsupportedMediaType(m) | Error::NotAcceptable(m) => {
                 one(IssueCode::NotSupported, m.clone())

@@ -19,7 +19,6 @@
 //! harness's `FHIR_SERVER_BIN`, `FHIR_TEST_POSTGRES_URL`,
 //! `FHIR_TEST_SKIP_POSTGRES=1`.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
@@ -65,11 +64,7 @@ fn main() {
     if cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; run with --release for meaningful numbers");
     }
-    let dir = std::env::var("SYNTHEA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/synthea-120")
-        });
+    let dir = conformance_tests::synthea::data_dir();
     if !dir.is_dir() {
         eprintln!("{} is missing", dir.display());
         std::process::exit(2);
