@@ -7,7 +7,7 @@ use actix_web::test::TestRequest;
 use serde_json::{json, Value};
 
 use super::tests::{enc, ids, sorted};
-use crate::interaction::testutil::{app, backends, send, with_json};
+use crate::interaction::testutil::{app, backends, send, with_json, Reply};
 
 fn div(text: &str) -> Value {
     json!({"status": "generated",
@@ -31,6 +31,23 @@ fn fixtures() -> Vec<Value> {
         json!({"resourceType": "Observation", "id": "o1", "status": "final",
             "code": {"text": "血清カリウム"}, "subject": {"reference": "Patient/p2"}}),
     ]
+}
+
+/// GET `q` (percent-encoded here) with `Prefer: handling=strict`, so an
+/// unusable parameter is a 400 rather than silently dropped.
+async fn strict<S, B>(app: &S, q: &str) -> Reply
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let req = TestRequest::get()
+        .uri(&enc(q))
+        .insert_header(("prefer", "handling=strict"));
+    send(app, req).await
 }
 
 async fn put_all<S, B>(app: &S, resources: &[Value])
@@ -63,21 +80,14 @@ async fn full_text_search_on_both_backends() {
         let app = app(&db.store).await;
         let label = db.label;
         put_all(&app, &fixtures()).await;
-        let search = |q: &str| {
+        let search = |q: &'static str| {
             let app = &app;
-            let url = enc(q);
             async move {
-                let r = send(
-                    app,
-                    TestRequest::get()
-                        .uri(&url)
-                        .insert_header(("prefer", "handling=strict")),
-                )
-                .await;
+                let r = strict(app, q).await;
                 assert_eq!(
                     r.status,
                     200,
-                    "{label} {url}: {}",
+                    "{label} {q}: {}",
                     String::from_utf8_lossy(&r.body)
                 );
                 sorted(ids(&r.json()))
@@ -256,13 +266,7 @@ async fn unusable_full_text_queries_are_reported() {
             "/fhir/Condition?_content:exact=diabetes",
             "/fhir/Bundle?_text=x",
         ] {
-            let r = send(
-                &app,
-                TestRequest::get()
-                    .uri(&enc(q))
-                    .insert_header(("prefer", "handling=strict")),
-            )
-            .await;
+            let r = strict(&app, q).await;
             assert_eq!(r.status, 400, "{label} {q}");
             r.assert_outcome(400, "not-supported");
         }

@@ -185,6 +185,14 @@ fn is_fts_match(line: &str) -> bool {
 fn postgres_problems(plan: &str) -> Vec<String> {
     let mut out = Vec::new();
     let lines: Vec<&str> = plan.lines().collect();
+    // Whether the node on line `i` has a `cond` detail naming the
+    // resource id; a node's details are the lines up to the next node.
+    let on_id = |i: usize, cond: &str| {
+        lines[i + 1..]
+            .iter()
+            .take_while(|l| !l.contains("->"))
+            .any(|l| l.contains(cond) && l.contains("resource_id"))
+    };
     for (i, line) in lines.iter().enumerate() {
         if let Some(rest) = line.split("Seq Scan on ").nth(1) {
             let table = rest.split_whitespace().next().unwrap_or_default();
@@ -195,37 +203,16 @@ fn postgres_problems(plan: &str) -> Vec<String> {
         let on_resources = [" on resources ", " on resource_versions "]
             .iter()
             .any(|t| line.contains(t));
-        if on_resources && line.contains("Index") {
-            // The node's details are the following lines up to the next node.
-            let cond_on_id = lines[i + 1..]
-                .iter()
-                .take_while(|l| !l.contains("->"))
-                .any(|l| l.contains("Index Cond:") && l.contains("resource_id"));
-            if !cond_on_id {
-                out.push(line.trim().to_owned());
-            }
-        }
-        // The full-text table is read through its GIN indexes, or by
-        // its primary key for one resource id, never for a whole type.
-        if line.contains("using idx_fulltext_pkey") || line.contains("on idx_fulltext_pkey") {
-            let cond_on_id = lines[i + 1..]
-                .iter()
-                .take_while(|l| !l.contains("->"))
-                .any(|l| l.contains("Index Cond:") && l.contains("resource_id"));
-            if !cond_on_id {
-                out.push(line.trim().to_owned());
-            }
+        // The full-text table is read through its GIN indexes, or by its
+        // primary key for one resource id, never for a whole type.
+        let fulltext_pkey = line.contains(" idx_fulltext_pkey");
+        if ((on_resources && line.contains("Index")) || fulltext_pkey) && !on_id(i, "Index Cond:") {
+            out.push(line.trim().to_owned());
         }
         // A bitmap heap scan reads what its bitmap index scans (the next
         // nodes) found; the type alone is every resource of the type.
-        if on_resources && line.contains("Bitmap Heap Scan") {
-            let cond_on_id = lines[i + 1..]
-                .iter()
-                .take_while(|l| !l.contains("->"))
-                .any(|l| l.contains("Recheck Cond:") && l.contains("resource_id"));
-            if !cond_on_id {
-                out.push(line.trim().to_owned());
-            }
+        if on_resources && line.contains("Bitmap Heap Scan") && !on_id(i, "Recheck Cond:") {
+            out.push(line.trim().to_owned());
         }
     }
     out

@@ -208,7 +208,7 @@ mod tests {
                 prefix: true
             }
         );
-        assert_eq!(query_tokens("diab", false).prefix, false);
+        assert!(!query_tokens("diab", false).prefix);
         assert_eq!(
             query_tokens("--", true),
             Tokens {
