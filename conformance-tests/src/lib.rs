@@ -29,6 +29,7 @@ pub mod memory;
 pub mod postgres;
 pub mod search_params;
 pub mod server;
+pub mod smart;
 pub mod synthea;
 
 pub use http::{Client, Response, FHIR_JSON};

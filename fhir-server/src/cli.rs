@@ -37,6 +37,9 @@ pub enum Command {
     /// Mint a signed SMART test token from a local key (`token jwks`:
     /// print the JWKS that verifies it, for `serve --auth-jwks`).
     Token(crate::security::token_cmd::TokenArgs),
+    /// The audit log: `audit verify` checks the AuditEvent hash chain
+    /// (exit 1 naming the first record that does not match).
+    Audit(crate::audit::verify_cmd::AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +110,11 @@ pub struct SecurityArgs {
     /// Serve on a non-loopback address without TLS and authorization.
     #[arg(long)]
     pub insecure: bool,
+    /// Record every request as an AuditEvent on a hash chain (IHE BALP;
+    /// `fhir-server audit verify` checks the chain); AuditEvents become
+    /// read-only through the API.
+    #[arg(long)]
+    pub audit: bool,
 }
 
 /// Parses the command line, sets up logging and runs the chosen command.
@@ -120,6 +128,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::ImportCodes(args) => crate::import_codes_cmd::run(args),
         Command::Validate(args) => crate::validate_cmd::run(args),
         Command::Token(args) => crate::security::token_cmd::run(args),
+        Command::Audit(args) => crate::audit::verify_cmd::run(args),
     }
 }
 
@@ -200,7 +209,10 @@ fn security_config(args: &SecurityArgs) -> anyhow::Result<crate::security::Secur
     let (Some(iss), Some(aud), Some(jwks)) = (&args.auth_issuer, &args.auth_audience, &args.auth_jwks)
     else {
         log::warn!("no --auth-issuer: every request is allowed (loopback only, or --insecure)");
-        return Ok(Default::default());
+        return Ok(crate::security::Security {
+            audit: args.audit,
+            ..Default::default()
+        });
     };
     let verifier = crate::security::jwt::Verifier::new(iss, aud, jwks)
         .with_context(|| format!("cannot load the JWKS {jwks}"))?;
@@ -210,5 +222,7 @@ fn security_config(args: &SecurityArgs) -> anyhow::Result<crate::security::Secur
         jwks_url: jwks.starts_with("http").then(|| jwks.clone()),
         authorize_url: args.auth_authorize_url.clone(),
         token_url: args.auth_token_url.clone(),
+        audit: args.audit,
+        consents: Default::default(),
     })
 }

@@ -17,6 +17,7 @@
 //! crate depends on it.
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod error;
 pub mod fhirpath_cmd;

@@ -20,6 +20,10 @@ pub struct Access {
     /// The SMART `patient` launch context: the patient whose compartment
     /// `patient/` scopes are bounded by.
     pub patient: Option<String>,
+    /// The Organization the client acts for (the `organization` claim, as
+    /// `Organization/id` or `id`; stored as the id): whose clients a
+    /// patient's Consent can deny ([`super::consent`]).
+    pub organization: Option<String>,
 }
 
 impl Access {

@@ -329,7 +329,7 @@ fn stays_inside(
 /// The compartment filter a patient rule puts on `rt`; `None` for types
 /// outside the Patient compartment (which a patient scope may read:
 /// Medication, Organization, Practitioner… hold no patient's data).
-fn compartment_filter(rt: &str, patient: &str) -> Option<CompartmentFilter> {
+pub(crate) fn compartment_filter(rt: &str, patient: &str) -> Option<CompartmentFilter> {
     let params = compartment_params("Patient", rt);
     if params.is_empty() {
         return None;
@@ -625,7 +625,7 @@ fn is_visible(store: &Store, access: &Access, rt: &str, id: &str) -> Result<bool
 /// The (type, id) an entry is about: its resource's, or for entries
 /// without one (deleted versions in a history) its `fullUrl`'s; `None`
 /// for operation outcomes and entries about nothing.
-fn entry_key(entry: &Value) -> Option<(String, String)> {
+pub(crate) fn entry_key(entry: &Value) -> Option<(String, String)> {
     if let Some(r) = entry.get("resource") {
         let t = r.get("resourceType")?.as_str()?;
         if PASS_TYPES.contains(&t) {

@@ -46,6 +46,7 @@ struct Claims {
     #[serde(default)]
     scope: ScopeClaim,
     patient: Option<String>,
+    organization: Option<String>,
 }
 
 /// `scope` as a space-separated string (RFC 8693, SMART) or, as some
@@ -138,6 +139,10 @@ impl Verifier {
             client_id: c.client_id.or(c.azp),
             scopes: ScopeSet::parse(&scope),
             patient: c.patient.filter(|p| !p.is_empty()),
+            organization: c
+                .organization
+                .map(|o| o.trim_start_matches("Organization/").to_owned())
+                .filter(|o| !o.is_empty()),
         })
     }
 
@@ -253,6 +258,7 @@ mod tests {
             scope: "patient/*.rs",
             patient: Some("p1"),
             sub: Some("u1"),
+            organization: None,
             ttl,
         })
         .unwrap()

@@ -122,21 +122,26 @@ async fn read_body_if_needed(
         .await
         .map_err(|e| Error::invalid(crate::error::IssueCode::Invalid, e.to_string()))?;
     req.set_payload(actix_web::dev::Payload::from(bytes.clone()));
+    // A body that does not parse is the handler's 400 to give.
+    Ok(body_json(req, &bytes))
+}
+
+/// A request body as JSON (FHIR XML by its `Content-Type` is converted);
+/// `None` when it does not parse.
+pub(crate) fn body_json(req: &ServiceRequest, bytes: &[u8]) -> Option<Value> {
     let is_xml = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(crate::format::format_of)
         == Some(crate::format::Format::Xml);
-    let json = if is_xml {
-        fhir_model::xml::read(&bytes)
+    if is_xml {
+        fhir_model::xml::read(bytes)
             .ok()
             .and_then(|t| serde_json::from_slice(&fhir_model::json::tree::to_json(&t)).ok())
     } else {
-        serde_json::from_slice(&bytes).ok()
-    };
-    // A body that does not parse is the handler's 400 to give.
-    Ok(json)
+        serde_json::from_slice(bytes).ok()
+    }
 }
 
 /// Step 3 of [`guard`]: the answer without what the token may not see.

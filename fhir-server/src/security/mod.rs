@@ -10,6 +10,8 @@
 //!   reads the caller from.
 //! - [`route`] and [`guard`] decide each request: scopes, the patient
 //!   compartment of a `patient` launch context, v2 constraints.
+//! - [`consent`] hides a patient's data from the Organizations the
+//!   patient's Consent denies, on every answer.
 //! - [`smart_config`] answers `/.well-known/smart-configuration` and the
 //!   CapabilityStatement `rest.security`; [`token_cmd`] is
 //!   `fhir-server token`.
@@ -17,6 +19,7 @@
 //! Without `--auth-issuer` the server is open, which [`check_listen`] allows
 //! on loopback addresses only (unless `--insecure`).
 
+pub mod consent;
 pub mod context;
 pub mod guard;
 pub mod jwt;
@@ -40,6 +43,11 @@ pub struct Security {
     pub jwks_url: Option<String>,
     pub authorize_url: Option<String>,
     pub token_url: Option<String>,
+    /// `serve --audit`: record every request as an AuditEvent
+    /// ([`crate::audit`]).
+    pub audit: bool,
+    /// The Consent denials in force, shared by every worker.
+    pub consents: Arc<consent::Consents>,
 }
 
 impl Security {

@@ -65,6 +65,10 @@ pub struct MintArgs {
     /// `sub`.
     #[arg(long)]
     pub sub: Option<String>,
+    /// `organization`: the Organization the client acts for
+    /// (`Organization/id`), which patients' Consents can deny.
+    #[arg(long)]
+    pub organization: Option<String>,
     /// Seconds until `exp` (negative: an already expired token, for tests).
     #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
     pub ttl: i64,
@@ -83,6 +87,7 @@ pub struct Minted<'a> {
     pub scope: &'a str,
     pub patient: Option<&'a str>,
     pub sub: Option<&'a str>,
+    pub organization: Option<&'a str>,
     pub ttl: i64,
 }
 
@@ -109,6 +114,7 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
         scope: &m.scope,
         patient: m.patient.as_deref(),
         sub: m.sub.as_deref(),
+        organization: m.organization.as_deref(),
         ttl: m.ttl,
     })?;
     println!("{token}");
@@ -161,6 +167,9 @@ pub fn mint(m: &Minted<'_>) -> anyhow::Result<String> {
     }
     if let Some(s) = m.sub {
         claims["sub"] = json!(s);
+    }
+    if let Some(o) = m.organization {
+        claims["organization"] = json!(o);
     }
     let mut header = Header::new(alg);
     header.kid = Some(m.kid.to_owned());

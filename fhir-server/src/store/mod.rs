@@ -22,6 +22,7 @@
 //! diesel is synchronous: callers on the async side run these methods inside
 //! `actix_web::web::block`.
 
+mod audit;
 mod conditional;
 mod connection;
 pub mod encryption;
