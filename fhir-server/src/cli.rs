@@ -37,6 +37,10 @@ pub enum Command {
     /// Mint a signed SMART test token from a local key (`token jwks`:
     /// print the JWKS that verifies it, for `serve --auth-jwks`).
     Token(crate::security::token_cmd::TokenArgs),
+    /// Turn a Japanese standard code master (JLAC10/11, HOT, YJ, receipt
+    /// drug, MEDIS disease; CSV, UTF-8 or Shift_JIS) into a CodeSystem,
+    /// written as one NDJSON line for `import`.
+    JpMaster(crate::jp_master_cmd::JpMasterArgs),
     /// The audit log: `audit verify` checks the AuditEvent hash chain
     /// (exit 1 naming the first record that does not match).
     Audit(crate::audit::verify_cmd::AuditArgs),
@@ -128,6 +132,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::ImportCodes(args) => crate::import_codes_cmd::run(args),
         Command::Validate(args) => crate::validate_cmd::run(args),
         Command::Token(args) => crate::security::token_cmd::run(args),
+        Command::JpMaster(args) => crate::jp_master_cmd::run(args),
         Command::Audit(args) => crate::audit::verify_cmd::run(args),
     }
 }

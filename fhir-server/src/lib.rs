@@ -25,6 +25,7 @@ pub mod format;
 pub mod import_cmd;
 pub mod import_codes_cmd;
 pub mod interaction;
+pub mod jp_master_cmd;
 pub mod local_codes;
 pub mod operation;
 pub mod packages;

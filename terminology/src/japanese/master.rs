@@ -722,6 +722,8 @@ fn code_system(system: JpSystem, concepts: Concepts, defs: Vec<PropDef>) -> Valu
         .collect();
     let mut cs = vec![
         ("resourceType".into(), s("CodeSystem")),
+        // A fixed id, so importing a newer master replaces the older one.
+        ("id".into(), s(&format!("jp-{}", system.key()))),
         ("url".into(), s(system.url())),
         ("name".into(), s(&name)),
         ("title".into(), s(system.title())),

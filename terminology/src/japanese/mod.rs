@@ -124,6 +124,30 @@ impl JpSystem {
         }
     }
 
+    /// A short lower-case key, for command lines and resource ids:
+    /// `jlac10`, `jlac11`, `hot7`, `hot9`, `hot11`, `hot13`, `yj`,
+    /// `receipt`, `medis-disease`.
+    pub fn key(self) -> &'static str {
+        match self {
+            JpSystem::Jlac10 => "jlac10",
+            JpSystem::Jlac11 => "jlac11",
+            JpSystem::Hot(HotLevel::Hot7) => "hot7",
+            JpSystem::Hot(HotLevel::Hot9) => "hot9",
+            JpSystem::Hot(HotLevel::Hot11) => "hot11",
+            JpSystem::Hot(HotLevel::Hot13) => "hot13",
+            JpSystem::Yj => "yj",
+            JpSystem::ReceiptDrug => "receipt",
+            JpSystem::MedisDisease => "medis-disease",
+        }
+    }
+
+    /// The system with this [`JpSystem::key`] (any case).
+    pub fn from_key(key: &str) -> Option<JpSystem> {
+        JpSystem::ALL
+            .into_iter()
+            .find(|s| s.key().eq_ignore_ascii_case(key))
+    }
+
     /// The canonical url, the one a loaded master gets.
     pub fn url(self) -> &'static str {
         self.urls()[0]
@@ -229,6 +253,9 @@ mod tests {
                 assert!(seen.insert(*u), "{u} twice");
                 assert_eq!(system_for(u), Some(s));
             }
+        }
+        for s in JpSystem::ALL {
+            assert_eq!(JpSystem::from_key(&s.key().to_uppercase()), Some(s));
         }
         assert_eq!(
             system_for("http://medis.or.jp/CodeSystem/master-HOT9|2024"),
