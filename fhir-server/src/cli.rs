@@ -76,6 +76,16 @@ pub struct ServeArgs {
     /// `off` does neither. Unmapped local codes are reported unless `off`.
     #[arg(long, value_enum, default_value_t = crate::local_codes::Mode::Index)]
     pub local_codes: crate::local_codes::Mode,
+    /// Validation of writes (see README "Validation"): `off` (the model's
+    /// structural check only), `warn` (stored; issues returned as
+    /// warnings) or `reject` (422). Default `off`, or `reject` when a
+    /// --require-profile is given.
+    #[arg(long, value_enum)]
+    pub profile_enforcement: Option<crate::profile_enforcement::Mode>,
+    /// `TYPE=URL`: every write of TYPE must conform to the profile URL
+    /// (its package loaded with --package); repeatable.
+    #[arg(long = "require-profile", value_name = "TYPE=URL")]
+    pub require_profiles: Vec<String>,
     #[command(flatten)]
     pub security: SecurityArgs,
 }
@@ -161,6 +171,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     log::info!("database {:?} ready ({:?})", args.database, store.backend());
     store.local_codes().set_mode(args.local_codes);
     let packages = crate::packages::install(&store, &args.packages)?;
+    crate::profile_enforcement::install(crate::profile_enforcement::Enforcement::new(
+        args.profile_enforcement,
+        &args.require_profiles,
+    )?);
     // Search parameters: the built-in R4 ones plus every SearchParameter
     // stored, the packages' ones included (the store rebuilds this
     // whenever a SearchParameter is written).

@@ -29,6 +29,7 @@ pub mod jp_master_cmd;
 pub mod local_codes;
 pub mod operation;
 pub mod packages;
+pub mod profile_enforcement;
 pub mod search;
 pub mod security;
 pub mod store;

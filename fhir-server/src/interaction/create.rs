@@ -53,26 +53,34 @@ pub async fn handle(
     let id = Id::new(uuid::Uuid::new_v4().to_string()).map_err(|e| Error::Fault(e.to_string()))?;
     let store = state.store.clone();
     let new_id = id.clone();
-    let outcome = run(move || {
+    let validator = state.validator.clone();
+    let (warnings, outcome) = run(move || {
         let mut resource = parse_resource(&body, rt)?;
         resource.set_id(Some(new_id));
-        Ok::<_, Error>(match if_none_exist {
-            None => CondOutcome::Created {
-                id: String::new(),
-                written: store.create(&mut resource)?,
+        let warnings = crate::profile_enforcement::current().check(
+            &validator,
+            rt.as_str(),
+            &resource.to_json_vec(),
+            "",
+        )?;
+        Ok::<_, Error>((
+            warnings,
+            match if_none_exist {
+                None => CondOutcome::Created {
+                    id: String::new(),
+                    written: store.create(&mut resource)?,
+                },
+                Some(c) => store.conditional(Conditional::Create(resource, c))?,
             },
-            Some(c) => store.conditional(Conditional::Create(resource, c))?,
-        })
+        ))
     })
     .await?;
     match outcome {
         CondOutcome::Created { written, .. } => {
             let location = version_location(&req, rt, id.as_str(), written.version);
-            Ok(written_response(
-                &req,
-                StatusCode::CREATED,
-                written,
-                Some(location),
+            let resp = written_response(&req, StatusCode::CREATED, written, Some(location));
+            Ok(crate::profile_enforcement::attach_warnings(
+                &req, resp, warnings,
             ))
         }
         CondOutcome::Matched(v) => Ok(matched_response(&req, rt, v)),

@@ -44,23 +44,28 @@ pub async fn handle(
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let store = state.store.clone();
     let expected_id = id.clone();
-    let written = run(move || {
+    let validator = state.validator.clone();
+    let (warnings, written) = run(move || {
         let mut resource = parse_resource(&body, rt)?;
         check_body_id(&resource, &expected_id)?;
-        Ok::<_, Error>(store.update_if(&mut resource, if_match)?)
+        let warnings = crate::profile_enforcement::current().check(
+            &validator,
+            rt.as_str(),
+            &resource.to_json_vec(),
+            "",
+        )?;
+        Ok::<_, Error>((warnings, store.update_if(&mut resource, if_match)?))
     })
     .await?;
-    if written.created {
+    let resp = if written.created {
         let location = version_location(&req, rt, id.as_str(), written.version);
-        Ok(written_response(
-            &req,
-            StatusCode::CREATED,
-            written,
-            Some(location),
-        ))
+        written_response(&req, StatusCode::CREATED, written, Some(location))
     } else {
-        Ok(written_response(&req, StatusCode::OK, written, None))
-    }
+        written_response(&req, StatusCode::OK, written, None)
+    };
+    Ok(crate::profile_enforcement::attach_warnings(
+        &req, resp, warnings,
+    ))
 }
 
 /// `PUT [base]/[type]?…`: conditional update.

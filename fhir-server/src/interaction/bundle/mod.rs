@@ -50,11 +50,13 @@ pub async fn handle(
             "If-Match does not apply to a Bundle",
         ));
     }
+    let validator = state.validator.clone();
     let out = run(move || {
         let bundle = match super::parse_resource(&body, ResourceType::Bundle)? {
             Resource::Bundle(b) => b,
             _ => return Err(Error::Fault("parse_resource returned another type".into())),
         };
+        crate::profile_enforcement::check_entries(&validator, &bundle)?;
         let kind = bundle
             .type_
             .as_ref()
