@@ -54,6 +54,15 @@ const SHAPES: &[(&str, &str)] = &[
         "_include",
         "/Observation?code=http://loinc.org|718-7&_include=Observation:patient",
     ),
+    // Full text (issue #6): a word, an OR, a phrase in the narrative, and
+    // a word next to a selective parameter.
+    ("_content word", "/Condition?_content=diabetes"),
+    ("_content OR", "/Condition?_content=diabetes%20OR%20hypertension"),
+    ("_text phrase", "/Observation?_text=%22body%20mass%20index%22"),
+    (
+        "_content+patient",
+        "/Observation?patient=Patient/{patient}&_content=glucose",
+    ),
 ];
 
 fn encode(q: &str) -> String {
