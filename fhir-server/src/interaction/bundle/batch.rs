@@ -9,13 +9,12 @@
 //! that matches no or several resources fails that entry only.
 
 use fhir_model::generated::Bundle;
-use fhir_model::json::tree::Value;
 use fhir_model::primitives::Id;
 
 use super::transaction::{conditional_done, created_or_ok, resource_of, resource_of_mut};
 use super::{
     conditional_refs, entries_of, error_entry, in_processing_order, parse_entry, read_entry,
-    resolve_ref, response_bundle, written_entry, CondRef, EntryOp,
+    resolve_ref, response_bundle, written_entry, CondRef, EntryJson, EntryOp,
 };
 use crate::error::Error;
 use crate::store::{Store, StoreError, TxError, TxWrite};
@@ -24,7 +23,7 @@ use actix_web::http::StatusCode;
 pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Vec<u8> {
     let registry = store.registry();
     let mut entries = entries_of(&mut bundle);
-    let mut out: Vec<Value> = vec![Value::Null; entries.len()];
+    let mut out: Vec<EntryJson> = vec![Vec::new(); entries.len()];
     let mut ops = Vec::with_capacity(entries.len());
     let mut failed = Vec::new();
     for (i, entry) in entries.iter_mut().enumerate() {
@@ -64,7 +63,12 @@ pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Vec<u8> {
     response_bundle("batch-response", out)
 }
 
-fn run_one(store: &Store, base: &str, mut op: EntryOp, refs: &[CondRef]) -> Result<Value, Error> {
+fn run_one(
+    store: &Store,
+    base: &str,
+    mut op: EntryOp,
+    refs: &[CondRef],
+) -> Result<EntryJson, Error> {
     if let EntryOp::Read { rt, id, version } = op {
         return Ok(read_entry(base, store.read_version(rt, &id, version)?));
     }

@@ -56,6 +56,9 @@ pub async fn handle(
             Resource::Bundle(b) => b,
             _ => return Err(Error::Fault("parse_resource returned another type".into())),
         };
+        // The typed Bundle holds everything now; the bytes would only add
+        // one more copy of a large body while it is written.
+        drop(body);
         crate::profile_enforcement::check_entries(&validator, &bundle)?;
         let kind = bundle
             .type_
@@ -471,6 +474,33 @@ fn string(s: impl Into<String>) -> Value {
     Value::String(s.into())
 }
 
+/// One response entry, serialized. A stored body goes in as the bytes it
+/// is (they are what a read answers, so they are valid JSON), never parsed
+/// back into a tree: for a large Bundle that tree, and the bytes written
+/// from it, were the biggest copies the server made (`ingest_bench`'s big
+/// row measures them).
+pub(crate) type EntryJson = Vec<u8>;
+
+/// `{"fullUrl":…,"resource":…,"response":…}`, with `resource` copied in
+/// as stored.
+fn entry_json(resource: Option<(String, Vec<u8>)>, response: Value) -> EntryJson {
+    let response = tree::to_json(&response);
+    let size = resource.as_ref().map_or(0, |(u, b)| u.len() + b.len());
+    let mut out = Vec::with_capacity(size + response.len() + 40);
+    out.push(b'{');
+    if let Some((url, body)) = resource.filter(|(_, b)| !b.is_empty()) {
+        out.extend_from_slice(b"\"fullUrl\":");
+        out.extend_from_slice(&tree::to_json(&string(url)));
+        out.extend_from_slice(b",\"resource\":");
+        out.extend_from_slice(&body);
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"response\":");
+    out.extend_from_slice(&response);
+    out.push(b'}');
+    out
+}
+
 /// The response entry of a stored write (`None`: a delete of nothing).
 /// `fullUrl` is absolute, as Bundle.entry.fullUrl must be.
 fn written_entry(
@@ -479,15 +509,10 @@ fn written_entry(
     id: &str,
     status: StatusCode,
     w: Option<Written>,
-) -> Value {
+) -> EntryJson {
     let Some(w) = w else {
-        return obj(vec![(
-            "response",
-            obj(vec![(
-                "status",
-                string(status_line(StatusCode::NO_CONTENT)),
-            )]),
-        )]);
+        let status = string(status_line(StatusCode::NO_CONTENT));
+        return entry_json(None, obj(vec![("status", status)]));
     };
     let mut response = vec![("status", string(status_line(status)))];
     if status != StatusCode::NO_CONTENT {
@@ -497,57 +522,53 @@ fn written_entry(
         ));
     }
     response.push(("etag", string(super::etag(w.version))));
-    response.push(("lastModified", string(w.last_updated.clone())));
-    let mut entry = Vec::new();
-    if let Some(body) = w.body.as_deref().and_then(|b| tree::parse(b).ok()) {
-        entry.push(("fullUrl", string(format!("{base}/{rt}/{id}"))));
-        entry.push(("resource", body));
-    }
-    entry.push(("response", obj(response)));
-    obj(entry)
+    response.push(("lastModified", string(w.last_updated)));
+    let resource = w.body.map(|b| (format!("{base}/{rt}/{id}"), b));
+    entry_json(resource, obj(response))
 }
 
 /// The response entry of a read.
-fn read_entry(base: &str, v: StoredVersion) -> Value {
-    let body = v
-        .body
-        .as_deref()
-        .and_then(|b| tree::parse(b).ok())
-        .unwrap_or(Value::Null);
-    obj(vec![
-        (
-            "fullUrl",
-            string(format!("{base}/{}/{}", v.resource_type, v.id)),
-        ),
-        ("resource", body),
-        (
-            "response",
-            obj(vec![
-                ("status", string(status_line(StatusCode::OK))),
-                ("etag", string(super::etag(v.version))),
-                ("lastModified", string(v.last_updated)),
-            ]),
-        ),
-    ])
+fn read_entry(base: &str, v: StoredVersion) -> EntryJson {
+    let url = format!("{base}/{}/{}", v.resource_type, v.id);
+    let response = obj(vec![
+        ("status", string(status_line(StatusCode::OK))),
+        ("etag", string(super::etag(v.version))),
+        ("lastModified", string(v.last_updated)),
+    ]);
+    entry_json(v.body.map(|b| (url, b)), response)
 }
 
 /// The response entry of a failed batch entry: its status and why.
-fn error_entry(e: &Error) -> Value {
-    obj(vec![(
-        "response",
+fn error_entry(e: &Error) -> EntryJson {
+    entry_json(
+        None,
         obj(vec![
             ("status", string(status_line(e.status()))),
             ("outcome", Value::from(operation_outcome(&e.issues()))),
         ]),
-    )])
+    )
 }
 
-fn response_bundle(kind: &str, entries: Vec<Value>) -> Vec<u8> {
-    tree::to_json(&obj(vec![
+/// The response Bundle around its entries, each dropped once copied in.
+fn response_bundle(kind: &str, entries: Vec<EntryJson>) -> Vec<u8> {
+    let head = tree::to_json(&obj(vec![
         ("resourceType", string("Bundle")),
         ("type", string(kind)),
-        ("entry", Value::Array(entries)),
-    ]))
+    ]));
+    let size: usize = entries.iter().map(|e| e.len().max(4) + 1).sum();
+    let mut out = Vec::with_capacity(head.len() + size + 16);
+    // `head` is `{…}`: reopen it for the entries.
+    out.extend_from_slice(head.strip_suffix(b"}").unwrap_or(&head));
+    out.extend_from_slice(b",\"entry\":[");
+    for (k, e) in entries.into_iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        // Every slot is filled; `null` would only mark a bug, not break JSON.
+        out.extend_from_slice(if e.is_empty() { b"null" } else { &e });
+    }
+    out.extend_from_slice(b"]}");
+    out
 }
 
 /// The entries in processing order, with their original index.

@@ -31,7 +31,7 @@ use fhir_model::{Resource, ResourceType};
 use super::{
     conditional_refs, conditional_type, entries_of, in_processing_order, parse_entry,
     posted_resource, read_entry, resolve_ref, response_bundle, written_entry, written_from,
-    CondRef, EntryOp,
+    CondRef, EntryJson, EntryOp,
 };
 use crate::error::{Error, Issue, IssueCode};
 use crate::store::{CondOutcome, Conditional, Plan, Store, StoreError, TxError, TxWrite, Written};
@@ -108,38 +108,45 @@ pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Result<Vec<u8>, Err
         .collect();
     let mut failed_at: Option<usize> = None;
     let result = store.transaction_with(&locks, |tx| {
-        // A rerun after a lost race starts again from the entries as sent.
-        let mut ops = ordered.clone();
+        // A rerun after a lost race starts again from the entries as sent,
+        // so `ordered` stays as it is; each entry is cloned only while it
+        // is rewritten and written (cloning them all up front held a
+        // second copy of a large Bundle for the whole transaction).
         let mut targets = full_urls.clone();
         for (i, c) in cond_refs.values() {
             failed_at = Some(*i);
             targets.insert(c.text.clone(), resolve_ref(tx, c)?);
         }
-        let mut plans: Vec<Option<Plan>> = Vec::with_capacity(ops.len());
-        for (i, op) in ops.iter_mut() {
+        // Conditional entries are planned (and so cloned) first: their
+        // outcome decides where their fullUrls point.
+        let mut planned: Vec<Option<(EntryOp, Plan)>> = Vec::with_capacity(ordered.len());
+        for (i, op) in &ordered {
             failed_at = Some(*i);
             let EntryOp::Conditional(c) = op else {
-                plans.push(None);
+                planned.push(None);
                 continue;
             };
-            let plan = tx.plan(c)?;
+            let mut c = c.clone();
+            let plan = tx.plan(&mut c)?;
             if let (Some(url), Plan::Write(id) | Plan::Existing(id)) = (cond_urls.get(i), &plan) {
-                let rt = conditional_type(c);
+                let rt = conditional_type(&c);
                 targets.insert(url.clone(), format!("{rt}/{id}"));
             }
-            plans.push(Some(plan));
-        }
-        for (i, op) in ops.iter_mut() {
-            failed_at = Some(*i);
-            if let Some(r) = resource_of_mut(op) {
-                rewrite_references(r, &targets)
-                    .map_err(|e| TxError::Store(StoreError::BadRequest(e.to_string())))?;
-            }
+            planned.push(Some((EntryOp::Conditional(c), plan)));
         }
         let mut done: Vec<Done> = Vec::new();
         let mut reads = Vec::new();
-        for ((i, op), plan) in ops.into_iter().zip(plans) {
+        for ((i, op), planned) in ordered.iter().zip(planned) {
+            let i = *i;
             failed_at = Some(i);
+            let (mut op, plan) = match planned {
+                Some((op, plan)) => (op, Some(plan)),
+                None => (op.clone(), None),
+            };
+            if let Some(r) = resource_of_mut(&mut op) {
+                rewrite_references(r, &targets)
+                    .map_err(|e| TxError::Store(StoreError::BadRequest(e.to_string())))?;
+            }
             match (op, plan) {
                 (EntryOp::Create(r), _) => {
                     let (rt, id) = (r.resource_type(), id_of(&r));
@@ -172,8 +179,10 @@ pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Result<Vec<u8>, Err
         Ok((done, reads))
     });
     let (done, reads) = result.map_err(|e| entry_failure(failed_at, e))?;
+    // Stored now: the request's resources are no longer needed.
+    drop(ordered);
 
-    let mut out: Vec<Value> = vec![Value::Null; entries.len()];
+    let mut out: Vec<EntryJson> = vec![Vec::new(); entries.len()];
     for (i, rt, id, status, w) in done {
         out[i] = written_entry(base, rt, &id, status, w);
     }
