@@ -318,8 +318,10 @@ fn bad_tokens_get_401(server: &TestServer) {
         sec["extension"][0]["url"],
         "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
     );
-    for path in ["/.well-known/smart-configuration"] {
-        let r = anon.get(path);
+    // Under the FHIR base and at the server's root.
+    let root = server.base_url().trim_end_matches("/fhir").to_owned();
+    for client in [anon, Client::new(&root)] {
+        let r = client.get("/.well-known/smart-configuration");
         assert_eq!(r.status, 200, "{}", r.text());
         let doc = r.json();
         assert_eq!(doc["issuer"], ISS);
@@ -330,9 +332,6 @@ fn bad_tokens_get_401(server: &TestServer) {
             .any(|c| c == "permission-v2"));
         assert!(doc["token_endpoint"].is_string());
     }
-    let root = server.base_url().trim_end_matches("/fhir").to_owned();
-    let r = Client::new(&root).get("/.well-known/smart-configuration");
-    assert_eq!(r.status, 200, "{}", r.text());
 }
 
 /// `patient/*.rs` (v2) and `patient/*.read` (v1) for patient `me`: every
@@ -483,6 +482,13 @@ fn patient_writes_stay_in_the_compartment(server: &TestServer) {
     let r = c.post("", &tx);
     outcome(&r, 403);
     assert_eq!(admin.get("/Observation/t1").status, 404);
+    // Absolute URLs name the same resources.
+    let abs = format!("{}/Observation/other-lab", server.base_url());
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": obs("other-lab", "me", "laboratory"),
+         "request": {"method": "PUT", "url": abs}}
+    ]});
+    outcome(&c.post("", &batch), 403);
     let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
         {"request": {"method": "GET", "url": "Observation/other-lab"}}
     ]});

@@ -204,8 +204,24 @@ fn check_bundle(state: &AppState, access: &Access, bundle: Option<&Value>) -> Re
         let Ok(method) = actix_web::http::Method::from_bytes(method.as_bytes()) else {
             continue; // the handler answers 400 for it
         };
+        // An absolute URL names this server's base (`…/fhir/Type/id`).
+        let url = match url.split_once("/fhir/") {
+            Some((_, rest)) if url.starts_with("http") => rest,
+            _ => url,
+        };
         let (path, query) = url.split_once('?').unwrap_or((url, ""));
         let mut route = classify(&method, &format!("/fhir/{}", path.trim_start_matches('/')));
+        if matches!(
+            route,
+            Route::Other | Route::Public | Route::Bundle | Route::Admin
+        ) && !unrestricted(access)
+        {
+            // Unknown to the route table: it cannot be checked, so it is
+            // not let through (the handler would refuse most anyway).
+            return Err(forbidden(format!(
+                "Bundle.entry[{i}]: {url:?} is not an interaction this token can be checked for"
+            )));
+        }
         if !query.is_empty() {
             // `PUT|DELETE Type?criteria` and searches: a conditional or a
             // search, never an instance.
