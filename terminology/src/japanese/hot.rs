@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use super::shape::{split, Charset, Part, ShapeError};
+use super::shape::{part, split, Charset, Part, ShapeError};
 
 /// The four HOT levels, by their number of digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,18 +74,11 @@ impl HotLevel {
     }
 
     fn parts(self) -> &'static [Part] {
-        const fn part(name: &'static str, len: usize) -> Part {
-            Part {
-                name,
-                len,
-                charsets: &[Charset::Digits],
-            }
-        }
         const ALL: [Part; 4] = [
-            part("prescription number (HOT7)", 7),
-            part("company", 2),
-            part("dispensing", 2),
-            part("logistics", 2),
+            part("prescription number (HOT7)", 7, &[Charset::Digits]),
+            part("company", 2, &[Charset::Digits]),
+            part("dispensing", 2, &[Charset::Digits]),
+            part("logistics", 2, &[Charset::Digits]),
         ];
         match self {
             HotLevel::Hot7 => &ALL[..1],
@@ -126,15 +119,7 @@ impl HotCode {
             Some(level) => HotCode::parse(code, level),
             None => {
                 // Report the digits first when there are bad characters.
-                split(
-                    "HOT",
-                    code,
-                    &[Part {
-                        name: "code",
-                        len: code.len(),
-                        charsets: &[Charset::Digits],
-                    }],
-                )?;
+                split("HOT", code, &[part("code", code.len(), &[Charset::Digits])])?;
                 Err(ShapeError {
                     system: "HOT",
                     code: code.to_owned(),

@@ -18,35 +18,15 @@
 //! for `$subsumes`: two codes with the same analyte are siblings, and a
 //! client that wants "every albumin result" filters on the property.
 
-use super::shape::{lab_code_parts, split, Charset, Part, ShapeError};
+use super::shape::{lab_code_parts, part, split, Charset, Part, ShapeError};
 
 /// The layout of a JLAC10 code.
 pub(crate) const PARTS: &[Part] = &[
-    Part {
-        name: "analyte",
-        len: 5,
-        charsets: &[Charset::UpperAlnum],
-    },
-    Part {
-        name: "identification",
-        len: 4,
-        charsets: &[Charset::UpperAlnum],
-    },
-    Part {
-        name: "material",
-        len: 3,
-        charsets: &[Charset::Digits],
-    },
-    Part {
-        name: "method",
-        len: 3,
-        charsets: &[Charset::Digits],
-    },
-    Part {
-        name: "result-identification",
-        len: 2,
-        charsets: &[Charset::Digits],
-    },
+    part("analyte", 5, &[Charset::UpperAlnum]),
+    part("identification", 4, &[Charset::UpperAlnum]),
+    part("material", 3, &[Charset::Digits]),
+    part("method", 3, &[Charset::Digits]),
+    part("result-identification", 2, &[Charset::Digits]),
 ];
 
 /// A JLAC10 code with a valid shape. Built only by [`Jlac10Code::parse`].

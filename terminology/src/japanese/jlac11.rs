@@ -18,35 +18,15 @@
 //! The code is the 17 characters without separators; the hyphenated form
 //! is only how tables print it.
 
-use super::shape::{lab_code_parts, split, Charset, Part, ShapeError};
+use super::shape::{lab_code_parts, part, split, Charset, Part, ShapeError};
 
 /// The layout of a JLAC11 code.
 pub(crate) const PARTS: &[Part] = &[
-    Part {
-        name: "analyte",
-        len: 5,
-        charsets: &[Charset::UpperAlnum],
-    },
-    Part {
-        name: "identification",
-        len: 4,
-        charsets: &[Charset::UpperAlnum],
-    },
-    Part {
-        name: "material",
-        len: 3,
-        charsets: &[Charset::UpperAlnum],
-    },
-    Part {
-        name: "method",
-        len: 3,
-        charsets: &[Charset::UpperAlnum],
-    },
-    Part {
-        name: "result-unit",
-        len: 2,
-        charsets: &[Charset::UnitLead, Charset::Digits],
-    },
+    part("analyte", 5, &[Charset::UpperAlnum]),
+    part("identification", 4, &[Charset::UpperAlnum]),
+    part("material", 3, &[Charset::UpperAlnum]),
+    part("method", 3, &[Charset::UpperAlnum]),
+    part("result-unit", 2, &[Charset::UnitLead, Charset::Digits]),
 ];
 
 /// A JLAC11 code with a valid shape. Built only by [`Jlac11Code::parse`].

@@ -4,13 +4,9 @@
 //! other key, the 8-digit disease management number (病名管理番号), is a
 //! property of the loaded master, not a code of this system.
 
-use super::shape::{split, Charset, Part, ShapeError};
+use super::shape::{part, split, Charset, Part, ShapeError};
 
-const PARTS: &[Part] = &[Part {
-    name: "code",
-    len: 4,
-    charsets: &[Charset::UpperAlnum],
-}];
+const PARTS: &[Part] = &[part("code", 4, &[Charset::UpperAlnum])];
 
 /// A disease exchange code with a valid shape. Built only by
 /// [`DiseaseExchangeCode::parse`].

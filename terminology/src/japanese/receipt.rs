@@ -5,19 +5,11 @@
 //! materials 7, comments 8, procedures 1), so a code with another first
 //! digit is a code of a different master.
 
-use super::shape::{split, Charset, Part, ShapeError};
+use super::shape::{part, split, Charset, Part, ShapeError};
 
 const PARTS: &[Part] = &[
-    Part {
-        name: "master",
-        len: 1,
-        charsets: &[Charset::Exactly('6')],
-    },
-    Part {
-        name: "number",
-        len: 8,
-        charsets: &[Charset::Digits],
-    },
+    part("master", 1, &[Charset::Exactly('6')]),
+    part("number", 8, &[Charset::Digits]),
 ];
 
 /// A receipt drug code with a valid shape. Built only by

@@ -63,6 +63,15 @@ pub struct Part {
     pub charsets: &'static [Charset],
 }
 
+/// A [`Part`], briefly: the layouts are tables of these.
+pub const fn part(name: &'static str, len: usize, charsets: &'static [Charset]) -> Part {
+    Part {
+        name,
+        len,
+        charsets,
+    }
+}
+
 impl Part {
     fn charset_at(&self, i: usize) -> Charset {
         match self.charsets {
@@ -222,16 +231,8 @@ mod tests {
     use super::*;
 
     const PARTS: &[Part] = &[
-        Part {
-            name: "head",
-            len: 2,
-            charsets: &[Charset::Upper],
-        },
-        Part {
-            name: "tail",
-            len: 3,
-            charsets: &[Charset::Digits],
-        },
+        part("head", 2, &[Charset::Upper]),
+        part("tail", 3, &[Charset::Digits]),
     ];
 
     #[test]

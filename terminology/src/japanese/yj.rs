@@ -16,39 +16,15 @@
 //! published description the engine relies on, and a wrong guess would
 //! reject real codes.
 
-use super::shape::{split, Charset, Part, ShapeError};
+use super::shape::{part, split, Charset, Part, ShapeError};
 
 const PARTS: &[Part] = &[
-    Part {
-        name: "therapeutic-class",
-        len: 4,
-        charsets: &[Charset::Digits],
-    },
-    Part {
-        name: "route-ingredient",
-        len: 3,
-        charsets: &[Charset::UpperAlnum],
-    },
-    Part {
-        name: "dosage-form",
-        len: 1,
-        charsets: &[Charset::Upper],
-    },
-    Part {
-        name: "strength",
-        len: 1,
-        charsets: &[Charset::UpperAlnum],
-    },
-    Part {
-        name: "brand",
-        len: 2,
-        charsets: &[Charset::UpperAlnum],
-    },
-    Part {
-        name: "check-digit",
-        len: 1,
-        charsets: &[Charset::Digits],
-    },
+    part("therapeutic-class", 4, &[Charset::Digits]),
+    part("route-ingredient", 3, &[Charset::UpperAlnum]),
+    part("dosage-form", 1, &[Charset::Upper]),
+    part("strength", 1, &[Charset::UpperAlnum]),
+    part("brand", 2, &[Charset::UpperAlnum]),
+    part("check-digit", 1, &[Charset::Digits]),
 ];
 
 /// A YJ code with a valid shape. Built only by [`YjCode::parse`].
