@@ -171,6 +171,17 @@ impl Client {
         }
     }
 
+    /// POST a JSON body as `application/fhir+json` with extra headers
+    /// (`Prefer`, `If-None-Exist`, …).
+    #[track_caller]
+    pub fn post_with(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> Response {
+        let bytes = serde_json::to_vec(body).expect("serialize");
+        match self.try_request_with("POST", path, Some(FHIR_JSON), &bytes, headers) {
+            Ok(r) => r,
+            Err(e) => panic!("POST {}: {e}", self.url(path)),
+        }
+    }
+
     /// Any request with raw bytes. 4xx and 5xx answers are `Ok`.
     pub fn try_request(
         &self,
@@ -179,10 +190,25 @@ impl Client {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<Response, String> {
+        self.try_request_with(method, path, content_type, body, &[])
+    }
+
+    /// [`Client::try_request`] with extra headers.
+    pub fn try_request_with(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Result<Response, String> {
         let mut req = self
             .agent
             .request(method, &self.url(path))
             .set("Accept", FHIR_JSON);
+        for (name, value) in headers {
+            req = req.set(name, value);
+        }
         if let Some(ct) = content_type {
             req = req.set("Content-Type", ct);
         }

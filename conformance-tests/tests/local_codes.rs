@@ -85,25 +85,12 @@ fn part<'a>(p: &'a Value, name: &str) -> &'a Value {
         .unwrap_or(&Value::Null)
 }
 
-/// A POST with `Prefer: return=OperationOutcome` (the harness client sets
-/// no extra headers).
+/// A POST with `Prefer: return=OperationOutcome`.
 fn post_for_outcome(server: &TestServer, path: &str, body: &Value) -> (u16, Value) {
-    let resp = ureq::post(&format!("{}{path}", server.base_url()))
-        .set("Content-Type", FHIR_JSON)
-        .set("Accept", FHIR_JSON)
-        .set("Prefer", "return=OperationOutcome")
-        .send_bytes(&serde_json::to_vec(body).expect("json"));
-    let resp = match resp {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("POST {path}: {e}"),
-    };
-    let status = resp.status();
-    let text = resp.into_string().expect("a body");
-    (
-        status,
-        serde_json::from_str(&text).expect("an OperationOutcome"),
-    )
+    let r = server
+        .client()
+        .post_with(path, body, &[("Prefer", "return=OperationOutcome")]);
+    (r.status, r.json())
 }
 
 fn warnings(outcome: &Value) -> Vec<String> {
@@ -420,6 +407,26 @@ backend_tests! {
             "http://hospital.example/fhir/ConceptMap/lab-to-loinc"
         );
         assert!(stored.iter().any(|c| c["system"] == JLAC10 && c["code"] == "3H015000002327101"));
+        // `import` maps as `serve` does.
+        let file = std::env::temp_dir().join(format!(
+            "local-codes-{}.ndjson",
+            conformance_tests::server::unique_suffix()
+        ));
+        let mut obs = observation(LAB, "L0002");
+        obs["id"] = json!("imported-glucose");
+        std::fs::write(&file, format!("{obs}\n")).expect("write ndjson");
+        let out = Command::new(server_binary())
+            .args(["import", "--local-codes", "enrich", "--database", &server.database_url()])
+            .arg(&file)
+            .output()
+            .expect("run import");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        let _ = std::fs::remove_file(&file);
+        let imported = codings(server, "/Observation/imported-glucose", "code");
+        assert!(
+            imported.iter().any(|c| c["system"] == LOINC && c["code"] == "2345-7" && c["userSelected"] == false),
+            "{imported:?}"
+        );
         let med = codings(server, &format!("/MedicationRequest/{loxoprofen}"), "medicationCodeableConcept");
         assert!(med.iter().any(|c| c["system"] == HOT9 && c["code"] == "110626901"), "{med:?}");
         assert!(med.iter().any(|c| c["system"] == YJ && c["code"] == "1149019F1560"), "{med:?}");

@@ -31,6 +31,9 @@ pub struct ImportArgs {
     /// NDJSON resources written per database transaction.
     #[arg(long, default_value_t = 500)]
     pub batch_size: usize,
+    /// Local codes of imported masters, as `serve --local-codes`.
+    #[arg(long, value_enum, default_value_t = crate::local_codes::Mode::Index)]
+    pub local_codes: crate::local_codes::Mode,
     /// Files or folders to load.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -58,6 +61,7 @@ impl Summary {
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.database, 4)
         .with_context(|| format!("cannot open database {:?}", args.database))?;
+    store.local_codes().set_mode(args.local_codes);
     let mut files = Vec::new();
     for p in &args.paths {
         collect(p, &mut files).with_context(|| format!("cannot read {}", p.display()))?;

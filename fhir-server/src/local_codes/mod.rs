@@ -48,6 +48,9 @@ use crate::store::{Store, StoreError};
 /// terminology (three indexed count queries).
 pub const RECHECK: Duration = Duration::from_secs(1);
 
+/// A coding of a local system: (system, code).
+pub type LocalCode = (String, String);
+
 /// `serve --local-codes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Mode {
@@ -137,7 +140,7 @@ impl Snapshot {
         &self,
         resource: &mut fhir_model::Resource,
         body: Vec<u8>,
-    ) -> Result<(Vec<u8>, Vec<(String, String)>), StoreError> {
+    ) -> Result<(Vec<u8>, Vec<LocalCode>), StoreError> {
         if !self.active() || !scan::mentions_local(&self.mapper, &body) {
             return Ok((body, Vec::new()));
         }
@@ -312,4 +315,63 @@ fn build(store: &Store) -> Result<Mapper, StoreError> {
 fn contains(haystack: &[u8], needle: &str) -> bool {
     let n = needle.as_bytes();
     !n.is_empty() && haystack.windows(n.len()).any(|w| w == n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::index::TokenEntry;
+
+    fn token(param: &str, group: i32, system: &str, code: &str) -> TokenEntry {
+        TokenEntry {
+            param: param.into(),
+            group,
+            system: Some(system.into()),
+            code: Some(code.into()),
+            text: Some("potassium".into()),
+            type_system: None,
+            type_code: None,
+        }
+    }
+
+    fn snapshot(mode: Mode) -> Snapshot {
+        let mut m = Mapper::new();
+        m.add_local_system("http://h/lab");
+        let cm = terminology::ConceptMap::from_json(
+            br#"{"resourceType":"ConceptMap","url":"http://h/map",
+              "group":[{"source":"http://h/lab","target":"http://loinc.org",
+                "element":[{"code":"L1","target":[{"code":"2823-3","equivalence":"equivalent"}]}]}]}"#,
+        )
+        .expect("map");
+        m.add_concept_map(&cm);
+        Snapshot {
+            mode,
+            mapper: Arc::new(m),
+            owner: None,
+        }
+    }
+
+    #[test]
+    fn index_mode_adds_a_row_per_mapped_code_beside_the_local_one() {
+        let mut e = IndexEntries::default();
+        e.tokens.push(token("code", 0, "http://h/lab", "L1"));
+        e.tokens.push(token("combo-code", 0, "http://h/lab", "L1"));
+        e.tokens.push(token("code", 0, "http://h/lab", "L9"));
+        e.tokens.push(token("code", 0, "http://other", "L1"));
+        snapshot(Mode::Index).add_index_rows(&mut e);
+        let added: Vec<(&str, &str)> = e.tokens[4..]
+            .iter()
+            .map(|t| (t.param.as_str(), t.code.as_deref().unwrap_or_default()))
+            .collect();
+        assert_eq!(added, vec![("code", "2823-3"), ("combo-code", "2823-3")]);
+        assert_eq!(e.tokens[4].system.as_deref(), Some("http://loinc.org"));
+        assert_eq!(e.tokens[4].text.as_deref(), Some("potassium"));
+        snapshot(Mode::Index).add_index_rows(&mut e);
+        assert_eq!(e.tokens.len(), 6, "rows already there are not added twice");
+
+        let mut e = IndexEntries::default();
+        e.tokens.push(token("code", 0, "http://h/lab", "L1"));
+        snapshot(Mode::Enrich).add_index_rows(&mut e);
+        assert_eq!(e.tokens.len(), 1, "enrich mode indexes the stored codings");
+    }
 }

@@ -61,7 +61,8 @@ impl Store {
     pub fn unmapped_codes(&self) -> Result<Vec<UnmappedCode>, StoreError> {
         use local_code_unmapped as t;
         let mut conn = self.conn()?;
-        let rows: Vec<(String, String, i64, Option<String>, Option<String>)> = t::table
+        type Row = (String, String, i64, Option<String>, Option<String>);
+        let rows: Vec<Row> = t::table
             .group_by((t::system, t::code))
             .select((
                 t::system,
