@@ -209,7 +209,7 @@ backend_tests! {
         }
         let pid = conformance_tests::create_patient(&c);
         c.get(&format!("/Patient/{pid}")).expect_status(200);
-        let (ok, text) = verify(&server);
+        let (ok, text) = verify(server);
         assert!(ok, "{text}");
         assert!(text.contains("intact"), "{text}");
 
@@ -225,21 +225,21 @@ backend_tests! {
                  '\"outcome\":\"0\"', '\"outcome\":\"8\"'), 'UTF8') \
                  WHERE resource_type = 'AuditEvent' AND resource_id = '{second}'"),
         };
-        sql(&server, &modify);
+        sql(server, &modify);
         assert_eq!(c.get(&format!("/AuditEvent/{second}")).json()["outcome"], "8");
-        let (ok, text) = verify(&server);
+        let (ok, text) = verify(server);
         assert!(!ok, "{text}");
         assert!(text.contains(&second) && text.contains("content"), "{text}");
 
         let fourth = record_at(&all, 4);
         for table in ["resource_versions", "resources"] {
-            sql(&server, &format!(
+            sql(server, &format!(
                 "DELETE FROM {table} WHERE resource_type = 'AuditEvent' AND resource_id = '{fourth}'"));
         }
         // Undo the change of the second record: only the removal is left.
         let restore = modify.replace("\"outcome\":\"0\"", "@@").replace("\"outcome\":\"8\"", "\"outcome\":\"0\"").replace("@@", "\"outcome\":\"8\"");
-        sql(&server, &restore);
-        let (ok, text) = verify(&server);
+        sql(server, &restore);
+        let (ok, text) = verify(server);
         assert!(!ok, "{text}");
         assert!(text.contains("sequence 4") && text.contains("missing"), "{text}");
     }
