@@ -293,7 +293,9 @@ mod tests {
                 problem(&token(&key, alg, "https://issuer", "https://other", 60)),
                 TokenProblem::Invalid
             );
-            let other_key = key_file(&dir.join(".."), alg);
+            let other = dir.join("other");
+            std::fs::create_dir_all(&other).unwrap();
+            let other_key = key_file(&other, alg);
             assert_eq!(
                 problem(&token(
                     &other_key,
