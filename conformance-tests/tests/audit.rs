@@ -244,3 +244,39 @@ backend_tests! {
         assert!(text.contains("sequence 4") && text.contains("missing"), "{text}");
     }
 }
+
+/// With authorization on, the record names the token's user (`sub`) as
+/// the requestor, and a request refused for want of a token is recorded
+/// as a failure by `unauthenticated`.
+fn agents_come_from_the_token(backend: Backend) {
+    conformance_tests::smart::run_with_auth(backend, &["--audit"], |server| {
+        let c = conformance_tests::smart::client(server, "system/*.cruds", None);
+        c.get("/Patient/nobody").expect_status(404);
+        server.client().get("/Patient/anyone").expect_status(401);
+        let all = audits(&c);
+        let read = find(&all, "read", "Patient/nobody");
+        let user = read["agent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["requestor"] == true)
+            .expect("a requestor");
+        assert_eq!(user["who"]["identifier"]["value"], "tester");
+        let refused = find(&all, "read", "Patient/anyone");
+        assert_eq!(refused["outcome"], "4");
+        assert_eq!(
+            refused["agent"][0]["who"]["identifier"]["value"],
+            "unauthenticated"
+        );
+    });
+}
+
+#[test]
+fn agents_come_from_the_token_sqlite() {
+    agents_come_from_the_token(Backend::Sqlite);
+}
+
+#[test]
+fn agents_come_from_the_token_postgres() {
+    agents_come_from_the_token(Backend::Postgres);
+}
