@@ -14,7 +14,7 @@ fn data_dir() -> PathBuf {
     synthea::data_dir()
 }
 
-fn load_bz2(path: &PathBuf) -> Value {
+fn load_bz2(path: &std::path::Path) -> Value {
     synthea::read_bz2_json(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -28,13 +28,13 @@ fn files(prefix: &str) -> Vec<PathBuf> {
 }
 
 /// Posts one Bundle and asserts that every response entry is 2xx.
-fn post_all_ok(c: &Client, path: &PathBuf) -> usize {
+fn post_all_ok(c: &Client, path: &std::path::Path) -> usize {
     post_bundle(c, path).0
 }
 
 /// Posts one Bundle, asserts that every response entry is 2xx, and returns
 /// the entry count, the request Bundle and the response Bundle.
-fn post_bundle(c: &Client, path: &PathBuf) -> (usize, Value, Value) {
+fn post_bundle(c: &Client, path: &std::path::Path) -> (usize, Value, Value) {
     let bundle = load_bz2(path);
     let n = bundle["entry"].as_array().map_or(0, Vec::len);
     let started = Instant::now();
