@@ -16,6 +16,7 @@
 pub mod bundle;
 pub mod cardinality;
 pub mod invariants;
+pub mod position;
 pub mod profile;
 pub mod structure;
 
@@ -70,6 +71,9 @@ pub struct Issue {
     pub message: String,
     /// The FHIRPath location (`Patient.name[0].given[1]`).
     pub expression: String,
+    /// (line, column) of the location in the JSON text, when the input
+    /// was text ([`Validator::validate_json`]) and the location was found.
+    pub position: Option<(usize, usize)>,
 }
 
 impl Issue {
@@ -84,6 +88,7 @@ impl Issue {
             code,
             message: message.into(),
             expression: expression.into(),
+            position: None,
         }
     }
 }
@@ -152,6 +157,9 @@ impl Validator {
             None => return issues,
         };
         self.validate_tree_into(&tree, profiles, &mut issues);
+        for i in &mut issues {
+            i.position = position::locate(bytes, &i.expression);
+        }
         issues
     }
 
@@ -277,6 +285,26 @@ pub fn operation_outcome(issues: &[Issue]) -> Json {
                     Json::Object(vec![("text".to_owned(), s(&i.message))]),
                 ),
             ];
+            if let Some((line, col)) = i.position {
+                let ext = |what: &str, n: usize| {
+                    Json::Object(vec![
+                        (
+                            "url".to_owned(),
+                            s(&format!(
+                                "http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-{what}"
+                            )),
+                        ),
+                        ("valueInteger".to_owned(), Json::Number(n.to_string())),
+                    ])
+                };
+                m.insert(
+                    0,
+                    (
+                        "extension".to_owned(),
+                        Json::Array(vec![ext("line", line), ext("col", col)]),
+                    ),
+                );
+            }
             if !i.expression.is_empty() {
                 m.push(("expression".to_owned(), Json::Array(vec![s(&i.expression)])));
             }

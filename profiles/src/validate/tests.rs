@@ -204,3 +204,24 @@ fn outcome_has_an_information_issue_when_clean() {
         "{text}"
     );
 }
+
+#[test]
+fn issues_on_json_text_carry_line_and_column() {
+    let v = Validator::default();
+    let text =
+        "{\n  \"resourceType\": \"Patient\",\n  \"contact\": [\n    {\"gender\": \"male\"}\n  ]\n}";
+    let issues = v.validate_json(text.as_bytes(), &[]);
+    let pat1 = issues
+        .iter()
+        .find(|i| i.message.contains("pat-1"))
+        .expect("pat-1 fails");
+    assert_eq!(pat1.expression, "Patient.contact[0]");
+    assert_eq!(pat1.position, Some((4, 5)));
+    let oo = fhir_model::json::tree::to_json(&operation_outcome(&issues));
+    let oo = String::from_utf8(oo).expect("utf-8");
+    assert!(
+        oo.contains("operationoutcome-issue-line\",\"valueInteger\":4"),
+        "{oo}"
+    );
+    assert!(oo.contains("operationoutcome-issue-col\",\"valueInteger\":5"));
+}
