@@ -364,8 +364,10 @@ fn fulltext(q: &mut Sql, rtype: &str, field: Field, query: &Query, corr: Option<
             // Driving, the FTS5 match lists rowids and each is found by
             // the primary key of idx_fulltext_doc (`+` keeps SQLite from
             // walking every document of the type in the (type, id) index
-            // instead); probing, that index finds the one document.
-            let plus = if corr.is_some() { "" } else { "+" };
+            // instead); probing, that index finds the one document and its
+            // rowid is looked up in the match list, computed once (`+d.id`:
+            // never one pass over the whole list per probe).
+            let (plus, id_plus) = if corr.is_some() { ("", "+") } else { ("+", "") };
             let _ = write!(
                 q.text,
                 "SELECT d.resource_id FROM idx_fulltext_doc d WHERE {plus}d.resource_type = "
@@ -376,7 +378,7 @@ fn fulltext(q: &mut Sql, rtype: &str, field: Field, query: &Query, corr: Option<
             }
             let _ = write!(
                 q.text,
-                " AND d.id IN (SELECT rowid FROM idx_fulltext WHERE {col} MATCH "
+                " AND {id_plus}d.id IN (SELECT rowid FROM idx_fulltext WHERE {col} MATCH "
             );
             q.text(&query.to_fts5());
             q.push(")");
