@@ -269,7 +269,7 @@ mod tests {
         let v = Validator::default();
         // pat-1: a contact needs a name, telecom, address or organization.
         let bad = br#"{"resourceType":"Patient","contact":[{"gender":"male"}]}"#;
-        let good = br#"{"resourceType":"Patient","active":true}"#;
+        let good = br#"{"resourceType":"Patient","active":true,"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">A</div>"}}"#;
         let reject = Enforcement::new(Some(Mode::Reject), &[]).expect("reject");
         match reject.check(&v, "Patient", bad, "Bundle.entry[1].resource") {
             Err(Error::Unprocessable(issues)) => {
