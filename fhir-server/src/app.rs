@@ -169,7 +169,9 @@ pub fn build_app_with(
 > {
     let limit = state.max_body_bytes;
     App::new()
-        .wrap(middleware::from_fn(crate::security::consent::filter::enforce))
+        .wrap(middleware::from_fn(
+            crate::security::consent::filter::enforce,
+        ))
         .wrap(middleware::from_fn(crate::security::middleware::authorize))
         .wrap(middleware::from_fn(crate::audit::middleware::record))
         .wrap(middleware::from_fn(crate::format::negotiate))

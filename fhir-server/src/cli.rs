@@ -225,7 +225,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// The authorization of `serve`: none, or a verifier over the JWKS.
 fn security_config(args: &SecurityArgs) -> anyhow::Result<crate::security::Security> {
-    let (Some(iss), Some(aud), Some(jwks)) = (&args.auth_issuer, &args.auth_audience, &args.auth_jwks)
+    let (Some(iss), Some(aud), Some(jwks)) =
+        (&args.auth_issuer, &args.auth_audience, &args.auth_jwks)
     else {
         log::warn!("no --auth-issuer: every request is allowed (loopback only, or --insecure)");
         return Ok(crate::security::Security {

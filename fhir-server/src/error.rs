@@ -252,7 +252,10 @@ impl Error {
             Error::Gone { version, .. } => {
                 builder.insert_header((header::ETAG, format!("W/\"{version}\"")));
             }
-            Error::Unauthorized { problem: TokenProblem::Missing, .. } => {
+            Error::Unauthorized {
+                problem: TokenProblem::Missing,
+                ..
+            } => {
                 builder.insert_header((
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"fhir\""),

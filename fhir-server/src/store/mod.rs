@@ -45,9 +45,9 @@ pub use conditional::{CondOutcome, Conditional, Criteria};
 pub(crate) use conditional::{Plan, Tx};
 pub use connection::{Backend, DatabaseUrl};
 use connection::{DbConnection, Manager};
+pub use local_codes::UnmappedCode;
 use model::{NewVersion, VersionRow};
 use queries::HistoryFilter;
-pub use local_codes::UnmappedCode;
 pub use search::{Found, SearchPage, MAX_INCLUDED};
 
 use crate::search::param::ParamRegistry;
@@ -692,7 +692,12 @@ fn write_once(
         index_rows::delete(conn, rtype, id)?;
     }
     if let Some(body) = &body {
-        index_rows::insert(conn, rtype, id, &index_entries(registry, local, rtype, body))?;
+        index_rows::insert(
+            conn,
+            rtype,
+            id,
+            &index_entries(registry, local, rtype, body),
+        )?;
     }
     local_codes::record(conn, rtype, id, &unmapped, &last_updated)?;
     let created = current.as_ref().is_none_or(|c| c.deleted);
