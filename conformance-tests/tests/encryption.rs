@@ -58,7 +58,7 @@ fn serve(dir: &Path, db: &str, key: &str) -> (Child, String) {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
-    let child = Command::new(server_binary())
+    let mut child = Command::new(server_binary())
         .args([
             "serve",
             "--listen",
@@ -82,6 +82,8 @@ fn serve(dir: &Path, db: &str, key: &str) -> (Child, String) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("encrypted server did not come up");
 }
 
