@@ -67,8 +67,8 @@ backend_tests! {
             assert!(ops(ty).iter().any(|o| o == op), "{ty} lacks ${op}: {:?}", ops(ty));
         }
         assert!(!ops("Observation").iter().any(|o| o == "everything"));
-        // Not claimed: full text is not supported yet.
-        assert!(!params.iter().any(|(n, _)| *n == "_text" || *n == "_content"), "{params:?}");
+        // Full text (SQLite FTS5 / PostgreSQL tsvector) is claimed as string parameters.
+        assert!(params.contains(&("_text", "string")) && params.contains(&("_content", "string")), "{params:?}");
         // Every R4 resource type is stored, so every one is listed (146 in R4 4.0.1).
         assert!(seen.len() >= 140, "only {} resource types listed", seen.len());
     }
