@@ -11,8 +11,8 @@
 //! CodeSystem, ValueSet and ConceptMap resources of the store (packages'
 //! ones included, since `serve --package` stores them). It is built on
 //! the first terminology request and rebuilt when one comes after such a
-//! resource was written: each request reads the newest history entry (and
-//! the version count) of the three types, a few indexed rows, and compares
+//! resource was written: each request reads the version count and newest
+//! sequence number of the three types (no bodies), and compares
 //! them with the ones the registry was built from. Writes of other
 //! resources do nothing more than before, and writes of terminology
 //! resources pay nothing either: the rebuild runs on the next terminology
@@ -35,7 +35,7 @@ use terminology::Registry;
 use crate::app::AppState;
 use crate::error::{Error, IssueCode, FHIR_JSON};
 use crate::interaction::{parse_resource, read_body, resource_type, run, url_id};
-use crate::store::{HistoryQuery, HistoryScope, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// The operations this module answers, as the last URL segment.
 pub const OPERATIONS: [&str; 5] = [
@@ -116,13 +116,7 @@ impl TerminologyService {
 pub(crate) fn fingerprint(store: &Store) -> Result<Fingerprint, StoreError> {
     let mut fp = [(0, 0); 3];
     for (slot, rt) in fp.iter_mut().zip(TYPES) {
-        let page = store.history(&HistoryQuery {
-            scope: HistoryScope::Type(rt),
-            since: None,
-            before: None,
-            count: 1,
-        })?;
-        *slot = (page.total, page.entries.first().map_or(0, |e| e.seq));
+        *slot = store.version_stamp(rt)?;
     }
     Ok(fp)
 }
