@@ -129,11 +129,23 @@ pub fn value_set_code(
     target: &Target,
 ) -> Result<Value, Error> {
     let list = codings(params, "system", "systemVersion")?;
-    let (vs, _) = value_set(registry, params, target)?;
+    // A value set named by url is the registry's own: its membership is
+    // worked out on first use and kept, where a copy would work out all its
+    // codes again on every request (a 100,000-code value set: ~100 ms).
+    let owned;
+    let vs = match (target, params.resource("valueSet"), params.str("url")) {
+        (Target::Type, None, Some(url)) => registry
+            .value_set(&url, params.str("valueSetVersion").as_deref())
+            .map_err(super::term_error)?,
+        _ => {
+            owned = value_set(registry, params, target)?.0;
+            &owned
+        }
+    };
     let display_language = params.str("displayLanguage");
     let v = registry
         .validate_in_value_set(
-            &vs,
+            vs,
             &list,
             display_language.as_deref(),
             params.bool("activeOnly")?.unwrap_or(false),
