@@ -130,27 +130,30 @@ impl Enforcement {
         Ok(Enforcement { mode, required })
     }
 
-    /// Checks one resource about to be written (`json`: its FHIR JSON;
-    /// `at`: the location prefix for a Bundle entry, empty otherwise).
+    /// Checks one resource about to be written (`at`: the location prefix
+    /// for a Bundle entry, empty otherwise). The resource is serialized
+    /// only when enforcement is on: with the default `off` a write pays
+    /// nothing here.
     /// `Err(Unprocessable)` in `reject` mode when there are errors;
     /// otherwise the issues worth telling the client (errors and
     /// warnings, as warnings).
     pub fn check(
         &self,
         validator: &Validator,
-        rtype: &str,
-        json: &[u8],
+        resource: &fhir_model::Resource,
         at: &str,
     ) -> Result<Vec<Issue>, Error> {
         if self.mode == Mode::Off {
             return Ok(Vec::new());
         }
+        let rtype = resource.resource_type().as_str();
+        let json = resource.to_json_vec();
         let required: Vec<&str> = self
             .required
             .get(rtype)
             .map(|v| v.iter().map(String::as_str).collect())
             .unwrap_or_default();
-        let issues = validator.validate_json(json, &required);
+        let issues = validator.validate_json(&json, &required);
         let failed = profiles::has_errors(&issues);
         // Inside a Bundle entry, `Patient.name` is `Bundle.entry[i].resource.name`.
         let located = |i: &profiles::Issue| {
@@ -213,8 +216,7 @@ pub fn check_entries(
             continue;
         };
         let at = format!("Bundle.entry[{i}].resource");
-        let rtype = resource.resource_type();
-        match e.check(validator, rtype.as_str(), &resource.to_json_vec(), &at) {
+        match e.check(validator, resource, &at) {
             Ok(warnings) => {
                 for w in warnings {
                     log::info!(
@@ -268,10 +270,13 @@ mod tests {
     fn reject_mode_refuses_a_base_violation_and_warn_mode_reports_it() {
         let v = Validator::default();
         // pat-1: a contact needs a name, telecom, address or organization.
-        let bad = br#"{"resourceType":"Patient","contact":[{"gender":"male"}]}"#;
-        let good = br#"{"resourceType":"Patient","active":true,"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">A</div>"}}"#;
+        let parse = |b: &[u8]| fhir_model::Resource::from_json_slice(b).expect("test resource");
+        let bad = &parse(br#"{"resourceType":"Patient","contact":[{"gender":"male"}]}"#);
+        let good = &parse(
+            br#"{"resourceType":"Patient","active":true,"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">A</div>"}}"#,
+        );
         let reject = Enforcement::new(Some(Mode::Reject), &[]).expect("reject");
-        match reject.check(&v, "Patient", bad, "Bundle.entry[1].resource") {
+        match reject.check(&v, bad, "Bundle.entry[1].resource") {
             Err(Error::Unprocessable(issues)) => {
                 assert!(issues.iter().any(|i| i
                     .expression
@@ -280,16 +285,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(reject
-            .check(&v, "Patient", good, "")
-            .expect("good")
-            .is_empty());
+        assert!(reject.check(&v, good, "").expect("good").is_empty());
         let warn = Enforcement::new(Some(Mode::Warn), &[]).expect("warn");
-        assert!(!warn
-            .check(&v, "Patient", bad, "")
-            .expect("stored")
-            .is_empty());
+        assert!(!warn.check(&v, bad, "").expect("stored").is_empty());
         let off = Enforcement::default();
-        assert!(off.check(&v, "Patient", bad, "").expect("off").is_empty());
+        assert!(off.check(&v, bad, "").expect("off").is_empty());
     }
 }

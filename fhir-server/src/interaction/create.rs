@@ -57,12 +57,7 @@ pub async fn handle(
     let (warnings, outcome) = run(move || {
         let mut resource = parse_resource(&body, rt)?;
         resource.set_id(Some(new_id));
-        let warnings = crate::profile_enforcement::current().check(
-            &validator,
-            rt.as_str(),
-            &resource.to_json_vec(),
-            "",
-        )?;
+        let warnings = crate::profile_enforcement::current().check(&validator, &resource, "")?;
         Ok::<_, Error>((
             warnings,
             match if_none_exist {

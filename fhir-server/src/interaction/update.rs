@@ -48,12 +48,7 @@ pub async fn handle(
     let (warnings, written) = run(move || {
         let mut resource = parse_resource(&body, rt)?;
         check_body_id(&resource, &expected_id)?;
-        let warnings = crate::profile_enforcement::current().check(
-            &validator,
-            rt.as_str(),
-            &resource.to_json_vec(),
-            "",
-        )?;
+        let warnings = crate::profile_enforcement::current().check(&validator, &resource, "")?;
         Ok::<_, Error>((warnings, store.update_if(&mut resource, if_match)?))
     })
     .await?;
