@@ -24,6 +24,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
+use super::answer_filter::{filter_answer, Item, Key};
 use super::context::Access;
 use super::route::{classify, Route};
 use super::scopes::{Interaction, Rule};
@@ -549,9 +550,6 @@ pub fn unrestricted(access: &Access) -> bool {
         && access.scopes.grants_everything(Interaction::Read)
 }
 
-/// Types that carry no patient data and answer operations: never filtered.
-const PASS_TYPES: &[&str] = &["OperationOutcome", "Parameters", "CapabilityStatement"];
-
 /// Step 3: the answer with every resource the token may not see taken
 /// out. `Ok(None)`: unchanged. `Err(NotFound)`: the answer is one such
 /// resource. Blocking (reads the store).
@@ -560,111 +558,26 @@ pub fn filter_response(
     access: &Access,
     body: &[u8],
 ) -> Result<Option<Vec<u8>>, Error> {
-    let Ok(mut json) = serde_json::from_slice::<Value>(body) else {
-        return Ok(None);
-    };
-    let Some(rt) = json
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-    else {
-        return Ok(None);
-    };
-    if rt != "Bundle" {
-        if PASS_TYPES.contains(&rt.as_str()) {
-            return Ok(None);
+    filter_answer(body, &|items: &[Item]| {
+        // Group the items' ids and ask the index once per type.
+        let mut wanted: HashMap<&str, Vec<String>> = HashMap::new();
+        for i in items {
+            wanted.entry(&i.key.0).or_default().push(i.key.1.clone());
         }
-        let Some(id) = json.get("id").and_then(Value::as_str).map(str::to_owned) else {
-            return Ok(None);
-        };
-        return if is_visible(store, access, &rt, &id)? {
-            Ok(None)
-        } else {
-            Err(Error::NotFound(format!("{rt}/{id} is not known")))
-        };
-    }
-    let kind = json
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let Some(entries) = json.get_mut("entry").and_then(Value::as_array_mut) else {
-        return Ok(None);
-    };
-    // Group the entries' (type, id) and ask the index once per type.
-    let mut wanted: HashMap<String, Vec<String>> = HashMap::new();
-    let keys: Vec<Option<(String, String)>> = entries.iter().map(entry_key).collect();
-    for (t, id) in keys.iter().flatten() {
-        wanted.entry(t.clone()).or_default().push(id.clone());
-    }
-    let mut seen: HashMap<String, HashSet<String>> = HashMap::new();
-    for (t, ids) in wanted {
-        let visible = match access.read_rule(&t) {
-            Some(rule) => visible_ids(store, &t, &ids, &rule)?,
-            None => HashSet::new(),
-        };
-        seen.insert(t, visible);
-    }
-    let hidden = |k: &Option<(String, String)>| {
-        k.as_ref()
-            .is_some_and(|(t, id)| !seen.get(t).is_some_and(|s| s.contains(id)))
-    };
-    if !keys.iter().any(hidden) {
-        return Ok(None);
-    }
-    if kind.ends_with("-response") {
-        // Entries answer request entries by position: keep the status,
-        // drop the resource.
-        for (e, k) in entries.iter_mut().zip(&keys) {
-            if hidden(k) {
-                if let Some(m) = e.as_object_mut() {
-                    m.remove("resource");
+        let mut visible: HashSet<Key> = HashSet::new();
+        for (t, ids) in wanted {
+            if let Some(rule) = access.read_rule(t) {
+                for id in visible_ids(store, t, &ids, &rule)? {
+                    visible.insert((t.to_owned(), id));
                 }
             }
         }
-    } else {
-        let mut k = keys.iter();
-        entries.retain(|_| !k.next().is_some_and(hidden));
-    }
-    serde_json::to_vec(&json)
-        .map(Some)
-        .map_err(|e| Error::Fault(e.to_string()))
-}
-
-fn is_visible(store: &Store, access: &Access, rt: &str, id: &str) -> Result<bool, Error> {
-    match access.read_rule(rt) {
-        Some(rule) => Ok(visible_ids(store, rt, &[id.to_owned()], &rule)?.contains(id)),
-        None => Ok(false),
-    }
-}
-
-/// The (type, id) an entry is about: its resource's, or for entries
-/// without one (deleted versions in a history) its `fullUrl`'s; `None`
-/// for operation outcomes and entries about nothing.
-pub(crate) fn entry_key(entry: &Value) -> Option<(String, String)> {
-    if let Some(r) = entry.get("resource") {
-        let t = r.get("resourceType")?.as_str()?;
-        if PASS_TYPES.contains(&t) {
-            return None;
-        }
-        if let Some(id) = r.get("id").and_then(Value::as_str) {
-            return Some((t.to_owned(), id.to_owned()));
-        }
-    }
-    let url = entry
-        .get("fullUrl")
-        .and_then(Value::as_str)
-        .or_else(|| entry.get("request")?.get("url")?.as_str())?;
-    let mut parts = url.split('?').next()?.rsplit('/');
-    let mut id = parts.next()?;
-    let mut t = parts.next()?;
-    if t == "_history" {
-        // `Type/id/_history/vid`
-        t = parts.next()?;
-        id = t;
-        t = parts.next()?;
-    }
-    fhir_model::ResourceType::parse(t).map(|_| (t.to_owned(), id.to_owned()))
+        Ok(items
+            .iter()
+            .filter(|i| !visible.contains(&i.key))
+            .map(|i| i.key.clone())
+            .collect())
+    })
 }
 
 #[cfg(test)]
@@ -686,17 +599,5 @@ mod tests {
             merge_alternatives(&[a("category", "laboratory"), a("code", "x")]),
             None
         );
-    }
-
-    #[test]
-    fn entry_keys() {
-        let e = serde_json::json!({"resource": {"resourceType": "Observation", "id": "o1"}});
-        assert_eq!(entry_key(&e), Some(("Observation".into(), "o1".into())));
-        let e = serde_json::json!({"fullUrl": "http://x/fhir/Observation/o2"});
-        assert_eq!(entry_key(&e), Some(("Observation".into(), "o2".into())));
-        let e = serde_json::json!({"request": {"url": "Observation/o3/_history/2"}});
-        assert_eq!(entry_key(&e), Some(("Observation".into(), "o3".into())));
-        let e = serde_json::json!({"resource": {"resourceType": "OperationOutcome"}});
-        assert_eq!(entry_key(&e), None);
     }
 }

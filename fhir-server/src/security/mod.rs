@@ -19,6 +19,7 @@
 //! Without `--auth-issuer` the server is open, which [`check_listen`] allows
 //! on loopback addresses only (unless `--insecure`).
 
+pub mod answer_filter;
 pub mod consent;
 pub mod context;
 pub mod guard;

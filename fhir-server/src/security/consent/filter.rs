@@ -9,13 +9,13 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
-use serde_json::{json, Value};
 
 use super::rules::Denial;
 use crate::app::AppState;
 use crate::error::Error;
 use crate::search::query::{Criterion, SearchRequest, TotalMode};
-use crate::security::guard::{compartment_filter, entry_key};
+use crate::security::answer_filter::{filter_answer, Item, Key};
+use crate::security::guard::compartment_filter;
 use crate::security::route::{classify, Route};
 use crate::security::{Access, Security};
 use crate::store::Store;
@@ -94,93 +94,19 @@ pub fn filter_response(
     denials: &[Denial],
     body: &[u8],
 ) -> Result<Option<Vec<u8>>, Error> {
-    let Ok(mut json) = serde_json::from_slice::<Value>(body) else {
-        return Ok(None);
-    };
-    let Some(rt) = json
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-    else {
-        return Ok(None);
-    };
-    if rt != "Bundle" {
-        let Some(id) = json.get("id").and_then(Value::as_str).map(str::to_owned) else {
-            return Ok(None);
-        };
-        let hidden = hidden(store, denials, &[(rt.clone(), id.clone(), Some(&json))])?;
-        return if hidden.is_empty() {
-            Ok(None)
-        } else {
-            Err(Error::NotFound(format!("{rt}/{id} is not known")))
-        };
-    }
-    if !filter_bundle(store, denials, &mut json)? {
-        return Ok(None);
-    }
-    serde_json::to_vec(&json)
-        .map(Some)
-        .map_err(|e| Error::Fault(e.to_string()))
-}
-
-/// Takes the hidden entries out of a Bundle, and out of the Bundles its
-/// entries hold (a batch answers a search entry with a searchset).
-/// Returns whether anything changed.
-fn filter_bundle(store: &Store, denials: &[Denial], bundle: &mut Value) -> Result<bool, Error> {
-    let kind = bundle
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let Some(entries) = bundle.get_mut("entry").and_then(Value::as_array_mut) else {
-        return Ok(false);
-    };
-    let mut changed = false;
-    for e in entries.iter_mut() {
-        if let Some(inner) = e
-            .get_mut("resource")
-            .filter(|r| r.get("resourceType").and_then(Value::as_str) == Some("Bundle"))
-        {
-            changed |= filter_bundle(store, denials, inner)?;
-        }
-    }
-    let keys: Vec<Option<(String, String)>> = entries.iter().map(entry_key).collect();
-    let items: Vec<(String, String, Option<&Value>)> = entries
-        .iter()
-        .zip(&keys)
-        .filter_map(|(e, k)| k.clone().map(|(t, id)| (t, id, e.get("resource"))))
-        .collect();
-    let hidden = hidden(store, denials, &items)?;
-    if hidden.is_empty() {
-        return Ok(changed);
-    }
-    let is_hidden = |k: &Option<(String, String)>| k.as_ref().is_some_and(|k| hidden.contains(k));
-    if kind.ends_with("-response") {
-        for (e, k) in entries.iter_mut().zip(&keys) {
-            if is_hidden(k) {
-                if let Some(m) = e.as_object_mut() {
-                    m.remove("resource");
-                    m.insert("response".into(), json!({"status": "404 Not Found"}));
-                }
-            }
-        }
-    } else {
-        let mut k = keys.iter();
-        entries.retain(|_| !k.next().is_some_and(is_hidden));
-    }
-    Ok(true)
+    filter_answer(body, &|items: &[Item]| hidden(store, denials, items))
 }
 
 /// Which of `items` (type, id, resource if known) some denial covers:
 /// the denial covers the type and labels, and the resource is the
 /// denying patient's (asked of the index, one query per patient and type).
-fn hidden(
-    store: &Store,
-    denials: &[Denial],
-    items: &[(String, String, Option<&Value>)],
-) -> Result<HashSet<(String, String)>, Error> {
+fn hidden(store: &Store, denials: &[Denial], items: &[Item]) -> Result<HashSet<Key>, Error> {
     let mut wanted: HashMap<(String, String), Vec<String>> = HashMap::new();
-    for (t, id, resource) in items {
+    for Item {
+        key: (t, id),
+        resource,
+    } in items
+    {
         for d in denials.iter().filter(|d| d.covers(t, *resource)) {
             wanted
                 .entry((d.patient.clone(), t.clone()))
