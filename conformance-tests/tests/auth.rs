@@ -11,134 +11,12 @@
 //! Practitioner `doc` (outside every patient compartment). Every id of the
 //! other patient's data starts with `other-`, so a leak is a substring.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
-
-use conformance_tests::server::server_binary;
+use conformance_tests::smart::{self, Key, Token};
 use conformance_tests::{Client, Response, TestServer};
 use serde_json::{json, Value};
 
-const ISS: &str = "https://issuer.test";
-const AUD: &str = "https://fhir.test/fhir";
-
-/// Keys (RSA `rsa`, EC `ec`, and an RSA `rsa` impostor) and the JWKS of
-/// the first two, made once per test process.
-struct Keys {
-    dir: PathBuf,
-}
-
-fn keys() -> &'static Keys {
-    static KEYS: OnceLock<Keys> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("fhir-auth-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let gen = |name: &str, args: &[&str]| {
-            let out = dir.join(name);
-            let ok = Command::new("openssl")
-                .arg("genpkey")
-                .args(args)
-                .arg("-out")
-                .arg(&out)
-                .status()
-                .expect("openssl CLI");
-            assert!(ok.success(), "openssl genpkey {args:?}");
-        };
-        gen(
-            "rsa.pem",
-            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
-        );
-        gen(
-            "ec.pem",
-            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
-        );
-        gen(
-            "impostor.pem",
-            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
-        );
-        let jwks = |key: &str, kid: &str| -> Value {
-            let out = Command::new(server_binary())
-                .args(["token", "jwks", "--key"])
-                .arg(dir.join(key))
-                .args(["--kid", kid])
-                .output()
-                .expect("fhir-server token jwks");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            serde_json::from_slice(&out.stdout).expect("JWKS JSON")
-        };
-        let mut all = jwks("rsa.pem", "rsa");
-        let ec = jwks("ec.pem", "ec");
-        all["keys"]
-            .as_array_mut()
-            .unwrap()
-            .extend(ec["keys"].as_array().unwrap().iter().cloned());
-        std::fs::write(dir.join("jwks.json"), all.to_string()).unwrap();
-        Keys { dir }
-    })
-}
-
-fn jwks_path() -> String {
-    keys().dir.join("jwks.json").display().to_string()
-}
-
-/// A token from `fhir-server token`: `key` is `rsa.pem`, `ec.pem` or
-/// `impostor.pem` (signed with a key the JWKS does not hold, under the
-/// `rsa` kid).
-fn token_with(
-    key: &str,
-    iss: &str,
-    aud: &str,
-    scope: &str,
-    patient: Option<&str>,
-    ttl: i64,
-) -> String {
-    let kid = if key == "ec.pem" { "ec" } else { "rsa" };
-    let mut cmd = Command::new(server_binary());
-    cmd.args(["token", "--key"])
-        .arg(keys().dir.join(key))
-        .args(["--kid", kid, "--iss", iss, "--aud", aud, "--scope", scope])
-        .args(["--ttl", &ttl.to_string(), "--sub", "tester"]);
-    if let Some(p) = patient {
-        cmd.args(["--patient", p]);
-    }
-    let out = cmd.output().expect("fhir-server token");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn token(scope: &str, patient: Option<&str>) -> String {
-    token_with("rsa.pem", ISS, AUD, scope, patient, 600)
-}
-
 fn as_token(server: &TestServer, scope: &str, patient: Option<&str>) -> Client {
-    server.client().with_bearer(&token(scope, patient))
-}
-
-fn auth_args() -> Vec<String> {
-    vec![
-        "--auth-issuer".into(),
-        ISS.into(),
-        "--auth-audience".into(),
-        AUD.into(),
-        "--auth-jwks".into(),
-        jwks_path(),
-    ]
-}
-
-/// Starts the server with authorization on (the macro's `with [...]` takes
-/// `&str`s, so the JWKS path is passed through this helper).
-fn with_auth(backend: conformance_tests::Backend, test: impl FnOnce(&TestServer)) {
-    let args = auth_args();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    conformance_tests::run_on(backend, &args, test);
+    smart::patient_client(server, scope, patient)
 }
 
 fn obs(id: &str, patient: &str, category: &str) -> Value {
@@ -262,19 +140,35 @@ fn bad_tokens_get_401(server: &TestServer) {
     let bad = [
         (
             "expired",
-            token_with("rsa.pem", ISS, AUD, scope, None, -600),
+            Token {
+                ttl: -600,
+                ..Token::new(scope)
+            }
+            .mint(),
         ),
         (
             "wrong issuer",
-            token_with("rsa.pem", "https://evil.test", AUD, scope, None, 600),
+            Token {
+                issuer: "https://evil.test",
+                ..Token::new(scope)
+            }
+            .mint(),
         ),
         (
             "wrong audience",
-            token_with("rsa.pem", ISS, "https://elsewhere.test", scope, None, 600),
+            Token {
+                audience: "https://elsewhere.test",
+                ..Token::new(scope)
+            }
+            .mint(),
         ),
         (
             "bad signature",
-            token_with("impostor.pem", ISS, AUD, scope, None, 600),
+            Token {
+                key: Key::Impostor,
+                ..Token::new(scope)
+            }
+            .mint(),
         ),
         ("not a JWT", "garbage".to_owned()),
     ];
@@ -296,7 +190,11 @@ fn bad_tokens_get_401(server: &TestServer) {
         );
     }
     // Both algorithms verify.
-    let es = token_with("ec.pem", ISS, AUD, scope, None, 600);
+    let es = Token {
+        key: Key::Ec,
+        ..Token::new(scope)
+    }
+    .mint();
     assert_eq!(
         server.client().with_bearer(&es).get("/Patient/me").status,
         200
@@ -304,7 +202,7 @@ fn bad_tokens_get_401(server: &TestServer) {
     assert_eq!(
         server
             .client()
-            .with_bearer(&token(scope, None))
+            .with_bearer(&Token::new(scope).mint())
             .get("/Patient/me")
             .status,
         200
@@ -324,7 +222,7 @@ fn bad_tokens_get_401(server: &TestServer) {
         let r = client.get("/.well-known/smart-configuration");
         assert_eq!(r.status, 200, "{}", r.text());
         let doc = r.json();
-        assert_eq!(doc["issuer"], ISS);
+        assert_eq!(doc["issuer"], smart::ISSUER);
         assert!(doc["capabilities"]
             .as_array()
             .unwrap()
@@ -566,11 +464,11 @@ macro_rules! auth_tests {
             mod $name {
                 #[test]
                 fn sqlite() {
-                    super::with_auth(conformance_tests::Backend::Sqlite, super::$name);
+                    conformance_tests::smart::run_with_auth(conformance_tests::Backend::Sqlite, &[], super::$name);
                 }
                 #[test]
                 fn postgres() {
-                    super::with_auth(conformance_tests::Backend::Postgres, super::$name);
+                    conformance_tests::smart::run_with_auth(conformance_tests::Backend::Postgres, &[], super::$name);
                 }
             }
         )*
