@@ -23,7 +23,7 @@ use super::{field, resource_type, str_field, Issue, Severity, Validator};
 use crate::PackageSet;
 
 /// Codes a required binding allows, or why they are not known.
-type Allowed = Result<HashSet<(String, String)>, String>;
+pub(crate) type Allowed = Result<HashSet<(String, String)>, String>;
 
 #[derive(Debug)]
 struct Discriminator {
@@ -143,6 +143,12 @@ impl Profile {
             elements,
             by_id,
         })
+    }
+
+    /// The required binding (value set, allowed codes) of element `id`.
+    pub(crate) fn required_binding(&self, id: &str) -> Option<(&str, &Allowed)> {
+        let el = &self.elements[*self.by_id.get(id)?];
+        el.required.as_ref().map(|(vs, a)| (vs.as_str(), a))
     }
 
     /// Checks one element instance of this profile's type (an extension
