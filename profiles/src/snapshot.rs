@@ -135,6 +135,22 @@ fn ensure(packages: &PackageSet, snapshot: &mut Vec<Json>, id: &str, path: &str)
     // A child: its parent first, then the parent's type definition.
     let parent_path = path.rsplit_once('.').map(|(p, _)| p)?;
     let parent_at = ensure(packages, snapshot, parent_id, parent_path)?;
+    // A child of a slice (`referenceRange:Slice1.type`) is a copy of the
+    // same child of the sliced element when the snapshot has it (a
+    // backbone element's children): a slice has all its children.
+    if let Some((_, seg)) = split_last(parent_id) {
+        if let Some((name, _)) = seg.split_once(':') {
+            let prefix = &parent_id[..parent_id.len() - seg.len()];
+            let base_id = format!("{prefix}{name}.{last}");
+            if let Some(base_at) = snapshot.iter().position(|e| id_of(e) == base_id) {
+                let mut copy = snapshot[base_at].clone();
+                set(&mut copy, "id", Json::String(id.to_owned()));
+                let at = end_of(snapshot, parent_id);
+                snapshot.insert(at, copy);
+                return Some(at);
+            }
+        }
+    }
     let type_code = match field(&snapshot[parent_at], "type") {
         Some(Json::Array(ts)) if ts.len() == 1 => str_field(&ts[0], "code")?.to_owned(),
         _ => return None,
@@ -306,6 +322,34 @@ mod tests {
         );
         assert_eq!(str_field(&els[4], "max"), Some("1"));
         assert!(matches!(field(&els[4], "constraint"), Some(Json::Array(a)) if a.len() == 1));
+    }
+
+    #[test]
+    fn a_child_of_a_backbone_slice_is_copied_from_the_sliced_element() {
+        let base = r#"{"resourceType":"StructureDefinition","id":"o","url":"http://x/o","type":"Observation",
+          "snapshot":{"element":[
+            {"id":"Observation","path":"Observation","min":0,"max":"*"},
+            {"id":"Observation.referenceRange","path":"Observation.referenceRange","min":0,"max":"*","type":[{"code":"BackboneElement"}]},
+            {"id":"Observation.referenceRange.type","path":"Observation.referenceRange.type","min":0,"max":"1","type":[{"code":"CodeableConcept"}]}]}}"#;
+        let profile = r#"{"resourceType":"StructureDefinition","id":"q","url":"http://x/q","type":"Observation",
+          "baseDefinition":"http://x/o","differential":{"element":[
+            {"id":"Observation.referenceRange","path":"Observation.referenceRange","slicing":{"rules":"open"}},
+            {"id":"Observation.referenceRange:s","path":"Observation.referenceRange","sliceName":"s"},
+            {"id":"Observation.referenceRange:s.type","path":"Observation.referenceRange.type","min":1,
+             "patternCodeableConcept":{"text":"x"}}]}}"#;
+        let set = set_of(&[base, profile]);
+        let sd = tree::parse(profile.as_bytes()).expect("json");
+        let els = elements(&set, &sd).expect("snapshot");
+        let e = els
+            .iter()
+            .find(|e| id_of(e) == "Observation.referenceRange:s.type")
+            .expect("slice child");
+        assert_eq!(
+            str_field(e, "path"),
+            Some("Observation.referenceRange.type")
+        );
+        assert!(field(e, "patternCodeableConcept").is_some());
+        assert!(matches!(field(e, "type"), Some(Json::Array(t)) if t.len() == 1));
     }
 
     #[test]

@@ -16,9 +16,11 @@
 pub mod base_binding;
 pub mod bundle;
 pub mod cardinality;
+pub mod discriminator;
 pub mod invariants;
 pub mod position;
 pub mod profile;
+pub mod resource_profiles;
 pub mod structure;
 
 use std::collections::HashMap;

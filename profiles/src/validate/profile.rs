@@ -652,7 +652,13 @@ impl<'r> Run<'_, 'r> {
                 })
                 .collect();
             for ((_, item), l) in found.iter().zip(&locs) {
-                if item.ty == "Resource" || item.ty.is_empty() {
+                if item.ty == "Resource" {
+                    if let Some(r) = item.value {
+                        super::resource_profiles::check(self.v, &child.types, r, l, self.issues);
+                    }
+                    continue;
+                }
+                if item.ty.is_empty() {
                     continue;
                 }
                 self.item(ci, *item, l);
@@ -789,11 +795,28 @@ impl<'r> Run<'_, 'r> {
                         // Extensions by url: the slice's type profile.
                         let u = slice.types.first().and_then(|(_, ps)| ps.first())?;
                         got.iter().any(|g| matches!(g, Json::String(s) if s == u))
+                    } else if let Some(want) =
+                        super::discriminator::ancestor_values(&d.path, |rel| {
+                            let e = &p.elements[*p.by_id.get(&format!("{}.{rel}", slice.id))?];
+                            e.fixed.as_ref().or(e.pattern.as_ref())
+                        })
+                    {
+                        got.iter()
+                            .any(|g| want.iter().any(|w| pattern_matches(w, g)))
                     } else {
                         // The fixed and pattern values below the element
                         // (`category:laboratory.coding.code`): all must hold
                         // in one item of the value.
-                        let target = target?;
+                        let Some(target) = target else {
+                            // An expanded slice without the element does
+                            // not constrain this discriminator: it does
+                            // not tell the slices apart.
+                            let plain = d.path.chars().all(|c| c.is_alphanumeric() || c == '.');
+                            if slice.children.is_empty() || !plain {
+                                return None;
+                            }
+                            continue;
+                        };
                         let prefix = format!("{base_id}.");
                         let mut below: Vec<(&str, &Json)> = Vec::new();
                         let mut stack = p.elements[target].children.clone();
