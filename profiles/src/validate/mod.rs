@@ -20,6 +20,7 @@ pub mod discriminator;
 pub mod invariants;
 pub mod position;
 pub mod profile;
+pub mod resolve;
 pub mod resource_profiles;
 pub mod structure;
 

@@ -55,6 +55,8 @@ struct Element {
     max: Option<usize>,
     /// Type codes and their profiles.
     types: Vec<(String, Vec<String>)>,
+    /// The `targetProfile`s of its reference types.
+    targets: Vec<String>,
     fixed: Option<Json>,
     pattern: Option<Json>,
     max_length: Option<usize>,
@@ -224,6 +226,7 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
         Some(n) => n.parse().ok(),
     };
     let mut types = Vec::new();
+    let mut targets = Vec::new();
     if let Some(Json::Array(ts)) = field(e, "type") {
         for t in ts {
             let code = str_field(t, "code").unwrap_or("").to_owned();
@@ -237,6 +240,12 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
                     .collect(),
                 _ => Vec::new(),
             };
+            if let Some(Json::Array(ts)) = field(t, "targetProfile") {
+                targets.extend(ts.iter().filter_map(|p| match p {
+                    Json::String(s) => Some(s.clone()),
+                    _ => None,
+                }));
+            }
             types.push((code, profiles));
         }
     }
@@ -299,6 +308,7 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
         min,
         max,
         types,
+        targets,
         fixed,
         pattern,
         max_length,
@@ -847,33 +857,56 @@ impl<'r> Run<'_, 'r> {
                         })
                     }
                 }
-                "type" | "profile" if d.path == "resource" || d.path == "$this" => {
-                    let target = if d.path == "$this" {
+                "type" | "profile" => {
+                    // `resource`, `$this`, or a reference's `resolve()`.
+                    let (path, resolve) = match d.path.strip_suffix("resolve()") {
+                        Some(p) => (p.trim_end_matches('.'), true),
+                        None => (d.path.as_str(), false),
+                    };
+                    if !path
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '.' || c == '$')
+                    {
+                        return None;
+                    }
+                    let here = path.is_empty() || path == "$this";
+                    let target = if here {
                         slice
                     } else {
-                        let id = format!("{}.{}", slice.id, d.path);
+                        let id = format!("{}.{path}", slice.id);
                         p.by_id.get(&id).map(|&i| &p.elements[i])?
                     };
-                    let value = if d.path == "$this" {
+                    let value = if here {
                         inst_value(item)
                     } else {
-                        navigate(inst_value(item), &d.path).first().copied()
+                        navigate(inst_value(item), path).first().copied()
                     };
-                    let Some(value) = value else {
+                    let Some(mut value) = value else {
                         return Some(false);
+                    };
+                    let choices = if resolve {
+                        let reference = str_field(value, "reference")?;
+                        value = super::resolve::resolve(self.resource, reference)?;
+                        super::discriminator::target_choices(self.v, &target.targets)?
+                    } else {
+                        super::discriminator::type_choices(self.v, &target.types)?
                     };
                     let rt = resource_type(value).unwrap_or(item.ty);
-                    let (code, profiles) = target.types.first()?;
-                    if code != rt {
+                    let mine: Vec<&Option<String>> = choices
+                        .iter()
+                        .filter(|(t, _)| t == rt || t == "Resource")
+                        .map(|(_, p)| p)
+                        .collect();
+                    if mine.is_empty() {
                         return Some(false);
                     }
-                    if d.kind == "type" || profiles.is_empty() {
+                    if d.kind == "type" || mine.iter().any(|p| p.is_none()) {
                         return Some(true);
                     }
                     // Conforms to one of the profiles (without the base
                     // rules, which the base walk reports anyway).
                     let mut any = false;
-                    for url in profiles {
+                    for url in mine.into_iter().flatten() {
                         let prof = self.v.profile(url)?;
                         let mut scratch = Vec::new();
                         prof.validate(self.v, value, rt, &mut scratch);
