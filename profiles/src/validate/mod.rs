@@ -20,6 +20,7 @@ pub mod discriminator;
 pub mod invariants;
 pub mod position;
 pub mod profile;
+pub mod reference_target;
 pub mod resolve;
 pub mod resource_profiles;
 pub mod structure;
@@ -124,6 +125,10 @@ pub fn has_errors(issues: &[Issue]) -> bool {
 pub struct Validator {
     packages: Arc<PackageSet>,
     profiles: RwLock<HashMap<String, Option<Arc<profile::Profile>>>>,
+    /// Whether the type a REST reference URL names (`Group/1`) is taken
+    /// as the target's type when the target is not at hand (the HL7
+    /// validator's `assumeValidRestReferences`; off by default).
+    assume_valid_rest_references: bool,
 }
 
 impl std::fmt::Debug for Validator {
@@ -145,7 +150,15 @@ impl Validator {
         Validator {
             packages,
             profiles: RwLock::new(HashMap::new()),
+            assume_valid_rest_references: false,
         }
+    }
+
+    /// Takes the type named by a REST reference URL as its target's type
+    /// when the target cannot be resolved (see [`reference_target`]).
+    pub fn assume_valid_rest_references(mut self, yes: bool) -> Validator {
+        self.assume_valid_rest_references = yes;
+        self
     }
 
     pub fn packages(&self) -> &PackageSet {

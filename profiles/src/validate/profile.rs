@@ -510,6 +510,16 @@ impl<'r> Run<'_, 'r> {
         if let Some((vs, allowed)) = &el.required {
             self.binding(el, vs, allowed, inst, loc);
         }
+        if inst.ty == "Reference" {
+            super::reference_target::check(
+                self.v,
+                self.resource,
+                &el.targets,
+                inst.value,
+                loc,
+                self.issues,
+            );
+        }
         for c in &el.constraints {
             let node = Node {
                 value: inst.value,
