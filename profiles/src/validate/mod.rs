@@ -18,6 +18,7 @@ pub mod bundle;
 pub mod cardinality;
 pub mod discriminator;
 pub mod invariants;
+pub mod min_max;
 pub mod position;
 pub mod profile;
 pub mod reference_target;

@@ -63,6 +63,8 @@ struct Element {
     /// `minValue[x]` / `maxValue[x]` of numbers (integer, decimal, …).
     min_value: Option<f64>,
     max_value: Option<f64>,
+    /// Date, time, Quantity and Duration bounds.
+    bounds: super::min_max::Bounds,
     constraints: Vec<Constraint>,
     /// A required binding: the value set and what it allows.
     required: Option<(String, Allowed)>,
@@ -314,6 +316,7 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
         max_length,
         min_value: number_with_prefix(e, "minValue"),
         max_value: number_with_prefix(e, "maxValue"),
+        bounds: super::min_max::Bounds::compile(e),
         constraints,
         required,
         slicing,
@@ -472,6 +475,9 @@ impl<'r> Run<'_, 'r> {
                     );
                 }
             }
+        }
+        if !el.bounds.is_empty() {
+            el.bounds.check(inst.ty, inst.value, loc, self.issues);
         }
         if let (Some(max), Some(Json::String(s))) = (el.max_length, inst.value) {
             let n = s.chars().count();
