@@ -25,6 +25,7 @@ pub mod reference_target;
 pub mod resolve;
 pub mod resource_profiles;
 pub mod structure;
+pub mod value_controls;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

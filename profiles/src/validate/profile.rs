@@ -65,6 +65,8 @@ struct Element {
     max_value: Option<f64>,
     /// Date, time, Quantity and Duration bounds.
     bounds: super::min_max::Bounds,
+    /// minLength, mustHaveValue, valueAlternatives.
+    value_controls: super::value_controls::ValueControls,
     constraints: Vec<Constraint>,
     /// A required binding: the value set and what it allows.
     required: Option<(String, Allowed)>,
@@ -317,6 +319,7 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
         min_value: number_with_prefix(e, "minValue"),
         max_value: number_with_prefix(e, "maxValue"),
         bounds: super::min_max::Bounds::compile(e),
+        value_controls: super::value_controls::ValueControls::compile(e),
         constraints,
         required,
         slicing,
@@ -475,6 +478,10 @@ impl<'r> Run<'_, 'r> {
                     );
                 }
             }
+        }
+        if !el.value_controls.is_empty() {
+            el.value_controls
+                .check(&el.id, inst.value, inst.ext, loc, self.issues);
         }
         if !el.bounds.is_empty() {
             el.bounds.check(inst.ty, inst.value, loc, self.issues);
