@@ -26,6 +26,7 @@ pub mod resolve;
 pub mod resource_profiles;
 pub mod structure;
 pub mod value_controls;
+pub mod vs_systems;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

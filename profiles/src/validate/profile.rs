@@ -613,6 +613,20 @@ impl<'r> Run<'_, 'r> {
             return;
         }
         match allowed {
+            Err(_)
+                if super::vs_systems::included_systems(self.v.packages(), vs)
+                    .is_some_and(|s| super::vs_systems::all_outside(&s, &codes)) =>
+            {
+                self.push(
+                    Severity::Error,
+                    "code-invalid",
+                    loc,
+                    format!(
+                        "{}: none of the codings provided are in the required value set {vs} (its codes come from other code systems)",
+                        el.id
+                    ),
+                )
+            }
             Err(why) => self.push(
                 Severity::Warning,
                 "not-supported",
