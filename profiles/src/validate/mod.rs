@@ -15,6 +15,7 @@
 
 pub mod base_binding;
 pub mod bundle;
+pub mod canonical;
 pub mod cardinality;
 pub mod discriminator;
 pub mod invariants;

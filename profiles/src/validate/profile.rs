@@ -99,8 +99,7 @@ impl Profile {
     /// Compiles the StructureDefinition `url` (`url|version` allowed);
     /// `None` when the set has no such StructureDefinition with a snapshot.
     pub fn load(packages: &PackageSet, url: &str) -> Option<Profile> {
-        let (pkg, res) = packages
-            .by_url(url)
+        let (pkg, res) = super::canonical::find(packages, "StructureDefinition", url)
             .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))?;
         if res.resource_type != "StructureDefinition" {
             return None;
