@@ -13,6 +13,7 @@
 //! and shared: it caches compiled profiles; every FHIRPath expression is
 //! compiled once.
 
+pub mod additional_binding;
 pub mod base_binding;
 pub mod bundle;
 pub mod canonical;

@@ -291,6 +291,13 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
         let allowed = value_set_codes(packages, &vs);
         Some((vs, allowed))
     });
+    let required = required.or_else(|| {
+        let vs = super::additional_binding::required_value_sets(e)
+            .into_iter()
+            .next()?;
+        let allowed = value_set_codes(packages, &vs);
+        Some((vs, allowed))
+    });
     let slicing = field(e, "slicing").map(|s| Slicing {
         discriminators: match field(s, "discriminator") {
             Some(Json::Array(ds)) => ds
