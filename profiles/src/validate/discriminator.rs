@@ -63,14 +63,16 @@ fn profile_choice(v: &Validator, url: &str) -> Option<Choice> {
 
 /// The values a slice requires at discriminator `path` when it states
 /// them on an element above the path: `fixed_at(rel)` gives the fixed or
-/// pattern value of the slice's element at relative path `rel`. `None`
+/// pattern value of the slice's element at relative path `rel` (`""` for
+/// the slice itself). `None`
 /// when no element on the way fixes anything.
 pub(crate) fn ancestor_values<'p>(
     path: &str,
     fixed_at: impl Fn(&str) -> Option<&'p Json>,
 ) -> Option<Vec<&'p Json>> {
     let segs: Vec<&str> = path.split('.').collect();
-    for cut in (1..segs.len()).rev() {
+    // Down to the slice itself (`""`): a slice fixed as a whole.
+    for cut in (0..segs.len()).rev() {
         let above = segs[..cut].join(".");
         if let Some(v) = fixed_at(&above) {
             return Some(values_at(v, &segs[cut..]));
@@ -118,6 +120,9 @@ mod tests {
             vec![&Json::String("a".into()), &Json::String("b".into())]
         );
         assert!(ancestor_values("code.coding.code", |_| None).is_none());
+        let cp = tree::parse(br#"{"use":"home"}"#).expect("json");
+        let got = ancestor_values("use", |rel| rel.is_empty().then_some(&cp)).expect("found");
+        assert_eq!(got, vec![&Json::String("home".into())]);
     }
 
     #[test]

@@ -850,7 +850,11 @@ impl<'r> Run<'_, 'r> {
                         got.iter().any(|g| matches!(g, Json::String(s) if s == u))
                     } else if let Some(want) =
                         super::discriminator::ancestor_values(&d.path, |rel| {
-                            let e = &p.elements[*p.by_id.get(&format!("{}.{rel}", slice.id))?];
+                            let e = if rel.is_empty() {
+                                slice
+                            } else {
+                                &p.elements[*p.by_id.get(&format!("{}.{rel}", slice.id))?]
+                            };
                             e.fixed.as_ref().or(e.pattern.as_ref())
                         })
                     {
