@@ -19,6 +19,7 @@ pub mod bundle;
 pub mod canonical;
 pub mod cardinality;
 pub mod discriminator;
+pub mod global_profiles;
 pub mod invariants;
 pub mod min_max;
 pub mod position;
@@ -221,6 +222,7 @@ impl Validator {
         let root = ty.to_owned();
         invariants::walk_resource(self, resource, resource, &root, issues);
         let mut urls: Vec<String> = declared_profiles(resource);
+        urls.extend(global_profiles::for_type(&self.packages, ty));
         for p in profiles {
             if !urls.iter().any(|u| u == p) {
                 urls.push((*p).to_owned());
