@@ -29,6 +29,7 @@ pub mod resolve;
 pub mod resource_profiles;
 pub mod structure;
 pub mod value_controls;
+pub mod vital_signs;
 pub mod vs_systems;
 
 use std::collections::HashMap;
@@ -223,6 +224,7 @@ impl Validator {
         invariants::walk_resource(self, resource, resource, &root, issues);
         let mut urls: Vec<String> = declared_profiles(resource);
         urls.extend(global_profiles::for_type(&self.packages, ty));
+        urls.extend(vital_signs::profiles_for(resource));
         for p in profiles {
             if !urls.iter().any(|u| u == p) {
                 urls.push((*p).to_owned());

@@ -655,8 +655,16 @@ impl<'r> Run<'_, 'r> {
                             None => (*c).to_owned(),
                         })
                         .collect();
+                    // A binding on a choice of several types (vital signs'
+                    // value[x] to UCUM units) is reported as the HL7
+                    // validator does for a coded alternative: a warning.
+                    let severity = if el.path.ends_with("[x]") && el.types.len() > 1 {
+                        Severity::Warning
+                    } else {
+                        Severity::Error
+                    };
                     self.push(
-                        Severity::Error,
+                        severity,
                         "code-invalid",
                         loc,
                         format!(
