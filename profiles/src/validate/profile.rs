@@ -170,6 +170,7 @@ impl Profile {
             v,
             p: self,
             resource,
+            bundle: None,
             issues,
             depth: 1,
         };
@@ -189,6 +190,19 @@ impl Profile {
         location: &str,
         issues: &mut Vec<Issue>,
     ) {
+        self.validate_in(v, resource, None, location, issues);
+    }
+
+    /// [`Profile::validate`] for a resource inside `bundle`, where its
+    /// references resolve to the Bundle's entries.
+    pub(crate) fn validate_in(
+        &self,
+        v: &Validator,
+        resource: &Json,
+        bundle: Option<&Json>,
+        location: &str,
+        issues: &mut Vec<Issue>,
+    ) {
         if resource_type(resource) != Some(self.type_name.as_str()) {
             issues.push(Issue::new(
                 Severity::Error,
@@ -203,10 +217,16 @@ impl Profile {
             ));
             return;
         }
+        let bundle = if resource_type(resource) == Some("Bundle") {
+            Some(resource)
+        } else {
+            bundle
+        };
         let mut run = Run {
             v,
             p: self,
             resource,
+            bundle,
             issues,
             depth: 0,
         };
@@ -418,6 +438,8 @@ struct Run<'a, 'r> {
     v: &'a Validator,
     p: &'a Profile,
     resource: &'r Json,
+    /// The Bundle the resource sits in (or is), for references.
+    bundle: Option<&'r Json>,
     issues: &'a mut Vec<Issue>,
     /// Nesting of type profiles (an extension's definition inside a
     /// resource profile), bounded by [`MAX_TYPE_PROFILE_DEPTH`].
@@ -533,6 +555,7 @@ impl<'r> Run<'_, 'r> {
             super::reference_target::check(
                 self.v,
                 self.resource,
+                self.bundle,
                 &el.targets,
                 inst.value,
                 loc,
@@ -587,6 +610,7 @@ impl<'r> Run<'_, 'r> {
                 v: self.v,
                 p: &prof,
                 resource: self.resource,
+                bundle: self.bundle,
                 issues: &mut scratch,
                 depth: self.depth + 1,
             };
@@ -715,7 +739,14 @@ impl<'r> Run<'_, 'r> {
             for ((_, item), l) in found.iter().zip(&locs) {
                 if item.ty == "Resource" {
                     if let Some(r) = item.value {
-                        super::resource_profiles::check(self.v, &child.types, r, l, self.issues);
+                        super::resource_profiles::check(
+                            self.v,
+                            &child.types,
+                            r,
+                            self.bundle,
+                            l,
+                            self.issues,
+                        );
                     }
                     continue;
                 }
@@ -941,7 +972,8 @@ impl<'r> Run<'_, 'r> {
                     };
                     let choices = if resolve {
                         let reference = str_field(value, "reference")?;
-                        value = super::resolve::resolve(self.resource, reference)?;
+                        value = super::resolve::resolve(self.resource, reference)
+                            .or_else(|| super::resolve::resolve(self.bundle?, reference))?;
                         super::discriminator::target_choices(self.v, &target.targets)?
                     } else {
                         super::discriminator::type_choices(self.v, &target.types)?
@@ -964,7 +996,7 @@ impl<'r> Run<'_, 'r> {
                     for url in mine.into_iter().flatten() {
                         let prof = self.v.profile(url)?;
                         let mut scratch = Vec::new();
-                        prof.validate(self.v, value, rt, &mut scratch);
+                        prof.validate_in(self.v, value, self.bundle, rt, &mut scratch);
                         if !super::has_errors(&scratch) {
                             any = true;
                             break;

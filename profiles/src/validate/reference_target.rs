@@ -17,6 +17,7 @@ use super::{str_field, Issue, Severity, Validator};
 pub(crate) fn check(
     v: &Validator,
     container: &Json,
+    bundle: Option<&Json>,
     targets: &[String],
     value: Option<&Json>,
     loc: &str,
@@ -31,7 +32,8 @@ pub(crate) fn check(
     let Some(reference) = str_field(value, "reference") else {
         return;
     };
-    let resolved = super::resolve::resolve(container, reference);
+    let resolved = super::resolve::resolve(container, reference)
+        .or_else(|| super::resolve::resolve(bundle?, reference));
     let ty = match resolved.and_then(super::resource_type) {
         Some(t) => t,
         None if resolved.is_none() && v.assume_valid_rest_references => {
@@ -45,10 +47,18 @@ pub(crate) fn check(
     let Some(choices) = super::discriminator::target_choices(v, targets) else {
         return;
     };
-    if choices
+    let mine: Vec<&Option<String>> = choices
         .iter()
-        .any(|(t, _)| t == ty || t == "Resource" || t == "DomainResource")
-    {
+        .filter(|(t, _)| t == ty || t == "Resource" || t == "DomainResource")
+        .map(|(_, p)| p)
+        .collect();
+    if !mine.is_empty() {
+        if let Some(target) = resolved {
+            if mine.iter().all(|p| p.is_some()) {
+                let urls: Vec<&str> = mine.iter().filter_map(|p| p.as_deref()).collect();
+                target_profiles(v, target, bundle, reference, &urls, loc, issues);
+            }
+        }
         return;
     }
     let mut names: Vec<&str> = choices.iter().map(|(t, _)| t.as_str()).collect();
@@ -62,6 +72,57 @@ pub(crate) fn check(
             names.join(", ")
         ),
     ));
+}
+
+/// How many references deep target profiles are followed (references
+/// may form cycles: two patients linking each other).
+const MAX_DEPTH: usize = 3;
+
+thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The resolved target must conform to one of the target profiles.
+fn target_profiles(
+    v: &Validator,
+    target: &Json,
+    bundle: Option<&Json>,
+    reference: &str,
+    urls: &[&str],
+    loc: &str,
+    issues: &mut Vec<Issue>,
+) {
+    let depth = DEPTH.with(|d| d.get());
+    if depth >= MAX_DEPTH {
+        return;
+    }
+    DEPTH.with(|d| d.set(depth + 1));
+    let mut any = false;
+    let mut known = false;
+    for url in urls {
+        let Some(p) = v.profile(url) else {
+            continue;
+        };
+        known = true;
+        let mut scratch = Vec::new();
+        p.validate_in(v, target, bundle, loc, &mut scratch);
+        if !super::has_errors(&scratch) {
+            any = true;
+            break;
+        }
+    }
+    DEPTH.with(|d| d.set(depth));
+    if known && !any {
+        issues.push(Issue::new(
+            Severity::Error,
+            "structure",
+            loc,
+            format!(
+                "Unable to find a profile match for {reference} among choices: {}",
+                urls.join(", ")
+            ),
+        ));
+    }
 }
 
 /// The resource type a literal reference names, if any.
@@ -104,6 +165,7 @@ mod tests {
         check(
             &v,
             &Json::Null,
+            None,
             &targets,
             Some(&value),
             "Observation.subject",
@@ -129,7 +191,15 @@ mod tests {
         let count = |r: &str| {
             let value = tree::parse(format!(r#"{{"reference":"{r}"}}"#).as_bytes()).expect("json");
             let mut issues = Vec::new();
-            check(&v, &container, &targets, Some(&value), "X", &mut issues);
+            check(
+                &v,
+                &container,
+                None,
+                &targets,
+                Some(&value),
+                "X",
+                &mut issues,
+            );
             issues.len()
         };
         assert_eq!(count("#g"), 1);
@@ -142,5 +212,45 @@ mod tests {
         assert_eq!(errors("http://x.org/fhir/Location/1"), 0);
         assert_eq!(errors("#c1"), 0);
         assert_eq!(errors("urn:uuid:0c5a1c1e-1f2b-4d3c-8e9f-000000000000"), 0);
+    }
+
+    #[test]
+    fn a_resolved_target_must_conform_to_a_target_profile() {
+        use crate::{Package, PackageSet};
+        use std::sync::Arc;
+        let named = r#"{"resourceType":"StructureDefinition","id":"named","url":"http://x/named",
+          "type":"Patient","kind":"resource","snapshot":{"element":[
+            {"id":"Patient","path":"Patient","min":0,"max":"*"},
+            {"id":"Patient.name","path":"Patient.name","min":1,"max":"*","type":[{"code":"HumanName"}]}]}}"#;
+        let mut set = PackageSet::new();
+        set.add(
+            Package::from_resources("t", "1", [("p.json".to_owned(), named.as_bytes().to_vec())])
+                .expect("package"),
+        );
+        let v = Validator::new(Arc::new(set));
+        let bundle = tree::parse(
+            br#"{"resourceType":"Bundle","entry":[
+              {"fullUrl":"http://x/Patient/a","resource":{"resourceType":"Patient","id":"a"}},
+              {"fullUrl":"http://x/Patient/b","resource":{"resourceType":"Patient","id":"b","name":[{"family":"B"}]}}]}"#,
+        )
+        .expect("json");
+        let targets = vec!["http://x/named".to_owned()];
+        let count = |r: &str| {
+            let value = tree::parse(format!(r#"{{"reference":"{r}"}}"#).as_bytes()).expect("json");
+            let mut issues = Vec::new();
+            check(
+                &v,
+                &Json::Null,
+                Some(&bundle),
+                &targets,
+                Some(&value),
+                "X",
+                &mut issues,
+            );
+            issues.len()
+        };
+        assert_eq!(count("Patient/a"), 1);
+        assert_eq!(count("Patient/b"), 0);
+        assert_eq!(count("Patient/elsewhere"), 0);
     }
 }

@@ -17,6 +17,7 @@ pub(crate) fn check(
     v: &Validator,
     types: &[(String, Vec<String>)],
     resource: &Json,
+    bundle: Option<&Json>,
     loc: &str,
     issues: &mut Vec<Issue>,
 ) {
@@ -89,7 +90,7 @@ pub(crate) fn check(
             continue;
         };
         let mut scratch = Vec::new();
-        p.validate(v, resource, loc, &mut scratch);
+        p.validate_in(v, resource, bundle, loc, &mut scratch);
         if !has_errors(&scratch) {
             issues.extend(scratch);
             return;
@@ -124,7 +125,7 @@ mod tests {
         let v = validator();
         let r = tree::parse(json.as_bytes()).expect("json");
         let mut issues = Vec::new();
-        super::check(&v, types, &r, "X.resource", &mut issues);
+        super::check(&v, types, &r, None, "X.resource", &mut issues);
         issues
             .into_iter()
             .filter(|i| i.severity.is_error())
