@@ -62,9 +62,70 @@ fn elements_at(packages: &PackageSet, sd: &Json, depth: usize) -> Option<Vec<Jso
             continue;
         };
         let id = element_id(d, path, &mut slice_ctx);
+        if let Some((path, id, ty)) = choice_renamed(packages, &mut snapshot, &id, path) {
+            apply(packages, &mut snapshot, d, &id, &path);
+            if let Some(e) = snapshot.iter_mut().find(|e| id_of(e) == id) {
+                if let Some(Json::Array(types)) = field(e, "type") {
+                    let only: Vec<Json> = types
+                        .iter()
+                        .filter(|t| {
+                            str_field(t, "code").is_some_and(|c| c.eq_ignore_ascii_case(&ty))
+                        })
+                        .cloned()
+                        .collect();
+                    if !only.is_empty() {
+                        set(e, "type", Json::Array(only));
+                    }
+                }
+            }
+            continue;
+        }
         apply(packages, &mut snapshot, d, &id, path);
     }
     Some(snapshot)
+}
+
+/// A differential element named by a choice's type-specific name
+/// (`Observation.valueQuantity`, profiling.html#choices) is the type slice
+/// `Observation.value[x]:valueQuantity`, limited to that type; the choice
+/// gets the implied type slicing. Gives (path, id, type), or `None` when
+/// the element names no such choice.
+fn choice_renamed(
+    packages: &PackageSet,
+    snapshot: &mut Vec<Json>,
+    id: &str,
+    path: &str,
+) -> Option<(String, String, String)> {
+    if snapshot.iter().any(|e| id_of(e) == id) {
+        return None;
+    }
+    let (parent_path, last) = path.rsplit_once('.')?;
+    let (parent_id, last_id) = split_last(id)?;
+    if last_id != last {
+        return None;
+    }
+    let name = snapshot.iter().find_map(|e| {
+        let p = str_field(e, "path")?;
+        let name = p
+            .strip_prefix(parent_path)?
+            .strip_prefix('.')?
+            .strip_suffix("[x]")?;
+        let ty = last.strip_prefix(name)?;
+        ty.starts_with(|c: char| c.is_ascii_uppercase())
+            .then(|| name.to_owned())
+    })?;
+    let ty = last[name.len()..].to_owned();
+    let choice_path = format!("{parent_path}.{name}[x]");
+    let choice_id = format!("{parent_id}.{name}[x]");
+    let at = ensure(packages, snapshot, &choice_id, &choice_path)?;
+    if field(&snapshot[at], "slicing").is_none() {
+        let slicing = fhir_model::json::tree::parse(
+            br#"{"discriminator":[{"type":"type","path":"$this"}],"rules":"open"}"#,
+        )
+        .ok()?;
+        set(&mut snapshot[at], "slicing", slicing);
+    }
+    Some((choice_path, format!("{choice_id}:{last}"), ty))
 }
 
 /// The element's id: its own, or built from its path and the slices
@@ -135,6 +196,22 @@ fn ensure(packages: &PackageSet, snapshot: &mut Vec<Json>, id: &str, path: &str)
     // A child: its parent first, then the parent's type definition.
     let parent_path = path.rsplit_once('.').map(|(p, _)| p)?;
     let parent_at = ensure(packages, snapshot, parent_id, parent_path)?;
+    // A child of a slice (`referenceRange:Slice1.type`) is a copy of the
+    // same child of the sliced element when the snapshot has it (a
+    // backbone element's children): a slice has all its children.
+    if let Some((_, seg)) = split_last(parent_id) {
+        if let Some((name, _)) = seg.split_once(':') {
+            let prefix = &parent_id[..parent_id.len() - seg.len()];
+            let base_id = format!("{prefix}{name}.{last}");
+            if let Some(base_at) = snapshot.iter().position(|e| id_of(e) == base_id) {
+                let mut copy = snapshot[base_at].clone();
+                set(&mut copy, "id", Json::String(id.to_owned()));
+                let at = end_of(snapshot, parent_id);
+                snapshot.insert(at, copy);
+                return Some(at);
+            }
+        }
+    }
     let type_code = match field(&snapshot[parent_at], "type") {
         Some(Json::Array(ts)) if ts.len() == 1 => str_field(&ts[0], "code")?.to_owned(),
         _ => return None,
@@ -306,6 +383,62 @@ mod tests {
         );
         assert_eq!(str_field(&els[4], "max"), Some("1"));
         assert!(matches!(field(&els[4], "constraint"), Some(Json::Array(a)) if a.len() == 1));
+    }
+
+    #[test]
+    fn a_child_of_a_backbone_slice_is_copied_from_the_sliced_element() {
+        let base = r#"{"resourceType":"StructureDefinition","id":"o","url":"http://x/o","type":"Observation",
+          "snapshot":{"element":[
+            {"id":"Observation","path":"Observation","min":0,"max":"*"},
+            {"id":"Observation.referenceRange","path":"Observation.referenceRange","min":0,"max":"*","type":[{"code":"BackboneElement"}]},
+            {"id":"Observation.referenceRange.type","path":"Observation.referenceRange.type","min":0,"max":"1","type":[{"code":"CodeableConcept"}]}]}}"#;
+        let profile = r#"{"resourceType":"StructureDefinition","id":"q","url":"http://x/q","type":"Observation",
+          "baseDefinition":"http://x/o","differential":{"element":[
+            {"id":"Observation.referenceRange","path":"Observation.referenceRange","slicing":{"rules":"open"}},
+            {"id":"Observation.referenceRange:s","path":"Observation.referenceRange","sliceName":"s"},
+            {"id":"Observation.referenceRange:s.type","path":"Observation.referenceRange.type","min":1,
+             "patternCodeableConcept":{"text":"x"}}]}}"#;
+        let set = set_of(&[base, profile]);
+        let sd = tree::parse(profile.as_bytes()).expect("json");
+        let els = elements(&set, &sd).expect("snapshot");
+        let e = els
+            .iter()
+            .find(|e| id_of(e) == "Observation.referenceRange:s.type")
+            .expect("slice child");
+        assert_eq!(
+            str_field(e, "path"),
+            Some("Observation.referenceRange.type")
+        );
+        assert!(field(e, "patternCodeableConcept").is_some());
+        assert!(matches!(field(e, "type"), Some(Json::Array(t)) if t.len() == 1));
+    }
+
+    #[test]
+    fn a_type_specific_choice_name_becomes_a_type_slice() {
+        let base = r#"{"resourceType":"StructureDefinition","id":"o","url":"http://x/o","type":"Observation",
+          "snapshot":{"element":[
+            {"id":"Observation","path":"Observation","min":0,"max":"*"},
+            {"id":"Observation.value[x]","path":"Observation.value[x]","min":0,"max":"1",
+             "type":[{"code":"Quantity"},{"code":"string"}]}]}}"#;
+        let profile = r#"{"resourceType":"StructureDefinition","id":"q","url":"http://x/q","type":"Observation",
+          "baseDefinition":"http://x/o","differential":{"element":[
+            {"path":"Observation.valueQuantity","minValueQuantity":{"value":0,"code":"kg"}}]}}"#;
+        let set = set_of(&[base, profile]);
+        let sd = tree::parse(profile.as_bytes()).expect("json");
+        let els = elements(&set, &sd).expect("snapshot");
+        let ids: Vec<&str> = els.iter().map(id_of).collect();
+        assert_eq!(
+            ids,
+            [
+                "Observation",
+                "Observation.value[x]",
+                "Observation.value[x]:valueQuantity"
+            ]
+        );
+        assert!(field(&els[1], "slicing").is_some());
+        assert_eq!(str_field(&els[2], "path"), Some("Observation.value[x]"));
+        assert!(matches!(field(&els[2], "type"), Some(Json::Array(t)) if t.len() == 1));
+        assert!(field(&els[2], "minValueQuantity").is_some());
     }
 
     #[test]

@@ -244,6 +244,9 @@ impl<'r> Walk<'_, 'r, '_> {
                         self.extension_context(url, &host, &loc);
                     }
                 }
+                if let (Some(Json::String(code)), "code") = (item, t) {
+                    super::base_binding::check(self.v, &elem_path, code, &loc, self.issues);
+                }
                 let child = Node {
                     value: item,
                     ext: item_ext,

@@ -7,18 +7,31 @@
 //! evaluated with `fhirpath` at every element they apply to), [`profile`]
 //! (a StructureDefinition snapshot: cardinality, fixed and pattern values,
 //! maxLength, types, the profile's own constraints, required bindings and
-//! slicing by value/pattern discriminators).
+//! slicing), with the rules it calls in modules of their own (listed in
+//! ARCHITECTURE.md).
 //!
 //! A [`Validator`] is built once (with the packages that provide profiles)
 //! and shared: it caches compiled profiles; every FHIRPath expression is
 //! compiled once.
 
+pub mod additional_binding;
+pub mod base_binding;
 pub mod bundle;
+pub mod canonical;
 pub mod cardinality;
+pub mod discriminator;
+pub mod global_profiles;
 pub mod invariants;
+pub mod min_max;
 pub mod position;
 pub mod profile;
+pub mod reference_target;
+pub mod resolve;
+pub mod resource_profiles;
 pub mod structure;
+pub mod value_controls;
+pub mod vital_signs;
+pub mod vs_systems;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -120,6 +133,10 @@ pub fn has_errors(issues: &[Issue]) -> bool {
 pub struct Validator {
     packages: Arc<PackageSet>,
     profiles: RwLock<HashMap<String, Option<Arc<profile::Profile>>>>,
+    /// Whether the type a REST reference URL names (`Group/1`) is taken
+    /// as the target's type when the target is not at hand (the HL7
+    /// validator's `assumeValidRestReferences`; off by default).
+    assume_valid_rest_references: bool,
 }
 
 impl std::fmt::Debug for Validator {
@@ -141,7 +158,15 @@ impl Validator {
         Validator {
             packages,
             profiles: RwLock::new(HashMap::new()),
+            assume_valid_rest_references: false,
         }
+    }
+
+    /// Takes the type named by a REST reference URL as its target's type
+    /// when the target cannot be resolved (see [`reference_target`]).
+    pub fn assume_valid_rest_references(mut self, yes: bool) -> Validator {
+        self.assume_valid_rest_references = yes;
+        self
     }
 
     pub fn packages(&self) -> &PackageSet {
@@ -199,6 +224,8 @@ impl Validator {
         let root = ty.to_owned();
         invariants::walk_resource(self, resource, resource, &root, issues);
         let mut urls: Vec<String> = declared_profiles(resource);
+        urls.extend(global_profiles::for_type(&self.packages, ty));
+        urls.extend(vital_signs::profiles_for(resource));
         for p in profiles {
             if !urls.iter().any(|u| u == p) {
                 urls.push((*p).to_owned());

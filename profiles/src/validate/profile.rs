@@ -23,7 +23,7 @@ use super::{field, resource_type, str_field, Issue, Severity, Validator};
 use crate::PackageSet;
 
 /// Codes a required binding allows, or why they are not known.
-type Allowed = Result<HashSet<(String, String)>, String>;
+pub(crate) type Allowed = Result<HashSet<(String, String)>, String>;
 
 #[derive(Debug)]
 struct Discriminator {
@@ -55,12 +55,18 @@ struct Element {
     max: Option<usize>,
     /// Type codes and their profiles.
     types: Vec<(String, Vec<String>)>,
+    /// The `targetProfile`s of its reference types.
+    targets: Vec<String>,
     fixed: Option<Json>,
     pattern: Option<Json>,
     max_length: Option<usize>,
     /// `minValue[x]` / `maxValue[x]` of numbers (integer, decimal, …).
     min_value: Option<f64>,
     max_value: Option<f64>,
+    /// Date, time, Quantity and Duration bounds.
+    bounds: super::min_max::Bounds,
+    /// minLength, mustHaveValue, valueAlternatives.
+    value_controls: super::value_controls::ValueControls,
     constraints: Vec<Constraint>,
     /// A required binding: the value set and what it allows.
     required: Option<(String, Allowed)>,
@@ -93,8 +99,7 @@ impl Profile {
     /// Compiles the StructureDefinition `url` (`url|version` allowed);
     /// `None` when the set has no such StructureDefinition with a snapshot.
     pub fn load(packages: &PackageSet, url: &str) -> Option<Profile> {
-        let (pkg, res) = packages
-            .by_url(url)
+        let (pkg, res) = super::canonical::find(packages, "StructureDefinition", url)
             .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))?;
         if res.resource_type != "StructureDefinition" {
             return None;
@@ -145,6 +150,12 @@ impl Profile {
         })
     }
 
+    /// The required binding (value set, allowed codes) of element `id`.
+    pub(crate) fn required_binding(&self, id: &str) -> Option<(&str, &Allowed)> {
+        let el = &self.elements[*self.by_id.get(id)?];
+        el.required.as_ref().map(|(vs, a)| (vs.as_str(), a))
+    }
+
     /// Checks one element instance of this profile's type (an extension
     /// against its definition) inside `resource`.
     pub fn validate_element(
@@ -159,6 +170,7 @@ impl Profile {
             v,
             p: self,
             resource,
+            bundle: None,
             issues,
             depth: 1,
         };
@@ -178,6 +190,19 @@ impl Profile {
         location: &str,
         issues: &mut Vec<Issue>,
     ) {
+        self.validate_in(v, resource, None, location, issues);
+    }
+
+    /// [`Profile::validate`] for a resource inside `bundle`, where its
+    /// references resolve to the Bundle's entries.
+    pub(crate) fn validate_in(
+        &self,
+        v: &Validator,
+        resource: &Json,
+        bundle: Option<&Json>,
+        location: &str,
+        issues: &mut Vec<Issue>,
+    ) {
         if resource_type(resource) != Some(self.type_name.as_str()) {
             issues.push(Issue::new(
                 Severity::Error,
@@ -192,10 +217,16 @@ impl Profile {
             ));
             return;
         }
+        let bundle = if resource_type(resource) == Some("Bundle") {
+            Some(resource)
+        } else {
+            bundle
+        };
         let mut run = Run {
             v,
             p: self,
             resource,
+            bundle,
             issues,
             depth: 0,
         };
@@ -218,6 +249,7 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
         Some(n) => n.parse().ok(),
     };
     let mut types = Vec::new();
+    let mut targets = Vec::new();
     if let Some(Json::Array(ts)) = field(e, "type") {
         for t in ts {
             let code = str_field(t, "code").unwrap_or("").to_owned();
@@ -231,6 +263,12 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
                     .collect(),
                 _ => Vec::new(),
             };
+            if let Some(Json::Array(ts)) = field(t, "targetProfile") {
+                targets.extend(ts.iter().filter_map(|p| match p {
+                    Json::String(s) => Some(s.clone()),
+                    _ => None,
+                }));
+            }
             types.push((code, profiles));
         }
     }
@@ -273,6 +311,13 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
         let allowed = value_set_codes(packages, &vs);
         Some((vs, allowed))
     });
+    let required = required.or_else(|| {
+        let vs = super::additional_binding::required_value_sets(e)
+            .into_iter()
+            .next()?;
+        let allowed = value_set_codes(packages, &vs);
+        Some((vs, allowed))
+    });
     let slicing = field(e, "slicing").map(|s| Slicing {
         discriminators: match field(s, "discriminator") {
             Some(Json::Array(ds)) => ds
@@ -293,11 +338,14 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
         min,
         max,
         types,
+        targets,
         fixed,
         pattern,
         max_length,
         min_value: number_with_prefix(e, "minValue"),
         max_value: number_with_prefix(e, "maxValue"),
+        bounds: super::min_max::Bounds::compile(e),
+        value_controls: super::value_controls::ValueControls::compile(e),
         constraints,
         required,
         slicing,
@@ -390,6 +438,8 @@ struct Run<'a, 'r> {
     v: &'a Validator,
     p: &'a Profile,
     resource: &'r Json,
+    /// The Bundle the resource sits in (or is), for references.
+    bundle: Option<&'r Json>,
     issues: &'a mut Vec<Issue>,
     /// Nesting of type profiles (an extension's definition inside a
     /// resource profile), bounded by [`MAX_TYPE_PROFILE_DEPTH`].
@@ -457,6 +507,13 @@ impl<'r> Run<'_, 'r> {
                 }
             }
         }
+        if !el.value_controls.is_empty() {
+            el.value_controls
+                .check(&el.id, inst.value, inst.ext, loc, self.issues);
+        }
+        if !el.bounds.is_empty() {
+            el.bounds.check(inst.ty, inst.value, loc, self.issues);
+        }
         if let (Some(max), Some(Json::String(s))) = (el.max_length, inst.value) {
             let n = s.chars().count();
             if n > max {
@@ -493,6 +550,17 @@ impl<'r> Run<'_, 'r> {
         }
         if let Some((vs, allowed)) = &el.required {
             self.binding(el, vs, allowed, inst, loc);
+        }
+        if inst.ty == "Reference" {
+            super::reference_target::check(
+                self.v,
+                self.resource,
+                self.bundle,
+                &el.targets,
+                inst.value,
+                loc,
+                self.issues,
+            );
         }
         for c in &el.constraints {
             let node = Node {
@@ -542,6 +610,7 @@ impl<'r> Run<'_, 'r> {
                 v: self.v,
                 p: &prof,
                 resource: self.resource,
+                bundle: self.bundle,
                 issues: &mut scratch,
                 depth: self.depth + 1,
             };
@@ -574,6 +643,20 @@ impl<'r> Run<'_, 'r> {
             return;
         }
         match allowed {
+            Err(_)
+                if super::vs_systems::included_systems(self.v.packages(), vs)
+                    .is_some_and(|s| super::vs_systems::all_outside(&s, &codes)) =>
+            {
+                self.push(
+                    Severity::Error,
+                    "code-invalid",
+                    loc,
+                    format!(
+                        "{}: none of the codings provided are in the required value set {vs} (its codes come from other code systems)",
+                        el.id
+                    ),
+                )
+            }
             Err(why) => self.push(
                 Severity::Warning,
                 "not-supported",
@@ -596,8 +679,16 @@ impl<'r> Run<'_, 'r> {
                             None => (*c).to_owned(),
                         })
                         .collect();
+                    // A binding on a choice of several types (vital signs'
+                    // value[x] to UCUM units) is reported as the HL7
+                    // validator does for a coded alternative: a warning.
+                    let severity = if el.path.ends_with("[x]") && el.types.len() > 1 {
+                        Severity::Warning
+                    } else {
+                        Severity::Error
+                    };
                     self.push(
-                        Severity::Error,
+                        severity,
                         "code-invalid",
                         loc,
                         format!(
@@ -646,7 +737,20 @@ impl<'r> Run<'_, 'r> {
                 })
                 .collect();
             for ((_, item), l) in found.iter().zip(&locs) {
-                if item.ty == "Resource" || item.ty.is_empty() {
+                if item.ty == "Resource" {
+                    if let Some(r) = item.value {
+                        super::resource_profiles::check(
+                            self.v,
+                            &child.types,
+                            r,
+                            self.bundle,
+                            l,
+                            self.issues,
+                        );
+                    }
+                    continue;
+                }
+                if item.ty.is_empty() {
                     continue;
                 }
                 self.item(ci, *item, l);
@@ -783,11 +887,32 @@ impl<'r> Run<'_, 'r> {
                         // Extensions by url: the slice's type profile.
                         let u = slice.types.first().and_then(|(_, ps)| ps.first())?;
                         got.iter().any(|g| matches!(g, Json::String(s) if s == u))
+                    } else if let Some(want) =
+                        super::discriminator::ancestor_values(&d.path, |rel| {
+                            let e = if rel.is_empty() {
+                                slice
+                            } else {
+                                &p.elements[*p.by_id.get(&format!("{}.{rel}", slice.id))?]
+                            };
+                            e.fixed.as_ref().or(e.pattern.as_ref())
+                        })
+                    {
+                        got.iter()
+                            .any(|g| want.iter().any(|w| pattern_matches(w, g)))
                     } else {
                         // The fixed and pattern values below the element
                         // (`category:laboratory.coding.code`): all must hold
                         // in one item of the value.
-                        let target = target?;
+                        let Some(target) = target else {
+                            // An expanded slice without the element does
+                            // not constrain this discriminator: it does
+                            // not tell the slices apart.
+                            let plain = d.path.chars().all(|c| c.is_alphanumeric() || c == '.');
+                            if slice.children.is_empty() || !plain {
+                                return None;
+                            }
+                            continue;
+                        };
                         let prefix = format!("{base_id}.");
                         let mut below: Vec<(&str, &Json)> = Vec::new();
                         let mut stack = p.elements[target].children.clone();
@@ -818,36 +943,60 @@ impl<'r> Run<'_, 'r> {
                         })
                     }
                 }
-                "type" | "profile" if d.path == "resource" || d.path == "$this" => {
-                    let target = if d.path == "$this" {
+                "type" | "profile" => {
+                    // `resource`, `$this`, or a reference's `resolve()`.
+                    let (path, resolve) = match d.path.strip_suffix("resolve()") {
+                        Some(p) => (p.trim_end_matches('.'), true),
+                        None => (d.path.as_str(), false),
+                    };
+                    if !path
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '.' || c == '$')
+                    {
+                        return None;
+                    }
+                    let here = path.is_empty() || path == "$this";
+                    let target = if here {
                         slice
                     } else {
-                        let id = format!("{}.{}", slice.id, d.path);
+                        let id = format!("{}.{path}", slice.id);
                         p.by_id.get(&id).map(|&i| &p.elements[i])?
                     };
-                    let value = if d.path == "$this" {
+                    let value = if here {
                         inst_value(item)
                     } else {
-                        navigate(inst_value(item), &d.path).first().copied()
+                        navigate(inst_value(item), path).first().copied()
                     };
-                    let Some(value) = value else {
+                    let Some(mut value) = value else {
                         return Some(false);
+                    };
+                    let choices = if resolve {
+                        let reference = str_field(value, "reference")?;
+                        value = super::resolve::resolve(self.resource, reference)
+                            .or_else(|| super::resolve::resolve(self.bundle?, reference))?;
+                        super::discriminator::target_choices(self.v, &target.targets)?
+                    } else {
+                        super::discriminator::type_choices(self.v, &target.types)?
                     };
                     let rt = resource_type(value).unwrap_or(item.ty);
-                    let (code, profiles) = target.types.first()?;
-                    if code != rt {
+                    let mine: Vec<&Option<String>> = choices
+                        .iter()
+                        .filter(|(t, _)| t == rt || t == "Resource")
+                        .map(|(_, p)| p)
+                        .collect();
+                    if mine.is_empty() {
                         return Some(false);
                     }
-                    if d.kind == "type" || profiles.is_empty() {
+                    if d.kind == "type" || mine.iter().any(|p| p.is_none()) {
                         return Some(true);
                     }
                     // Conforms to one of the profiles (without the base
                     // rules, which the base walk reports anyway).
                     let mut any = false;
-                    for url in profiles {
+                    for url in mine.into_iter().flatten() {
                         let prof = self.v.profile(url)?;
                         let mut scratch = Vec::new();
-                        prof.validate(self.v, value, rt, &mut scratch);
+                        prof.validate_in(self.v, value, self.bundle, rt, &mut scratch);
                         if !super::has_errors(&scratch) {
                             any = true;
                             break;
