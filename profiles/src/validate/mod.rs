@@ -13,12 +13,19 @@
 //! and shared: it caches compiled profiles; every FHIRPath expression is
 //! compiled once.
 
+pub mod attachment;
 pub mod bundle;
 pub mod cardinality;
+pub mod core_fixes;
+pub mod enable_when;
 pub mod invariants;
 pub mod position;
 pub mod profile;
+pub mod qr_answers;
+pub mod questionnaire;
+pub mod questionnaire_response;
 pub mod structure;
+pub mod uuid_uri;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
