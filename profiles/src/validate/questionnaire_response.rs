@@ -345,3 +345,221 @@ fn occurs(qi: &Json, url: &str) -> Option<i64> {
     let e = extensions(qi, url).next()?;
     text(field(e, "valueInteger")?)?.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::validate::{Issue, Validator};
+    use crate::{Package, PackageSet};
+
+    const URL: &str = "http://example.org/Questionnaire/t";
+
+    /// Validates a response with `items` against a Questionnaire of
+    /// `qitems`; the errors.
+    fn errors(qitems: &str, items: &str, status: &str) -> Vec<Issue> {
+        let q = format!(
+            r#"{{"resourceType":"Questionnaire","id":"t","url":"{URL}","status":"active","item":{qitems}}}"#
+        );
+        let mut set = PackageSet::new();
+        if let Ok(p) =
+            Package::from_resources("t", "0.0.0", vec![("q.json".into(), q.into_bytes())])
+        {
+            set.add(p);
+        }
+        let v = Validator::new(Arc::new(set));
+        let qr = format!(
+            r#"{{"resourceType":"QuestionnaireResponse","text":{{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">r</div>"}},"questionnaire":"{URL}","status":"{status}","item":{items}}}"#
+        );
+        v.validate_json(qr.as_bytes(), &[])
+            .into_iter()
+            .filter(|i| i.severity.is_error())
+            .collect()
+    }
+
+    /// (Questionnaire items, a good response's items, a bad one's, a
+    /// word of the expected message).
+    const CASES: &[(&str, &str, &str, &str)] = &[
+        (
+            r#"[{"linkId":"a","type":"string"}]"#,
+            r#"[{"linkId":"a","answer":[{"valueString":"x"}]}]"#,
+            r#"[{"linkId":"b","answer":[{"valueString":"x"}]}]"#,
+            "not found in questionnaire",
+        ),
+        (
+            r#"[{"linkId":"a","type":"string","required":true}]"#,
+            r#"[{"linkId":"a","answer":[{"valueString":"x"}]}]"#,
+            r#"[{"linkId":"a"}]"#,
+            "required item",
+        ),
+        (
+            r#"[{"linkId":"a","type":"string"}]"#,
+            r#"[{"linkId":"a","answer":[{"valueString":"x"}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueString":"x"},{"valueString":"y"}]}]"#,
+            "Only one response answer",
+        ),
+        (
+            r#"[{"linkId":"a","type":"integer"}]"#,
+            r#"[{"linkId":"a","answer":[{"valueInteger":1}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueCoding":{"code":"x"}}]}]"#,
+            "must be of the type integer not Coding",
+        ),
+        (
+            r#"[{"linkId":"a","type":"display"}]"#,
+            r#"[{"linkId":"a"}]"#,
+            r#"[{"linkId":"a","answer":[{"valueString":"x"}]}]"#,
+            "cannot have answers",
+        ),
+        (
+            r#"[{"linkId":"g","type":"group","required":true,"item":[{"linkId":"a","type":"string"}]}]"#,
+            r#"[{"linkId":"g","item":[{"linkId":"a","answer":[{"valueString":"x"}]}]}]"#,
+            r#"[{"linkId":"g"}]"#,
+            "required group",
+        ),
+        (
+            r#"[{"linkId":"c","type":"boolean"},{"linkId":"e","type":"boolean",
+                "enableWhen":[{"question":"c","operator":"=","answerBoolean":true}]}]"#,
+            r#"[{"linkId":"c","answer":[{"valueBoolean":true}]},{"linkId":"e","answer":[{"valueBoolean":true}]}]"#,
+            r#"[{"linkId":"c","answer":[{"valueBoolean":false}]},{"linkId":"e","answer":[{"valueBoolean":true}]}]"#,
+            "not enabled",
+        ),
+        (
+            r#"[{"linkId":"a","type":"choice","repeats":true,"answerOption":[
+                {"valueCoding":{"system":"s","code":"1"}},
+                {"valueCoding":{"system":"s","code":"2"},"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive","valueBoolean":true}]}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueCoding":{"system":"s","code":"2"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueCoding":{"system":"s","code":"1"}},{"valueCoding":{"system":"s","code":"2"}}]}]"#,
+            "exclusive option",
+        ),
+        (
+            r#"[{"linkId":"a","type":"choice","answerOption":[{"valueCoding":{"system":"s","code":"1"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueCoding":{"system":"s","code":"1"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueCoding":{"system":"s","code":"3"}}]}]"#,
+            "not in the set of permitted values",
+        ),
+        (
+            r#"[{"linkId":"a","type":"integer","extension":[{"url":"http://hl7.org/fhir/StructureDefinition/minValue","valueInteger":2}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueInteger":2}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueInteger":1}]}]"#,
+            "less than the allowed minimum",
+        ),
+        (
+            r#"[{"linkId":"a","type":"date","extension":[{"url":"http://hl7.org/fhir/StructureDefinition/maxValue","valueDate":"2022-06"}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueDate":"2022-06"}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueDate":"2022-07-01"}]}]"#,
+            "greater than the allowed maximum",
+        ),
+        (
+            r#"[{"linkId":"a","type":"decimal","extension":[{"url":"http://hl7.org/fhir/StructureDefinition/maxDecimalPlaces","valueInteger":2}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueDecimal":1.25}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueDecimal":1.255}]}]"#,
+            "decimal places",
+        ),
+        (
+            r#"[{"linkId":"a","type":"string","maxLength":3,"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/regex","valueString":"[a-z]+"}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueString":"abc"}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueString":"ab1"}]}]"#,
+            "regex",
+        ),
+        (
+            r#"[{"linkId":"a","type":"string","maxLength":3}]"#,
+            r#"[{"linkId":"a","answer":[{"valueString":"abc"}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueString":"abcd"}]}]"#,
+            "maximum length",
+        ),
+        (
+            r#"[{"linkId":"a","type":"attachment","extension":[{"url":"http://hl7.org/fhir/StructureDefinition/mimeType","valueCode":"image/gif"}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueAttachment":{"contentType":"image/gif"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueAttachment":{"contentType":"application/pdf"}}]}]"#,
+            "mime type",
+        ),
+        (
+            r#"[{"linkId":"a","type":"quantity","extension":[{"url":"http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-minQuantity",
+                "valueQuantity":{"value":50,"system":"http://unitsofmeasure.org","code":"km"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueQuantity":{"value":60000,"system":"http://unitsofmeasure.org","code":"m"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueQuantity":{"value":10000,"system":"http://unitsofmeasure.org","code":"m"}}]}]"#,
+            "less than the allowed minimum",
+        ),
+        (
+            r#"[{"linkId":"a","type":"quantity","extension":[{"url":"http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-minQuantity",
+                "valueQuantity":{"value":50,"system":"http://unitsofmeasure.org","code":"kg"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueQuantity":{"value":60,"system":"http://unitsofmeasure.org","code":"kg"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueQuantity":{"value":60,"system":"http://unitsofmeasure.org","code":"[mi_i]"}}]}]"#,
+            "cannot be compared",
+        ),
+        (
+            r#"[{"linkId":"a","type":"quantity","extension":[{"url":"http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption",
+                "valueCoding":{"system":"http://unitsofmeasure.org","code":"km"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueQuantity":{"value":1,"system":"http://unitsofmeasure.org","code":"km"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueQuantity":{"value":1,"system":"http://unitsofmeasure.org","code":"kg"}}]}]"#,
+            "unit that is not valid",
+        ),
+        (
+            r#"[{"linkId":"a","type":"reference","extension":[{"url":"http://hl7.org/fhir/StructureDefinition/questionnaire-referenceResource","valueCode":"Patient"}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueReference":{"reference":"Patient/1"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueReference":{"reference":"Organization/1"}}]}]"#,
+            "is not allowed",
+        ),
+        (
+            r#"[{"linkId":"a","type":"reference"}]"#,
+            r#"[{"linkId":"a","answer":[{"valueReference":{"reference":"https://x.org/Patient/1"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueReference":{"reference":"https://x.org/Chicken/1"}}]}]"#,
+            "is not valid",
+        ),
+        (
+            r#"[{"linkId":"a","type":"string","repeats":true,"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/questionnaire-maxOccurs","valueInteger":2}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueString":"x"},{"valueString":"y"}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueString":"x"},{"valueString":"y"},{"valueString":"z"}]}]"#,
+            "maximum number of answers",
+        ),
+    ];
+
+    #[test]
+    fn response_rules_fire_on_bad_answers_only() {
+        for (qitems, good, bad, word) in CASES {
+            let e = errors(qitems, good, "completed");
+            assert!(e.is_empty(), "{qitems} / {good}: {e:?}");
+            let e = errors(qitems, bad, "completed");
+            assert!(
+                e.iter().any(|i| i.message.contains(word)),
+                "{qitems} / {bad}: expected '{word}', got {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_response_in_progress_only_warns_of_missing_answers() {
+        let q =
+            r#"[{"linkId":"a","type":"string","required":true},{"linkId":"b","type":"string"}]"#;
+        let items = r#"[{"linkId":"b","answer":[{"valueString":"x"}]}]"#;
+        assert!(errors(q, items, "in-progress").is_empty());
+        assert!(!errors(q, items, "completed").is_empty());
+    }
+
+    #[test]
+    fn a_canonical_to_another_resource_type_is_an_error() {
+        let vs = r#"{"resourceType":"ValueSet","id":"v","url":"http://example.org/vs","status":"active"}"#;
+        let mut set = PackageSet::new();
+        if let Ok(p) = Package::from_resources("t", "0.0.0", vec![("v.json".into(), vs.into())]) {
+            set.add(p);
+        }
+        let v = Validator::new(Arc::new(set));
+        let qr = |url: &str| {
+            format!(
+                r#"{{"resourceType":"QuestionnaireResponse","status":"completed","questionnaire":"{url}"}}"#
+            )
+        };
+        let bad = v.validate_json(qr("http://example.org/vs").as_bytes(), &[]);
+        assert!(
+            bad.iter()
+                .any(|i| i.severity.is_error()
+                    && i.expression == "QuestionnaireResponse.questionnaire"),
+            "{bad:?}"
+        );
+        let unknown = v.validate_json(qr("http://example.org/q").as_bytes(), &[]);
+        assert!(
+            !unknown.iter().any(|i| i.severity.is_error()),
+            "{unknown:?}"
+        );
+    }
+}
