@@ -22,6 +22,7 @@ pub mod invariants;
 pub mod position;
 pub mod profile;
 pub mod qr_answers;
+pub mod qr_value_set;
 pub mod questionnaire;
 pub mod questionnaire_response;
 pub mod structure;

@@ -113,7 +113,11 @@ pub(crate) fn check(
         "choice" | "open-choice" => {
             let open = ty == "open-choice";
             if suffix == "Coding" {
-                coding(qi, value, count, at, open, issues);
+                if !list(qi, "answerOption").is_empty() {
+                    coding(qi, value, count, at, open, issues);
+                } else if let Some(url) = str_field(qi, "answerValueSet") {
+                    super::qr_value_set::check(ctx, url, value, at, &vpath, issues);
+                }
             } else if list(qi, "answerOption").is_empty() {
                 issues.push(Issue::new(
                     Severity::Information,
