@@ -72,7 +72,25 @@ pub(crate) fn check(
         "choice" | "open-choice" => &["Coding", "Date", "Time", "Integer", "String"],
         _ => return,
     };
-    let Some((suffix, value)) = choice(answer, "value") else {
+    // Only the types QuestionnaireResponse.item.answer.value[x] has; any
+    // other name is a structure error reported by the parser.
+    let Some((suffix, value)) = choice(answer, "value").filter(|(s, _)| {
+        matches!(
+            *s,
+            "Boolean"
+                | "Decimal"
+                | "Integer"
+                | "Date"
+                | "DateTime"
+                | "Time"
+                | "String"
+                | "Uri"
+                | "Attachment"
+                | "Coding"
+                | "Quantity"
+                | "Reference"
+        )
+    }) else {
         return;
     };
     let vpath = format!("{at}.value.ofType({})", type_of_suffix(suffix));
