@@ -123,6 +123,9 @@ pub(crate) fn check(
         }
         "string" => {
             string(qi, value, &vpath, issues);
+            if let (Some(url), Json::String(v)) = (str_field(qi, "answerValueSet"), value) {
+                super::qr_value_set::check_string(ctx, url, v, &vpath, issues);
+            }
             option(qi, "String", value, &vpath, false, issues);
         }
         "attachment" => attachment(qi, value, at, issues),

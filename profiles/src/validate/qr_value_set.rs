@@ -29,7 +29,13 @@ fn resolve<'a>(ctx: &Ctx<'a>, url: &str) -> Option<&'a Json> {
 /// What the value set says of a code: `Some(None)` not in it,
 /// `Some(Some(displays))` in it with these valid displays (empty when
 /// none is known), `None` cannot tell.
-fn member(ctx: &Ctx<'_>, vs: &Json, system: &str, code: &str) -> Option<Option<Vec<String>>> {
+/// A `system` of `None` looks for the code in every system included.
+fn member(
+    ctx: &Ctx<'_>,
+    vs: &Json,
+    system: Option<&str>,
+    code: &str,
+) -> Option<Option<Vec<String>>> {
     let compose = field(vs, "compose")?;
     if !list(compose, "exclude").is_empty() {
         return None;
@@ -39,7 +45,8 @@ fn member(ctx: &Ctx<'_>, vs: &Json, system: &str, code: &str) -> Option<Option<V
         if field(inc, "valueSet").is_some() {
             return None;
         }
-        if str_field(inc, "system") != Some(system) {
+        let inc_system = str_field(inc, "system")?;
+        if system.is_some_and(|s| s != inc_system) {
             continue;
         }
         if field(inc, "filter").is_some() {
@@ -47,7 +54,7 @@ fn member(ctx: &Ctx<'_>, vs: &Json, system: &str, code: &str) -> Option<Option<V
         }
         let concepts = list(inc, "concept");
         let from_cs = || -> Option<Option<Vec<String>>> {
-            let (p, r) = ctx.v.packages().by_url(system)?;
+            let (p, r) = ctx.v.packages().by_url(inc_system)?;
             let cs = r.json(p.source()).ok()?;
             if resource_type(cs) != Some("CodeSystem")
                 || str_field(cs, "content") != Some("complete")
@@ -132,7 +139,7 @@ pub(crate) fn check(
     let name = str_field(vs, "title")
         .or_else(|| str_field(vs, "name"))
         .unwrap_or(url);
-    match member(ctx, vs, system, code) {
+    match member(ctx, vs, Some(system), code) {
         None => {}
         Some(None) => issues.push(Issue::new(
             Severity::Error,
@@ -171,6 +178,34 @@ pub(crate) fn check(
     }
 }
 
+/// Checks a string answer (at `vpath`) of a `string` item against the
+/// item's answerValueSet `url`: the text must be a code of the value set.
+pub(crate) fn check_string(
+    ctx: &Ctx<'_>,
+    url: &str,
+    value: &str,
+    vpath: &str,
+    issues: &mut Vec<Issue>,
+) {
+    let Some(vs) = resolve(ctx, url) else {
+        issues.push(Issue::new(
+            Severity::Warning,
+            "not-found",
+            vpath,
+            format!("ValueSet '{url}' not found"),
+        ));
+        return;
+    };
+    if member(ctx, vs, None, value) == Some(None) {
+        issues.push(Issue::new(
+            Severity::Error,
+            "code-invalid",
+            vpath,
+            format!("The value '{value}' is not in the list of allowed values (value set '{url}')"),
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -185,7 +220,8 @@ mod tests {
             r#"{"resourceType":"ValueSet","id":"vs","url":"http://example.org/vs","status":"active",
                 "compose":{"include":[{"system":"http://example.org/cs"}]}}"#,
             r#"{"resourceType":"Questionnaire","id":"q","url":"http://example.org/q","status":"active",
-                "item":[{"linkId":"1","type":"choice","answerValueSet":"http://example.org/vs"}]}"#,
+                "item":[{"linkId":"1","type":"choice","answerValueSet":"http://example.org/vs"},
+                        {"linkId":"2","type":"string","repeats":true,"answerValueSet":"http://example.org/vs"}]}"#,
         ];
         let entries: Vec<(String, Vec<u8>)> = files
             .iter()
@@ -231,6 +267,20 @@ mod tests {
             ),
             2
         );
+        let qr = |s: &str| {
+            format!(
+                r#"{{"resourceType":"QuestionnaireResponse","status":"completed","questionnaire":"http://example.org/q",
+                    "item":[{{"linkId":"2","answer":[{{"valueString":"{s}"}}]}}]}}"#
+            )
+        };
+        let errs = |s: &str| {
+            v.validate_json(qr(s).as_bytes(), &[])
+                .iter()
+                .filter(|i| i.severity.is_error())
+                .count()
+        };
+        assert_eq!(errs("a"), 0);
+        assert_eq!(errs("Alpha"), 1);
         // A system the value set does not include.
         assert_eq!(
             error_count(&v, r#"{"system":"http://example.org/other","code":"a"}"#),
