@@ -562,4 +562,19 @@ mod tests {
             "{unknown:?}"
         );
     }
+
+    #[test]
+    fn odd_shapes_do_not_panic() {
+        let q = r#"[{"linkId":"a","type":"group","item":[{"linkId":"b","type":"quantity",
+            "enableWhen":[{"question":"a","operator":">","answerQuantity":{"value":1}}],
+            "extension":[{"url":"http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-minQuantity","valueQuantity":{"value":1e999}}]}]},
+            {"linkId":"c","type":"string","extension":[{"url":"http://hl7.org/fhir/StructureDefinition/regex","valueString":"(["}]}]"#;
+        for items in [
+            r#"[{"linkId":"a","answer":[{"valueQuantity":{"value":2}}],"item":[{"linkId":"b","answer":[{"valueQuantity":{"value":1e999,"code":"x"}}]}]}]"#,
+            r#"[{"linkId":"c","answer":[{"valueString":"x"}]},{"linkId":"a","item":[{"linkId":"zz"}]}]"#,
+            r#"[{"linkId":"b","answer":{"valueString":"x"}},{"linkId":1}]"#,
+        ] {
+            let _ = errors(q, items, "completed");
+        }
+    }
 }
