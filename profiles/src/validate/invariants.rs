@@ -60,7 +60,8 @@ pub fn core() -> &'static CoreConstraints {
                     key: s("key"),
                     severity: Severity::parse(&s("severity")),
                     human: s("human"),
-                    expression: s("expression"),
+                    expression: super::core_fixes::corrected(&s("key"), &s("expression"))
+                        .to_owned(),
                     compiled: OnceLock::new(),
                 });
             }
@@ -89,7 +90,7 @@ pub fn is_core(key: &str, expression: &str) -> bool {
     core()
         .constraints
         .iter()
-        .any(|c| c.key == key && c.expression == expression)
+        .any(|c| c.key == key && c.expression == super::core_fixes::corrected(key, expression))
 }
 
 /// Evaluates `expression` at `node` inside `resource`; `Some(false)` when
@@ -132,6 +133,7 @@ pub fn walk_resource(
     if ty == "Bundle" {
         super::bundle::check(resource, location, issues);
     }
+    super::questionnaire::check(v, resource, location, issues);
     let node = Node::resource(resource);
     let mut w = Walk {
         v,
@@ -155,6 +157,8 @@ impl<'r> Walk<'_, 'r, '_> {
     /// whose constraints apply to it.
     fn node(&mut self, node: Node<'r>, def_path: &str, constraint_paths: &[&str], location: &str) {
         self.constraints(node, constraint_paths, location);
+        super::attachment::check(node, location, self.issues);
+        super::uuid_uri::check(node, location, self.issues);
         if node.ty == "Extension" {
             self.extension_definition(node, location);
         }
