@@ -25,6 +25,7 @@ pub mod discriminator;
 pub mod enable_when;
 pub mod global_profiles;
 pub mod invariants;
+pub mod json_comments;
 pub mod min_max;
 pub mod position;
 pub mod profile;
@@ -145,7 +146,52 @@ pub struct Validator {
     /// as the target's type when the target is not at hand (the HL7
     /// validator's `assumeValidRestReferences`; off by default).
     assume_valid_rest_references: bool,
+    /// Whether `//` and `/* */` comments are accepted in JSON input.
+    allow_json_comments: bool,
+    /// Reads a resource a reference names when it is neither contained
+    /// nor in the Bundle (a server's store, a folder of files), so its
+    /// type and target profiles can be checked.
+    fetcher: Option<Fetcher>,
+    /// Policy switches of the HL7 validator that some deployments want
+    /// and others do not; see [`Policy`].
+    pub(crate) policy: Policy,
 }
+
+/// Optional checks, each named as the HL7 validator's setting is.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// `security-checks`: strings that look like HTML or script are
+    /// errors (they are an injection risk wherever strings are shown).
+    pub security_checks: bool,
+    /// `examples`: URLs at `example.org`/`example.com` (and extensions
+    /// defined there) are allowed. On by default; off for production
+    /// exchange where an example URL is always a mistake.
+    pub allow_examples: bool,
+    /// `noHtmlInMarkdown`: markdown must not embed HTML tags.
+    pub no_html_in_markdown: bool,
+    /// `validateContains`: contained resources are validated (on by
+    /// default).
+    pub validate_contained: bool,
+    /// `for-publication`: the stricter rules for resources published by
+    /// HL7 (work group extension, modifier reasons).
+    pub for_publication: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            security_checks: false,
+            allow_examples: true,
+            no_html_in_markdown: false,
+            validate_contained: true,
+            for_publication: false,
+        }
+    }
+}
+
+/// Given a reference (`Patient/123` or an absolute URL), the resource it
+/// names, if it can be found.
+pub type Fetcher = Arc<dyn Fn(&str) -> Option<Json> + Send + Sync>;
 
 impl std::fmt::Debug for Validator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -167,6 +213,9 @@ impl Validator {
             packages,
             profiles: RwLock::new(HashMap::new()),
             assume_valid_rest_references: false,
+            allow_json_comments: false,
+            fetcher: None,
+            policy: Policy::default(),
         }
     }
 
@@ -177,6 +226,32 @@ impl Validator {
         self
     }
 
+    /// Accepts `//` and `/* */` comments in JSON input (the HL7
+    /// validator's `allow-comments`); off by default, since FHIR JSON has
+    /// none.
+    pub fn allow_json_comments(mut self, yes: bool) -> Validator {
+        self.allow_json_comments = yes;
+        self
+    }
+
+    /// Resolves references outside the resource with `fetcher` (see
+    /// [`Fetcher`]).
+    pub fn fetcher(mut self, fetcher: Fetcher) -> Validator {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// Sets the optional checks (see [`Policy`]).
+    pub fn policy(mut self, policy: Policy) -> Validator {
+        self.policy = policy;
+        self
+    }
+
+    /// The resource `reference` names, through the fetcher.
+    pub(crate) fn fetch(&self, reference: &str) -> Option<Json> {
+        (self.fetcher.as_ref()?)(reference)
+    }
+
     pub fn packages(&self) -> &PackageSet {
         &self.packages
     }
@@ -184,12 +259,21 @@ impl Validator {
     /// Validates JSON bytes: structure, base rules, the profiles in
     /// `meta.profile` and the ones in `profiles`.
     pub fn validate_json(&self, bytes: &[u8], profiles: &[&str]) -> Vec<Issue> {
+        let bytes = if self.allow_json_comments {
+            json_comments::blank(bytes)
+        } else {
+            std::borrow::Cow::Borrowed(bytes)
+        };
+        let bytes = &bytes[..];
         let mut issues = Vec::new();
         let tree = match structure::check(bytes, &mut issues) {
             Some(tree) => tree,
             None => return issues,
         };
         self.validate_tree_into(&tree, profiles, &mut issues);
+        if !self.policy.validate_contained {
+            issues.retain(|i| !i.expression.contains(".contained["));
+        }
         for i in &mut issues {
             i.position = position::locate(bytes, &i.expression);
         }

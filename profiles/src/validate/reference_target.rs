@@ -4,7 +4,8 @@
 //! the validator assumes valid REST references (the HL7 validator's
 //! `assumeValidRestReferences`), the type implied by the reference URL
 //! (`Group/12345`, or an absolute URL ending `/Group/12345[/_history/n]`),
-//! must be the type of one of the target profiles. Target profiles the
+//! must be the type of one of the target profiles. A target outside the
+//! resource is read through the validator's fetcher when it has one. Target profiles the
 //! package set does not have are not judged.
 
 use fhir_model::json::tree::Value as Json;
@@ -32,8 +33,13 @@ pub(crate) fn check(
     let Some(reference) = str_field(value, "reference") else {
         return;
     };
-    let resolved = super::resolve::resolve(container, reference)
+    let local = super::resolve::resolve(container, reference)
         .or_else(|| super::resolve::resolve(bundle?, reference));
+    let fetched = match local {
+        None if !reference.starts_with('#') => v.fetch(reference),
+        _ => None,
+    };
+    let resolved = local.or(fetched.as_ref());
     let ty = match resolved.and_then(super::resource_type) {
         Some(t) => t,
         None if resolved.is_none() && v.assume_valid_rest_references => {
