@@ -88,9 +88,17 @@ fn read_resource(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// A supporting resource for the case's package, with an id when it has
-/// none (the package index keys on it).
+/// none (the package index keys on it). XML definitions are read
+/// leniently (elements out of order are taken as they come), as the Java
+/// runner loads them.
 fn supporting_entry(dir: &Path, file: &str, n: usize) -> Option<(String, Vec<u8>)> {
-    let bytes = read_resource(&dir.join(file)).ok()?;
+    let path = dir.join(file);
+    let bytes = if path.extension().is_some_and(|e| e == "xml") {
+        let raw = std::fs::read(&path).ok()?;
+        tree::to_json(&fhir_model::xml::read_lenient(&raw).ok()?.0)
+    } else {
+        read_resource(&path).ok()?
+    };
     let mut v = tree::parse(&bytes).ok()?;
     if let Json::Object(m) = &mut v {
         if !m.iter().any(|(k, _)| k == "id") {

@@ -12,7 +12,7 @@
 mod read;
 mod write;
 
-pub use read::read;
+pub use read::{read, read_lenient};
 pub use write::write;
 
 /// The FHIR namespace, on the root element of every resource.

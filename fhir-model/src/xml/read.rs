@@ -24,6 +24,17 @@ const MAX_ISSUES: usize = 100;
 /// Reads a resource from FHIR XML into its JSON tree; the caller reads the
 /// tree into the model, which checks everything XML does not.
 pub fn read(bytes: &[u8]) -> Result<Value, ParseError> {
+    match read_lenient(bytes)? {
+        (tree, issues) if issues.is_empty() => Ok(tree),
+        (_, issues) => Err(ParseError { issues }),
+    }
+}
+
+/// Like [`read`], but a well-formed document gives its tree along with the
+/// problems found (elements out of order, unknown elements, bad values),
+/// as validators do when loading definitions written by hand. `Err` only
+/// when the XML is not well-formed.
+pub fn read_lenient(bytes: &[u8]) -> Result<(Value, Vec<ParseIssue>), ParseError> {
     let mut r = XmlReader {
         r: Reader::from_reader(bytes),
         src: bytes,
@@ -31,10 +42,8 @@ pub fn read(bytes: &[u8]) -> Result<Value, ParseError> {
         depth: 0,
     };
     r.r.config_mut().trim_text(false);
-    let root = r.document();
-    match root {
-        Ok(map) if r.issues.is_empty() => Ok(Value::Object(map)),
-        Ok(_) => Err(ParseError { issues: r.issues }),
+    match r.document() {
+        Ok(map) => Ok((Value::Object(map), r.issues)),
         Err(Fatal) => Err(ParseError { issues: r.issues }),
     }
 }
