@@ -15,6 +15,7 @@
 
 pub mod bundle;
 pub mod cardinality;
+pub mod extensions;
 pub mod invariants;
 pub mod position;
 pub mod profile;
