@@ -264,7 +264,11 @@ impl<'r> Walk<'_, 'r, '_> {
                     ext: item_ext,
                     ty: t,
                 };
-                let backbone = meta::type_info(t).is_some_and(|ti| ti.kind == Kind::Backbone);
+                // Data types based on BackboneElement (Timing, Dosage,
+                // ElementDefinition) are tabled as backbones: they are
+                // known by having constraints of their own.
+                let backbone = meta::type_info(t).is_some_and(|ti| ti.kind == Kind::Backbone)
+                    && !core().elements.contains_key(t);
                 if backbone {
                     self.node(child, &elem_path, &[&elem_path], &loc);
                 } else {

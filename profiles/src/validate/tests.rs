@@ -225,3 +225,27 @@ fn issues_on_json_text_carry_line_and_column() {
     );
     assert!(oo.contains("operationoutcome-issue-col\",\"valueInteger\":5"));
 }
+
+#[test]
+fn data_types_based_on_backbone_element_get_their_own_constraints() {
+    // ElementDefinition (like Timing and Dosage) specializes
+    // BackboneElement; eld-18 applies to each snapshot element.
+    let sd = |el: &str| {
+        format!(
+            r#"{{"resourceType":"StructureDefinition","url":"http://x.test/sd","name":"X","status":"draft",
+            "kind":"resource","abstract":true,"type":"Patient","differential":{{"element":[{el}]}}}}"#
+        )
+    };
+    let bad = base(&sd(
+        r#"{"id":"Patient","path":"Patient","isModifier":true}"#,
+    ));
+    assert!(
+        errors(&bad).iter().any(|i| i.message.contains("eld-18")
+            && i.expression == "StructureDefinition.differential.element[0]"),
+        "{bad:?}"
+    );
+    let good = base(&sd(
+        r#"{"id":"Patient","path":"Patient","isModifier":true,"isModifierReason":"why"}"#,
+    ));
+    assert!(errors(&good).is_empty(), "{good:?}");
+}
