@@ -530,6 +530,17 @@ impl<'r> Run<'_, 'r> {
             return;
         }
         let mut first: Option<Vec<Issue>> = None;
+        if code != "Extension" && urls.iter().all(|u| self.v.profile(u).is_none()) {
+            // A data type profile the package set lacks: the element
+            // cannot be checked as the profile requires.
+            self.push(
+                Severity::Error,
+                "structure",
+                loc,
+                format!("Unknown profile {}", urls.join(", ")),
+            );
+            return;
+        }
         for url in urls {
             let Some(prof) = self.v.profile(url) else {
                 continue;

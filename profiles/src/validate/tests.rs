@@ -249,3 +249,36 @@ fn data_types_based_on_backbone_element_get_their_own_constraints() {
     ));
     assert!(errors(&good).is_empty(), "{good:?}");
 }
+
+#[test]
+fn a_data_type_profile_the_set_lacks_is_an_error_where_it_applies() {
+    let profile = |ty: &str| {
+        format!(
+            r#"{{"resourceType":"StructureDefinition","id":"p","url":"http://x.test/p","type":"Patient",
+            "kind":"resource","derivation":"constraint","snapshot":{{"element":[
+            {{"id":"Patient","path":"Patient","min":0,"max":"*"}},
+            {{"id":"Patient.identifier","path":"Patient.identifier","min":0,"max":"*","type":[{ty}]}}]}}}}"#
+        )
+    };
+    let check = |ty: &str| {
+        let files = [(
+            "StructureDefinition-p.json".to_owned(),
+            profile(ty).into_bytes(),
+        )];
+        let mut set = PackageSet::new();
+        set.add(Package::from_resources("x.test", "0.1.0", files).expect("package"));
+        let v = Validator::new(Arc::new(set));
+        v.validate_json(
+            br#"{"resourceType":"Patient","identifier":[{"value":"1"}]}"#,
+            &["http://x.test/p"],
+        )
+    };
+    let issues = check(r#"{"code":"Identifier","profile":["http://unknown.test/id"]}"#);
+    let e = errors(&issues);
+    assert_eq!(e.len(), 1, "{issues:?}");
+    assert_eq!(e[0].expression, "Patient.identifier[0]");
+    assert!(e[0]
+        .message
+        .contains("Unknown profile http://unknown.test/id"));
+    assert!(errors(&check(r#"{"code":"Identifier"}"#)).is_empty());
+}
