@@ -132,6 +132,9 @@ pub fn walk_resource(
     if ty == "Bundle" {
         super::bundle::check(resource, location, issues);
     }
+    if ty == "StructureDefinition" {
+        super::derived_fixed::check(v, resource, issues);
+    }
     let node = Node::resource(resource);
     let mut w = Walk {
         v,

@@ -15,6 +15,7 @@
 
 pub mod bundle;
 pub mod cardinality;
+pub mod derived_fixed;
 pub mod extensions;
 pub mod invariants;
 pub mod position;
