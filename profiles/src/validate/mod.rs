@@ -18,6 +18,7 @@ pub mod cardinality;
 pub mod derived_fixed;
 pub mod extensions;
 pub mod invariants;
+pub mod obligations;
 pub mod position;
 pub mod profile;
 pub mod structure;
