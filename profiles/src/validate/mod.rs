@@ -21,6 +21,7 @@ pub mod invariants;
 pub mod obligations;
 pub mod position;
 pub mod profile;
+pub mod sd_type_profiles;
 pub mod structure;
 
 use std::collections::HashMap;
