@@ -7,7 +7,8 @@
 //! evaluated with `fhirpath` at every element they apply to), [`profile`]
 //! (a StructureDefinition snapshot: cardinality, fixed and pattern values,
 //! maxLength, types, the profile's own constraints, required bindings and
-//! slicing by value/pattern discriminators).
+//! slicing by value/pattern discriminators), [`extensions`] (which
+//! extension urls may be used, and where).
 //!
 //! A [`Validator`] is built once (with the packages that provide profiles)
 //! and shared: it caches compiled profiles; every FHIRPath expression is
