@@ -24,6 +24,7 @@ pub mod position;
 pub mod profile;
 pub mod sd_type_profiles;
 pub mod structure;
+pub mod value_presence;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

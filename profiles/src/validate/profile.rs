@@ -66,6 +66,8 @@ struct Element {
     required: Option<(String, Allowed)>,
     slicing: Option<Slicing>,
     children: Vec<usize>,
+    /// `mustHaveValue` / `valueAlternatives` of a primitive.
+    presence: super::value_presence::Rules,
 }
 
 /// A compiled profile.
@@ -302,6 +304,7 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
         required,
         slicing,
         children: Vec::new(),
+        presence: super::value_presence::rules(e),
     }
 }
 
@@ -423,6 +426,15 @@ impl<'r> Run<'_, 'r> {
                 );
             }
         }
+        super::value_presence::check(
+            &el.presence,
+            &el.id,
+            &p.url,
+            inst.value,
+            inst.ext,
+            loc,
+            self.issues,
+        );
         if let Some(pattern) = &el.pattern {
             if !inst.value.is_some_and(|v| pattern_matches(pattern, v)) {
                 self.push(
