@@ -136,6 +136,7 @@ pub fn walk_resource(
         super::derived_fixed::check(v, resource, issues);
         super::obligations::check(v, resource, location, issues);
         super::sd_type_profiles::check(v, resource, location, issues);
+        super::sd_discriminators::check(resource, location, issues);
     }
     let node = Node::resource(resource);
     let mut w = Walk {

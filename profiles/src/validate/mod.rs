@@ -22,6 +22,7 @@ pub mod invariants;
 pub mod obligations;
 pub mod position;
 pub mod profile;
+pub mod sd_discriminators;
 pub mod sd_type_profiles;
 pub mod structure;
 pub mod value_presence;
