@@ -137,6 +137,7 @@ pub fn walk_resource(
         super::obligations::check(v, resource, location, issues);
         super::sd_type_profiles::check(v, resource, location, issues);
         super::sd_discriminators::check(resource, location, issues);
+        super::sd_paths::check(v, resource, location, issues);
     }
     let node = Node::resource(resource);
     let mut w = Walk {

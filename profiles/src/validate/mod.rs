@@ -23,6 +23,7 @@ pub mod obligations;
 pub mod position;
 pub mod profile;
 pub mod sd_discriminators;
+pub mod sd_paths;
 pub mod sd_type_profiles;
 pub mod structure;
 pub mod value_presence;
