@@ -18,6 +18,7 @@ pub mod bundle;
 pub mod cardinality;
 pub mod derived_fixed;
 pub mod extensions;
+pub mod global_profiles;
 pub mod invariants;
 pub mod obligations;
 pub mod position;
@@ -29,7 +30,7 @@ pub mod structure;
 pub mod value_presence;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use fhir_model::json::tree::Value as Json;
 
@@ -128,6 +129,8 @@ pub fn has_errors(issues: &[Issue]) -> bool {
 pub struct Validator {
     packages: Arc<PackageSet>,
     profiles: RwLock<HashMap<String, Option<Arc<profile::Profile>>>>,
+    /// The implementation guides' global profiles, read once.
+    globals: OnceLock<global_profiles::Globals>,
 }
 
 impl std::fmt::Debug for Validator {
@@ -149,6 +152,7 @@ impl Validator {
         Validator {
             packages,
             profiles: RwLock::new(HashMap::new()),
+            globals: OnceLock::new(),
         }
     }
 
@@ -207,9 +211,12 @@ impl Validator {
         let root = ty.to_owned();
         invariants::walk_resource(self, resource, resource, &root, issues);
         let mut urls: Vec<String> = declared_profiles(resource);
-        for p in profiles {
+        let globals = global_profiles::for_type(self, ty)
+            .iter()
+            .map(String::as_str);
+        for p in profiles.iter().copied().chain(globals) {
             if !urls.iter().any(|u| u == p) {
-                urls.push((*p).to_owned());
+                urls.push(p.to_owned());
             }
         }
         for url in urls {
