@@ -1,10 +1,12 @@
-//! Whether a primitive may stand without a value (R5's
+//! What a profile demands of a primitive's value beyond the core
+//! element properties. Whether it may stand without one (R5's
 //! `ElementDefinition.mustHaveValue` and `valueAlternatives`, used in R4
 //! profiles through their cross-version extensions): a primitive can
 //! carry only extensions (`"_active": {"extension": [...]}`); a profile
 //! may demand a real value (`mustHaveValue`), or allow its absence only
 //! when one of the listed extensions (`data-absent-reason`, …) says why
-//! (`valueAlternatives`).
+//! (`valueAlternatives`). And how short a string value may be (the core
+//! `minLength` extension, the counterpart of `maxLength`).
 
 use fhir_model::json::tree::Value as Json;
 
@@ -14,12 +16,14 @@ const MUST_HAVE_VALUE: &str =
     "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.mustHaveValue";
 const VALUE_ALTERNATIVES: &str =
     "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.valueAlternatives";
+const MIN_LENGTH: &str = "http://hl7.org/fhir/StructureDefinition/minLength";
 
 /// The rules of one element definition.
 #[derive(Debug, Default)]
 pub(crate) struct Rules {
     must_have_value: bool,
     alternatives: Vec<String>,
+    min_length: Option<usize>,
 }
 
 /// Reads the rules from an element definition (the R5 properties or the
@@ -37,6 +41,7 @@ pub(crate) fn rules(e: &Json) -> Rules {
                 .collect(),
             _ => Vec::new(),
         },
+        min_length: None,
     };
     if let Some(Json::Array(exts)) = field(e, "extension") {
         for x in exts {
@@ -47,6 +52,11 @@ pub(crate) fn rules(e: &Json) -> Rules {
                 Some(VALUE_ALTERNATIVES) => {
                     if let Some(u) = str_field(x, "valueCanonical") {
                         r.alternatives.push(u.to_owned());
+                    }
+                }
+                Some(MIN_LENGTH) => {
+                    if let Some(Json::Number(n)) = field(x, "valueInteger") {
+                        r.min_length = n.parse().ok();
                     }
                 }
                 _ => {}
@@ -67,6 +77,17 @@ pub(crate) fn check(
     location: &str,
     issues: &mut Vec<Issue>,
 ) {
+    if let (Some(min), Some(Json::String(s))) = (r.min_length, value) {
+        let n = s.chars().count();
+        if n < min {
+            issues.push(Issue::new(
+                Severity::Error,
+                "value",
+                location,
+                format!("Value '{s}' is shorter than permitted minimum length of {min} ({element} in profile '{profile}')"),
+            ));
+        }
+    }
     if value.is_some() || ext.is_none() || (!r.must_have_value && r.alternatives.is_empty()) {
         return;
     }
@@ -129,6 +150,13 @@ mod tests {
         assert_eq!(run(&def, None, DAR).len(), 1);
         assert!(run(&def, Some("true"), DAR).is_empty());
         assert!(run("{}", None, DAR).is_empty());
+    }
+
+    #[test]
+    fn min_length_bounds_a_string_from_below() {
+        let def = format!(r#"{{"extension":[{{"url":"{MIN_LENGTH}","valueInteger":3}}]}}"#);
+        assert_eq!(run(&def, Some(r#""ab""#), "{}").len(), 1);
+        assert!(run(&def, Some(r#""abc""#), "{}").is_empty());
     }
 
     #[test]
