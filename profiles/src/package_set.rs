@@ -156,11 +156,45 @@ impl PackageSet {
         out
     }
 
-    /// A resource by canonical URL, `url` or `url|version`.
+    /// A resource by canonical URL, `url` or `url|version`. A version
+    /// that is only the start of a semantic version (`|0.2`) matches the
+    /// latest one it starts (`0.2.1` over `0.2.0`), as canonical
+    /// references may state only major.minor.
     pub fn by_url(&self, canonical: &str) -> Option<(&Package, &PackageResource)> {
         self.packages
             .iter()
             .find_map(|p| p.by_url(canonical).map(|r| (&**p, r)))
+            .or_else(|| self.by_partial_version(canonical))
+    }
+
+    fn by_partial_version(&self, canonical: &str) -> Option<(&Package, &PackageResource)> {
+        let (url, version) = canonical.split_once('|')?;
+        // Only a partial semantic version (`1`, `1.2`): a full one that
+        // is missing stays missing, without a scan.
+        if version.is_empty()
+            || version.split('.').count() > 2
+            || !version.chars().all(|c| c.is_ascii_digit() || c == '.')
+        {
+            return None;
+        }
+        let prefix = format!("{version}.");
+        let key = |v: &str| -> Vec<u64> { v.split('.').map(|n| n.parse().unwrap_or(0)).collect() };
+        let mut best: Option<(&Package, &PackageResource, Vec<u64>)> = None;
+        for p in &self.packages {
+            for r in p.resources() {
+                let (Some(u), Some(v)) = (&r.url, &r.version) else {
+                    continue;
+                };
+                if u != url || !v.starts_with(&prefix) {
+                    continue;
+                }
+                let k = key(v);
+                if best.as_ref().is_none_or(|(_, _, b)| k > *b) {
+                    best = Some((&**p, r, k));
+                }
+            }
+        }
+        best.map(|(p, r, _)| (p, r))
     }
 
     pub fn by_type_id(
@@ -210,5 +244,25 @@ mod tests {
         assert!(!version_matches("4.0.x", "4.1.0"));
         assert!(!version_matches("4.0.1", "4.0.2"));
         assert!(version_matches("current", "1.2.3"));
+    }
+
+    #[test]
+    fn a_partial_version_finds_the_latest_it_starts() {
+        let sd = |v: &str| {
+            format!(
+                r#"{{"resourceType":"StructureDefinition","id":"p{}","url":"http://x.test/p","version":"{v}"}}"#,
+                v.replace('.', "-")
+            )
+        };
+        let files = ["0.1.3", "0.2.1", "0.2.0", "0.10.0"]
+            .map(|v| (format!("p{v}.json"), sd(v).into_bytes()));
+        let mut set = PackageSet::new();
+        set.add(Package::from_resources("x.test", "0.1.0", files).expect("package"));
+        let version = |c: &str| set.by_url(c).and_then(|(_, r)| r.version.clone());
+        assert_eq!(version("http://x.test/p|0.2").as_deref(), Some("0.2.1"));
+        assert_eq!(version("http://x.test/p|0.1.3").as_deref(), Some("0.1.3"));
+        assert_eq!(version("http://x.test/p|0").as_deref(), Some("0.10.0"));
+        assert_eq!(version("http://x.test/p|0.3"), None);
+        assert_eq!(version("http://x.test/p|0.2.9"), None);
     }
 }

@@ -38,7 +38,7 @@ use profiles::{Issue, Package, PackageSet, Policy, Severity, Validator};
 
 /// The level reached (gating cases agreeing on valid/invalid, in percent);
 /// raise it as the engine improves, never lower it to pass.
-const AGREEMENT_AT_LEAST: f64 = 86.0;
+const AGREEMENT_AT_LEAST: f64 = 90.0;
 
 fn suite_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tests/validator")
@@ -403,6 +403,9 @@ fn hl7_validator_r4_cases() {
         // only: the base step runs without them.
         let mut support_files = strings(get(case, "supporting"));
         support_files.extend(strings(get(case, "profiles")));
+        // R5-format definitions the Java runner converts to R4; the parts
+        // a definition needs read the same in both.
+        support_files.extend(strings(get(case, "supporting5")));
         let mut profile_files = Vec::new();
         let mut steps = vec![Step {
             mode: "base",

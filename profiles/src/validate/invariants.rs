@@ -134,12 +134,20 @@ pub fn walk_resource(
         super::bundle::check(resource, location, issues);
     }
     super::questionnaire::check(v, resource, location, issues);
+    if ty == "StructureDefinition" {
+        super::derived_fixed::check(v, resource, issues);
+        super::obligations::check(v, resource, location, issues);
+        super::sd_type_profiles::check(v, resource, location, issues);
+        super::sd_discriminators::check(resource, location, issues);
+        super::sd_paths::check(v, resource, location, issues);
+    }
     let node = Node::resource(resource);
     let mut w = Walk {
         v,
         resource,
         root,
         issues,
+        ext_parent: None,
     };
     w.node(node, ty, &[ty], location);
 }
@@ -149,6 +157,8 @@ struct Walk<'v, 'r, 'i> {
     resource: &'r Json,
     root: &'r Json,
     issues: &'i mut Vec<Issue>,
+    /// The url of the Extension whose children are being walked.
+    ext_parent: Option<&'r str>,
 }
 
 impl<'r> Walk<'_, 'r, '_> {
@@ -162,13 +172,9 @@ impl<'r> Walk<'_, 'r, '_> {
         if node.ty == "Extension" {
             self.extension_definition(node, location);
         }
+        let parent_url = self.ext_parent;
         if let Some(Json::Object(ext)) = node.ext {
-            let host = Host {
-                paths: constraint_paths,
-                ty: node.ty,
-                url: None,
-            };
-            self.extensions(ext, &host, location);
+            self.extensions(ext, node, constraint_paths, parent_url, location);
         }
         let Some(info) = meta::type_info(node.ty) else {
             return;
@@ -200,6 +206,12 @@ impl<'r> Walk<'_, 'r, '_> {
             .map(|(a, b, _)| a.is_some_and(|v| !is_empty(v)) || b.is_some_and(|v| !is_empty(v)))
             .collect();
         super::cardinality::check(info, &present, def_path, location, self.issues);
+        let saved = self.ext_parent;
+        self.ext_parent = if node.ty == "Extension" {
+            node.str_field("url")
+        } else {
+            None
+        };
         for (e, (val, ext, t)) in info.elements.iter().zip(values) {
             if val.is_none() && ext.is_none() {
                 continue;
@@ -239,13 +251,23 @@ impl<'r> Walk<'_, 'r, '_> {
                     continue;
                 }
                 if t == "Extension" {
-                    if let Some(url) = item.and_then(|x| super::str_field(x, "url")) {
-                        let host = Host {
-                            paths: constraint_paths,
-                            ty: node.ty,
-                            url: node.str_field("url"),
+                    if let Some(x) = item {
+                        let site = super::extensions::Site {
+                            location: &loc,
+                            modifier: e.name == "modifierExtension",
+                            container: node,
+                            container_location: location,
+                            container_paths: constraint_paths,
+                            parent_url,
                         };
-                        self.extension_context(url, &host, &loc);
+                        super::extensions::check(
+                            self.v,
+                            self.resource,
+                            self.root,
+                            x,
+                            &site,
+                            self.issues,
+                        );
                     }
                 }
                 if let (Some(Json::String(code)), "code") = (item, t) {
@@ -256,7 +278,11 @@ impl<'r> Walk<'_, 'r, '_> {
                     ext: item_ext,
                     ty: t,
                 };
-                let backbone = meta::type_info(t).is_some_and(|ti| ti.kind == Kind::Backbone);
+                // Data types based on BackboneElement (Timing, Dosage,
+                // ElementDefinition) are tabled as backbones: they are
+                // known by having constraints of their own.
+                let backbone = meta::type_info(t).is_some_and(|ti| ti.kind == Kind::Backbone)
+                    && !core().elements.contains_key(t);
                 if backbone {
                     self.node(child, &elem_path, &[&elem_path], &loc);
                 } else {
@@ -264,6 +290,7 @@ impl<'r> Walk<'_, 'r, '_> {
                 }
             }
         }
+        self.ext_parent = saved;
     }
 
     fn constraints(&mut self, node: Node<'r>, paths: &[&str], location: &str) {
@@ -294,79 +321,29 @@ impl<'r> Walk<'_, 'r, '_> {
     }
 
     /// An extension whose definition the package set has is checked
-    /// against it; one that is unknown (and not an HL7 core extension,
-    /// whose definitions come with the core package) is reported.
+    /// against it (whether its url may be used at all, and where, is
+    /// [`super::extensions`]).
     fn extension_definition(&mut self, node: Node<'r>, location: &str) {
         let (Some(value), Some(url)) = (node.value, node.str_field("url")) else {
             return;
         };
-        match self.v.profile(url) {
-            Some(p) if p.type_name == "Extension" => {
+        if let Some(p) = self.v.profile(url) {
+            if p.type_name == "Extension" {
                 p.validate_element(self.v, self.resource, value, location, self.issues)
             }
-            Some(_) => {}
-            None if url.starts_with("http://hl7.org/fhir/") => {}
-            None => self.issues.push(Issue::new(
-                Severity::Warning,
-                "not-supported",
-                location,
-                format!("extension {url} is not known; its content is not checked"),
-            )),
         }
     }
 
-    /// An extension may only sit where its definition's `context` allows
-    /// (extensibility.html#context): an element path or type of the host,
-    /// `Element` anywhere, `Resource`/`DomainResource` on a resource, or
-    /// (type `extension`) inside the extension with that url. Contexts
-    /// this engine cannot judge (`fhirpath`) allow everything.
-    fn extension_context(&mut self, url: &str, host: &Host<'_>, location: &str) {
-        let Some(p) = self.v.profile(url) else {
-            return;
-        };
-        // The core extensions' R4 contexts are stale (the HL7 validator
-        // reads newer ones from hl7.fhir.uv.extensions): not judged.
-        if p.type_name != "Extension"
-            || p.contexts.is_empty()
-            || url.starts_with("http://hl7.org/fhir/StructureDefinition/")
-        {
-            return;
-        }
-        let kind = meta::type_info(host.ty).map(|t| t.kind);
-        let allowed = p.contexts.iter().any(|(ty, expr)| match ty.as_str() {
-            "element" => {
-                let expr = expr.as_str();
-                expr == "Element"
-                    || expr == "Base"
-                    || expr == host.ty
-                    || host.paths.contains(&expr)
-                    || inherited_path_matches(expr, host.paths)
-                    || (matches!(expr, "Resource" | "DomainResource")
-                        && kind == Some(Kind::Resource))
-                    || (expr == "BackboneElement" && kind == Some(Kind::Backbone))
-                    || expr.contains(':')
-                    || expr.contains('#')
-            }
-            "extension" => host.url == Some(expr.as_str()),
-            _ => true,
-        });
-        if !allowed {
-            let shown: Vec<&str> = p.contexts.iter().map(|(_, e)| e.as_str()).collect();
-            self.issues.push(Issue::new(
-                Severity::Error,
-                "structure",
-                location,
-                format!(
-                    "The extension {url} is not allowed to be used at this point (this element is [{}]; allowed: {})",
-                    host.paths.join(", "),
-                    shown.join(", ")
-                ),
-            ));
-        }
-    }
-
-    /// The extensions of a primitive (`_name.extension`).
-    fn extensions(&mut self, ext: &'r [(String, Json)], host: &Host<'_>, location: &str) {
+    /// The extensions of a primitive (`_name.extension`); `container` is
+    /// the primitive, `parent_url` the url of the Extension holding it.
+    fn extensions(
+        &mut self,
+        ext: &'r [(String, Json)],
+        container: Node<'r>,
+        paths: &[&str],
+        parent_url: Option<&'r str>,
+        location: &str,
+    ) {
         if let Some((_, Json::Array(list))) = ext.iter().find(|(k, _)| k == "extension") {
             for (i, x) in list.iter().enumerate() {
                 let node = Node {
@@ -375,35 +352,19 @@ impl<'r> Walk<'_, 'r, '_> {
                     ty: "Extension",
                 };
                 let loc = format!("{location}.extension[{i}]");
-                if let Some(url) = super::str_field(x, "url") {
-                    self.extension_context(url, host, &loc);
-                }
+                let site = super::extensions::Site {
+                    location: &loc,
+                    modifier: false,
+                    container,
+                    container_location: location,
+                    container_paths: paths,
+                    parent_url,
+                };
+                super::extensions::check(self.v, self.resource, self.root, x, &site, self.issues);
                 self.node(node, "Extension", &["Extension"], &loc);
             }
         }
     }
-}
-
-/// `DomainResource.text` names `Patient.text` too: an element a type
-/// inherits from one of the abstract bases.
-fn inherited_path_matches(expr: &str, paths: &[&str]) -> bool {
-    let Some((base, rest)) = expr.split_once('.') else {
-        return false;
-    };
-    matches!(
-        base,
-        "Resource" | "DomainResource" | "Element" | "BackboneElement"
-    ) && paths
-        .iter()
-        .any(|p| p.split_once('.').is_some_and(|(_, r)| r == rest))
-}
-
-/// Where an extension sits: the element paths and the type of the
-/// element holding it, and that element's url when it is an extension.
-struct Host<'a> {
-    paths: &'a [&'a str],
-    ty: &'a str,
-    url: Option<&'a str>,
 }
 
 /// `null`, `{}` and `[]` stand for nothing.

@@ -7,7 +7,8 @@
 //! evaluated with `fhirpath` at every element they apply to), [`profile`]
 //! (a StructureDefinition snapshot: cardinality, fixed and pattern values,
 //! maxLength, types, the profile's own constraints, required bindings and
-//! slicing), with the rules it calls in modules of their own (listed in
+//! slicing), [`extensions`] (which extension urls may be used, and
+//! where), with the other rules in modules of their own (listed in
 //! ARCHITECTURE.md).
 //!
 //! A [`Validator`] is built once (with the packages that provide profiles)
@@ -18,15 +19,17 @@ pub mod additional_binding;
 pub mod attachment;
 pub mod base_binding;
 pub mod bundle;
-pub mod canonical;
 pub mod cardinality;
 pub mod core_fixes;
+pub mod derived_fixed;
 pub mod discriminator;
 pub mod enable_when;
+pub mod extensions;
 pub mod global_profiles;
 pub mod invariants;
 pub mod json_comments;
 pub mod min_max;
+pub mod obligations;
 pub mod position;
 pub mod profile;
 pub mod qr_answers;
@@ -36,6 +39,9 @@ pub mod questionnaire_response;
 pub mod reference_target;
 pub mod resolve;
 pub mod resource_profiles;
+pub mod sd_discriminators;
+pub mod sd_paths;
+pub mod sd_type_profiles;
 pub mod structure;
 pub mod uuid_uri;
 pub mod value_controls;
@@ -43,7 +49,7 @@ pub mod vital_signs;
 pub mod vs_systems;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use fhir_model::json::tree::Value as Json;
 
@@ -155,6 +161,8 @@ pub struct Validator {
     /// Policy switches of the HL7 validator that some deployments want
     /// and others do not; see [`Policy`].
     pub(crate) policy: Policy,
+    /// The implementation guides' global profiles, read once.
+    globals: OnceLock<global_profiles::Globals>,
 }
 
 /// Optional checks, each named as the HL7 validator's setting is.
@@ -216,6 +224,7 @@ impl Validator {
             allow_json_comments: false,
             fetcher: None,
             policy: Policy::default(),
+            globals: OnceLock::new(),
         }
     }
 
@@ -316,11 +325,13 @@ impl Validator {
         let root = ty.to_owned();
         invariants::walk_resource(self, resource, resource, &root, issues);
         let mut urls: Vec<String> = declared_profiles(resource);
-        urls.extend(global_profiles::for_type(&self.packages, ty));
         urls.extend(vital_signs::profiles_for(resource));
-        for p in profiles {
+        let globals = global_profiles::for_type(self, ty)
+            .iter()
+            .map(String::as_str);
+        for p in profiles.iter().copied().chain(globals) {
             if !urls.iter().any(|u| u == p) {
-                urls.push((*p).to_owned());
+                urls.push(p.to_owned());
             }
         }
         for url in urls {

@@ -96,10 +96,13 @@ struct Inst<'r> {
 }
 
 impl Profile {
-    /// Compiles the StructureDefinition `url` (`url|version` allowed);
-    /// `None` when the set has no such StructureDefinition with a snapshot.
+    /// Compiles the StructureDefinition `url` (`url|version` allowed,
+    /// `|0.2` matching the latest `0.2.x`; a version the set lacks falls
+    /// back to the url's other version); `None` when the set has no such
+    /// StructureDefinition with a snapshot.
     pub fn load(packages: &PackageSet, url: &str) -> Option<Profile> {
-        let (pkg, res) = super::canonical::find(packages, "StructureDefinition", url)
+        let (pkg, res) = packages
+            .by_url(url)
             .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))?;
         if res.resource_type != "StructureDefinition" {
             return None;
@@ -598,6 +601,17 @@ impl<'r> Run<'_, 'r> {
             return;
         }
         let mut first: Option<Vec<Issue>> = None;
+        if code != "Extension" && urls.iter().all(|u| self.v.profile(u).is_none()) {
+            // A data type profile the package set lacks: the element
+            // cannot be checked as the profile requires.
+            self.push(
+                Severity::Error,
+                "structure",
+                loc,
+                format!("Unknown profile {}", urls.join(", ")),
+            );
+            return;
+        }
         for url in urls {
             let Some(prof) = self.v.profile(url) else {
                 continue;

@@ -225,3 +225,60 @@ fn issues_on_json_text_carry_line_and_column() {
     );
     assert!(oo.contains("operationoutcome-issue-col\",\"valueInteger\":5"));
 }
+
+#[test]
+fn data_types_based_on_backbone_element_get_their_own_constraints() {
+    // ElementDefinition (like Timing and Dosage) specializes
+    // BackboneElement; eld-18 applies to each snapshot element.
+    let sd = |el: &str| {
+        format!(
+            r#"{{"resourceType":"StructureDefinition","url":"http://x.test/sd","name":"X","status":"draft",
+            "kind":"resource","abstract":true,"type":"Patient","differential":{{"element":[{el}]}}}}"#
+        )
+    };
+    let bad = base(&sd(
+        r#"{"id":"Patient","path":"Patient","isModifier":true}"#,
+    ));
+    assert!(
+        errors(&bad).iter().any(|i| i.message.contains("eld-18")
+            && i.expression == "StructureDefinition.differential.element[0]"),
+        "{bad:?}"
+    );
+    let good = base(&sd(
+        r#"{"id":"Patient","path":"Patient","isModifier":true,"isModifierReason":"why"}"#,
+    ));
+    assert!(errors(&good).is_empty(), "{good:?}");
+}
+
+#[test]
+fn a_data_type_profile_the_set_lacks_is_an_error_where_it_applies() {
+    let profile = |ty: &str| {
+        format!(
+            r#"{{"resourceType":"StructureDefinition","id":"p","url":"http://x.test/p","type":"Patient",
+            "kind":"resource","derivation":"constraint","snapshot":{{"element":[
+            {{"id":"Patient","path":"Patient","min":0,"max":"*"}},
+            {{"id":"Patient.identifier","path":"Patient.identifier","min":0,"max":"*","type":[{ty}]}}]}}}}"#
+        )
+    };
+    let check = |ty: &str| {
+        let files = [(
+            "StructureDefinition-p.json".to_owned(),
+            profile(ty).into_bytes(),
+        )];
+        let mut set = PackageSet::new();
+        set.add(Package::from_resources("x.test", "0.1.0", files).expect("package"));
+        let v = Validator::new(Arc::new(set));
+        v.validate_json(
+            br#"{"resourceType":"Patient","identifier":[{"value":"1"}]}"#,
+            &["http://x.test/p"],
+        )
+    };
+    let issues = check(r#"{"code":"Identifier","profile":["http://unknown.test/id"]}"#);
+    let e = errors(&issues);
+    assert_eq!(e.len(), 1, "{issues:?}");
+    assert_eq!(e[0].expression, "Patient.identifier[0]");
+    assert!(e[0]
+        .message
+        .contains("Unknown profile http://unknown.test/id"));
+    assert!(errors(&check(r#"{"code":"Identifier"}"#)).is_empty());
+}
