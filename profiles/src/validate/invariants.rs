@@ -249,7 +249,12 @@ impl<'r> Walk<'_, 'r, '_> {
                     ext: item_ext,
                     ty: t,
                 };
-                let backbone = meta::type_info(t).is_some_and(|ti| ti.kind == Kind::Backbone);
+                // R4's Timing, Dosage, ElementDefinition, … specialize
+                // BackboneElement, so the type table calls them backbones;
+                // they are types of their own, whose constraints sit at
+                // their name (`ElementDefinition`, `Timing.repeat`).
+                let backbone = meta::type_info(t).is_some_and(|ti| ti.kind == Kind::Backbone)
+                    && !core().elements.contains_key(t);
                 if backbone {
                     self.node(child, &elem_path, &[&elem_path], &loc);
                 } else {
