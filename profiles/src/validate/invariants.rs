@@ -132,6 +132,7 @@ pub fn walk_resource(
     if ty == "Bundle" {
         super::bundle::check(resource, location, issues);
     }
+    super::resource_rules::check(v, resource, ty, location, issues);
     let node = Node::resource(resource);
     let mut w = Walk {
         v,
@@ -155,6 +156,8 @@ impl<'r> Walk<'_, 'r, '_> {
     /// whose constraints apply to it.
     fn node(&mut self, node: Node<'r>, def_path: &str, constraint_paths: &[&str], location: &str) {
         self.constraints(node, constraint_paths, location);
+        let contained = !std::ptr::eq(self.resource, self.root);
+        super::canonical::check(node, constraint_paths, contained, location, self.issues);
         if node.ty == "Extension" {
             self.extension_definition(node, location);
         }

@@ -14,10 +14,14 @@
 //! compiled once.
 
 pub mod bundle;
+pub mod canonical;
 pub mod cardinality;
+pub mod element_ids;
 pub mod invariants;
+pub mod measure;
 pub mod position;
 pub mod profile;
+pub mod resource_rules;
 pub mod structure;
 
 use std::collections::HashMap;
