@@ -15,6 +15,7 @@
 
 pub mod bundle;
 pub mod canonical;
+pub mod capability_statement;
 pub mod cardinality;
 pub mod element_ids;
 pub mod invariants;
@@ -22,6 +23,7 @@ pub mod measure;
 pub mod position;
 pub mod profile;
 pub mod resource_rules;
+pub mod search_parameter;
 pub mod structure;
 
 use std::collections::HashMap;
