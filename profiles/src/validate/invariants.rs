@@ -95,15 +95,20 @@ pub fn is_core(key: &str, expression: &str) -> bool {
 /// Evaluates `expression` at `node` inside `resource`; `Some(false)` when
 /// it fails, `None` when it cannot be evaluated.
 pub(crate) fn holds(
+    v: &Validator,
     expr: Option<&Expression>,
     resource: &Json,
     root: &Json,
     node: Node<'_>,
 ) -> Option<bool> {
     let expr = expr?;
+    let terminology = super::terminology::PackageTerminology {
+        packages: v.packages(),
+    };
     let ctx = Context::new(resource)
         .with_root_resource(root)
-        .with_input(vec![Item::Node(node)]);
+        .with_input(vec![Item::Node(node)])
+        .with_terminology(&terminology);
     let out = expr.evaluate(&ctx).ok()?;
     match out.as_slice() {
         [Item::Boolean(b)] => Some(*b),
@@ -282,7 +287,7 @@ impl<'r> Walk<'_, 'r, '_> {
                 let Some(c) = core.constraints.get(i) else {
                     continue;
                 };
-                if holds(c.compiled(), self.resource, self.root, node) == Some(false) {
+                if holds(self.v, c.compiled(), self.resource, self.root, node) == Some(false) {
                     self.issues.push(Issue::new(
                         c.severity,
                         "invariant",
