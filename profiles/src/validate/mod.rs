@@ -25,6 +25,7 @@ pub mod profile;
 pub mod resource_rules;
 pub mod search_parameter;
 pub mod structure;
+pub mod structure_definition;
 pub mod terminology;
 
 use std::collections::HashMap;

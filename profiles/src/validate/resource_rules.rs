@@ -17,6 +17,7 @@ pub(crate) fn check(
     match ty {
         "Measure" => super::measure::check_measure(v, resource, location, issues),
         "MeasureReport" => super::measure::check_report(v, resource, location, issues),
+        "StructureDefinition" => super::structure_definition::check(v, resource, location, issues),
         "SearchParameter" => super::search_parameter::check(v, resource, location, issues),
         "CapabilityStatement" => super::capability_statement::check(v, resource, location, issues),
         _ => {}
