@@ -162,7 +162,14 @@ impl<'r> Walk<'_, 'r, '_> {
     fn node(&mut self, node: Node<'r>, def_path: &str, constraint_paths: &[&str], location: &str) {
         self.constraints(node, constraint_paths, location);
         let contained = !std::ptr::eq(self.resource, self.root);
-        super::canonical::check(node, constraint_paths, contained, location, self.issues);
+        super::element_rules::check(
+            self.v,
+            node,
+            constraint_paths,
+            contained,
+            location,
+            self.issues,
+        );
         if node.ty == "Extension" {
             self.extension_definition(node, location);
         }

@@ -18,6 +18,8 @@ pub(crate) fn check(
         "Measure" => super::measure::check_measure(v, resource, location, issues),
         "MeasureReport" => super::measure::check_report(v, resource, location, issues),
         "StructureDefinition" => super::structure_definition::check(v, resource, location, issues),
+        "ValueSet" => super::value_set::check(resource, location, issues),
+        "CodeSystem" => super::code_system::check(resource, location, issues),
         "SearchParameter" => super::search_parameter::check(v, resource, location, issues),
         "CapabilityStatement" => super::capability_statement::check(v, resource, location, issues),
         _ => {}
