@@ -88,6 +88,8 @@ pub(crate) fn check(v: &Validator, sd: &Json, location: &str, issues: &mut Vec<I
         .then(|| meta::type_info(type_name))
         .flatten()
         .map(|t| t.name);
+    // The base's snapshot elements, read when a fixed value needs them.
+    let base_elements: std::cell::OnceCell<Option<Vec<Json>>> = std::cell::OnceCell::new();
     // The paths of the base's snapshot, read when a path needs them.
     let base_paths: std::cell::OnceCell<Option<Vec<String>>> = std::cell::OnceCell::new();
     for list_name in ["differential", "snapshot"] {
@@ -110,6 +112,21 @@ pub(crate) fn check(v: &Validator, sd: &Json, location: &str, issues: &mut Vec<I
                 continue;
             }
             type_profiles(packages, e, path, &at, issues);
+            if list_name == "differential" && derivation == "constraint" {
+                if let Some(base) = base_elements.get_or_init(|| {
+                    str_field(sd, "baseDefinition")
+                        .and_then(|b| sd_fetch(packages, b))
+                        .and_then(|b| crate::snapshot::elements(packages, b))
+                }) {
+                    fixed_kept(
+                        e,
+                        base,
+                        str_field(sd, "baseDefinition").unwrap_or(""),
+                        &at,
+                        issues,
+                    );
+                }
+            }
             let Some(root) = root else {
                 continue;
             };
@@ -142,6 +159,45 @@ pub(crate) fn check(v: &Validator, sd: &Json, location: &str, issues: &mut Vec<I
             }
             discriminators(e, root, path, &at, issues);
         }
+    }
+}
+
+/// A value the base fixes stays fixed: a differential may repeat it, not
+/// change it (profiling.html: a profile only constrains its base).
+fn fixed_kept(e: &Json, base: &[Json], base_url: &str, at: &str, issues: &mut Vec<Issue>) {
+    let Json::Object(props) = e else {
+        return;
+    };
+    let Some((key, value)) = props.iter().find(|(k, _)| k.starts_with("fixed")) else {
+        return;
+    };
+    // By id only: a path alone cannot tell slices apart.
+    let Some(id) = str_field(e, "id") else {
+        return;
+    };
+    let Some(b) = base.iter().find(|b| str_field(b, "id") == Some(id)) else {
+        return;
+    };
+    let Json::Object(bprops) = b else {
+        return;
+    };
+    let Some((bkey, bvalue)) = bprops.iter().find(|(k, _)| k.starts_with("fixed")) else {
+        return;
+    };
+    if key != bkey || value != bvalue {
+        let show = |v: &Json| match v {
+            Json::String(s) => s.clone(),
+            other => String::from_utf8_lossy(&fhir_model::json::tree::to_json(other)).into_owned(),
+        };
+        error(
+            issues,
+            format!("{at}.{key}"),
+            format!(
+                "Value is '{}' but is fixed to '{}' in the profile {base_url}, because the value must match the fixed value defined in '{base_url}'",
+                show(value),
+                show(bvalue)
+            ),
+        );
     }
 }
 
@@ -472,6 +528,57 @@ mod tests {
         assert!(
             e.iter().any(|m| m.starts_with("StructureDefinition.type:")),
             "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_fixed_value_of_the_base_stays() {
+        let ext = |id: &str, base: &str, url: &str| {
+            (
+                format!("{id}.json"),
+                format!(
+                    r#"{{"resourceType":"StructureDefinition","id":"{id}",
+                    "url":"http://example.org/{id}","name":"E","status":"draft",
+                    "kind":"complex-type","abstract":false,"type":"Extension",
+                    "baseDefinition":"{base}","derivation":"constraint",
+                    "snapshot":{{"element":[{{"id":"Extension","path":"Extension"}},
+                    {{"id":"Extension.url","path":"Extension.url","fixedUri":"{url}"}}]}}}}"#
+                )
+                .into_bytes(),
+            )
+        };
+        let mut set = PackageSet::new();
+        set.add(
+            crate::Package::from_resources(
+                "t",
+                "0.0.0",
+                vec![ext(
+                    "base",
+                    "http://example.org/x",
+                    "http://example.org/base",
+                )],
+            )
+            .expect("package"),
+        );
+        let v = Validator::new(std::sync::Arc::new(set));
+        let derived = |url: &str| {
+            let sd = format!(
+                r#"{{"resourceType":"StructureDefinition","url":"http://example.org/d","name":"D",
+                "status":"draft","kind":"complex-type","abstract":false,"type":"Extension",
+                "baseDefinition":"http://example.org/base","derivation":"constraint",
+                "context":[{{"type":"element","expression":"Element"}}],
+                "differential":{{"element":[{{"id":"Extension.url","path":"Extension.url","fixedUri":"{url}"}}]}}}}"#
+            );
+            v.validate_json(sd.as_bytes(), &[])
+                .into_iter()
+                .filter(|i| i.severity.is_error())
+                .map(|i| i.expression)
+                .collect::<Vec<_>>()
+        };
+        assert!(derived("http://example.org/base").is_empty());
+        assert_eq!(
+            derived("http://example.org/d"),
+            vec!["StructureDefinition.differential.element[0].fixedUri"]
         );
     }
 }
