@@ -24,6 +24,7 @@ pub mod element_rules;
 pub mod identifier;
 pub mod invariants;
 pub mod measure;
+pub mod obligation_profile;
 pub mod position;
 pub mod profile;
 pub mod resource_rules;

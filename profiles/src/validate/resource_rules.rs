@@ -17,7 +17,10 @@ pub(crate) fn check(
     match ty {
         "Measure" => super::measure::check_measure(v, resource, location, issues),
         "MeasureReport" => super::measure::check_report(v, resource, location, issues),
-        "StructureDefinition" => super::structure_definition::check(v, resource, location, issues),
+        "StructureDefinition" => {
+            super::structure_definition::check(v, resource, location, issues);
+            super::obligation_profile::check(v, resource, location, issues);
+        }
         "ValueSet" => super::value_set::check(resource, location, issues),
         "CodeSystem" => super::code_system::check(resource, location, issues),
         "SearchParameter" => super::search_parameter::check(v, resource, location, issues),
