@@ -30,7 +30,9 @@ pub struct Constraint {
 impl Constraint {
     pub fn compiled(&self) -> Option<&Expression> {
         self.compiled
-            .get_or_init(|| Expression::compile(&self.expression).ok())
+            .get_or_init(|| {
+                Expression::compile(super::errata::corrected(&self.key, &self.expression)).ok()
+            })
             .as_ref()
     }
 }

@@ -21,6 +21,7 @@ pub mod code_system;
 pub mod coding;
 pub mod element_ids;
 pub mod element_rules;
+pub mod errata;
 pub mod identifier;
 pub mod invariants;
 pub mod measure;
