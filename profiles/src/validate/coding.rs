@@ -62,6 +62,10 @@ fn unknown_code(
     let Some(code) = super::str_field(coding, "code") else {
         return;
     };
+    // Most systems (LOINC, SNOMED CT) are not loaded: one index lookup.
+    if v.packages().by_url(system).is_none() {
+        return;
+    }
     let version = super::str_field(coding, "version");
     let mut any = false;
     for (pkg, res) in v.packages().of_type("CodeSystem") {
