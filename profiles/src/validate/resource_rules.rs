@@ -21,7 +21,7 @@ pub(crate) fn check(
             super::structure_definition::check(v, resource, location, issues);
             super::obligation_profile::check(v, resource, location, issues);
         }
-        "ValueSet" => super::value_set::check(resource, location, issues),
+        "ValueSet" => super::value_set::check(v, resource, location, issues),
         "CodeSystem" => super::code_system::check(resource, location, issues),
         "SearchParameter" => super::search_parameter::check(v, resource, location, issues),
         "CapabilityStatement" => super::capability_statement::check(v, resource, location, issues),
