@@ -136,7 +136,7 @@ pub(crate) fn check(
             msg,
         ));
     }
-    context(resource, root, url, sd, site, container_url, issues);
+    context(v, resource, root, url, sd, site, container_url, issues);
 }
 
 /// `Extension.url` is absolute when it has a scheme (`http:`, `urn:`).
@@ -230,7 +230,9 @@ fn fixed_context(url: &str, i: usize, expr: &str) -> String {
 }
 
 /// Context and context invariants of a known extension.
+#[allow(clippy::too_many_arguments)]
 fn context(
+    v: &Validator,
     resource: &Json,
     root: &Json,
     url: &str,
@@ -292,7 +294,7 @@ fn context(
             continue;
         };
         let expr = compiled(text);
-        if holds(expr.as_ref(), resource, root, site.container) == Some(false) {
+        if holds(v, expr.as_ref(), resource, root, site.container) == Some(false) {
             issues.push(Issue::new(
                 Severity::Error,
                 "structure",

@@ -30,7 +30,9 @@ pub struct Constraint {
 impl Constraint {
     pub fn compiled(&self) -> Option<&Expression> {
         self.compiled
-            .get_or_init(|| Expression::compile(&self.expression).ok())
+            .get_or_init(|| {
+                Expression::compile(super::errata::corrected(&self.key, &self.expression)).ok()
+            })
             .as_ref()
     }
 }
@@ -60,8 +62,7 @@ pub fn core() -> &'static CoreConstraints {
                     key: s("key"),
                     severity: Severity::parse(&s("severity")),
                     human: s("human"),
-                    expression: super::core_fixes::corrected(&s("key"), &s("expression"))
-                        .to_owned(),
+                    expression: s("expression"),
                     compiled: OnceLock::new(),
                 });
             }
@@ -90,21 +91,26 @@ pub fn is_core(key: &str, expression: &str) -> bool {
     core()
         .constraints
         .iter()
-        .any(|c| c.key == key && c.expression == super::core_fixes::corrected(key, expression))
+        .any(|c| c.key == key && c.expression == expression)
 }
 
 /// Evaluates `expression` at `node` inside `resource`; `Some(false)` when
 /// it fails, `None` when it cannot be evaluated.
 pub(crate) fn holds(
+    v: &Validator,
     expr: Option<&Expression>,
     resource: &Json,
     root: &Json,
     node: Node<'_>,
 ) -> Option<bool> {
     let expr = expr?;
+    let terminology = super::terminology::PackageTerminology {
+        packages: v.packages(),
+    };
     let ctx = Context::new(resource)
         .with_root_resource(root)
-        .with_input(vec![Item::Node(node)]);
+        .with_input(vec![Item::Node(node)])
+        .with_terminology(&terminology);
     let out = expr.evaluate(&ctx).ok()?;
     match out.as_slice() {
         [Item::Boolean(b)] => Some(*b),
@@ -141,6 +147,7 @@ pub fn walk_resource(
         super::sd_discriminators::check(resource, location, issues);
         super::sd_paths::check(v, resource, location, issues);
     }
+    super::resource_rules::check(v, resource, ty, location, issues);
     let node = Node::resource(resource);
     let mut w = Walk {
         v,
@@ -168,7 +175,15 @@ impl<'r> Walk<'_, 'r, '_> {
     fn node(&mut self, node: Node<'r>, def_path: &str, constraint_paths: &[&str], location: &str) {
         self.constraints(node, constraint_paths, location);
         super::attachment::check(node, location, self.issues);
-        super::uuid_uri::check(node, location, self.issues);
+        let contained = !std::ptr::eq(self.resource, self.root);
+        super::element_rules::check(
+            self.v,
+            node,
+            constraint_paths,
+            contained,
+            location,
+            self.issues,
+        );
         if node.ty == "Extension" {
             self.extension_definition(node, location);
         }
@@ -278,9 +293,10 @@ impl<'r> Walk<'_, 'r, '_> {
                     ext: item_ext,
                     ty: t,
                 };
-                // Data types based on BackboneElement (Timing, Dosage,
-                // ElementDefinition) are tabled as backbones: they are
-                // known by having constraints of their own.
+                // R4's Timing, Dosage, ElementDefinition, … specialize
+                // BackboneElement, so the type table calls them backbones;
+                // they are types of their own, whose constraints sit at
+                // their name (`ElementDefinition`, `Timing.repeat`).
                 let backbone = meta::type_info(t).is_some_and(|ti| ti.kind == Kind::Backbone)
                     && !core().elements.contains_key(t);
                 if backbone {
@@ -308,7 +324,7 @@ impl<'r> Walk<'_, 'r, '_> {
                 let Some(c) = core.constraints.get(i) else {
                     continue;
                 };
-                if holds(c.compiled(), self.resource, self.root, node) == Some(false) {
+                if holds(self.v, c.compiled(), self.resource, self.root, node) == Some(false) {
                     self.issues.push(Issue::new(
                         c.severity,
                         "invariant",

@@ -372,7 +372,7 @@ const MAX_CODES: usize = 5_000;
 
 /// The (system, code) pairs a value set allows, when it is in the set and
 /// defined by concept lists or whole small code systems.
-fn value_set_codes(packages: &PackageSet, url: &str) -> Allowed {
+pub(crate) fn value_set_codes(packages: &PackageSet, url: &str) -> Allowed {
     let unknown = || Err(format!("value set {url} not available"));
     let Some((pkg, res)) = packages
         .by_url(url)
@@ -571,7 +571,14 @@ impl<'r> Run<'_, 'r> {
                 ext: inst.ext,
                 ty: inst.ty,
             };
-            if holds(c.expression.as_ref(), self.resource, self.resource, node) == Some(false) {
+            if holds(
+                self.v,
+                c.expression.as_ref(),
+                self.resource,
+                self.resource,
+                node,
+            ) == Some(false)
+            {
                 self.push(
                     c.severity,
                     "invariant",

@@ -425,16 +425,16 @@ mod tests {
         ),
         (
             r#"[{"linkId":"a","type":"choice","repeats":true,"answerOption":[
-                {"valueCoding":{"system":"s","code":"1"}},
-                {"valueCoding":{"system":"s","code":"2"},"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive","valueBoolean":true}]}]}]"#,
-            r#"[{"linkId":"a","answer":[{"valueCoding":{"system":"s","code":"2"}}]}]"#,
-            r#"[{"linkId":"a","answer":[{"valueCoding":{"system":"s","code":"1"}},{"valueCoding":{"system":"s","code":"2"}}]}]"#,
+                {"valueCoding":{"system":"http://x.test/s","code":"1"}},
+                {"valueCoding":{"system":"http://x.test/s","code":"2"},"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive","valueBoolean":true}]}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueCoding":{"system":"http://x.test/s","code":"2"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueCoding":{"system":"http://x.test/s","code":"1"}},{"valueCoding":{"system":"http://x.test/s","code":"2"}}]}]"#,
             "exclusive option",
         ),
         (
-            r#"[{"linkId":"a","type":"choice","answerOption":[{"valueCoding":{"system":"s","code":"1"}}]}]"#,
-            r#"[{"linkId":"a","answer":[{"valueCoding":{"system":"s","code":"1"}}]}]"#,
-            r#"[{"linkId":"a","answer":[{"valueCoding":{"system":"s","code":"3"}}]}]"#,
+            r#"[{"linkId":"a","type":"choice","answerOption":[{"valueCoding":{"system":"http://x.test/s","code":"1"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueCoding":{"system":"http://x.test/s","code":"1"}}]}]"#,
+            r#"[{"linkId":"a","answer":[{"valueCoding":{"system":"http://x.test/s","code":"3"}}]}]"#,
             "not in the set of permitted values",
         ),
         (

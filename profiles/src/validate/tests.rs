@@ -282,3 +282,43 @@ fn a_data_type_profile_the_set_lacks_is_an_error_where_it_applies() {
         .contains("Unknown profile http://unknown.test/id"));
     assert!(errors(&check(r#"{"code":"Identifier"}"#)).is_empty());
 }
+
+#[test]
+fn constraints_of_types_that_specialize_backbone_element_apply() {
+    // Timing and ElementDefinition derive from BackboneElement in R4, yet
+    // their constraints (tim-1 at Timing.repeat, eld-13 at
+    // ElementDefinition) apply wherever they are used.
+    let obs = |repeat: &str| {
+        format!(
+            r#"{{"resourceType":"Observation","status":"final","code":{{"text":"x"}},
+                "effectiveTiming":{{"repeat":{repeat}}}}}"#
+        )
+    };
+    let e = base(&obs(r#"{"duration":2}"#));
+    assert!(
+        errors(&e)
+            .iter()
+            .any(|i| i.message.contains("tim-1") && i.expression.ends_with(".repeat")),
+        "{e:?}"
+    );
+    let e = base(&obs(r#"{"duration":2,"durationUnit":"h"}"#));
+    assert!(errors(&e).is_empty(), "{e:?}");
+
+    let sd = |types: &str| {
+        format!(
+            r#"{{"resourceType":"StructureDefinition","url":"http://example.org/sd","name":"X",
+                "status":"draft","kind":"resource","abstract":false,"type":"Patient",
+                "baseDefinition":"http://hl7.org/fhir/StructureDefinition/Patient",
+                "derivation":"constraint","differential":{{"element":[
+                {{"id":"Patient.link.other","path":"Patient.link.other","type":[{types}]}}]}}}}"#
+        )
+    };
+    let e = base(&sd(r#"{"code":"Reference"},{"code":"Reference"}"#));
+    assert!(
+        errors(&e).iter().any(|i| i.message.contains("eld-13")
+            && i.expression == "StructureDefinition.differential.element[0]"),
+        "{e:?}"
+    );
+    let e = base(&sd(r#"{"code":"Reference"}"#));
+    assert!(errors(&e).is_empty(), "{e:?}");
+}
