@@ -40,4 +40,4 @@ pub mod validate;
 pub use error::Error;
 pub use package::{Dependency, Manifest, Package, PackageCache, PackageResource};
 pub use package_set::{PackageSet, Warning, CONFORMANCE_TYPES};
-pub use validate::{has_errors, operation_outcome, Issue, Severity, Validator};
+pub use validate::{has_errors, operation_outcome, Issue, Options, Severity, Validator};

@@ -13,12 +13,19 @@
 //! and shared: it caches compiled profiles; every FHIRPath expression is
 //! compiled once.
 
+pub mod attachment;
 pub mod bundle;
+pub mod bundle_links;
+pub mod bundle_refs;
 pub mod cardinality;
+pub mod content;
 pub mod invariants;
+pub mod options;
 pub mod position;
 pub mod profile;
+pub mod strings;
 pub mod structure;
+pub mod xhtml;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -26,6 +33,8 @@ use std::sync::{Arc, RwLock};
 use fhir_model::json::tree::Value as Json;
 
 use crate::PackageSet;
+
+pub use options::Options;
 
 /// Issue severity, as OperationOutcome names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -120,6 +129,7 @@ pub fn has_errors(issues: &[Issue]) -> bool {
 pub struct Validator {
     packages: Arc<PackageSet>,
     profiles: RwLock<HashMap<String, Option<Arc<profile::Profile>>>>,
+    options: Options,
 }
 
 impl std::fmt::Debug for Validator {
@@ -141,7 +151,18 @@ impl Validator {
         Validator {
             packages,
             profiles: RwLock::new(HashMap::new()),
+            options: Options::default(),
         }
+    }
+
+    /// The validator with these settings (stricter than the defaults).
+    pub fn with_options(mut self, options: Options) -> Validator {
+        self.options = options;
+        self
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     pub fn packages(&self) -> &PackageSet {
