@@ -20,6 +20,7 @@ pub mod bundle_refs;
 pub mod cardinality;
 pub mod content;
 pub mod invariants;
+pub mod narrative_control;
 pub mod options;
 pub mod position;
 pub mod profile;

@@ -66,6 +66,7 @@ struct Element {
     required: Option<(String, Allowed)>,
     slicing: Option<Slicing>,
     children: Vec<usize>,
+    narrative: Option<super::narrative_control::Control>,
 }
 
 /// A compiled profile.
@@ -302,6 +303,7 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
         required,
         slicing,
         children: Vec::new(),
+        narrative: super::narrative_control::compile(e),
     }
 }
 
@@ -511,6 +513,9 @@ impl<'r> Run<'_, 'r> {
                     ),
                 );
             }
+        }
+        if let Some(c) = &el.narrative {
+            super::narrative_control::check(c, inst.value, self.resource, &p.url, loc, self.issues);
         }
         self.type_profiles(el, inst, loc);
         self.children(ei, inst, loc);
