@@ -20,6 +20,7 @@ pub mod bundle_refs;
 pub mod cardinality;
 pub mod content;
 pub mod invariants;
+pub mod json_comments;
 pub mod narrative_control;
 pub mod options;
 pub mod position;
@@ -174,11 +175,19 @@ impl Validator {
     /// `meta.profile` and the ones in `profiles`.
     pub fn validate_json(&self, bytes: &[u8], profiles: &[&str]) -> Vec<Issue> {
         let mut issues = Vec::new();
+        let bytes: &[u8] = &if self.options.allow_json_comments {
+            json_comments::blank(bytes)
+        } else {
+            std::borrow::Cow::Borrowed(bytes)
+        };
         let tree = match structure::check(bytes, &mut issues) {
             Some(tree) => tree,
             None => return issues,
         };
         self.validate_tree_into(&tree, profiles, &mut issues);
+        if self.options.ignore_contained {
+            issues.retain(|i| !i.expression.contains(".contained["));
+        }
         for i in &mut issues {
             i.position = position::locate(bytes, &i.expression);
         }

@@ -45,6 +45,14 @@ pub fn check(s: &str, ty: &str, options: &Options, location: &str, issues: &mut 
             };
             issues.push(Issue::new(severity, "invalid", location, message));
         }
+        "uri" | "url" if options.no_example_urls && is_example_url(s) => {
+            issues.push(Issue::new(
+                Severity::Error,
+                "invalid",
+                location,
+                format!("Example URLs are not allowed in this context ({s})"),
+            ));
+        }
         "markdown" => {
             if let Some(at) = html_tag_start(s) {
                 let start: String = s[at..].chars().take(2).collect();
@@ -65,6 +73,23 @@ pub fn check(s: &str, ty: &str, options: &Options, location: &str, issues: &mut 
         }
         _ => {}
     }
+}
+
+/// A URL in a domain reserved for examples (RFC 2606 and the ones FHIR
+/// examples use), or an OID from the example arcs.
+pub(crate) fn is_example_url(url: &str) -> bool {
+    const DOMAINS: [&str; 5] = [
+        "example.org",
+        "acme.com",
+        "acme.org",
+        "example.com",
+        "example.net",
+    ];
+    DOMAINS
+        .iter()
+        .any(|d| url.contains(&format!("{d}/")) || url.ends_with(d))
+        || url.starts_with("urn:oid:1.3.6.1.4.1.32473.")
+        || url.starts_with("urn:oid:2.999.")
 }
 
 /// Whether `s` has something shaped like a tag: `<name …>` or `</name>`
@@ -146,6 +171,18 @@ mod tests {
             .severity
             .is_error());
         assert!(run("Standard Name", "string", &strict).is_empty());
+    }
+
+    #[test]
+    fn example_urls() {
+        let url = "http://repository.example.org/fhir/DocumentReference/example";
+        assert!(run(url, "url", &Options::default()).is_empty());
+        let strict = Options {
+            no_example_urls: true,
+            ..Options::default()
+        };
+        assert!(run(url, "url", &strict)[0].severity.is_error());
+        assert!(run("http://hl7.org/fhir", "uri", &strict).is_empty());
     }
 
     #[test]
