@@ -25,6 +25,7 @@ pub mod narrative_control;
 pub mod options;
 pub mod position;
 pub mod profile;
+pub mod reference_exists;
 pub mod strings;
 pub mod structure;
 pub mod xhtml;
@@ -229,6 +230,9 @@ impl Validator {
         };
         let root = ty.to_owned();
         invariants::walk_resource(self, resource, resource, &root, issues);
+        if self.options.check_references_exist {
+            reference_exists::check(resource, &root, issues);
+        }
         let mut urls: Vec<String> = declared_profiles(resource);
         for p in profiles {
             if !urls.iter().any(|u| u == p) {

@@ -1,8 +1,8 @@
 //! Switches that make the validator stricter than the base rules, as the
 //! HL7 validator's settings do (its test manifest names them per case:
 //! `security-checks`, `noHtmlInMarkdown`, `examples`, `allow-comments`,
-//! `validateContains`). Every switch is off by default: off is what the
-//! specification requires.
+//! `validateContains`, `validateReference`). Every switch is off by
+//! default: off is what the specification requires.
 
 /// Validation settings; see [`super::Validator::with_options`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,6 +22,9 @@ pub struct Options {
     /// Contained resources are not validated (HL7 validator
     /// `validateContains: IGNORE`).
     pub ignore_contained: bool,
+    /// Literal references must resolve inside the payload (HL7 validator
+    /// `validateReference: CHECK_EXISTS…`); see [`super::reference_exists`].
+    pub check_references_exist: bool,
 }
 
 #[cfg(test)]
