@@ -214,6 +214,13 @@ fn xml_that_breaks_the_rules() {
             "",
         ),
         (
+            format!(
+                r#"<Patient {NS}><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml">CPT&reg;</div></text></Patient>"#
+            ),
+            IssueKind::Syntax,
+            "",
+        ),
+        (
             format!(r#"<Patient {NS}><multipleBirthInteger value="1.5"/></Patient>"#),
             IssueKind::Value,
             "Patient.multipleBirthInteger",

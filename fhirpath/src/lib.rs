@@ -290,6 +290,25 @@ mod tests {
     }
 
     #[test]
+    fn contained_references_resolve_from_a_bundle() {
+        let b = json(
+            r##"{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Observation",
+            "contained":[{"resourceType":"Device","id":"d"}],"device":{"reference":"#d"}}},
+            {"resource":{"resourceType":"Observation","device":{"reference":"#x"}}}]}"##,
+        );
+        check(
+            &b,
+            "entry.resource.ofType(Observation).device.resolve().id",
+            &["d"],
+        );
+        check(
+            &b,
+            "entry.resource.ofType(Observation).all(device.resolve().exists())",
+            &["false"],
+        );
+    }
+
+    #[test]
     fn reference_types_let_search_parameters_test_the_target_type() {
         let r = json(OBS);
         let e = Expression::compile("Observation.subject.where(resolve() is Patient)").expect("c");

@@ -21,9 +21,9 @@
 //! The case settings the Java runner honours are honoured here too: the
 //! profile step's supporting files load for that step only; `package-map`
 //! dependencies load; `assumeValidRestReferences`, `allow-comments`,
-//! `security-checks`, `examples`, `noHtmlInMarkdown`, `validateContains`
-//! and `for-publication` set the same [`Validator`] options; and
-//! `validateReference` gives the validator a fetcher that reads the
+//! `security-checks`, `examples`, `noHtmlInMarkdown`, `validateContains`,
+//! `for-publication` and `validateReference: CHECK_EXISTS*` set the same
+//! [`Validator`] options; and `validateReference` also gives the validator a fetcher that reads the
 //! referenced resource from the test folder, as the Java runner's does.
 //!
 //! Run with `--nocapture` for the report; every disagreement is listed with
@@ -36,9 +36,11 @@ use std::sync::Arc;
 use fhir_model::json::tree::{self, Value as Json};
 use profiles::{Issue, Package, PackageSet, Policy, Severity, Validator};
 
-/// The level reached (gating cases agreeing on valid/invalid, in percent);
-/// raise it as the engine improves, never lower it to pass.
-const AGREEMENT_AT_LEAST: f64 = 90.0;
+/// The levels reached (cases agreeing on valid/invalid, in percent): of
+/// every runnable case, and of the gating ones (no terminology server);
+/// raise them as the engine improves, never lower them to pass.
+const AGREEMENT_AT_LEAST: f64 = 93.5;
+const GATING_AGREEMENT_AT_LEAST: f64 = 98.0;
 
 fn suite_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tests/validator")
@@ -263,6 +265,8 @@ impl Options {
             allow_examples: text("examples").as_deref() != Some("false"),
             validate_contained: text("validateContains").as_deref() != Some("IGNORE"),
             for_publication: text("for-publication").as_deref() == Some("true"),
+            check_references_exist: text("validateReference")
+                .is_some_and(|p| p.starts_with("CHECK_EXISTS")),
         };
         Options {
             policy,
@@ -622,9 +626,14 @@ fn hl7_validator_r4_cases() {
         );
     }
     assert!(gating.cases > 400, "only {} gating cases ran", gating.cases);
-    let level = pct(gating.agree, gating.cases);
+    let level = pct(all.agree, all.cases);
     assert!(
         level >= AGREEMENT_AT_LEAST,
         "agreement {level:.1}% < {AGREEMENT_AT_LEAST}%"
+    );
+    let level = pct(gating.agree, gating.cases);
+    assert!(
+        level >= GATING_AGREEMENT_AT_LEAST,
+        "gating agreement {level:.1}% < {GATING_AGREEMENT_AT_LEAST}%"
     );
 }

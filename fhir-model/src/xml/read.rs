@@ -472,10 +472,50 @@ impl<'a> XmlReader<'a> {
         let end = self.position().min(self.src.len());
         let raw = self.src.get(child.at..end).unwrap_or_default();
         match std::str::from_utf8(raw) {
-            Ok(s) => Ok(Some(Value::String(s.to_owned()))),
+            Ok(s) => match undeclared_entity(s) {
+                // Without a DTD XML knows five named entities; the reader
+                // skipped the narrative, so it says so here.
+                Some(name) => Err(self.syntax(format!(
+                    "The entity \"{name}\" was referenced, but not declared."
+                ))),
+                None => Ok(Some(Value::String(s.to_owned()))),
+            },
             Err(_) => Err(self.syntax("the narrative is not UTF-8")),
         }
     }
+}
+
+/// The first named entity reference (`&reg;`) in markup that is not one
+/// of XML's five; comments and CDATA sections are not markup.
+fn undeclared_entity(markup: &str) -> Option<&str> {
+    let mut rest = markup;
+    while let Some(i) = rest.find(['&', '<']) {
+        let after = &rest[i + 1..];
+        if rest[i..].starts_with("<!--") {
+            rest = after.find("-->").map_or("", |j| &after[j + 3..]);
+            continue;
+        }
+        if rest[i..].starts_with("<![CDATA[") {
+            rest = after.find("]]>").map_or("", |j| &after[j + 3..]);
+            continue;
+        }
+        if rest[i..].starts_with('&') {
+            let end = after.find(';')?;
+            let name = &after[..end];
+            let is_name = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+            if is_name
+                && !name.starts_with('#')
+                && !matches!(name, "lt" | "gt" | "amp" | "quot" | "apos")
+            {
+                return Some(name);
+            }
+        }
+        rest = after;
+    }
+    None
 }
 
 /// Namespace declarations and `xsi:schemaLocation` may stand on any

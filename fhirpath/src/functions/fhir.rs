@@ -252,7 +252,9 @@ fn resolve<'a>(ev: &Eval<'_, 'a>, reference: &str) -> Option<&'a Json> {
                 }
             }
         }
-        return None;
+        // Evaluated on a Bundle, a reference cannot say which entry holds
+        // it; a contained resource of one entry (only one) is the target.
+        return bundle_contained(ctx.resource, id);
     }
     for root in [ctx.root_resource, ctx.resource].into_iter().flatten() {
         let node = Node::resource(root);
@@ -285,6 +287,33 @@ fn resolve<'a>(ev: &Eval<'_, 'a>, reference: &str) -> Option<&'a Json> {
     }
     let r = ctx.resolver?;
     r.resolve(reference)
+}
+
+/// The resource with this id contained in exactly one entry of `bundle`.
+fn bundle_contained<'a>(bundle: Option<&'a Json>, id: &str) -> Option<&'a Json> {
+    let node = Node::resource(bundle?);
+    if node.ty != "Bundle" {
+        return None;
+    }
+    let Some(Json::Array(entries)) = node.field("entry") else {
+        return None;
+    };
+    let mut found = entries.iter().filter_map(|e| {
+        let en = Node {
+            value: Some(e),
+            ext: None,
+            ty: "BundleEntry",
+        };
+        let res = Node::resource(en.field("resource")?);
+        match res.field("contained") {
+            Some(Json::Array(cs)) => cs
+                .iter()
+                .find(|c| Node::resource(c).str_field("id") == Some(id)),
+            _ => None,
+        }
+    });
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }
 
 /// The resource type named by a reference `[base/]Type/id[/_history/v]`.

@@ -9,6 +9,13 @@ use super::{field, resource_type, str_field, Issue, Severity};
 
 /// Checks `bundle` (at `location`) and pushes what it finds.
 pub fn check(bundle: &Json, location: &str, issues: &mut Vec<Issue>) {
+    super::bundle_links::check(bundle, location, issues);
+    super::bundle_refs::check(bundle, location, issues);
+    full_urls(bundle, location, issues);
+}
+
+/// The fullUrl rules of the entries.
+fn full_urls(bundle: &Json, location: &str, issues: &mut Vec<Issue>) {
     let ty = str_field(bundle, "type").unwrap_or("");
     // Transactions and batches may create resources, so their entries need
     // not have an identity yet; their responses name none.
@@ -109,7 +116,7 @@ mod tests {
     fn run(json: &str) -> Vec<String> {
         let v = tree::parse(json.as_bytes()).expect("json");
         let mut issues = Vec::new();
-        check(&v, "Bundle", &mut issues);
+        full_urls(&v, "Bundle", &mut issues);
         issues.into_iter().map(|i| i.message).collect()
     }
 

@@ -3,11 +3,10 @@
 //! does):
 //!
 //! - `que-12` says "more than one enableWhen" but tests `count() > 2`
-//!   (corrected to `> 1` in R4B);
-//! - `txt-2` ("The narrative SHALL have some non-whitespace content")
-//!   shares `htmlChecks()` with `txt-1`, which checks the markup only: the
-//!   content check is spelled out (text left once the tags are removed,
-//!   or an image).
+//!   (corrected to `> 1` in R4B).
+//!
+//! (`txt-2`, published as the same `htmlChecks()` as `txt-1`, is checked
+//! as content by [`super::xhtml::txt2`].)
 
 /// The expression to evaluate for core constraint `key` published as
 /// `expression`.
@@ -15,9 +14,6 @@ pub(crate) fn corrected<'a>(key: &str, expression: &'a str) -> &'a str {
     match (key, expression) {
         ("que-12", "enableWhen.count() > 2 implies enableBehavior.exists()") => {
             "enableWhen.count() > 1 implies enableBehavior.exists()"
-        }
-        ("txt-2", "htmlChecks()") => {
-            "htmlChecks() and (replaceMatches('<[^>]*>', '').trim().length() > 0 or contains('<img'))"
         }
         _ => expression,
     }

@@ -19,11 +19,14 @@ pub mod additional_binding;
 pub mod attachment;
 pub mod base_binding;
 pub mod bundle;
+pub mod bundle_links;
+pub mod bundle_refs;
 pub mod canonical;
 pub mod capability_statement;
 pub mod cardinality;
 pub mod code_system;
 pub mod coding;
+pub mod content;
 pub mod derived_fixed;
 pub mod discriminator;
 pub mod element_ids;
@@ -37,6 +40,7 @@ pub mod invariants;
 pub mod json_comments;
 pub mod measure;
 pub mod min_max;
+pub mod narrative_control;
 pub mod obligations;
 pub mod position;
 pub mod profile;
@@ -44,6 +48,7 @@ pub mod qr_answers;
 pub mod qr_value_set;
 pub mod questionnaire;
 pub mod questionnaire_response;
+pub mod reference_exists;
 pub mod reference_target;
 pub mod resolve;
 pub mod resource_profiles;
@@ -52,12 +57,14 @@ pub mod sd_discriminators;
 pub mod sd_paths;
 pub mod sd_type_profiles;
 pub mod search_parameter;
+pub mod strings;
 pub mod structure;
 pub mod terminology;
 pub mod value_controls;
 pub mod value_set;
 pub mod vital_signs;
 pub mod vs_systems;
+pub mod xhtml;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -194,6 +201,10 @@ pub struct Policy {
     /// `for-publication`: the stricter rules for resources published by
     /// HL7 (work group extension, modifier reasons).
     pub for_publication: bool,
+    /// `validateReference: CHECK_EXISTS`: a literal reference must
+    /// resolve in the enclosing Bundle, Parameters or the resource itself
+    /// (for exchanges that must be self-contained).
+    pub check_references_exist: bool,
 }
 
 impl Default for Policy {
@@ -204,6 +215,7 @@ impl Default for Policy {
             no_html_in_markdown: false,
             validate_contained: true,
             for_publication: false,
+            check_references_exist: false,
         }
     }
 }
@@ -335,6 +347,9 @@ impl Validator {
         };
         let root = ty.to_owned();
         invariants::walk_resource(self, resource, resource, &root, issues);
+        if self.policy.check_references_exist {
+            reference_exists::check(resource, &root, issues);
+        }
         let mut urls: Vec<String> = declared_profiles(resource);
         urls.extend(vital_signs::profiles_for(resource));
         let globals = global_profiles::for_type(self, ty)

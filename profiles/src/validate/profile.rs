@@ -72,6 +72,7 @@ struct Element {
     required: Option<(String, Allowed)>,
     slicing: Option<Slicing>,
     children: Vec<usize>,
+    narrative: Option<super::narrative_control::Control>,
 }
 
 /// A compiled profile.
@@ -353,6 +354,7 @@ fn compile_element(packages: &PackageSet, e: &Json, id: String, path: String) ->
         required,
         slicing,
         children: Vec::new(),
+        narrative: super::narrative_control::compile(e),
     }
 }
 
@@ -589,6 +591,9 @@ impl<'r> Run<'_, 'r> {
                     ),
                 );
             }
+        }
+        if let Some(c) = &el.narrative {
+            super::narrative_control::check(c, inst.value, self.resource, &p.url, loc, self.issues);
         }
         self.type_profiles(el, inst, loc);
         self.children(ei, inst, loc);

@@ -322,3 +322,30 @@ fn constraints_of_types_that_specialize_backbone_element_apply() {
     let e = base(&sd(r#"{"code":"Reference"}"#));
     assert!(errors(&e).is_empty(), "{e:?}");
 }
+
+#[test]
+fn json_comments_only_when_allowed() {
+    let text = b"// note\n{\"resourceType\":\"Basic\", /* c */ \"code\":{\"text\":\"x\"}}";
+    assert!(has_errors(&Validator::default().validate_json(text, &[])));
+    let v = Validator::default().allow_json_comments(true);
+    let issues = v.validate_json(text, &[]);
+    assert!(!has_errors(&issues), "{issues:?}");
+}
+
+#[test]
+fn contained_resources_can_be_left_alone() {
+    let id = "1".repeat(65);
+    let text = format!(
+        r##"{{"resourceType":"Basic","code":{{"text":"x"}},"author":{{"reference":"#{id}"}},
+        "contained":[{{"resourceType":"Practitioner","id":"{id}"}}]}}"##
+    );
+    assert!(has_errors(
+        &Validator::default().validate_json(text.as_bytes(), &[])
+    ));
+    let v = Validator::default().policy(Policy {
+        validate_contained: false,
+        ..Policy::default()
+    });
+    let issues = v.validate_json(text.as_bytes(), &[]);
+    assert!(!has_errors(&issues), "{issues:?}");
+}
