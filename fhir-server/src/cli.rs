@@ -194,10 +194,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             std::thread::sleep(std::time::Duration::from_secs(600));
         });
     }
+    let fetch_store = store.clone();
     let state = AppState {
         store,
         max_body_bytes: args.max_body_bytes,
-        validator: std::sync::Arc::new(profiles::Validator::new(std::sync::Arc::new(packages))),
+        // References the validator cannot resolve inside the payload are
+        // read from this server's store, so their targets are checked too.
+        validator: std::sync::Arc::new(
+            profiles::Validator::new(std::sync::Arc::new(packages))
+                .fetcher(crate::reference_fetch::fetcher(fetch_store)),
+        ),
         terminology: Default::default(),
     };
     actix_web::rt::System::new().block_on(async move {

@@ -30,6 +30,7 @@ pub mod local_codes;
 pub mod operation;
 pub mod packages;
 pub mod profile_enforcement;
+pub mod reference_fetch;
 pub mod search;
 pub mod security;
 pub mod store;
