@@ -81,8 +81,10 @@ mod tests {
     #[test]
     fn reads_this_process_and_a_child() {
         let me = std::process::id();
-        let peak = peak_kib(me).expect("VmHWM of this process");
+        // RSS first: other test threads may allocate in between, and the
+        // peak read after it is at least what the RSS was.
         let rss = rss_kib(me).expect("VmRSS of this process");
+        let peak = peak_kib(me).expect("VmHWM of this process");
         assert!(peak >= rss && rss > 0, "peak {peak} rss {rss}");
         // dd fills a 64 MiB buffer: the child's peak is at least that.
         let m = run_measured(Command::new("sh").args([
