@@ -13,17 +13,40 @@ use crate::value::{Collection, Item};
 /// take all memory.
 const REGEX_SIZE: usize = 1 << 20;
 
-fn regex(pattern: &str, full: bool) -> Result<regex::Regex, Error> {
+/// How many compiled patterns are kept. Invariants use a handful of
+/// literal patterns at every element (`eld-19`, `eld-20` on each element
+/// of a StructureDefinition): compiling them once each, not per call, is
+/// most of the cost of validating a profile.
+const REGEX_CACHE: usize = 256;
+
+type RegexCache = std::collections::HashMap<(String, bool), std::sync::Arc<regex::Regex>>;
+
+fn regex(pattern: &str, full: bool) -> Result<std::sync::Arc<regex::Regex>, Error> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<RegexCache>> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (pattern.to_owned(), full);
+    if let Some(r) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(r);
+    }
     let p = if full {
         format!("^(?:{pattern})$")
     } else {
         pattern.to_owned()
     };
-    regex::RegexBuilder::new(&p)
-        .size_limit(REGEX_SIZE)
-        .dot_matches_new_line(true)
-        .build()
-        .map_err(|e| Error::Evaluation(format!("bad regex: {e}")))
+    let compiled = std::sync::Arc::new(
+        regex::RegexBuilder::new(&p)
+            .size_limit(REGEX_SIZE)
+            .dot_matches_new_line(true)
+            .build()
+            .map_err(|e| Error::Evaluation(format!("bad regex: {e}")))?,
+    );
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= REGEX_CACHE {
+            c.clear();
+        }
+        c.insert(key, compiled.clone());
+    }
+    Ok(compiled)
 }
 
 fn chars_substring(s: &str, start: i64, len: Option<i64>) -> Option<String> {
