@@ -63,7 +63,11 @@ fn unknown_code(
         return;
     };
     // Most systems (LOINC, SNOMED CT) are not loaded: one index lookup.
-    if v.packages().by_url(system).is_none() {
+    // The large external terminologies are never complete in a package,
+    // even when one mislabels a fragment of them (JP-CLINS 1.5.2 ships a
+    // two-code `http://loinc.org` marked `complete`): their codes are a
+    // terminology server's business.
+    if is_external_terminology(system) || v.packages().by_url(system).is_none() {
         return;
     }
     let version = super::str_field(coding, "version");
@@ -100,6 +104,24 @@ fn unknown_code(
             ),
         ));
     }
+}
+
+/// Code systems defined outside FHIR whose content no package holds in
+/// full (terminologies.html#external, and the ones HL7 publishes
+/// `sid` URLs for).
+fn is_external_terminology(system: &str) -> bool {
+    const EXTERNAL: &[&str] = &[
+        "http://loinc.org",
+        "http://snomed.info/sct",
+        "http://unitsofmeasure.org",
+        "http://www.nlm.nih.gov/research/umls/rxnorm",
+        "http://www.ama-assn.org/go/cpt",
+        "urn:ietf:bcp:47",
+        "urn:ietf:bcp:13",
+        "urn:iso:std:iso:3166",
+        "urn:iso:std:iso:4217",
+    ];
+    EXTERNAL.contains(&system) || system.starts_with("http://hl7.org/fhir/sid/")
 }
 
 /// Whether a concept list (at any depth) defines `code`.
@@ -192,5 +214,26 @@ mod tests {
         assert!(e("a").is_empty());
         assert!(e("b").is_empty());
         assert_eq!(e("c"), vec!["Patient.maritalStatus.coding[0].code"]);
+    }
+
+    #[test]
+    fn a_package_fragment_of_an_external_terminology_is_not_complete() {
+        use std::sync::Arc;
+        let cs = br#"{"resourceType":"CodeSystem","id":"l","url":"http://loinc.org",
+            "status":"draft","content":"complete","concept":[{"code":"18842-5"}]}"#;
+        let mut set = crate::PackageSet::new();
+        set.add(
+            crate::Package::from_resources("t", "0.0.0", vec![("l.json".to_owned(), cs.to_vec())])
+                .expect("package"),
+        );
+        let v = Validator::new(Arc::new(set));
+        let json = br#"{"resourceType":"Observation","status":"final",
+            "code":{"coding":[{"system":"http://loinc.org","code":"2951-2"}]}}"#;
+        let errors: Vec<_> = v
+            .validate_json(json, &[])
+            .into_iter()
+            .filter(|i| i.severity.is_error())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
     }
 }
