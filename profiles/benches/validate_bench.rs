@@ -49,6 +49,8 @@ fn load(path: &Path) -> Arc<Package> {
 
 /// One input: its bytes and the profiles to check it against.
 struct Input {
+    /// `Type/id`, or the file name, for the report.
+    name: String,
     bytes: Vec<u8>,
     profiles: Vec<String>,
 }
@@ -60,8 +62,22 @@ fn run(label: &str, v: &Validator, inputs: &[Input]) {
         .collect();
     // Untimed: compiles every profile the inputs reach.
     let mut with_errors = 0;
+    let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
     for (i, p) in inputs.iter().zip(&refs) {
-        with_errors += usize::from(profiles::has_errors(&v.validate_json(&i.bytes, p)));
+        let issues = v.validate_json(&i.bytes, p);
+        with_errors += usize::from(profiles::has_errors(&issues));
+        if let Some(e) = issues.iter().find(|e| e.severity.is_error()) {
+            let key: String = e
+                .message
+                .split_whitespace()
+                .take(6)
+                .collect::<Vec<_>>()
+                .join(" ");
+            *reasons.entry(key).or_default() += 1;
+            if report() {
+                println!("    error in {}: {e}", i.name);
+            }
+        }
     }
     let rounds = if inputs.len() < 1000 { 20 } else { 3 };
     let start = Instant::now();
@@ -82,6 +98,22 @@ fn run(label: &str, v: &Validator, inputs: &[Input]) {
             t.elapsed().as_secs_f64() * 1e6
         })
         .collect();
+    if report() {
+        let mut slow: Vec<(f64, &str)> = each
+            .iter()
+            .zip(inputs)
+            .map(|(t, i)| (*t, i.name.as_str()))
+            .collect();
+        slow.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (t, name) in slow.iter().take(10) {
+            println!("    slow: {name} {t:.0} µs");
+        }
+        let mut by_count: Vec<(&String, &usize)> = reasons.iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(a.1));
+        for (reason, n) in by_count.iter().take(15) {
+            println!("    {n:>4} × {reason}");
+        }
+    }
     each.sort_by(f64::total_cmp);
     let median = each.get(each.len() / 2).copied().unwrap_or(0.0);
     println!(
@@ -91,6 +123,12 @@ fn run(label: &str, v: &Validator, inputs: &[Input]) {
         secs * 1e6 / n,
         median
     );
+}
+
+/// `VALIDATE_BENCH_REPORT=1`: also print the slowest inputs, each input's
+/// first error and the errors grouped by message.
+fn report() -> bool {
+    std::env::var_os("VALIDATE_BENCH_REPORT").is_some()
 }
 
 fn main() {
@@ -118,8 +156,12 @@ fn main() {
     names.sort();
     let clins_inputs: Vec<Input> = names
         .iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .map(|bytes| Input {
+        .filter_map(|p| {
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            Some((name, std::fs::read(p).ok()?))
+        })
+        .map(|(name, bytes)| Input {
+            name,
             bytes,
             profiles: Vec::new(),
         })
@@ -144,6 +186,7 @@ fn main() {
     let plain: Vec<Input> = r4
         .iter()
         .map(|r| Input {
+            name: format!("{}/{}", r.resource_type, r.id),
             bytes: r.bytes().to_vec(),
             profiles: Vec::new(),
         })
@@ -157,6 +200,7 @@ fn main() {
                 r.resource_type
             );
             Input {
+                name: format!("{}/{}", r.resource_type, r.id),
                 bytes: r.bytes().to_vec(),
                 profiles: jp_core.by_url(&url).map(|_| url).into_iter().collect(),
             }
