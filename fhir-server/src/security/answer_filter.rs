@@ -31,10 +31,7 @@ pub struct Item<'a> {
 /// `Err(NotFound)`: the answer is one hidden resource. Entries of a
 /// `*-response` Bundle answer request entries by position, so they keep
 /// their place and become 404s; other Bundles lose the entries.
-pub fn filter_answer(
-    body: &[u8],
-    hidden: &HideRule,
-) -> Result<Option<Vec<u8>>, Error> {
+pub fn filter_answer(body: &[u8], hidden: &HideRule) -> Result<Option<Vec<u8>>, Error> {
     let Ok(mut json) = serde_json::from_slice::<Value>(body) else {
         return Ok(None);
     };
@@ -74,10 +71,7 @@ pub fn filter_answer(
 /// Takes the hidden entries out of a Bundle, and out of the Bundles its
 /// entries hold (a batch answers a search entry with a searchset).
 /// Returns whether anything changed.
-fn filter_bundle(
-    bundle: &mut Value,
-    hidden: &HideRule,
-) -> Result<bool, Error> {
+fn filter_bundle(bundle: &mut Value, hidden: &HideRule) -> Result<bool, Error> {
     let kind = bundle
         .get("type")
         .and_then(Value::as_str)
