@@ -167,6 +167,23 @@ impl PackageSet {
             .or_else(|| self.by_partial_version(canonical))
     }
 
+    /// [`PackageSet::by_url`], falling back to the url's other version
+    /// when the version named is not loaded: validators judge against the
+    /// definition at hand rather than skip the check.
+    pub fn by_canonical(&self, canonical: &str) -> Option<(&Package, &PackageResource)> {
+        self.by_url(canonical)
+            .or_else(|| match canonical.split_once('|') {
+                Some((bare, _)) => self.by_url(bare),
+                None => None,
+            })
+    }
+
+    /// The JSON of the resource [`PackageSet::by_canonical`] finds.
+    pub fn json_by_canonical(&self, canonical: &str) -> Option<&fhir_model::json::tree::Value> {
+        let (pkg, res) = self.by_canonical(canonical)?;
+        res.json(pkg.source()).ok()
+    }
+
     fn by_partial_version(&self, canonical: &str) -> Option<(&Package, &PackageResource)> {
         let (url, version) = canonical.split_once('|')?;
         // Only a partial semantic version (`1`, `1.2`): a full one that

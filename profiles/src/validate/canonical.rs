@@ -1,6 +1,6 @@
 //! URLs that name things: `canonical` values, the defining `url` of a
-//! canonical resource, `urn:uuid:` URIs, and the lookup of a canonical
-//! resource in the package set that the conformance rules share.
+//! canonical resource, and `urn:uuid:` URIs. (Finding the resource a
+//! canonical names is [`crate::PackageSet::by_canonical`].)
 //!
 //! The spec (references.html#canonical) makes a canonical reference an
 //! absolute URL, or a `#fragment` pointing at a contained resource; the
@@ -14,7 +14,6 @@ use fhir_model::json::tree::Value as Json;
 use fhirpath::Node;
 
 use super::{Issue, Severity};
-use crate::PackageSet;
 
 /// The R4 resources whose `url` is their canonical identity.
 const CANONICAL_RESOURCES: &[&str] = &[
@@ -61,15 +60,6 @@ pub(crate) fn is_absolute(url: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'))
         && !rest.is_empty()
         && !rest.contains(' ')
-}
-
-/// The conformance resource a canonical names (`url` or `url|version`;
-/// a version that is not loaded falls back to any version).
-pub(crate) fn fetch<'a>(packages: &'a PackageSet, url: &str) -> Option<&'a Json> {
-    let (p, r) = packages
-        .by_url(url)
-        .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))?;
-    r.json(p.source()).ok()
 }
 
 /// The check of one primitive node of the base walk: `paths[0]` is its

@@ -4,7 +4,7 @@
 
 use fhir_model::json::tree::Value as Json;
 
-use super::{canonical, field, str_field, Issue, Severity, Validator};
+use super::{field, str_field, Issue, Severity, Validator};
 
 fn list<'a>(v: &'a Json, name: &str) -> &'a [Json] {
     match field(v, name) {
@@ -32,7 +32,9 @@ fn search_param(v: &Validator, param: &Json, at: &str, issues: &mut Vec<Issue>) 
     let (Some(url), Some(ty)) = (str_field(param, "definition"), str_field(param, "type")) else {
         return;
     };
-    let Some(sp) = canonical::fetch(v.packages(), url)
+    let Some(sp) = v
+        .packages()
+        .json_by_canonical(url)
         .filter(|sp| super::resource_type(sp) == Some("SearchParameter"))
     else {
         return;

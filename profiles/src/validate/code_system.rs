@@ -171,19 +171,13 @@ fn concept_values(
 
 #[cfg(test)]
 mod tests {
-    use crate::validate::Validator;
 
     fn errors(extra: &str) -> Vec<String> {
         let json = format!(
             r#"{{"resourceType":"CodeSystem","url":"http://example.org/cs","status":"draft",{extra},
             "concept":[{{"code":"a"}}]}}"#
         );
-        Validator::default()
-            .validate_json(json.as_bytes(), &[])
-            .into_iter()
-            .filter(|i| i.severity.is_error())
-            .map(|i| format!("{}: {}", i.expression, i.message))
-            .collect()
+        crate::validate::tests::base_errors(&json)
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub(crate) fn check(v: &Validator, node: Node<'_>, location: &str, issues: &mut 
     };
     if let Some(Json::String(system)) = super::field(coding, "system") {
         let supplement = || {
-            canonical::fetch(v.packages(), system).is_some_and(|cs| {
+            v.packages().json_by_canonical(system).is_some_and(|cs| {
                 super::resource_type(cs) == Some("CodeSystem")
                     && (super::str_field(cs, "content") == Some("supplement")
                         || super::field(cs, "supplements").is_some())
@@ -149,12 +149,7 @@ mod tests {
         let json = format!(
             r#"{{"resourceType":"Patient","maritalStatus":{{"coding":[{{"system":"{system}","code":"M"}}]}}}}"#
         );
-        Validator::default()
-            .validate_json(json.as_bytes(), &[])
-            .into_iter()
-            .filter(|i| i.severity.is_error())
-            .map(|i| format!("{}: {}", i.expression, i.message))
-            .collect()
+        crate::validate::tests::base_errors(&json)
     }
 
     #[test]

@@ -61,16 +61,7 @@ fn is_resource(m: &[(String, Json)]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::validate::Validator;
-
-    fn errors(json: &str) -> Vec<String> {
-        Validator::default()
-            .validate_json(json.as_bytes(), &[])
-            .into_iter()
-            .filter(|i| i.severity.is_error())
-            .map(|i| format!("{}: {}", i.expression, i.message))
-            .collect()
-    }
+    use crate::validate::tests::base_errors as errors;
 
     #[test]
     fn a_repeated_element_id_is_an_error() {

@@ -21,16 +21,7 @@ pub(crate) fn corrected<'a>(key: &str, expression: &'a str) -> &'a str {
 
 #[cfg(test)]
 mod tests {
-    use crate::validate::Validator;
-
-    fn errors(json: &str) -> Vec<String> {
-        Validator::default()
-            .validate_json(json.as_bytes(), &[])
-            .into_iter()
-            .filter(|i| i.severity.is_error())
-            .map(|i| format!("{}: {}", i.expression, i.message))
-            .collect()
-    }
+    use crate::validate::tests::base_errors as errors;
 
     #[test]
     fn two_enable_whens_need_an_enable_behavior() {

@@ -174,10 +174,7 @@ fn is_cross_version(url: &str) -> bool {
 
 /// The StructureDefinition of an extension url (`url|version` allowed).
 fn definition<'v>(v: &'v Validator, url: &str) -> Option<&'v Json> {
-    let packages = v.packages();
-    let (pkg, res) = packages
-        .by_url(url)
-        .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))?;
+    let (pkg, res) = v.packages().by_canonical(url)?;
     if res.resource_type != "StructureDefinition" {
         return None;
     }

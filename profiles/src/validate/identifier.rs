@@ -31,18 +31,12 @@ pub(crate) fn check(node: Node<'_>, location: &str, issues: &mut Vec<Issue>) {
 
 #[cfg(test)]
 mod tests {
-    use crate::validate::Validator;
 
     fn errors(value: &str) -> Vec<String> {
         let json = format!(
             r#"{{"resourceType":"Patient","identifier":[{{"system":"urn:ietf:rfc:3986","value":"{value}"}}]}}"#
         );
-        Validator::default()
-            .validate_json(json.as_bytes(), &[])
-            .into_iter()
-            .filter(|i| i.severity.is_error())
-            .map(|i| format!("{}: {}", i.expression, i.message))
-            .collect()
+        crate::validate::tests::base_errors(&json)
     }
 
     #[test]

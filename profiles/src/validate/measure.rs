@@ -19,7 +19,7 @@
 
 use fhir_model::json::tree::{self, Value as Json};
 
-use super::{canonical, field, str_field, Issue, Severity, Validator};
+use super::{field, str_field, Issue, Severity, Validator};
 
 const MEASURE_POPULATION: &str = "http://terminology.hl7.org/CodeSystem/measure-population";
 
@@ -79,7 +79,7 @@ fn resolve<'a>(v: &'a Validator, host: &'a Json, url: &str) -> Option<&'a Json> 
         Some(id) => list(host, "contained")
             .iter()
             .find(|c| str_field(c, "id") == Some(id)),
-        None => canonical::fetch(v.packages(), url),
+        None => v.packages().json_by_canonical(url),
     }
 }
 

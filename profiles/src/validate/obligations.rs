@@ -28,14 +28,7 @@ pub(crate) fn check(v: &Validator, sd: &Json, location: &str, issues: &mut Vec<I
         let Some(url) = str_field(ext, "valueCanonical") else {
             continue;
         };
-        let packages = v.packages();
-        let Some((pkg, res)) = packages
-            .by_url(url)
-            .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))
-        else {
-            continue;
-        };
-        let Ok(other) = res.json(pkg.source()) else {
+        let Some(other) = v.packages().json_by_canonical(url) else {
             continue;
         };
         let loc = format!("{location}.extension[{i}]");

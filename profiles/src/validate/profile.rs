@@ -102,9 +102,7 @@ impl Profile {
     /// back to the url's other version); `None` when the set has no such
     /// StructureDefinition with a snapshot.
     pub fn load(packages: &PackageSet, url: &str) -> Option<Profile> {
-        let (pkg, res) = packages
-            .by_url(url)
-            .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))?;
+        let (pkg, res) = packages.by_canonical(url)?;
         if res.resource_type != "StructureDefinition" {
             return None;
         }
@@ -376,10 +374,7 @@ const MAX_CODES: usize = 5_000;
 /// defined by concept lists or whole small code systems.
 pub(crate) fn value_set_codes(packages: &PackageSet, url: &str) -> Allowed {
     let unknown = || Err(format!("value set {url} not available"));
-    let Some((pkg, res)) = packages
-        .by_url(url)
-        .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))
-    else {
+    let Some((pkg, res)) = packages.by_canonical(url) else {
         return unknown();
     };
     let Ok(vs) = res.json(pkg.source()) else {

@@ -126,21 +126,14 @@ fn is_fhir_type(v: &Validator, ty: &str) -> bool {
 /// The `type` of the base definition, when the set has it.
 fn base_type<'v>(v: &'v Validator, sd: &Json) -> Option<&'v str> {
     let url = str_field(sd, "baseDefinition")?;
-    let packages = v.packages();
-    let (pkg, res) = packages
-        .by_url(url)
-        .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))?;
-    str_field(res.json(pkg.source()).ok()?, "type")
+    str_field(v.packages().json_by_canonical(url)?, "type")
 }
 
 /// The snapshot elements of the base definition, when the set has it.
 fn base_elements(v: &Validator, sd: &Json) -> Option<Vec<Json>> {
     let url = str_field(sd, "baseDefinition")?;
     let packages = v.packages();
-    let (pkg, res) = packages
-        .by_url(url)
-        .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))?;
-    crate::snapshot::elements(packages, res.json(pkg.source()).ok()?)
+    crate::snapshot::elements(packages, packages.json_by_canonical(url)?)
 }
 
 /// Whether a differential path names an element of the base snapshot:

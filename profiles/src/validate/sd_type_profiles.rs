@@ -45,10 +45,7 @@ pub(crate) fn check(v: &Validator, sd: &Json, location: &str, issues: &mut Vec<I
 
 /// What is wrong with profile `url` on a type `code` of element `path`.
 fn mismatch(v: &Validator, code: &str, path: &str, url: &str) -> Option<String> {
-    let packages = v.packages();
-    let (pkg, res) = packages
-        .by_url(url)
-        .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))?;
+    let (pkg, res) = v.packages().by_canonical(url)?;
     if res.resource_type != "StructureDefinition" {
         return None;
     }

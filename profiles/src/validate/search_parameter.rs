@@ -10,7 +10,7 @@ use fhir_model::json::tree::Value as Json;
 use fhir_model::meta::{self, Kind};
 use fhirpath::ast::Ast;
 
-use super::{canonical, field, str_field, Issue, Severity, Validator};
+use super::{field, str_field, Issue, Severity, Validator};
 
 pub(crate) fn check(v: &Validator, sp: &Json, location: &str, issues: &mut Vec<Issue>) {
     let bases: Vec<&str> = match field(sp, "base") {
@@ -24,7 +24,9 @@ pub(crate) fn check(v: &Validator, sp: &Json, location: &str, issues: &mut Vec<I
         _ => Vec::new(),
     };
     if let Some(master_url) = str_field(sp, "derivedFrom") {
-        if let Some(master) = canonical::fetch(v.packages(), master_url)
+        if let Some(master) = v
+            .packages()
+            .json_by_canonical(master_url)
             .filter(|m| super::resource_type(m) == Some("SearchParameter"))
         {
             derived(sp, master, master_url, &bases, location, issues);

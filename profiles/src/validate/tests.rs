@@ -7,6 +7,16 @@ fn base(json: &str) -> Vec<Issue> {
     Validator::default().validate_json(json.as_bytes(), &[])
 }
 
+/// The errors base validation finds in `json`, as `location: message`:
+/// the shared helper of the rule modules' tests.
+pub(crate) fn base_errors(json: &str) -> Vec<String> {
+    base(json)
+        .into_iter()
+        .filter(|i| i.severity.is_error())
+        .map(|i| format!("{}: {}", i.expression, i.message))
+        .collect()
+}
+
 fn errors(issues: &[Issue]) -> Vec<&Issue> {
     issues.iter().filter(|i| i.severity.is_error()).collect()
 }

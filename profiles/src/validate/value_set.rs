@@ -47,7 +47,9 @@ fn filters(v: &Validator, inc: &Json, system: &str, at: &str, issues: &mut Vec<I
     let Some(Json::Array(list)) = field(inc, "filter") else {
         return;
     };
-    let Some(cs) = canonical::fetch(v.packages(), system)
+    let Some(cs) = v
+        .packages()
+        .json_by_canonical(system)
         .filter(|cs| super::resource_type(cs) == Some("CodeSystem"))
     else {
         return;
@@ -88,7 +90,9 @@ fn filters(v: &Validator, inc: &Json, system: &str, at: &str, issues: &mut Vec<I
             ));
             continue;
         };
-        let target = canonical::fetch(v.packages(), sys)
+        let target = v
+            .packages()
+            .json_by_canonical(sys)
             .filter(|t| super::resource_type(t) == Some("CodeSystem"))
             .filter(|t| str_field(t, "content") == Some("complete"));
         if let Some(target) = target {
@@ -125,12 +129,7 @@ mod tests {
             r#"{{"resourceType":"ValueSet","url":"http://example.org/vs","status":"draft",
             "compose":{{"include":[{{"system":"{system}"}}]}}}}"#
         );
-        Validator::default()
-            .validate_json(json.as_bytes(), &[])
-            .into_iter()
-            .filter(|i| i.severity.is_error())
-            .map(|i| format!("{}: {}", i.expression, i.message))
-            .collect()
+        crate::validate::tests::base_errors(&json)
     }
 
     #[test]

@@ -12,10 +12,7 @@ use fhir_model::json::tree::Value as Json;
 /// The code systems the value set `url` (`url|version` allowed) can draw
 /// codes from, when that is known from its compose alone.
 pub(crate) fn included_systems(packages: &PackageSet, url: &str) -> Option<Vec<String>> {
-    let (pkg, res) = packages
-        .by_url(url)
-        .or_else(|| packages.by_url(url.split('|').next().unwrap_or(url)))?;
-    let vs = res.json(pkg.source()).ok()?;
+    let vs = packages.json_by_canonical(url)?;
     let Some(Json::Array(includes)) = field(vs, "compose").and_then(|c| field(c, "include")) else {
         return None;
     };
