@@ -40,7 +40,7 @@ fn full_urls(bundle: &Json, location: &str, issues: &mut Vec<Issue>) {
             }
             continue;
         };
-        if !is_absolute(full_url) {
+        if !super::canonical::has_scheme(full_url) {
             issues.push(Issue::new(
                 Severity::Error,
                 "invalid",
@@ -75,20 +75,6 @@ fn full_urls(bundle: &Json, location: &str, issues: &mut Vec<Issue>) {
             )),
             Some(_) => {}
         }
-    }
-}
-
-/// `scheme:…` with a scheme as RFC 3986 spells it.
-fn is_absolute(url: &str) -> bool {
-    match url.split_once(':') {
-        Some((scheme, _)) => {
-            !scheme.is_empty()
-                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        }
-        None => false,
     }
 }
 

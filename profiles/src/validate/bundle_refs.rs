@@ -120,7 +120,7 @@ fn from_bundle(
     let mut version = "";
     let mut expected_type: Option<&str> = None;
     let target: String;
-    if is_absolute(reference) {
+    if super::canonical::has_scheme(reference) {
         target = match reference.find("/_history/") {
             Some(h) => {
                 version = &reference[h + 10..];
@@ -208,7 +208,7 @@ fn from_bundle(
             );
         }
     }
-    if matches.is_empty() && !is_absolute(reference) {
+    if matches.is_empty() && !super::canonical::has_scheme(reference) {
         let mut parts = reference.split('/');
         let (t, id) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         for (j, e) in entries.iter().enumerate() {
@@ -296,7 +296,7 @@ fn resolve(
         return None;
     }
     let name = how.name;
-    if is_absolute(reference) {
+    if super::canonical::has_scheme(reference) {
         return match index.by_url.get(reference).map(Vec::as_slice) {
             None | Some([]) => {
                 if !how.optional && !r.is_uri {
@@ -749,19 +749,6 @@ fn collect(v: &Json, ty: &str, location: &str, out: &mut Vec<Ref>, depth: usize)
                 _ => {}
             }
         }
-    }
-}
-
-/// `scheme:…` (RFC 3986).
-fn is_absolute(url: &str) -> bool {
-    match url.split_once(':') {
-        Some((scheme, _)) => {
-            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        }
-        None => false,
     }
 }
 

@@ -47,6 +47,18 @@ const CANONICAL_RESOURCES: &[&str] = &[
     "ValueSet",
 ];
 
+/// Whether `url` starts with a scheme (RFC 3986: a letter, then letters,
+/// digits, `+`, `-`, `.`, then a colon), as `Extension.url`, Bundle
+/// `fullUrl`s and references are judged absolute.
+pub(crate) fn has_scheme(url: &str) -> bool {
+    let Some((scheme, _)) = url.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
 /// Whether `url` is absolute: a lowercase scheme (a letter, then
 /// letters, digits, `+`, `-`, `.`), a colon, and something after it with
 /// no spaces.

@@ -72,7 +72,7 @@ pub(crate) fn check(
     } else {
         None
     };
-    if !is_absolute(url) {
+    if !super::canonical::has_scheme(url) {
         match container_url {
             // A sub-extension: its name must be one the complex
             // extension defines, when that definition is known.
@@ -137,16 +137,6 @@ pub(crate) fn check(
         ));
     }
     context(v, resource, root, url, sd, site, container_url, issues);
-}
-
-/// `Extension.url` is absolute when it has a scheme (`http:`, `urn:`).
-fn is_absolute(url: &str) -> bool {
-    let Some((scheme, _)) = url.split_once(':') else {
-        return false;
-    };
-    let mut chars = scheme.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 /// Urls allowed without a definition (see the module doc); the example
@@ -534,10 +524,10 @@ mod tests {
     }
 
     fn is_absolute_ok() -> bool {
-        super::is_absolute("urn:oid:1.2.3")
-            && super::is_absolute("https://x.test/a")
-            && !super::is_absolute("kind")
-            && !super::is_absolute(":x")
+        crate::validate::canonical::has_scheme("urn:oid:1.2.3")
+            && crate::validate::canonical::has_scheme("https://x.test/a")
+            && !crate::validate::canonical::has_scheme("kind")
+            && !crate::validate::canonical::has_scheme(":x")
     }
 
     #[test]
