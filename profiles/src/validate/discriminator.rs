@@ -46,7 +46,10 @@ pub(crate) fn target_choices(v: &Validator, targets: &[String]) -> Option<Vec<Ch
     targets.iter().map(|u| profile_choice(v, u)).collect()
 }
 
-fn profile_choice(v: &Validator, url: &str) -> Option<Choice> {
+/// The (type, profile) a type profile url allows: the profile's type, and
+/// the profile itself unless it is that type's core definition; `None`
+/// for a profile the set does not have.
+pub(crate) fn profile_choice(v: &Validator, url: &str) -> Option<Choice> {
     let bare = url.split('|').next().unwrap_or(url);
     match v.profile(url) {
         Some(p) => {

@@ -9,8 +9,6 @@ use fhir_model::json::tree::Value as Json;
 
 use super::{has_errors, resource_type, Issue, Severity, Validator};
 
-const CORE: &str = "http://hl7.org/fhir/StructureDefinition/";
-
 /// Checks `resource` at `loc` against the element's `types` (type code
 /// and its profiles).
 pub(crate) fn check(
@@ -38,19 +36,10 @@ pub(crate) fn check(
             continue;
         }
         for url in profiles {
-            let bare = url.split('|').next().unwrap_or(url);
-            match v.profile(url) {
-                Some(p) => {
-                    let own = bare == format!("{CORE}{}", p.type_name);
-                    allowed.push((p.type_name.clone(), (!own).then(|| url.clone())));
-                }
-                None => match bare.strip_prefix(CORE) {
-                    Some(t) if fhir_model::meta::type_info(t).is_some() => {
-                        allowed.push((t.to_owned(), None))
-                    }
-                    // An unknown profile: nothing can be said.
-                    _ => return,
-                },
+            match super::discriminator::profile_choice(v, url) {
+                Some(choice) => allowed.push(choice),
+                // An unknown profile: nothing can be said.
+                None => return,
             }
         }
     }
