@@ -27,6 +27,7 @@ pub mod examples_pkg;
 pub mod http;
 pub mod memory;
 pub mod postgres;
+pub mod raw_http;
 pub mod search_params;
 pub mod server;
 pub mod smart;

@@ -49,6 +49,7 @@ use crate::interaction::{
 use crate::operation::terminology::{self, TerminologyService};
 use crate::operation::validate;
 use crate::operation::{everything, local_codes, meta, reindex};
+use crate::route::{Operation, Route};
 use crate::security::{smart_config, Security};
 use crate::store::Store;
 
@@ -78,19 +79,28 @@ pub struct AppState {
     pub terminology: std::sync::Arc<TerminologyService>,
 }
 
-/// A path with its handlers; other methods answer 405 listing `allow`.
+/// A path under the FHIR base with its handlers; other methods answer 405
+/// listing `allow`. It serves only requests whose decoded route names
+/// this path ([`crate::route::guard`]).
 fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
-        Err::<actix_web::HttpResponse, _>(Error::MethodNotAllowed {
-            method: req.method().to_string(),
-            allow,
-        })
-    }))
+    resource_at(&format!("{}{path}", crate::route::BASE), path, allow)
 }
 
-/// `GET|POST [base]/{a}/{b}/{c}` is an operation on an instance when `c`
-/// starts with `$` (`$everything`, `$meta…`), and a compartment search
-/// otherwise (GET only).
+/// A resource registered as `path` (relative to its scope) whose full
+/// pattern is `pattern`.
+fn resource_at(pattern: &str, path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path)
+        .guard(crate::route::guard::Pattern(pattern.to_owned()))
+        .default_service(web::to(move |req: HttpRequest| async move {
+            Err::<actix_web::HttpResponse, _>(Error::MethodNotAllowed {
+                method: req.method().to_string(),
+                allow,
+            })
+        }))
+}
+
+/// `GET|POST [base]/{a}/{b}/{c}`: an operation on an instance, or a
+/// compartment search, as the decoded route says.
 async fn operation_or_compartment(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -98,23 +108,28 @@ async fn operation_or_compartment(
     params: web::Query<Vec<(String, String)>>,
     payload: web::Payload,
 ) -> Result<actix_web::HttpResponse, Error> {
-    if path.2 == "$everything" {
-        let (rt, id, _) = path.into_inner();
-        return everything::handle(req, state, rt, id, params.into_inner()).await;
+    let route = crate::route::middleware::route_of(&req);
+    let (a, b, c) = path.into_inner();
+    match route {
+        Some(Route::InstanceOperation(_, _, Operation::Everything)) => {
+            everything::handle(req, state, a, b, params.into_inner()).await
+        }
+        Some(Route::InstanceOperation(_, _, Operation::Validate)) => {
+            validate::instance(req, state, a, b, params.into_inner(), payload).await
+        }
+        Some(Route::InstanceOperation(_, _, op)) if op.is_terminology() => {
+            terminology::instance(req, state, a, b, c, params.into_inner(), payload).await
+        }
+        Some(Route::InstanceOperation(
+            _,
+            _,
+            Operation::Meta | Operation::MetaAdd | Operation::MetaDelete,
+        )) => meta::handle(req, state, (a, b, None, c), payload).await,
+        Some(Route::CompartmentSearch { .. }) => {
+            search::compartment(req, state, a, b, c, params.into_inner()).await
+        }
+        _ => unknown_route(req).await,
     }
-    if path.2 == "$validate" {
-        let (rt, id, _) = path.into_inner();
-        return validate::instance(req, state, rt, id, params.into_inner(), payload).await;
-    }
-    if terminology::OPERATIONS.contains(&path.2.as_str()) {
-        let (rt, id, op) = path.into_inner();
-        return terminology::instance(req, state, rt, id, op, params.into_inner(), payload).await;
-    }
-    if path.2.starts_with('$') || req.method() == actix_web::http::Method::POST {
-        return meta::instance(req, state, path, payload).await;
-    }
-    let (comp, id, target) = path.into_inner();
-    search::compartment(req, state, comp, id, target, params.into_inner()).await
 }
 
 /// `GET|POST /fhir/{type}/$lookup` and the other terminology operations.
@@ -173,6 +188,7 @@ pub fn build_app_with(
             crate::security::consent::filter::enforce,
         ))
         .wrap(middleware::from_fn(crate::security::middleware::authorize))
+        .wrap(middleware::from_fn(crate::route::middleware::decode))
         .wrap(middleware::from_fn(crate::audit::middleware::record))
         .wrap(middleware::from_fn(crate::format::negotiate))
         .app_data(web::Data::new(state))
@@ -206,11 +222,15 @@ pub fn build_app_with(
         .app_data(web::PayloadConfig::new(limit))
         .wrap(middleware::Logger::default())
         .service(
-            resource("/.well-known/smart-configuration", "GET")
-                .route(web::get().to(smart_config::handle)),
+            resource_at(
+                "/.well-known/smart-configuration",
+                "/.well-known/smart-configuration",
+                "GET",
+            )
+            .route(web::get().to(smart_config::handle)),
         )
         .service(
-            web::scope("/fhir")
+            web::scope(crate::route::BASE)
                 .service(resource("/metadata", "GET").route(web::get().to(capabilities::handle)))
                 .service(
                     resource("/.well-known/smart-configuration", "GET")

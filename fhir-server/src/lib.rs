@@ -31,6 +31,7 @@ pub mod operation;
 pub mod packages;
 pub mod profile_enforcement;
 pub mod reference_fetch;
+pub mod route;
 pub mod search;
 pub mod security;
 pub mod store;

@@ -28,8 +28,7 @@ use actix_web::http::Method;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::security::route::{classify, Route};
-use crate::security::scopes::Interaction;
+use crate::route::{Operation, Route};
 use crate::security::Access;
 
 const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
@@ -66,29 +65,35 @@ pub struct Exchange<'a> {
     pub recorded: &'a str,
 }
 
-/// The interaction code and action of a request.
+/// The interaction code and action of a request, from its decoded route
+/// (a path that does not decode is recorded as an operation).
 pub fn interaction(
     method: &Method,
     path: &str,
     answer: Option<&Value>,
 ) -> (&'static str, &'static str) {
-    let history_version = path.contains("/_history/");
-    match classify(method, path) {
-        Route::Public => ("capabilities", "R"),
-        Route::Search(Some(_)) | Route::CompartmentSearch { .. } => ("search-type", "E"),
-        Route::Search(None) => ("search-system", "E"),
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let route = match crate::route::classify_path(method, path) {
+        Ok(c) => c.route,
+        Err(_) => return ("operation", "E"),
+    };
+    match route {
+        Route::Metadata | Route::SmartConfiguration => ("capabilities", "R"),
+        Route::Search(_) | Route::CompartmentSearch { .. } => ("search-type", "E"),
+        Route::SystemSearch => ("search-system", "E"),
         Route::Create(_) => ("create", "C"),
-        Route::Conditional(_, Interaction::Delete) | Route::Delete(..) => ("delete", "D"),
-        Route::Conditional(..) | Route::Update { patch: false, .. } => ("update", "U"),
-        Route::Update { patch: true, .. } => ("patch", "U"),
-        Route::MetaChange(..) => ("operation", "U"),
-        Route::Read(..) if path.contains("/$") => ("operation", "E"),
-        Route::Read(..) if history_version => ("vread", "R"),
-        Route::Read(..) if path.ends_with("/_history") => ("history-instance", "R"),
+        Route::ConditionalDelete(_) | Route::Delete(..) => ("delete", "D"),
+        Route::ConditionalUpdate(_) | Route::Update(..) => ("update", "U"),
+        Route::Patch(..) => ("patch", "U"),
+        Route::InstanceOperation(_, _, Operation::MetaAdd | Operation::MetaDelete)
+        | Route::VersionOperation(_, _, _, Operation::MetaAdd | Operation::MetaDelete) => {
+            ("operation", "U")
+        }
+        Route::Vread(..) => ("vread", "R"),
+        Route::History(..) => ("history-instance", "R"),
         Route::Read(..) => ("read", "R"),
         Route::TypeHistory(_) => ("history-type", "R"),
         Route::SystemHistory => ("history-system", "R"),
-        Route::Everything(..) | Route::TypeOperation(..) | Route::Admin => ("operation", "E"),
         Route::Bundle => {
             let kind = answer.and_then(|a| a.get("type")).and_then(Value::as_str);
             if kind == Some("transaction-response") {
@@ -97,7 +102,13 @@ pub fn interaction(
                 ("batch", "E")
             }
         }
-        Route::Other => ("operation", "E"),
+        Route::SystemOperation(_)
+        | Route::TypeOperation(..)
+        | Route::InstanceOperation(..)
+        | Route::VersionOperation(..)
+        | Route::MethodNotAllowed
+        | Route::Unknown(_)
+        | Route::Invalid(_) => ("operation", "E"),
     }
 }
 

@@ -13,7 +13,8 @@ use actix_web::http::Method;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::security::route::{classify, Route};
+use crate::route::Route;
+use fhir_model::ResourceType;
 
 const AUDIT: &str = "AuditEvent";
 
@@ -26,11 +27,19 @@ pub fn check(method: &Method, path: &str, bundle: Option<&Value>) -> Result<(), 
             allow,
         })
     };
-    match classify(method, path) {
-        Route::Create(t) | Route::Conditional(t, _) if t == AUDIT => refuse("GET"),
-        Route::Update { rt, .. } if rt == AUDIT => refuse("GET, HEAD"),
-        Route::Delete(t, _) if t == AUDIT => refuse("GET, HEAD"),
-        Route::MetaChange(t, _) if t == AUDIT => refuse("GET"),
+    let route = match crate::route::classify_path(method, path) {
+        Ok(c) => c.route,
+        Err(_) => return Ok(()), // refused as a malformed path anyway
+    };
+    let audit = route.resource_type() == Some(ResourceType::AuditEvent);
+    match route {
+        Route::Create(_) | Route::ConditionalUpdate(_) | Route::ConditionalDelete(_) if audit => {
+            refuse("GET")
+        }
+        Route::Update(..) | Route::Patch(..) | Route::Delete(..) if audit => refuse("GET, HEAD"),
+        Route::InstanceOperation(..) | Route::VersionOperation(..) if audit && route.writes() => {
+            refuse("GET")
+        }
         Route::Bundle => match bundle.and_then(writing_entry) {
             Some(i) => Err(Error::Forbidden(format!(
                 "Bundle.entry[{i}] would write an AuditEvent; AuditEvents are written by the \
@@ -57,9 +66,13 @@ fn writing_entry(bundle: &Value) -> Option<usize> {
         if method == Method::GET || method == Method::HEAD {
             return false;
         }
-        let path = format!("/fhir/{}", url.trim_start_matches('/'));
-        let path = path.split('?').next().unwrap_or("");
-        check(&method, path, None).is_err()
+        let writes_audit = match crate::route::classify_url(&method, url) {
+            Ok((c, _)) => {
+                c.route.writes() && c.route.resource_type() == Some(ResourceType::AuditEvent)
+            }
+            Err(_) => false, // refused by the Bundle handler as malformed
+        };
+        writes_audit
             || e.get("resource")
                 .and_then(|r| r.get("resourceType"))
                 .and_then(Value::as_str)

@@ -63,7 +63,7 @@ pub async fn version(
     handle(req, state, (rt, id, Some(version), op), payload).await
 }
 
-async fn handle(
+pub(crate) async fn handle(
     req: HttpRequest,
     state: web::Data<AppState>,
     (rt, id, version, op): (String, String, Option<i32>, String),

@@ -26,13 +26,15 @@ use serde_json::Value;
 
 use super::answer_filter::{filter_answer, Item, Key};
 use super::context::Access;
-use super::route::{classify, Route};
 use super::scopes::{Interaction, Rule};
 use crate::app::AppState;
 use crate::error::Error;
+use crate::route::{Operation, Route};
 use crate::search::compartment::compartment_params;
 use crate::search::query::{self, CompartmentFilter, Criterion, SearchRequest, TotalMode};
 use crate::store::{Store, StoreError};
+use fhir_model::primitives::Id;
+use fhir_model::ResourceType;
 
 fn forbidden(m: impl Into<String>) -> Error {
     Error::Forbidden(m.into())
@@ -64,6 +66,27 @@ pub struct Body<'a> {
 }
 
 /// Step 1: may `access` make this request? Blocking (reads the store).
+///
+/// This match is the one table of what each route needs; every route
+/// is listed, so a new one does not compile until it is judged here:
+///
+/// | route | needs |
+/// |-------|-------|
+/// | metadata, SMART configuration | nothing (public) |
+/// | search, compartment search, type-level `$everything` | `s` on the type (bounded in SQL by [`restrict_search`]) |
+/// | read, vread, history, `$meta`, `$everything`, `$validate`, terminology operations on an instance | `r` on the type, and the instance visible |
+/// | create | `c`; a limited token's resource must stay in its compartment |
+/// | update | `u`; the stored and the new resource inside the compartment |
+/// | patch, conditional update/delete, conditional create | `u`/`d`/`c` without patient or constraints |
+/// | delete | `d`, the instance visible, no constraints |
+/// | `$meta-add`, `$meta-delete` | `u`, the instance visible |
+/// | type/system history, type `$meta` | `s` without patient or constraints (all resources of a type) |
+/// | type `$validate` | any scope on the type (reads no stored data) |
+/// | type terminology operations | `r` on the type |
+/// | `$reindex`, `$import-codes` (server-wide writes) | `*.u` without patient or constraints |
+/// | `$unmapped-codes` (a server-wide report) | `*.r` without patient or constraints |
+/// | batch, transaction | each entry as if it came alone |
+/// | anything else | refused |
 pub fn check(
     state: &AppState,
     access: &Access,
@@ -71,16 +94,26 @@ pub fn check(
     body: &Body<'_>,
 ) -> Result<(), Error> {
     let store = &state.store;
+    let read_instance = |rt: &ResourceType, id: &Id| {
+        let rule = need(access, rt.as_str(), Interaction::Read)?;
+        must_see(store, rt.as_str(), id.as_str(), &rule)
+    };
     match route {
-        Route::Public | Route::Other => Ok(()),
-        Route::Search(Some(t)) => need(access, t, Interaction::Search).map(drop),
-        Route::Search(None) => Ok(()),
-        Route::CompartmentSearch { target } => match target {
-            Some(t) => need(access, t, Interaction::Search).map(drop),
+        Route::Metadata | Route::SmartConfiguration | Route::MethodNotAllowed => Ok(()),
+        Route::Unknown(_) | Route::Invalid(_) => match route.refusal() {
+            Some(e) => Err(e),
+            None => Err(forbidden("this request cannot be judged, so it is refused")),
+        },
+        Route::Search(t) | Route::TypeOperation(t, Operation::Everything) => {
+            need(access, t.as_str(), Interaction::Search).map(drop)
+        }
+        Route::SystemSearch => Ok(()),
+        Route::CompartmentSearch { target, .. } => match target {
+            Some(t) => need(access, t.as_str(), Interaction::Search).map(drop),
             None => Ok(()),
         },
         Route::Create(rt) => {
-            let rule = need(access, rt, Interaction::Create)?;
+            let rule = need(access, rt.as_str(), Interaction::Create)?;
             if rule.is_open() {
                 return Ok(());
             }
@@ -90,10 +123,15 @@ pub fn check(
                      by constraints: its search would reach beyond them",
                 ));
             }
-            stays_inside(store, rt, &rule, None, body.json)
+            stays_inside(store, rt.as_str(), &rule, None, body.json)
         }
-        Route::Conditional(rt, interaction) => {
-            if need(access, rt, *interaction)?.is_open() {
+        Route::ConditionalUpdate(rt) | Route::ConditionalDelete(rt) => {
+            let interaction = if matches!(route, Route::ConditionalUpdate(_)) {
+                Interaction::Update
+            } else {
+                Interaction::Delete
+            };
+            if need(access, rt.as_str(), interaction)?.is_open() {
                 Ok(())
             } else {
                 Err(forbidden(
@@ -102,89 +140,103 @@ pub fn check(
                 ))
             }
         }
-        Route::Read(rt, id) => {
-            let rule = need(access, rt, Interaction::Read)?;
-            must_see(store, rt, id, &rule)
+        Route::Read(rt, id) | Route::History(rt, id) | Route::Vread(rt, id, _) => {
+            read_instance(rt, id)
         }
-        Route::Everything(rt, id) => {
-            let rule = need(access, rt, Interaction::Read)?;
-            must_see(store, rt, id, &rule)
-        }
-        Route::Update { rt, id, patch } => {
-            let rule = need(access, rt, Interaction::Update)?;
+        Route::InstanceOperation(rt, id, op) | Route::VersionOperation(rt, id, _, op) => match op {
+            Operation::Everything | Operation::Meta | Operation::Validate => read_instance(rt, id),
+            op if op.is_terminology() => read_instance(rt, id),
+            Operation::MetaAdd | Operation::MetaDelete => {
+                let rule = need(access, rt.as_str(), Interaction::Update)?;
+                must_see(store, rt.as_str(), id.as_str(), &rule)
+            }
+            _ => Err(forbidden(format!(
+                "{op} is not an operation on an instance"
+            ))),
+        },
+        Route::Update(rt, id) => {
+            let rule = need(access, rt.as_str(), Interaction::Update)?;
             if rule.is_open() {
                 return Ok(());
             }
-            if *patch {
-                return Err(forbidden(
+            if exists(store, rt.as_str(), id.as_str())? {
+                must_see(store, rt.as_str(), id.as_str(), &rule)?;
+            }
+            stays_inside(store, rt.as_str(), &rule, Some(id.as_str()), body.json)
+        }
+        Route::Patch(rt, _) => {
+            if need(access, rt.as_str(), Interaction::Update)?.is_open() {
+                Ok(())
+            } else {
+                Err(forbidden(
                     "PATCH is not available to a token limited to a patient or by constraints: \
                      the patched resource could not be checked before it is written",
-                ));
+                ))
             }
-            if exists(store, rt, id)? {
-                must_see(store, rt, id, &rule)?;
-            }
-            stays_inside(store, rt, &rule, Some(id), body.json)
         }
         Route::Delete(rt, id) => {
-            let rule = need(access, rt, Interaction::Delete)?;
+            let rule = need(access, rt.as_str(), Interaction::Delete)?;
             if rule.constraints.is_some() {
                 return Err(forbidden(
                     "a constrained scope grants reads and searches, not deletes",
                 ));
             }
-            must_see(store, rt, id, &rule)
+            must_see(store, rt.as_str(), id.as_str(), &rule)
         }
-        Route::MetaChange(rt, id) => {
-            let rule = need(access, rt, Interaction::Update)?;
-            must_see(store, rt, id, &rule)
-        }
-        Route::TypeHistory(rt) => {
-            if need(access, rt, Interaction::Search)?.is_open() {
+        Route::TypeHistory(rt) | Route::TypeOperation(rt, Operation::Meta) => {
+            if need(access, rt.as_str(), Interaction::Search)?.is_open() {
                 Ok(())
             } else {
                 Err(forbidden(format!(
-                    "the history of all {rt} resources is not available to a token limited to \
-                     a patient or by constraints; read the history of each resource instead"
+                    "every {rt} resource is not available to a token limited to a patient or \
+                     by constraints; ask for each resource instead"
                 )))
             }
         }
-        Route::SystemHistory => {
-            if access.scopes.grants_everything(Interaction::Search) {
+        Route::SystemHistory | Route::SystemOperation(Operation::Meta) => {
+            system_wide(access, Interaction::Search, "the system history and $meta")
+        }
+        Route::TypeOperation(rt, Operation::Validate) => {
+            // Reads no stored data: any scope on the type will do.
+            if access.scopes.mentions(rt.as_str()) {
                 Ok(())
             } else {
-                Err(forbidden(
-                    "the system history needs a user/*.s or system/*.s scope without patient \
-                     or constraints",
-                ))
+                Err(not_granted(rt.as_str(), "any interaction"))
             }
         }
-        Route::TypeOperation(rt, op) => {
-            if op == "$validate" {
-                // Reads no stored data: any scope on the type will do.
-                if access.scopes.mentions(rt) {
-                    Ok(())
-                } else {
-                    Err(not_granted(rt, "any interaction"))
-                }
-            } else {
-                need(access, rt, Interaction::Read).map(drop)
-            }
+        Route::TypeOperation(rt, op) if op.is_terminology() => {
+            need(access, rt.as_str(), Interaction::Read).map(drop)
         }
-        Route::Admin => {
-            if access.scopes.grants_everything(Interaction::Update) {
-                Ok(())
-            } else {
-                Err(forbidden(
-                    "$reindex needs a user/*.u or system/*.u scope without patient or constraints",
-                ))
-            }
+        Route::SystemOperation(Operation::Reindex)
+        | Route::TypeOperation(_, Operation::Reindex)
+        | Route::TypeOperation(ResourceType::CodeSystem, Operation::ImportCodes) => {
+            system_wide(access, Interaction::Update, "this server-wide operation")
         }
+        Route::TypeOperation(ResourceType::CodeSystem, Operation::UnmappedCodes) => {
+            system_wide(access, Interaction::Read, "this server-wide report")
+        }
+        Route::SystemOperation(op) | Route::TypeOperation(_, op) => Err(forbidden(format!(
+            "{op} is not an operation this token can be judged for here"
+        ))),
         Route::Bundle => check_bundle(state, access, body.json),
     }
 }
 
-/// Every entry of a batch or transaction, as if it came alone.
+/// Operations over the whole server need a `user/*` or `system/*` scope
+/// with the letter, without patient or constraints.
+fn system_wide(access: &Access, interaction: Interaction, what: &str) -> Result<(), Error> {
+    if access.scopes.grants_everything(interaction) {
+        Ok(())
+    } else {
+        Err(forbidden(format!(
+            "{what} needs a user/*.{0} or system/*.{0} scope without patient or constraints",
+            interaction.letter()
+        )))
+    }
+}
+
+/// Every entry of a batch or transaction, as if it came alone, with its
+/// `request.url` decoded and classified exactly as a request's path.
 fn check_bundle(state: &AppState, access: &Access, bundle: Option<&Value>) -> Result<(), Error> {
     let Some(entries) = bundle
         .and_then(|b| b.get("entry"))
@@ -192,6 +244,7 @@ fn check_bundle(state: &AppState, access: &Access, bundle: Option<&Value>) -> Re
     else {
         return Ok(());
     };
+    let limited = !unrestricted(access);
     for (i, entry) in entries.iter().enumerate() {
         let request = entry.get("request");
         let method = request
@@ -202,50 +255,46 @@ fn check_bundle(state: &AppState, access: &Access, bundle: Option<&Value>) -> Re
             .and_then(|r| r.get("url"))
             .and_then(Value::as_str)
             .unwrap_or("");
-        let Ok(method) = actix_web::http::Method::from_bytes(method.as_bytes()) else {
-            continue; // the handler answers 400 for it
+        let refuse = |why: String| {
+            Err(forbidden(format!(
+                "Bundle.entry[{i}]: {method} {url:?} {why}; it is refused"
+            )))
         };
-        // An absolute URL names this server's base (`…/fhir/Type/id`).
-        let url = match url.split_once("/fhir/") {
-            Some((_, rest)) if url.starts_with("http") => rest,
-            _ => url,
+        let method = actix_web::http::Method::from_bytes(method.as_bytes()).ok();
+        let classified = method.as_ref().map(|m| crate::route::classify_url(m, url));
+        let route = match classified {
+            Some(Ok((c, _))) => c.route,
+            // Malformed entries are the handler's to answer (it decodes
+            // them the same way); a limited token gets no benefit of the
+            // doubt.
+            _ if !limited => continue,
+            Some(Err(e)) => return refuse(format!("cannot be judged ({e})")),
+            None => return refuse("has no method this token can be judged for".into()),
         };
-        let (path, query) = url.split_once('?').unwrap_or((url, ""));
-        let mut route = classify(&method, &format!("/fhir/{}", path.trim_start_matches('/')));
         if matches!(
             route,
-            Route::Other | Route::Public | Route::Bundle | Route::Admin
-        ) && !unrestricted(access)
-        {
-            // Unknown to the route table: it cannot be checked, so it is
-            // not let through (the handler would refuse most anyway).
-            return Err(forbidden(format!(
-                "Bundle.entry[{i}]: {url:?} is not an interaction this token can be checked for"
-            )));
+            Route::Bundle | Route::MethodNotAllowed | Route::Unknown(_) | Route::Invalid(_)
+        ) {
+            if limited {
+                return refuse("is not an interaction this token can be judged for".into());
+            }
+            continue;
         }
-        if !query.is_empty() {
-            // `PUT|DELETE Type?criteria` and searches: a conditional or a
-            // search, never an instance.
-            route = match route {
-                Route::Conditional(..) | Route::Search(_) => route,
-                Route::Read(rt, _) | Route::Delete(rt, _) => {
-                    Route::Conditional(rt, Interaction::Delete)
-                }
-                Route::Update { rt, .. } => Route::Conditional(rt, Interaction::Update),
-                other => other,
-            };
-        }
-        if matches!(route, Route::Search(_) | Route::CompartmentSearch { .. }) {
+        if matches!(
+            route,
+            Route::Search(_) | Route::SystemSearch | Route::CompartmentSearch { .. }
+        ) {
             // Searches in a Bundle do not pass through `restrict_search`.
             let open = match &route {
-                Route::Search(Some(t)) => need(access, t, Interaction::Search)?.is_open(),
+                Route::Search(t) => need(access, t.as_str(), Interaction::Search)?.is_open(),
                 _ => access.scopes.grants_everything(Interaction::Search),
             };
             if !open {
-                return Err(forbidden(format!(
-                    "Bundle.entry[{i}]: searches inside a Bundle are not available to a token \
-                     limited to a patient or by constraints"
-                )));
+                return refuse(
+                    "is a search, which inside a Bundle is not available to a token limited to \
+                     a patient or by constraints"
+                        .into(),
+                );
             }
         }
         let body = Body {

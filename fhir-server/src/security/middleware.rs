@@ -17,20 +17,33 @@ use serde_json::Value;
 
 use super::context::Access;
 use super::guard::{self, Body};
-use super::route::{classify, Route};
 use super::Security;
 use crate::app::AppState;
 use crate::error::{Error, TokenProblem};
+use crate::route::{Classified, Route};
 
 pub async fn authorize(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // Deny by default: a request the route middleware did not classify
+    // is not let through.
+    let Some(route) = req
+        .extensions()
+        .get::<Classified>()
+        .map(|c| c.route.clone())
+    else {
+        let e = Error::Fault("the request was not classified".into());
+        return Ok(req.into_response(e.response()));
+    };
     let verifier = req
         .app_data::<web::Data<Security>>()
         .and_then(|s| s.verifier.clone());
-    let route = classify(req.method(), req.path());
-    let Some(verifier) = verifier.filter(|_| route != Route::Public) else {
+    let public = matches!(route, Route::Metadata | Route::SmartConfiguration);
+    let Some(verifier) = verifier.filter(|_| !public) else {
+        if let Some(e) = route.refusal() {
+            return Ok(req.into_response(e.response()));
+        }
         return next
             .call(req)
             .await
@@ -48,6 +61,11 @@ pub async fn authorize(
         Ok(Err(e)) => return Ok(req.into_response(e.response())),
         Err(e) => return Ok(req.into_response(Error::Fault(e.to_string()).response())),
     };
+    // The caller is known from here on, refused or not (audit names it).
+    req.extensions_mut().insert(access.clone());
+    if let Some(e) = route.refusal() {
+        return Ok(req.into_response(e.response()));
+    }
     let body = match read_body_if_needed(&mut req, &route, &access).await {
         Ok(b) => b,
         Err(e) => return Ok(req.into_response(e.response())),
@@ -73,7 +91,6 @@ pub async fn authorize(
             Err(e) => return Ok(req.into_response(Error::Fault(e.to_string()).response())),
         }
     }
-    req.extensions_mut().insert(access.clone());
     let res = next.call(req).await?.map_into_boxed_body();
     if guard::unrestricted(&access) || !res.status().is_success() {
         return Ok(res);
@@ -110,10 +127,8 @@ async fn read_body_if_needed(
     route: &Route,
     access: &Access,
 ) -> Result<Option<Value>, Error> {
-    let needed = matches!(
-        route,
-        Route::Create(_) | Route::Update { .. } | Route::Bundle
-    ) && !guard::unrestricted(access);
+    let needed = matches!(route, Route::Create(_) | Route::Update(..) | Route::Bundle)
+        && !guard::unrestricted(access);
     if !needed {
         return Ok(None);
     }

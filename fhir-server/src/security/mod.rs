@@ -8,7 +8,7 @@
 //!   checked caller ([`Access`]), which [`middleware`] puts into each
 //!   request's extensions: the one place later audit and consent code
 //!   reads the caller from.
-//! - [`route`] and [`guard`] decide each request: scopes, the patient
+//! - [`guard`] decides each request's [`crate::route::Route`]: scopes, the patient
 //!   compartment of a `patient` launch context, v2 constraints.
 //! - [`consent`] hides a patient's data from the Organizations the
 //!   patient's Consent denies, on every answer.
@@ -25,7 +25,6 @@ pub mod context;
 pub mod guard;
 pub mod jwt;
 pub mod middleware;
-pub mod route;
 pub mod scopes;
 pub mod smart_config;
 pub mod tls;

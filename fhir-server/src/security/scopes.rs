@@ -23,7 +23,7 @@ pub enum Interaction {
 }
 
 impl Interaction {
-    fn letter(self) -> char {
+    pub(crate) fn letter(self) -> char {
         match self {
             Interaction::Create => 'c',
             Interaction::Read => 'r',

@@ -6,19 +6,19 @@ use std::collections::{HashMap, HashSet};
 
 use actix_web::body::{to_bytes, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 
 use super::rules::Denial;
 use crate::app::AppState;
 use crate::error::Error;
+use crate::route::{Classified, Route};
 use crate::search::query::{Criterion, SearchRequest, TotalMode};
 use crate::security::answer_filter::{filter_answer, Item, Key};
 use crate::security::guard::compartment_filter;
-use crate::security::route::{classify, Route};
 use crate::security::{Access, Security};
 use crate::store::Store;
+use fhir_model::ResourceType;
 
 /// The middleware: denials for the caller's Organization applied to the
 /// answer; the loaded denials forgotten after a request that may have
@@ -35,19 +35,20 @@ pub async fn enforce(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let may_write_consent = req.method() != Method::GET
-        && req.method() != Method::HEAD
-        && (req.path().trim_end_matches('/') == "/fhir" || req.path().starts_with("/fhir/Consent"));
+    let route = req
+        .extensions()
+        .get::<Classified>()
+        .map(|c| c.route.clone());
+    // Any write that may touch a Consent, however its path was spelled:
+    // the route is the decoded one.
+    let may_write_consent = route.as_ref().is_some_and(|r| {
+        r.writes() && matches!(r.resource_type(), None | Some(ResourceType::Consent))
+    });
     // Consent governs disclosure: the answer to a write (the resource as
     // the client sent it) is not filtered.
-    let write = matches!(
-        classify(req.method(), req.path()),
-        Route::Create(_)
-            | Route::Update { .. }
-            | Route::Delete(..)
-            | Route::Conditional(..)
-            | Route::MetaChange(..)
-    );
+    let write = route
+        .as_ref()
+        .is_some_and(|r| r.writes() && *r != Route::Bundle);
     let organization = req
         .extensions()
         .get::<Access>()
