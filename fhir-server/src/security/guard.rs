@@ -599,6 +599,20 @@ pub fn unrestricted(access: &Access) -> bool {
         && access.scopes.grants_everything(Interaction::Read)
 }
 
+/// True when the token may do every interaction on every resource, so
+/// that a Bundle's entries need no judging one by one.
+pub fn may_do_anything(access: &Access) -> bool {
+    unrestricted(access)
+        && [
+            Interaction::Create,
+            Interaction::Update,
+            Interaction::Delete,
+            Interaction::Search,
+        ]
+        .into_iter()
+        .all(|i| access.scopes.grants_everything(i))
+}
+
 /// Step 3: the answer with every resource the token may not see taken
 /// out. `Ok(None)`: unchanged. `Err(NotFound)`: the answer is one such
 /// resource. Blocking (reads the store).
