@@ -114,6 +114,21 @@ pub enum Criterion {
         param: Arc<ParamDef>,
         inner: Box<Criterion>,
     },
+    /// Every one of these (AND): how the caller's bounds are added to a
+    /// sub-search (a chain's target, a `_has` source), which has room for
+    /// one criterion only.
+    All(Vec<Criterion>),
+    /// Resources whose reference `params` name `Patient/patient` (or, with
+    /// `others`, name any other Patient), plus that Patient itself when
+    /// `owner`; `negated` selects the rest. Never parsed from a request:
+    /// the authorization layer's bound of a patient-limited token.
+    PatientLinked {
+        patient: String,
+        params: Vec<String>,
+        owner: bool,
+        others: bool,
+        negated: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -145,6 +145,8 @@ pub fn criteria(q: &mut Sql, rtype: &str, id_col: &str, criteria: &[Criterion]) 
 fn rank(c: &Criterion) -> u8 {
     match c {
         Criterion::Id(_) | Criterion::List(_) => 0,
+        Criterion::PatientLinked { .. } => 1,
+        Criterion::All(cs) => cs.iter().map(rank).min().unwrap_or(7),
         Criterion::Chain { .. } | Criterion::Has { .. } => 4,
         // Words are usually rarer than a type's common codes, and the
         // full-text index lists them directly.
@@ -169,6 +171,7 @@ fn rank(c: &Criterion) -> u8 {
 fn is_negative(c: &Criterion) -> bool {
     match c {
         Criterion::Missing { missing, .. } => *missing,
+        Criterion::PatientLinked { negated, .. } => *negated,
         Criterion::Param {
             modifier, values, ..
         } => {
@@ -329,6 +332,44 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
             same(q, "target_id");
             q.push(" AND resource_id IN ");
             q.text_list(lists.iter().map(String::as_str));
+        }
+        Criterion::All(cs) => {
+            // A fresh alias: the criteria below correlate on it.
+            let alias = format!("all{}", q.text.len());
+            let _ = write!(
+                q.text,
+                "SELECT {alias}.resource_id FROM resources {alias} WHERE NOT {alias}.deleted \
+                 AND {alias}.resource_type = "
+            );
+            q.text(rtype);
+            same(q, &format!("{alias}.resource_id"));
+            criteria(q, rtype, &format!("{alias}.resource_id"), cs);
+        }
+        Criterion::PatientLinked {
+            patient,
+            params,
+            owner,
+            others,
+            ..
+        } => {
+            q.push("SELECT resource_id FROM idx_reference WHERE resource_type = ");
+            q.text(rtype);
+            same(q, "resource_id");
+            q.push(" AND param IN ");
+            if params.is_empty() {
+                q.push("(NULL)");
+            } else {
+                q.text_list(params.iter().map(String::as_str));
+            }
+            let op = if *others { "<>" } else { "=" };
+            let _ = write!(q.text, " AND target_type = 'Patient' AND target_id {op} ");
+            q.text(patient);
+            if *owner && rtype == "Patient" {
+                q.push(" UNION SELECT resource_id FROM resources WHERE resource_type = 'Patient'");
+                same(q, "resource_id");
+                q.push(" AND resource_id = ");
+                q.text(patient);
+            }
         }
         Criterion::Has {
             source_type,

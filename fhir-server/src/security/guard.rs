@@ -26,11 +26,11 @@ use serde_json::Value;
 
 use super::answer_filter::{filter_answer, Item, Key};
 use super::context::Access;
+use super::patient_link;
 use super::scopes::{Interaction, Rule};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::route::{Operation, Route};
-use crate::search::compartment::compartment_params;
 use crate::search::query::{self, CompartmentFilter, Criterion, SearchRequest, TotalMode};
 use crate::store::{Store, StoreError};
 use fhir_model::primitives::Id;
@@ -114,8 +114,21 @@ pub fn check(
         },
         Route::Create(rt) => {
             let rule = need(access, rt.as_str(), Interaction::Create)?;
+            if body.conditional && !access.read_rule(rt.as_str()).is_some_and(|r| r.is_open()) {
+                // Its answer names what matched: a search by another name.
+                return Err(forbidden(format!(
+                    "conditional create (If-None-Exist) answers with what matches, so it needs \
+                     read or search on every {rt} as well"
+                )));
+            }
             if rule.is_open() {
                 return Ok(());
+            }
+            if *rt == ResourceType::Patient && rule.patient.is_some() {
+                return Err(forbidden(
+                    "a token limited to one patient cannot create a Patient: the server gives \
+                     it a new id, which is never that patient's",
+                ));
             }
             if body.conditional {
                 return Err(forbidden(
@@ -334,9 +347,13 @@ fn must_see(store: &Store, rt: &str, id: &str, rule: &Rule) -> Result<(), Error>
     }
 }
 
-/// A resource written under a limited rule must be in the patient's
-/// compartment (and constraints, which cannot be checked on a body not yet
-/// indexed, do not grant writes).
+/// A resource written under a limited rule must be the patient's own:
+/// one of the references that link its type to patients names the
+/// patient, and none names another patient (an Observation about `pb`
+/// "performed by" `pa` is `pb`'s). Constraints, which cannot be checked
+/// on a body not yet indexed, do not grant writes. Conditional
+/// references are refused: their search would reach beyond the
+/// compartment.
 fn stays_inside(
     store: &Store,
     rt: &str,
@@ -355,6 +372,12 @@ fn stays_inside(
     let Some(body) = body else {
         return Ok(()); // no resource: the handler answers 400
     };
+    if let Some(at) = conditional_reference(body) {
+        return Err(forbidden(format!(
+            "conditional references ({at}) are not available to a token limited to \
+             Patient/{patient}: their search would reach beyond its compartment"
+        )));
+    }
     if rt == "Patient" {
         let id = url_id.or_else(|| body.get("id").and_then(Value::as_str));
         return if id == Some(patient.as_str()) {
@@ -365,24 +388,31 @@ fn stays_inside(
             )))
         };
     }
-    let params = compartment_params("Patient", rt);
-    if params.is_empty() {
+    let registry = store.registry();
+    let link = patient_link::link(&registry, rt);
+    let params = match &link {
+        patient_link::Link::Owned(p) => p.clone(),
+        _ => {
+            return Err(forbidden(format!(
+                "{rt} holds no patient's data: a token limited to Patient/{patient} cannot \
+                 write it"
+            )))
+        }
+    };
+    let refs = patient_refs(&registry, rt, body);
+    let others: Vec<&str> = refs
+        .iter()
+        .filter(|(code, id)| params.contains(code) && id != patient)
+        .map(|(code, _)| code.as_str())
+        .collect();
+    if !others.is_empty() {
         return Err(forbidden(format!(
-            "{rt} is not in the Patient compartment: a token limited to Patient/{patient} \
-             cannot write it"
+            "the {rt} names another patient ({}): a token limited to Patient/{patient} \
+             writes that patient's data only",
+            others.join(", ")
         )));
     }
-    let bytes = serde_json::to_vec(body).map_err(|e| Error::Fault(e.to_string()))?;
-    let Ok(tree) = fhir_model::json::tree::parse(&bytes) else {
-        return Ok(()); // the handler answers 400
-    };
-    let rows = crate::search::extract::extract(&store.registry(), rt, &tree);
-    let inside = rows.references.iter().any(|r| {
-        params.contains(&r.param)
-            && r.target_type.as_deref() == Some("Patient")
-            && r.target_id.as_deref() == Some(patient.as_str())
-    });
-    if inside {
+    if patient_link::owns(&link, &refs, patient, None) {
         Ok(())
     } else {
         Err(forbidden(format!(
@@ -392,18 +422,58 @@ fn stays_inside(
     }
 }
 
-/// The compartment filter a patient rule puts on `rt`; `None` for types
-/// outside the Patient compartment (which a patient scope may read:
-/// Medication, Organization, Practitioner… hold no patient's data).
-pub(crate) fn compartment_filter(rt: &str, patient: &str) -> Option<CompartmentFilter> {
-    let params = compartment_params("Patient", rt);
-    if params.is_empty() {
-        return None;
+/// The Patient references of a body, by parameter code: what the index
+/// would hold for it (so a body is judged like a stored resource).
+fn patient_refs(
+    registry: &crate::search::param::ParamRegistry,
+    rt: &str,
+    body: &Value,
+) -> Vec<(String, String)> {
+    let Ok(bytes) = serde_json::to_vec(body) else {
+        return Vec::new();
+    };
+    let Ok(tree) = fhir_model::json::tree::parse(&bytes) else {
+        return Vec::new(); // the handler answers 400
+    };
+    crate::search::extract::extract(registry, rt, &tree)
+        .references
+        .into_iter()
+        .filter(|r| r.target_type.as_deref() == Some("Patient"))
+        .filter_map(|r| Some((r.param, r.target_id?)))
+        .collect()
+}
+
+/// The path of the first conditional reference (`Type?criteria`) in a
+/// body, if any.
+fn conditional_reference(v: &Value) -> Option<String> {
+    match v {
+        Value::Object(m) => m.iter().find_map(|(k, v)| {
+            if k == "reference" && v.as_str().is_some_and(|r| r.contains('?')) {
+                return Some(k.clone());
+            }
+            conditional_reference(v).map(|p| format!("{k}.{p}"))
+        }),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| conditional_reference(v).map(|p| format!("[{i}].{p}"))),
+        _ => None,
     }
+}
+
+/// The compartment filter a patient rule puts on a search of `rt`: the
+/// patient's resources by the parameters that link `rt` to patients
+/// ([`patient_link`]); `None` for types that are not a patient's own
+/// (reference data, bounded by [`patient_link::bound`] instead).
+pub(crate) fn compartment_filter(rt: &str, patient: &str) -> Option<CompartmentFilter> {
+    let params = match patient_link::link(&crate::search::registry::core(), rt) {
+        patient_link::Link::Owned(p) => p,
+        _ => return None,
+    };
     Some(CompartmentFilter {
         compartment: "Patient".into(),
         id: patient.to_owned(),
-        params: vec![(rt.to_owned(), params.to_vec())],
+        params: vec![(rt.to_owned(), params)],
         include_owner: rt == "Patient",
     })
 }
@@ -434,10 +504,10 @@ fn constraint_criteria(
         .collect()
 }
 
-/// Of `ids` (of type `rt`), those `rule` lets the caller see: in the
-/// patient's compartment and meeting one of the constraint alternatives,
-/// as the search index says. Deleted resources are not indexed, so never
-/// visible under a limited rule.
+/// Of `ids` (of type `rt`), those `rule` lets the caller see: the
+/// patient's own (or reference data naming no other patient) and meeting
+/// one of the constraint alternatives, as the search index says. Deleted
+/// resources are not indexed, so never visible under a limited rule.
 pub fn visible_ids(
     store: &Store,
     rt: &str,
@@ -447,15 +517,16 @@ pub fn visible_ids(
     if rule.is_open() || ids.is_empty() {
         return Ok(ids.iter().cloned().collect());
     }
-    let compartment = match &rule.patient {
-        Some(p) => compartment_filter(rt, p),
-        None => None,
-    };
+    let registry = store.registry();
+    let bound = rule
+        .patient
+        .as_deref()
+        .and_then(|p| patient_link::bound(&registry, rt, p));
     let alternatives = match &rule.constraints {
         Some(alts) => constraint_criteria(store, rt, alts)?,
         None => vec![Vec::new()],
     };
-    if rule.patient.is_some() && compartment.is_none() && rule.constraints.is_none() {
+    if bound.is_none() && rule.constraints.is_none() {
         return Ok(ids.iter().cloned().collect());
     }
     let mut seen = HashSet::new();
@@ -464,15 +535,81 @@ pub fn visible_ids(
             types: vec![rt.to_owned()],
             count: ids.len() + 1,
             total: TotalMode::None,
-            compartment: compartment.clone(),
             ..SearchRequest::default()
         };
         req.criteria.push(Criterion::Id(ids.to_vec()));
+        req.criteria.extend(bound.clone());
         req.criteria.extend(criteria);
         let page = store.search(&req)?;
         seen.extend(page.matches.into_iter().map(|f| f.id));
     }
     Ok(seen)
+}
+
+/// The criteria that bound a sub-search of `rt` (a chain's target, a
+/// `_has` source) to what `access` may read, or 403 when it may read no
+/// `rt` at all. Sub-searches answer yes/no questions about resources
+/// the caller never sees, so they are held to the same bounds as a
+/// search of `rt`: the patient, the v2 constraints.
+fn sub_bounds(store: &Store, access: &Access, rt: &str) -> Result<Vec<Criterion>, Error> {
+    let Some(rule) = access.read_rule(rt) else {
+        return Err(forbidden(format!(
+            "the search reaches {rt} resources (a chain or _has), which the token's scopes do \
+             not grant"
+        )));
+    };
+    let mut out = Vec::new();
+    if let Some(p) = &rule.patient {
+        out.extend(patient_link::bound(&store.registry(), rt, p));
+    }
+    if let Some(alts) = &rule.constraints {
+        let merged = merge_alternatives(alts).ok_or_else(|| {
+            forbidden(format!(
+                "the token's constraints on {rt} differ in their parameters, so a search \
+                 reaching {rt} cannot be bounded by them"
+            ))
+        })?;
+        out.extend(
+            constraint_criteria(store, rt, &[merged])?
+                .into_iter()
+                .flatten(),
+        );
+    }
+    Ok(out)
+}
+
+/// Puts the caller's bounds into every sub-search of `c`, at any depth.
+fn bound_sub_searches(store: &Store, access: &Access, c: &mut Criterion) -> Result<(), Error> {
+    let wrap = |inner: &mut Box<Criterion>, rt: &str| -> Result<(), Error> {
+        bound_sub_searches(store, access, inner)?;
+        let bounds = sub_bounds(store, access, rt)?;
+        if !bounds.is_empty() {
+            let original = std::mem::replace(inner.as_mut(), Criterion::All(Vec::new()));
+            let mut all = vec![original];
+            all.extend(bounds);
+            **inner = Criterion::All(all);
+        }
+        Ok(())
+    };
+    match c {
+        Criterion::Chain { targets, .. } => {
+            for (t, inner) in targets.iter_mut() {
+                let t = t.clone();
+                wrap(inner, &t)?;
+            }
+            Ok(())
+        }
+        Criterion::Has {
+            source_type, inner, ..
+        } => {
+            let t = source_type.clone();
+            wrap(inner, &t)
+        }
+        Criterion::All(cs) => cs
+            .iter_mut()
+            .try_for_each(|c| bound_sub_searches(store, access, c)),
+        _ => Ok(()),
+    }
 }
 
 /// Step 2: narrows a parsed search (type, system, compartment search,
@@ -486,6 +623,14 @@ pub fn restrict_search(
     let Some(access) = access else {
         return Ok(());
     };
+    if !unrestricted(access) {
+        for c in search.criteria.iter_mut() {
+            bound_sub_searches(store, access, c)?;
+        }
+        for (_, c) in search.type_criteria.iter_mut() {
+            bound_sub_searches(store, access, c)?;
+        }
+    }
     let single = search.types.len() == 1;
     let mut rules: Vec<(String, Rule)> = Vec::new();
     for t in &search.types {
@@ -541,14 +686,18 @@ fn bound_to_patient(search: &mut SearchRequest, patient: &str) -> Result<(), Err
     if let [t] = search.types.as_slice() {
         if let Some(filter) = compartment_filter(t, patient) {
             search.compartment = Some(filter);
+        } else if let Some(bound) =
+            patient_link::bound(&crate::search::registry::core(), t, patient)
+        {
+            // Reference data: everything but what names another patient.
+            search.criteria.push(bound);
         }
         return Ok(());
     }
     let mut params = Vec::new();
     for t in &search.types {
-        let p = compartment_params("Patient", t);
-        if !p.is_empty() {
-            params.push((t.clone(), p.to_vec()));
+        if let Some(filter) = compartment_filter(t, patient) {
+            params.extend(filter.params);
         }
     }
     if params.is_empty() {
@@ -635,9 +784,25 @@ pub fn filter_response(
                 }
             }
         }
+        // The index holds current versions only: an old version (history,
+        // vread) is judged by its own content as well, so a resource that
+        // moved between patients does not show its past to the new one.
+        let registry = store.registry();
+        let own_content = |i: &Item| {
+            let (Some(body), Some(patient)) = (
+                i.resource,
+                access.read_rule(&i.key.0).and_then(|r| r.patient),
+            ) else {
+                return true;
+            };
+            let link = patient_link::link(&registry, &i.key.0);
+            let refs = patient_refs(&registry, &i.key.0, body);
+            let own_id = (i.key.0 == "Patient").then_some(i.key.1.as_str());
+            patient_link::owns(&link, &refs, &patient, own_id)
+        };
         Ok(items
             .iter()
-            .filter(|i| !visible.contains(&i.key))
+            .filter(|i| !visible.contains(&i.key) || !own_content(i))
             .map(|i| i.key.clone())
             .collect())
     })

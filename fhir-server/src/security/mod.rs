@@ -25,6 +25,7 @@ pub mod context;
 pub mod guard;
 pub mod jwt;
 pub mod middleware;
+pub mod patient_link;
 pub mod scopes;
 pub mod smart_config;
 pub mod tls;
