@@ -19,7 +19,7 @@ seconds="${1:-300}"
 shift || true
 targets=("$@")
 if [[ ${#targets[@]} == 0 ]]; then
-    targets=(json_resource xml_resource search_params fhirpath)
+    targets=(json_resource xml_resource search_params fhirpath route)
 fi
 cache="${FHIR_TEST_CACHE:-$HOME/.cache/fhir-server-tests}"
 corpus_root="$cache/fuzz-corpus"
@@ -65,6 +65,16 @@ for f in os.listdir(d):
     os.remove(p)
 PY
         fi
+        ;;
+    route)
+        # A method byte, then a path: the spellings an attacker starts from.
+        local i=0
+        for p in /fhir/Patient/pb /%66hir/Patien%74/pb/%24meta-add /fhir/Conditio%6E/cb \
+            /fhir/Patient/pb/_history/1/%24meta-delete /fhir/Patient/%24reindex \
+            /fhir/Patient/pa/Observation /fhir/%2e%2e/x /fhir//Patient /.well-known/smart-configuration; do
+            i=$((i + 1))
+            printf '%s%s' "$(printf "\\x0$((i % 6))")" "$p" >"$dir/seed$i"
+        done
         ;;
     search_params)
         local i=0

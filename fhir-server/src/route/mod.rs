@@ -452,9 +452,125 @@ pub fn classify_url<'u>(method: &Method, url: &'u str) -> Result<(Classified, &'
     Ok((classify_path(method, &full)?, query))
 }
 
+/// The property the route table rests on, for the fuzz target and the
+/// tests: a decodable path decodes to a canonical path that decodes to
+/// itself and classifies the same; and when its route may be served, the
+/// router pattern it names matches the canonical path with the same type,
+/// id, version and operation the route holds. So the handler that runs is
+/// handed exactly what the authorization layer judged.
+pub fn check_consistent(method: &Method, raw_path: &str) -> Result<(), String> {
+    let Ok(decoded) = decode_path(raw_path) else {
+        return Ok(()); // refused before anything runs
+    };
+    let canonical = decoded.canonical();
+    let again = decode_path(&canonical).map_err(|e| format!("{canonical} does not decode: {e}"))?;
+    if again != decoded {
+        return Err(format!("{raw_path}: {canonical} decodes differently"));
+    }
+    let first = classify(method, &decoded);
+    if classify(method, &again) != first {
+        return Err(format!(
+            "{raw_path}: the canonical path classifies differently"
+        ));
+    }
+    if matches!(first.route, Route::Unknown(_) | Route::Invalid(_)) {
+        return Ok(());
+    }
+    let def = actix_web::dev::ResourceDef::new(first.pattern.as_ref());
+    let mut path = actix_web::dev::Path::new(canonical.as_str());
+    if !def.capture_match_info(&mut path) {
+        return Err(format!(
+            "{raw_path}: pattern {} does not match {canonical}",
+            first.pattern
+        ));
+    }
+    let (t, i, v, op) = match &first.route {
+        Route::Read(t, i)
+        | Route::Update(t, i)
+        | Route::Patch(t, i)
+        | Route::Delete(t, i)
+        | Route::History(t, i) => (Some(*t), Some(i), None, None),
+        Route::Vread(t, i, v) => (Some(*t), Some(i), Some(v), None),
+        Route::InstanceOperation(t, i, op) => (Some(*t), Some(i), None, Some(*op)),
+        Route::VersionOperation(t, i, v, op) => (Some(*t), Some(i), Some(v), Some(*op)),
+        Route::CompartmentSearch {
+            compartment, id, ..
+        } => (Some(*compartment), Some(id), None, None),
+        other => (other.resource_type(), None, None, None),
+    };
+    let captured = |name: &str| path.get(name).map(str::to_owned);
+    let expect = |name: &str, want: Option<String>| -> Result<(), String> {
+        match (captured(name), want) {
+            (Some(got), Some(want)) if got != want => Err(format!(
+                "{raw_path}: the router hands {name}={got:?}, the route judged {want:?}"
+            )),
+            _ => Ok(()),
+        }
+    };
+    expect("type", t.map(|t| t.as_str().to_owned()))?;
+    expect("id", i.map(|i| i.as_str().to_owned()))?;
+    expect("vid", v.map(|v| v.as_str().to_owned()))?;
+    expect("operation", op.map(|o| o.name().to_owned()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`check_consistent`] over every path of up to four segments from
+    /// a vocabulary of route names, ids and their encodings.
+    #[test]
+    fn every_spelling_runs_the_route_it_was_judged_as() {
+        let vocab = [
+            "fhir",
+            "%66hir",
+            "Patient",
+            "Patien%74",
+            "pa",
+            "%70a",
+            "_history",
+            "1",
+            "$meta-add",
+            "%24meta",
+            "$everything",
+            "*",
+            "_search",
+            "$reindex",
+            "CodeSystem",
+            "$import-codes",
+            "%2e%2e",
+            "%2F",
+            "metadata",
+            "$validate",
+        ];
+        let methods = [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+        ];
+        let mut paths = vec![String::new()];
+        let mut checked = 0;
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for p in &paths {
+                for s in vocab {
+                    let path = format!("{p}/{s}");
+                    for m in &methods {
+                        if let Err(e) = check_consistent(m, &path) {
+                            panic!("{m} {e}");
+                        }
+                        checked += 1;
+                    }
+                    next.push(path);
+                }
+            }
+            paths = next;
+        }
+        assert!(checked > 800_000, "{checked}");
+    }
 
     fn route(m: Method, p: &str) -> Route {
         classify_path(&m, p).unwrap().route
