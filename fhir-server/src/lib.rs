@@ -18,7 +18,9 @@
 
 pub mod app;
 pub mod audit;
+pub mod binary_raw;
 pub mod cli;
+pub mod content_coding;
 pub mod error;
 pub mod fhirpath_cmd;
 pub mod format;
