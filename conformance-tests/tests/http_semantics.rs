@@ -3,10 +3,11 @@
 //! (RFC 9110 §9.1), `Accept` weights, `Content-Encoding` request bodies,
 //! Binary in its own media type (binary.html#rest), `_history` of an
 //! unknown id, ids made only of dots, security labels kept across an
-//! update, `metadata?mode=terminology`, and operations this server does
-//! not implement at the type or system level (501, not "bad id").
+//! update, `metadata?mode=terminology`, operations this server does not
+//! implement at the type or system level (501, not "bad id"), 414 for long
+//! URIs, and client protocol errors logged at info.
 
-use std::io::Write;
+use std::io::{Read, Write};
 
 use conformance_tests::{assert_outcome, backend_tests, Client, Response};
 use serde_json::json;
@@ -33,6 +34,15 @@ fn seed(c: &Client) {
             "code": {"text": "x"}, "subject": {"reference": "Patient/p1"}}),
     )
     .expect_status(201);
+}
+
+/// One raw HTTP/1.1 exchange (for what an HTTP library would not send).
+fn raw_exchange(port: u16, request: &[u8]) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.write_all(request).expect("send");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 backend_tests! {
@@ -214,6 +224,40 @@ backend_tests! {
         assert!(systems.contains(&"http://example.org/cs1"), "{systems:?}");
         assert_eq!(c.get("/metadata").json()["resourceType"], "CapabilityStatement");
         assert_outcome(&c.get("/metadata?mode=bogus"), 400, &["value"], None);
+    }
+
+    /// A request target over 16 KiB is 414 with an OperationOutcome, not
+    /// an empty 400.
+    fn long_uris_are_414(server) {
+        let c = server.client();
+        let r = c.get(&format!("/Patient?family={}", "a".repeat(20_000)));
+        let oo = assert_outcome(&r, 414, &["too-costly"], None);
+        assert!(oo.to_string().contains("_search"), "{oo}");
+        c.get(&format!("/Patient?family={}", "a".repeat(8_000))).expect_status(200);
+    }
+
+    /// A request the HTTP layer cannot parse is the client's error: logged
+    /// at info, never at error.
+    fn client_protocol_errors_are_logged_at_info(server) {
+        let answer = raw_exchange(
+            server.port(),
+            b"GET /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\nConnection: close\r\n\r\n",
+        );
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        let mut log = String::new();
+        for _ in 0..50 {
+            log = server.log_text();
+            if log.contains("request parse error") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let line = log
+            .lines()
+            .find(|l| l.contains("request parse error"))
+            .unwrap_or_else(|| panic!("not logged: {log}"));
+        assert!(line.contains("INFO"), "{line}");
+        assert!(!log.lines().any(|l| l.contains("ERROR")), "{log}");
     }
 
     /// Type-level `$everything` and type/system `$meta` are answered 501

@@ -19,7 +19,7 @@
 //! | `Unprocessable`        | 422  | per issue: `processing`, `invalid`, `structure`, `value` | a well-formed PATCH that cannot be applied (path matches nothing or too much, failed `test`) or whose result is not a valid resource |
 //! | `Unauthorized`         | 401  | `login` (`expired`) | bearer token missing, malformed, badly signed, expired, or for another issuer/audience (`WWW-Authenticate: Bearer`, RFC 6750 §3) |
 //! | `Forbidden`            | 403  | `forbidden`       | the token's SMART scopes do not grant the interaction (`WWW-Authenticate: Bearer error="insufficient_scope"`) |
-//! | `UriTooLong`           | 414  | `too-costly`      | a request target longer than [`crate::listener::MAX_TARGET_BYTES`] |
+//! | `UriTooLong`           | 414  | `too-costly`      | a request target longer than [`crate::request_target::MAX_TARGET_BYTES`] |
 //! | `NotImplemented`       | 501  | `not-supported`   | an operation the specification defines at a level this server does not implement (type-level `$everything`, type/system `$meta`), named in the message |
 //! | `Unavailable`          | 503  | `transient`       | database unreachable or busy; retrying may work |
 //! | `Fault`                | 500  | `exception`       | a bug or broken database; detail logged, not sent |

@@ -181,6 +181,9 @@ pub async fn negotiate(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Err(e) = crate::request_target::check(&req) {
+        return Ok(req.error_response(e));
+    }
     let wanted = match wanted(&req) {
         Ok(w) => w,
         Err(e) => return Ok(req.error_response(e)),
