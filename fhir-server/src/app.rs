@@ -134,30 +134,20 @@ fn terminology_routes(cfg: &mut web::ServiceConfig) {
     }
 }
 
-/// Operations the specification defines at the system level that this
-/// server does not implement: 501 naming them, rather than reading
-/// `$meta` as a resource type.
-fn system_operations(cfg: &mut web::ServiceConfig) {
-    for op in ["$meta", "$everything"] {
-        cfg.service(
-            resource(&format!("/{op}"), "GET, HEAD, POST")
-                .route(web::get().to(not_implemented))
-                .route(web::head().to(not_implemented))
-                .route(web::post().to(not_implemented)),
-        );
-    }
-}
-
-/// Type-level operations this server does not implement: 501 naming
-/// them, rather than reading `$everything` as an id.
-fn type_operations(cfg: &mut web::ServiceConfig) {
-    for op in ["$meta", "$everything"] {
-        cfg.service(
-            resource(&format!("/{{type}}/{op}"), "GET, HEAD, POST")
-                .route(web::get().to(not_implemented))
-                .route(web::head().to(not_implemented))
-                .route(web::post().to(not_implemented)),
-        );
+/// Operations the specification defines at the system level (`prefix`
+/// empty) or type level (`/{type}`) that this server does not implement:
+/// 501 naming them, rather than reading `$meta` as a resource type or
+/// `$everything` as an id.
+fn unimplemented_operations(prefix: &'static str) -> impl Fn(&mut web::ServiceConfig) {
+    move |cfg| {
+        for op in ["$meta", "$everything"] {
+            cfg.service(
+                resource(&format!("{prefix}/{op}"), "GET, HEAD, POST")
+                    .route(web::get().to(not_implemented))
+                    .route(web::head().to(not_implemented))
+                    .route(web::post().to(not_implemented)),
+            );
+        }
     }
 }
 
@@ -282,7 +272,7 @@ pub fn build_app_with(
                         .route(web::head().to(search::system)),
                 )
                 // Before `/{type}`, which would take them for a type.
-                .configure(system_operations)
+                .configure(unimplemented_operations(""))
                 .service(resource("/_search", "POST").route(web::post().to(search::post_system)))
                 // Before `/{type}`, which would take `$reindex` for a type.
                 .service(resource("/$reindex", "POST").route(web::post().to(reindex::system)))
@@ -303,7 +293,7 @@ pub fn build_app_with(
                         .route(web::head().to(history::type_level)),
                 )
                 // Before `/{type}/{id}`, which would take them for an id.
-                .configure(type_operations)
+                .configure(unimplemented_operations("/{type}"))
                 // Before `/{type}/{id}`, which would take `$expand` for an id.
                 // Before `/{type}/{id}`, which would take them for an id.
                 .service(
