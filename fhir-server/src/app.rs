@@ -2,37 +2,42 @@
 //!
 //! | method | path                                  | interaction |
 //! |--------|---------------------------------------|-------------|
-//! | GET    | `/fhir/metadata`                      | [`capabilities`] |
-//! | GET    | `/.well-known/smart-configuration`, `/fhir/.well-known/smart-configuration` | [`smart_config`] (public; 404 without authorization) |
-//! | GET    | `/fhir/_history`                      | [`history::system`] |
+//! | GET, HEAD | `/fhir/metadata` (`mode=terminology`: TerminologyCapabilities) | [`capabilities`] |
+//! | GET, HEAD | `/.well-known/smart-configuration`, `/fhir/.well-known/smart-configuration` | [`smart_config`] (public; 404 without authorization) |
+//! | GET, HEAD | `/fhir/_history`                   | [`history::system`] |
 //! | POST   | `/fhir`                               | [`bundle`] (batch, transaction) |
-//! | GET    | `/fhir`                               | [`search::system`] (`_type`) |
+//! | GET, HEAD | `/fhir`                            | [`search::system`] (`_type`) |
+//! | GET, HEAD, POST | `/fhir/$meta`, `/fhir/$everything` | [`not_implemented`] (501 naming the operation) |
 //! | POST   | `/fhir/_search`                       | [`search::post_system`] |
 //! | POST   | `/fhir/{type}`                        | [`create`] (`If-None-Exist`: conditional) |
 //! | PUT    | `/fhir/{type}?…`                      | [`update::conditional`] |
 //! | DELETE | `/fhir/{type}?…`                      | [`delete::conditional`] |
-//! | GET    | `/fhir/{type}`                        | [`search`] |
+//! | GET, HEAD | `/fhir/{type}`                     | [`search`] |
 //! | POST   | `/fhir/{type}/_search`                | [`search::post_type`] |
 //! | POST   | `/fhir/$reindex`, `/fhir/{type}/$reindex` | [`reindex`] |
 //! | POST   | `/fhir/{type}/$validate`; GET, POST `/fhir/{type}/{id}/$validate` | [`validate`] |
-//! | GET    | `/fhir/{type}/_history`               | [`history::type_level`] |
+//! | GET, HEAD | `/fhir/{type}/_history`            | [`history::type_level`] |
+//! | GET, HEAD, POST | `/fhir/{type}/$everything`, `/fhir/{type}/$meta` | [`not_implemented`] (501 naming the operation) |
 //! | GET, HEAD | `/fhir/{type}/{id}`                | [`read`] (HEAD: headers only) |
 //! | PUT    | `/fhir/{type}/{id}`                   | [`update`] |
 //! | PATCH  | `/fhir/{type}/{id}`                   | [`patch`] |
 //! | DELETE | `/fhir/{type}/{id}`                   | [`delete`] |
-//! | GET    | `/fhir/{type}/{id}/_history`          | [`history::instance`] |
-//! | GET    | `/fhir/{type}/{id}/_history/{vid}`    | [`vread`] |
-//! | GET, POST | `/fhir/{type}/{id}/$meta`, `$meta-add`, `$meta-delete` | [`meta::instance`] |
-//! | GET    | `/fhir/{Compartment}/{id}/{type}` (or `*`) | [`search::compartment`] |
-//! | GET, POST | `/fhir/Patient/{id}/$everything`, `/fhir/Encounter/{id}/$everything` | [`everything`] |
-//! | GET, POST | `/fhir/{type}/{id}/_history/{vid}/$meta…` | [`meta::version`] |
-//! | GET, POST | `/fhir/{type}/$lookup`, `$validate-code`, `$expand`, `$subsumes`, `$translate` (and on `/fhir/{type}/{id}/…`) | [`terminology`] |
+//! | GET, HEAD | `/fhir/{type}/{id}/_history`       | [`history::instance`] |
+//! | GET, HEAD | `/fhir/{type}/{id}/_history/{vid}` | [`vread`] |
+//! | GET, HEAD, POST | `/fhir/{type}/{id}/$meta`, `$meta-add`, `$meta-delete` | [`meta::instance`] |
+//! | GET, HEAD | `/fhir/{Compartment}/{id}/{type}` (or `*`) | [`search::compartment`] |
+//! | GET, HEAD, POST | `/fhir/Patient/{id}/$everything`, `/fhir/Encounter/{id}/$everything` | [`everything`] |
+//! | GET, HEAD, POST | `/fhir/{type}/{id}/_history/{vid}/$meta…` | [`meta::version`] |
+//! | GET, HEAD, POST | `/fhir/{type}/$lookup`, `$validate-code`, `$expand`, `$subsumes`, `$translate` (and on `/fhir/{type}/{id}/…`) | [`terminology`] |
 //! | POST   | `/fhir/CodeSystem/$import-codes` (`text/csv`) | [`local_codes::import_codes`] |
-//! | GET    | `/fhir/CodeSystem/$unmapped-codes`    | [`local_codes::unmapped_codes`] |
+//! | GET, HEAD | `/fhir/CodeSystem/$unmapped-codes` | [`local_codes::unmapped_codes`] |
 //!
 //! With authorization on (`serve --auth-issuer`), every route but
 //! `metadata` and the SMART configuration needs a bearer token; see
 //! [`crate::security`].
+//!
+//! Every GET route also answers HEAD (RFC 9110 §9.1): the same handler,
+//! so the same status and headers; actix-http sends no body for HEAD.
 //!
 //! Any other method on these paths answers 405 with `Allow`; any other path
 //! 404. Both, and every extractor failure, answer with an OperationOutcome
@@ -136,11 +141,44 @@ async fn operation_or_compartment(
 fn terminology_routes(cfg: &mut web::ServiceConfig) {
     for op in terminology::OPERATIONS {
         cfg.service(
-            resource(&format!("/{{type}}/{op}"), "GET, POST")
+            resource(&format!("/{{type}}/{op}"), "GET, HEAD, POST")
                 .route(web::get().to(terminology::type_level))
+                .route(web::head().to(terminology::type_level))
                 .route(web::post().to(terminology::type_level)),
         );
     }
+}
+
+/// Operations the specification defines at the system level (`prefix`
+/// empty) or type level (`/{type}`) that this server does not implement:
+/// 501 naming them, rather than reading `$meta` as a resource type or
+/// `$everything` as an id.
+fn unimplemented_operations(prefix: &'static str) -> impl Fn(&mut web::ServiceConfig) {
+    move |cfg| {
+        for op in ["$meta", "$everything"] {
+            cfg.service(
+                resource(&format!("{prefix}/{op}"), "GET, HEAD, POST")
+                    .route(web::get().to(not_implemented))
+                    .route(web::head().to(not_implemented))
+                    .route(web::post().to(not_implemented)),
+            );
+        }
+    }
+}
+
+/// 501 `not-supported` for an operation at a level this server does not
+/// implement (patient-operation-everything.html allows the type level;
+/// resource-operation-meta.html the type and system levels).
+async fn not_implemented(req: HttpRequest) -> Result<actix_web::HttpResponse, Error> {
+    let path = req.path().trim_start_matches("/fhir/");
+    let (level, op) = match path.split_once('/') {
+        Some((t, op)) => (format!("type-level ({t})"), op),
+        None => ("system-level".to_owned(), path),
+    };
+    Err(Error::NotImplemented(format!(
+        "{level} {op} is not implemented by this server; call it on an instance \
+         ([type]/[id]/{op})"
+    )))
 }
 
 async fn unknown_route(req: HttpRequest) -> Result<actix_web::HttpResponse, Error> {
@@ -225,30 +263,44 @@ pub fn build_app_with(
             resource_at(
                 "/.well-known/smart-configuration",
                 "/.well-known/smart-configuration",
-                "GET",
+                "GET, HEAD",
             )
-            .route(web::get().to(smart_config::handle)),
+            .route(web::get().to(smart_config::handle))
+            .route(web::head().to(smart_config::handle)),
         )
         .service(
             web::scope(crate::route::BASE)
-                .service(resource("/metadata", "GET").route(web::get().to(capabilities::handle)))
                 .service(
-                    resource("/.well-known/smart-configuration", "GET")
-                        .route(web::get().to(smart_config::handle)),
+                    resource("/metadata", "GET, HEAD")
+                        .route(web::get().to(capabilities::handle))
+                        .route(web::head().to(capabilities::handle)),
                 )
-                .service(resource("/_history", "GET").route(web::get().to(history::system)))
                 .service(
-                    resource("", "GET, POST")
+                    resource("/.well-known/smart-configuration", "GET, HEAD")
+                        .route(web::get().to(smart_config::handle))
+                        .route(web::head().to(smart_config::handle)),
+                )
+                .service(
+                    resource("/_history", "GET, HEAD")
+                        .route(web::get().to(history::system))
+                        .route(web::head().to(history::system)),
+                )
+                .service(
+                    resource("", "GET, HEAD, POST")
                         .route(web::post().to(bundle::handle))
-                        .route(web::get().to(search::system)),
+                        .route(web::get().to(search::system))
+                        .route(web::head().to(search::system)),
                 )
+                // Before `/{type}`, which would take them for a type.
+                .configure(unimplemented_operations(""))
                 .service(resource("/_search", "POST").route(web::post().to(search::post_system)))
                 // Before `/{type}`, which would take `$reindex` for a type.
                 .service(resource("/$reindex", "POST").route(web::post().to(reindex::system)))
                 .service(
-                    resource("/{type}", "GET, POST, PUT, DELETE")
+                    resource("/{type}", "GET, HEAD, POST, PUT, DELETE")
                         .route(web::post().to(create::handle))
                         .route(web::get().to(search::handle))
+                        .route(web::head().to(search::handle))
                         .route(web::put().to(update::conditional))
                         .route(web::delete().to(delete::conditional)),
                 )
@@ -256,8 +308,12 @@ pub fn build_app_with(
                     resource("/{type}/_search", "POST").route(web::post().to(search::post_type)),
                 )
                 .service(
-                    resource("/{type}/_history", "GET").route(web::get().to(history::type_level)),
+                    resource("/{type}/_history", "GET, HEAD")
+                        .route(web::get().to(history::type_level))
+                        .route(web::head().to(history::type_level)),
                 )
+                // Before `/{type}/{id}`, which would take them for an id.
+                .configure(unimplemented_operations("/{type}"))
                 // Before `/{type}/{id}`, which would take `$expand` for an id.
                 // Before `/{type}/{id}`, which would take them for an id.
                 .service(
@@ -265,8 +321,9 @@ pub fn build_app_with(
                         .route(web::post().to(local_codes::import_codes)),
                 )
                 .service(
-                    resource("/CodeSystem/$unmapped-codes", "GET")
-                        .route(web::get().to(local_codes::unmapped_codes)),
+                    resource("/CodeSystem/$unmapped-codes", "GET, HEAD")
+                        .route(web::get().to(local_codes::unmapped_codes))
+                        .route(web::head().to(local_codes::unmapped_codes)),
                 )
                 .configure(terminology_routes)
                 // Before `/{type}/{id}`, which would take `$validate` for an id.
@@ -287,8 +344,9 @@ pub fn build_app_with(
                         .route(web::delete().to(delete::handle)),
                 )
                 .service(
-                    resource("/{type}/{id}/_history", "GET")
-                        .route(web::get().to(history::instance)),
+                    resource("/{type}/{id}/_history", "GET, HEAD")
+                        .route(web::get().to(history::instance))
+                        .route(web::head().to(history::instance)),
                 )
                 .service(
                     resource("/{type}/{id}/_history/{vid}", "GET, HEAD")
@@ -296,13 +354,15 @@ pub fn build_app_with(
                         .route(web::head().to(vread::handle)),
                 )
                 .service(
-                    resource("/{type}/{id}/_history/{vid}/{operation}", "GET, POST")
+                    resource("/{type}/{id}/_history/{vid}/{operation}", "GET, HEAD, POST")
                         .route(web::get().to(meta::version))
+                        .route(web::head().to(meta::version))
                         .route(web::post().to(meta::version)),
                 )
                 .service(
-                    resource("/{type}/{id}/{operation}", "GET, POST")
+                    resource("/{type}/{id}/{operation}", "GET, HEAD, POST")
                         .route(web::get().to(operation_or_compartment))
+                        .route(web::head().to(operation_or_compartment))
                         .route(web::post().to(operation_or_compartment)),
                 ),
         )

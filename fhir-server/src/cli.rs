@@ -134,7 +134,7 @@ pub struct SecurityArgs {
 /// Parses the command line, sets up logging and runs the chosen command.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    crate::log_levels::init();
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Fhirpath(args) => crate::fhirpath_cmd::run(args),

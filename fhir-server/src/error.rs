@@ -19,6 +19,8 @@
 //! | `Unprocessable`        | 422  | per issue: `processing`, `invalid`, `structure`, `value` | a well-formed PATCH that cannot be applied (path matches nothing or too much, failed `test`) or whose result is not a valid resource |
 //! | `Unauthorized`         | 401  | `login` (`expired`) | bearer token missing, malformed, badly signed, expired, or for another issuer/audience (`WWW-Authenticate: Bearer`, RFC 6750 §3) |
 //! | `Forbidden`            | 403  | `forbidden`       | the token's SMART scopes do not grant the interaction (`WWW-Authenticate: Bearer error="insufficient_scope"`) |
+//! | `UriTooLong`           | 414  | `too-costly`      | a request target longer than [`crate::request_target::MAX_TARGET_BYTES`] |
+//! | `NotImplemented`       | 501  | `not-supported`   | an operation the specification defines at a level this server does not implement (type-level `$everything`, type/system `$meta`), named in the message |
 //! | `Unavailable`          | 503  | `transient`       | database unreachable or busy; retrying may work |
 //! | `Fault`                | 500  | `exception`       | a bug or broken database; detail logged, not sent |
 //!
@@ -147,6 +149,15 @@ pub enum Error {
     /// RFC 6750 §3.1 `insufficient_scope`: a valid token whose scopes do
     /// not cover the request.
     Forbidden(String),
+    /// RFC 9110 §15.5.15: the request target is longer than the server
+    /// will read.
+    UriTooLong {
+        limit: usize,
+    },
+    /// RFC 9110 §15.6.2: a defined operation this server does not
+    /// implement; the message names it, so a client is not told the
+    /// operation's name is a bad id or type.
+    NotImplemented(String),
     /// 503 rather than 500: the request was fine and may succeed later.
     Unavailable(String),
     Fault(String),
@@ -184,6 +195,8 @@ impl Error {
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Fault(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -210,9 +223,16 @@ impl Error {
                     *limit as f64 / (1024.0 * 1024.0)
                 ),
             ),
-            Error::UnsupportedMediaType(m) | Error::NotAcceptable(m) => {
+            Error::UnsupportedMediaType(m) | Error::NotAcceptable(m) | Error::NotImplemented(m) => {
                 one(IssueCode::NotSupported, m.clone())
             }
+            Error::UriTooLong { limit } => one(
+                IssueCode::TooCostly,
+                format!(
+                    "the request target (path and query) is longer than this server's limit \
+                     of {limit} bytes; send long searches as POST [type]/_search with a form body"
+                ),
+            ),
             Error::PreconditionFailed(m) => one(IssueCode::Conflict, m.clone()),
             Error::Unauthorized { message, problem } => one(
                 if *problem == TokenProblem::Expired {

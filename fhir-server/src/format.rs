@@ -8,7 +8,9 @@
 //! the client asked for XML (`_format` or `Accept`) or for `_pretty`, rewrites
 //! a JSON body into that form on the way out; resources, Bundles and
 //! OperationOutcomes alike, so no handler has to know. `_format` wins over
-//! `Accept`, as http.html says.
+//! `Accept`, as http.html says; `Accept` weights (`q`) pick among JSON
+//! and XML. Binary in its own media type, in and out, is
+//! [`crate::binary_raw`], called from here.
 
 use actix_web::body::{to_bytes, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -119,11 +121,43 @@ pub fn wanted(req: &ServiceRequest) -> Result<Wanted, Error> {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let format = accept
-        .split(',')
-        .find_map(format_of)
-        .unwrap_or(Format::Json);
+    let format = accept_format(accept).unwrap_or(Format::Json);
     Ok(Wanted { format, pretty })
+}
+
+/// The FHIR format an `Accept` header prefers (RFC 9110 §12.5.1): the
+/// media range with the highest `q` among those naming JSON or XML, the
+/// first listed on a tie; `q=0` means "not this one". `None` when no
+/// range names a FHIR format.
+pub fn accept_format(accept: &str) -> Option<Format> {
+    let mut best: Option<(Format, f32)> = None;
+    for range in accept.split(',') {
+        let Some(format) = format_of(range) else {
+            continue;
+        };
+        let q = quality(range);
+        if q > 0.0 && best.is_none_or(|(_, b)| q > b) {
+            best = Some((format, q));
+        }
+    }
+    best.map(|(f, _)| f)
+}
+
+/// The `q` parameter of one media range; 1 when absent, 0 when malformed
+/// (RFC 9110 §12.4.2: a weight is `0` to `1` with up to three decimals).
+fn quality(range: &str) -> f32 {
+    range
+        .split(';')
+        .skip(1)
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+        .map_or(1.0, |(_, v)| {
+            v.trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|q| (0.0..=1.0).contains(q))
+                .unwrap_or(0.0)
+        })
 }
 
 /// The format of a request body from its `Content-Type`.
@@ -144,15 +178,28 @@ pub fn body_format(content_type: Option<&HeaderValue>) -> Result<Format, Error> 
 
 /// Rewrites FHIR JSON responses into the format the client asked for.
 pub async fn negotiate(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Err(e) = crate::request_target::check(&req) {
+        return Ok(req.error_response(e));
+    }
     let wanted = match wanted(&req) {
         Ok(w) => w,
         Err(e) => return Ok(req.error_response(e)),
     };
+    let limit = req
+        .app_data::<actix_web::web::Data<crate::app::AppState>>()
+        .map_or(crate::app::DEFAULT_MAX_BODY_BYTES, |s| s.max_body_bytes);
+    if let Err(e) = crate::binary_raw::wrap_request(&mut req, limit).await {
+        return Ok(req.error_response(e));
+    }
+    let raw = crate::binary_raw::wants_raw(&req);
     req.extensions_mut().insert(wanted);
     let res = next.call(req).await?.map_into_boxed_body();
+    if raw && res.status() == actix_web::http::StatusCode::OK {
+        return Ok(raw_binary(res).await);
+    }
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
@@ -184,6 +231,28 @@ pub async fn negotiate(
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     res.headers_mut().remove(header::CONTENT_LENGTH);
     Ok(ServiceResponse::new(req, res.set_body(BoxBody::new(out))))
+}
+
+/// A Binary answer as its own content ([`crate::binary_raw`]); any other
+/// answer unchanged.
+async fn raw_binary(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let (req, res) = res.into_parts();
+    let (mut res, body) = res.into_parts();
+    let Ok(bytes) = to_bytes(body).await else {
+        return ServiceResponse::new(
+            req,
+            Error::Fault("cannot buffer the response".into()).response(),
+        );
+    };
+    let Some((ct, data)) = crate::binary_raw::content(&bytes) else {
+        return ServiceResponse::new(req, res.set_body(BoxBody::new(bytes)));
+    };
+    let Ok(v) = HeaderValue::from_str(&ct) else {
+        return ServiceResponse::new(req, res.set_body(BoxBody::new(bytes)));
+    };
+    res.headers_mut().insert(header::CONTENT_TYPE, v);
+    res.headers_mut().remove(header::CONTENT_LENGTH);
+    ServiceResponse::new(req, res.set_body(BoxBody::new(data)))
 }
 
 /// Reads a request body in the format its `Content-Type` names into the JSON
@@ -218,5 +287,24 @@ mod tests {
             "application/fhir+xml"
         );
         assert_eq!(percent_decode("a%2"), "a%2");
+    }
+
+    #[test]
+    fn accept_weights_pick_the_format() {
+        let xml_low = "application/fhir+xml;q=0.9, application/fhir+json;q=1";
+        assert_eq!(accept_format(xml_low), Some(Format::Json));
+        assert_eq!(
+            accept_format("application/fhir+json;q=0.5, application/fhir+xml"),
+            Some(Format::Xml)
+        );
+        assert_eq!(
+            accept_format("application/fhir+xml;q=0, application/fhir+json"),
+            Some(Format::Json)
+        );
+        assert_eq!(
+            accept_format("application/fhir+xml, application/fhir+json"),
+            Some(Format::Xml)
+        );
+        assert_eq!(accept_format("text/html, */*;q=0.8"), None);
     }
 }

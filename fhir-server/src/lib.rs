@@ -18,7 +18,9 @@
 
 pub mod app;
 pub mod audit;
+pub mod binary_raw;
 pub mod cli;
+pub mod content_coding;
 pub mod error;
 pub mod fhirpath_cmd;
 pub mod format;
@@ -27,10 +29,12 @@ pub mod import_codes_cmd;
 pub mod interaction;
 pub mod jp_master_cmd;
 pub mod local_codes;
+pub mod log_levels;
 pub mod operation;
 pub mod packages;
 pub mod profile_enforcement;
 pub mod reference_fetch;
+pub mod request_target;
 pub mod route;
 pub mod search;
 pub mod security;

@@ -118,6 +118,7 @@ async fn refuse_audit_writes(
             .await
             .map_err(|e| Error::invalid(crate::error::IssueCode::Invalid, e.to_string()))?;
         req.set_payload(actix_web::dev::Payload::from(bytes.clone()));
+        crate::content_coding::mark_decoded(req);
         crate::security::middleware::body_json(req, &bytes)
     } else {
         None

@@ -16,6 +16,9 @@
 //! `searchInclude` (`*` and each reference parameter) and
 //! `searchRevInclude` (each reference parameter of any type that may point
 //! to it). The `$reindex` operation is listed per type and system-wide.
+//! `rest.documentation` says that updates keep security labels.
+//!
+//! `metadata?mode=terminology` answers a TerminologyCapabilities instead.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -25,9 +28,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use fhir_model::ResourceType;
 use serde_json::{json, Value};
 
-use super::base_url;
+use super::{base_url, run};
 use crate::app::AppState;
-use crate::error::FHIR_JSON;
+use crate::error::{Error, Issue, IssueCode, FHIR_JSON};
 use crate::search::param::{ParamKind, ParamRegistry};
 
 /// The type-level interactions every resource type supports.
@@ -47,7 +50,18 @@ pub async fn handle(
     req: HttpRequest,
     state: web::Data<AppState>,
     security: Option<web::Data<crate::security::Security>>,
-) -> HttpResponse {
+) -> Result<HttpResponse, Error> {
+    match crate::format::query_param(req.query_string(), "mode").as_deref() {
+        None | Some("full") | Some("normative") => {}
+        Some("terminology") => return terminology_capabilities(&req, &state).await,
+        Some(other) => {
+            return Err(Error::Invalid(vec![Issue::new(
+                IssueCode::Value,
+                format!("mode={other:?} is not one of full, normative, terminology"),
+            )
+            .at("mode")]))
+        }
+    }
     let registry = state.store.registry();
     let mut statement = capability_statement(&base_url(&req), &registry);
     // SMART on FHIR: `rest.security` says how to get a token, when one is
@@ -61,10 +75,64 @@ pub async fn handle(
         }
     }
     let body = serde_json::to_vec(&statement).unwrap_or_default();
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, FHIR_JSON))
-        .body(body)
+        .body(body))
 }
+
+/// `GET [base]/metadata?mode=terminology` (capabilitystatement.html,
+/// "mode"): a TerminologyCapabilities listing the code systems the
+/// terminology operations know now and what `$expand`, `$validate-code`
+/// and `$translate` support (operation/terminology/).
+async fn terminology_capabilities(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<HttpResponse, Error> {
+    let (store, service) = (state.store.clone(), state.terminology.clone());
+    let registry = run(move || service.registry(&store)).await?;
+    let mut systems: Vec<(String, Option<String>)> = registry
+        .iter()
+        .map(|cs| (cs.url().to_owned(), cs.version().map(str::to_owned)))
+        .collect();
+    systems.sort();
+    systems.dedup();
+    let mut code_system: Vec<Value> = Vec::new();
+    for (url, version) in systems {
+        match (code_system.last_mut(), version) {
+            (Some(last), Some(v)) if last["uri"] == url.as_str() => {
+                if let Some(list) = last["version"].as_array_mut() {
+                    list.push(json!({"code": v}));
+                }
+            }
+            (_, Some(v)) => code_system.push(json!({"uri": url, "version": [{"code": v}]})),
+            (_, None) => code_system.push(json!({"uri": url})),
+        }
+    }
+    let body = json!({
+        "resourceType": "TerminologyCapabilities",
+        "status": "active",
+        "date": published(),
+        "publisher": "fhir-server",
+        "kind": "instance",
+        "software": {"name": "fhir-server", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {"description": "FHIR R4 server", "url": base_url(req)},
+        "codeSystem": code_system,
+        "expansion": {"hierarchical": false, "paging": true, "incomplete": false},
+        "codeSearch": "all",
+        "validateCode": {"translations": false},
+        "translation": {"needsMap": true},
+        "closure": {"translation": false},
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, FHIR_JSON))
+        .body(serde_json::to_vec(&body).unwrap_or_default()))
+}
+
+/// What an update does with `meta.security` (store/mod.rs,
+/// `keep_security_labels`).
+pub const SECURITY_LABELS_KEPT: &str = "An update (PUT, also in a transaction) that carries no \
+    meta.security keeps the security labels of the version it replaces; an update that carries \
+    labels sets exactly those; $meta-delete removes labels.";
 
 /// When this process first answered `metadata`: the statement only changes
 /// with the binary, so its date should not move on every request.
@@ -205,6 +273,7 @@ pub fn capability_statement(base: &str, registry: &ParamRegistry) -> Value {
         ],
         "rest": [{
             "mode": "server",
+            "documentation": SECURITY_LABELS_KEPT,
             "resource": resources,
             "interaction": [
                 {"code": "transaction"},

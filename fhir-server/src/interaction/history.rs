@@ -7,7 +7,8 @@
 //! puts in `next` links: it is the global write position of the last entry
 //! shown, so the next page starts right after it however many versions are
 //! written meanwhile (an offset would shift under concurrent writes).
-//! Unknown parameters are ignored (the spec's lenient handling).
+//! Unknown parameters are ignored (the spec's lenient handling). The
+//! history of an id that never existed is 404, like its read.
 //!
 //! Limit: on PostgreSQL a write takes its `seq` when it inserts and becomes
 //! visible when it commits, so a write still in flight while a page is read
@@ -24,7 +25,7 @@ use super::{base_url, resource_type, run, url_id};
 use crate::app::AppState;
 use crate::error::{Error, Issue, IssueCode, FHIR_JSON};
 use crate::store::{
-    format_instant, now_instant, HistoryPage, HistoryQuery, HistoryScope, StoredVersion,
+    format_instant, now_instant, HistoryPage, HistoryQuery, HistoryScope, StoreError, StoredVersion,
 };
 
 const DEFAULT_COUNT: i64 = 50;
@@ -122,7 +123,18 @@ async fn respond(
         count: paging.count,
     };
     let store = state.store.clone();
-    let page = run(move || store.history(&query)).await?;
+    let page = run(move || {
+        let page = store.history(&query)?;
+        // The history of an id that never existed is a 404, as its read
+        // is; a deleted resource's history still lists its versions.
+        if let (0, HistoryScope::Instance(rt, id)) = (page.total, &query.scope) {
+            if let Err(e @ StoreError::NotFound(_)) = store.read(*rt, id) {
+                return Err(e);
+            }
+        }
+        Ok(page)
+    })
+    .await?;
     let base = base_url(&req);
     let self_url = format!("{}{}", base.trim_end_matches("/fhir"), req.uri());
     let next_url = page.next_before.map(|cursor| {

@@ -37,6 +37,12 @@ pub(crate) fn resource_type(name: &str) -> Result<ResourceType, Error> {
 
 /// The logical id in the URL, checked against the `id` format.
 pub(crate) fn url_id(id: &str) -> Result<Id, Error> {
+    if crate::store::only_dots(id) {
+        return Err(Error::invalid(
+            IssueCode::Value,
+            format!("{id:?} in the URL is made only of dots, which no resource can have as id"),
+        ));
+    }
     Id::new(id).map_err(|_| {
         Error::invalid(
             IssueCode::Value,
@@ -64,7 +70,8 @@ pub(crate) async fn read_body(
 }
 
 /// Reads the whole body, whatever its media type (the caller has checked
-/// it), refusing more than `limit` bytes and empty bodies.
+/// it), decoding any `Content-Encoding`, refusing more than `limit`
+/// (decoded) bytes and empty bodies.
 pub(crate) async fn read_bytes(
     req: &HttpRequest,
     payload: web::Payload,
@@ -78,16 +85,7 @@ pub(crate) async fn read_bytes(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(Error::PayloadTooLarge { limit });
     }
-    let bytes = payload
-        .to_bytes_limited(limit)
-        .await
-        .map_err(|_| Error::PayloadTooLarge { limit })?
-        .map_err(|e| {
-            Error::invalid(
-                IssueCode::Invalid,
-                format!("cannot read the request body: {e}"),
-            )
-        })?;
+    let bytes = crate::content_coding::read(req.headers(), payload.into_inner(), limit).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::invalid(
             IssueCode::Required,

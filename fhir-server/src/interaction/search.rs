@@ -303,7 +303,12 @@ fn add_compartment(search: &mut SearchRequest, scope: &CompartmentScope) -> Resu
 
 /// An absolute link to this search with the parameters it used (and a
 /// cursor for `next`).
-fn link(base: &str, path: &str, used: &[(String, String)], cursor: Option<&str>) -> String {
+pub(crate) fn link(
+    base: &str,
+    path: &str,
+    used: &[(String, String)],
+    cursor: Option<&str>,
+) -> String {
     let mut url = if path.is_empty() {
         base.to_owned()
     } else {
@@ -401,7 +406,7 @@ fn bundle(
     Ok(out)
 }
 
-fn entry(
+pub(crate) fn entry(
     out: &mut Vec<u8>,
     base: &str,
     f: &Found,

@@ -3,23 +3,35 @@
 //! GET or POST with the parameters in the query string.
 //!
 //! The result is the compartment's resource itself plus every resource in
-//! its compartment (the R4 CompartmentDefinition), as a paged searchset
-//! run by the search engine: the same keyset paging, so each resource
-//! appears once across pages however many writes happen meanwhile.
+//! its compartment (the R4 CompartmentDefinition), plus what those
+//! reference, one level (Practitioner, Organization, Location, the
+//! Medication of a MedicationRequest, …; `search.mode` `include`), as the
+//! operation's definition asks ("any resource referenced … from the
+//! patient compartment"). Without `_count` the whole set is ONE Bundle,
+//! streamed ([`super::searchset_stream`]: memory holds one page); with
+//! `_count` it is a paged searchset run by the search engine, each page
+//! carrying what its matches reference: the same keyset paging, so each
+//! match appears once across pages however many writes happen meanwhile.
 //! Parameters: `start` and `end` (care dates: applied to the types that
 //! have a clinical date parameter, the others are not filtered), `_since`
 //! (`meta.lastUpdated`), `_type` (a comma list), `_count` and the `_cursor`
 //! of `next` links. Anything else is refused with 400: an operation has a
-//! fixed parameter list.
+//! fixed parameter list. Authorization is the search's (the token's
+//! compartment and scopes as criteria) and, for referenced resources too,
+//! the answer filter that every response passes.
 
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::searchset_stream::{Pager, Streamed};
 use crate::app::AppState;
-use crate::error::{Error, Issue, IssueCode};
-use crate::interaction::search::answer;
-use crate::interaction::{resource_type, url_id};
+use crate::error::{Error, Issue, IssueCode, FHIR_JSON};
+use crate::interaction::search::{answer, link};
+use crate::interaction::{base_url, resource_type, url_id};
 use crate::search::compartment;
-use crate::search::query::{self, CompartmentFilter, SearchRequest, DEFAULT_COUNT, MAX_COUNT};
+use crate::search::query::{
+    self, CompartmentFilter, Include, SearchRequest, DEFAULT_COUNT, MAX_COUNT,
+};
 
 /// The clinical date parameter of a type that `start`/`end` filter on,
 /// first found in this order.
@@ -60,6 +72,9 @@ pub async fn handle(
     };
     let mut issues = Vec::new();
     let mut used = Vec::new();
+    // Without `_count` (or a `next` link's cursor) the whole set is one
+    // streamed Bundle.
+    let paged = params.iter().any(|(k, _)| k == "_count" || k == "_cursor");
     let (mut start, mut end) = (None, None);
     for (k, v) in &params {
         match k.as_str() {
@@ -151,7 +166,24 @@ pub async fn handle(
     });
     search.used = used;
     let self_path = format!("{owner}/{}/$everything", id.as_str());
-    answer(&req, &state, search, &self_path).await
+    if paged {
+        // One level of references on each page, as `_include=*` would.
+        search.includes.push(Include {
+            source_type: "*".into(),
+            param: None,
+            target_type: None,
+            iterate: false,
+        });
+        return answer(&req, &state, search, &self_path).await;
+    }
+    crate::security::restrict_search(&req, &state.store, &mut search)?;
+    let base = base_url(&req);
+    let self_url = link(&base, &self_path, &search.used, None);
+    let pager = Pager::new(state.store.clone(), search, base, self_url);
+    let body = Streamed::start(pager).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, FHIR_JSON))
+        .body(body))
 }
 
 #[cfg(test)]
@@ -162,10 +194,19 @@ mod tests {
     use crate::interaction::testutil::{app, backends, send, with_json};
 
     fn ids(b: &Value) -> Vec<String> {
+        entries(b, |_| true)
+    }
+
+    fn matches(b: &Value) -> Vec<String> {
+        entries(b, |e| e["search"]["mode"] == "match")
+    }
+
+    fn entries(b: &Value, keep: impl Fn(&Value) -> bool) -> Vec<String> {
         b["entry"]
             .as_array()
             .into_iter()
             .flatten()
+            .filter(|e| keep(e))
             .filter_map(|e| {
                 let r = &e["resource"];
                 Some(format!(
@@ -218,7 +259,7 @@ mod tests {
                 );
                 let b = r.json();
                 assert_eq!(b["total"], 5, "{label}");
-                seen.extend(ids(&b));
+                seen.extend(matches(&b));
                 match b["link"]
                     .as_array()
                     .into_iter()
@@ -277,7 +318,11 @@ mod tests {
             .json();
             let mut got = ids(&b);
             got.sort();
-            assert_eq!(got, ["Encounter/e1", "Observation/o1"], "{label}");
+            assert_eq!(
+                got,
+                ["Encounter/e1", "Observation/o1", "Patient/p1"],
+                "{label}: the Patient both reference is included"
+            );
             send(
                 &app,
                 TestRequest::get().uri("/fhir/Patient/none/$everything"),

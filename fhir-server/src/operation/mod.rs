@@ -5,5 +5,6 @@ pub mod everything;
 pub mod local_codes;
 pub mod meta;
 pub mod reindex;
+pub mod searchset_stream;
 pub mod terminology;
 pub mod validate;

@@ -141,6 +141,7 @@ async fn read_body_if_needed(
         .await
         .map_err(|e| Error::invalid(crate::error::IssueCode::Invalid, e.to_string()))?;
     req.set_payload(actix_web::dev::Payload::from(bytes.clone()));
+    crate::content_coding::mark_decoded(req);
     // A body that does not parse is the handler's 400 to give.
     Ok(body_json(req, &bytes))
 }

@@ -629,7 +629,54 @@ fn type_and_id(resource: &Resource) -> Result<(ResourceType, String), StoreError
         .id()
         .map(|i| i.as_str().to_owned())
         .ok_or_else(|| StoreError::Fault("resource to store has no id".into()))?;
+    if only_dots(&id) {
+        return Err(StoreError::BadRequest(format!(
+            "id {id:?} is made only of dots: the id format allows it, but `.` and `..` \
+             are path segments URLs resolve away, so the resource could never be addressed"
+        )));
+    }
     Ok((resource.resource_type(), id))
+}
+
+/// An update that carries no `meta.security` keeps the labels of the
+/// version it replaces: a client that PUTs back a resource without its
+/// `meta` (many do) must not strip the labels access decisions rest on.
+/// Labels are removed with `$meta-delete`; an update that names labels
+/// sets exactly those. The CapabilityStatement says so.
+fn keep_security_labels(
+    conn: &mut DbConnection,
+    rtype: &str,
+    id: &str,
+    r: &mut Resource,
+) -> Result<(), TxError> {
+    if r.meta().is_some_and(|m| !m.security.is_empty()) {
+        return Ok(());
+    }
+    let Some(body) = queries::latest(conn, rtype, id)?.and_then(|row| row.body) else {
+        return Ok(());
+    };
+    // Most resources have no labels: do not parse those.
+    if !body.windows(10).any(|w| w == b"\"security\"") {
+        return Ok(());
+    }
+    let labels = match Resource::from_json_slice(&body) {
+        Ok(old) => old.meta().map(|m| m.security.clone()).unwrap_or_default(),
+        Err(e) => {
+            log::error!("{rtype}/{id}: stored body does not parse: {e}");
+            return Ok(());
+        }
+    };
+    if !labels.is_empty() {
+        r.meta_mut().get_or_insert_with(Default::default).security = labels;
+    }
+    Ok(())
+}
+
+/// An id of dots only (`.`, `..`, `...`): legal by the id regex, but
+/// RFC 3986 §5.2.4 removes `.` and `..` from paths, so
+/// `[base]/Patient/..` is no resource's URL. Every write refuses them.
+pub fn only_dots(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b == b'.')
 }
 
 fn write_once(
@@ -676,6 +723,9 @@ fn write_once(
     let mut unmapped = Vec::new();
     let body = match change {
         Change::Create(r) | Change::Update(r, _) => {
+            if method == "PUT" && current.as_ref().is_some_and(|c| !c.deleted) {
+                keep_security_labels(conn, rtype, id, r)?;
+            }
             let vid = Id::new(version.to_string())
                 .map_err(|e| TxError::Store(StoreError::Fault(e.to_string())))?;
             let lu = Instant::new(last_updated.clone())

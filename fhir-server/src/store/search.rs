@@ -195,6 +195,33 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The targets of every reference the given resources hold, one level
+    /// (their `idx_reference` rows): what `$everything` adds to the
+    /// compartment. Dangling targets are listed; [`Store::current_of`]
+    /// leaves them out.
+    pub fn referenced(
+        &self,
+        from: &[(String, String)],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let every = Include {
+            source_type: "*".into(),
+            param: None,
+            target_type: None,
+            iterate: false,
+        };
+        let mut conn = self.conn()?;
+        refs(&mut conn, self.backend, &every, from, false)
+    }
+
+    /// The current bodies of the given resources; deleted and unknown ones
+    /// are left out.
+    pub fn current_of(&self, keys: &BTreeSet<(String, String)>) -> Result<Vec<Found>, StoreError> {
+        let mut conn = self.conn()?;
+        load(&mut conn, self.backend, keys)
+    }
+}
+
 /// The `(type, id)` of at most `limit` current resources matching `req`'s
 /// criteria, in id order, read on `c` — inside the caller's transaction,
 /// so that conditional writes search and write against the same state
