@@ -479,7 +479,7 @@ backend_tests! {
         let r = c.post("/Observation", &observation(lab, "G1"));
         r.expect_status(201);
         let wide_glucose = r.json()["id"].as_str().expect("id").to_owned();
-        assert_eq!(found(server, &format!("/Observation?code={}", enc(&format!("{LOINC}|2823-3")))), [potassium.clone()]);
+        assert_eq!(found(server, &format!("/Observation?code={}", enc(&format!("{LOINC}|2823-3")))), [potassium.as_str()]);
         assert!(
             found(server, &format!("/Observation?code={}", enc(&format!("{LOINC}|2345-7")))).is_empty(),
             "a wider mapping is not applied"
