@@ -454,4 +454,46 @@ backend_tests! {
         none.expect_status(200);
         assert_eq!(none.json()["total"], 0, "nothing stored");
     }
+
+    /// A master and its maps kept as ordinary resources (PUT through REST,
+    /// no `import-codes`, no tag) map exactly like imported ones (issue
+    /// #17, item 15), and a later change to the map applies to the next
+    /// write.
+    fn rest_stored_code_system_and_concept_map_are_applied_on_write(server) {
+        let c = server.client();
+        let lab = "http://hospital.example/fhir/CodeSystem/rest-lab";
+        c.put("/CodeSystem/rest-lab", &json!({"resourceType": "CodeSystem", "id": "rest-lab",
+            "url": lab, "status": "active", "content": "complete",
+            "concept": [{"code": "K1", "display": "Potassium"}, {"code": "G1", "display": "Glucose"}]}))
+            .expect_status(201);
+        let map = |glucose_equivalence: &str| json!({"resourceType": "ConceptMap", "id": "rest-lab-loinc",
+            "url": "http://hospital.example/fhir/ConceptMap/rest-lab-loinc", "status": "active",
+            "group": [{"source": lab, "target": LOINC, "element": [
+                {"code": "K1", "target": [{"code": "2823-3", "equivalence": "equivalent"}]},
+                {"code": "G1", "target": [{"code": "2345-7", "equivalence": glucose_equivalence}]}]}]});
+        c.put("/ConceptMap/rest-lab-loinc", &map("wider")).expect_status(201);
+
+        let r = c.post("/Observation", &observation(lab, "K1"));
+        r.expect_status(201);
+        let potassium = r.json()["id"].as_str().expect("id").to_owned();
+        let r = c.post("/Observation", &observation(lab, "G1"));
+        r.expect_status(201);
+        let wide_glucose = r.json()["id"].as_str().expect("id").to_owned();
+        assert_eq!(found(server, &format!("/Observation?code={}", enc(&format!("{LOINC}|2823-3")))), [potassium.as_str()]);
+        assert!(
+            found(server, &format!("/Observation?code={}", enc(&format!("{LOINC}|2345-7")))).is_empty(),
+            "a wider mapping is not applied"
+        );
+
+        // The map now says `equal`: the next write maps.
+        c.put("/ConceptMap/rest-lab-loinc", &map("equal")).expect_status(200);
+        let r = c.post("/Observation", &observation(lab, "G1"));
+        r.expect_status(201);
+        let glucose = r.json()["id"].as_str().expect("id").to_owned();
+        assert_ne!(glucose, wide_glucose);
+        assert_eq!(found(server, &format!("/Observation?code={}", enc(&format!("{LOINC}|2345-7")))), [glucose]);
+        // The stored record is as sent (index mode).
+        assert_eq!(codings(server, &format!("/Observation/{potassium}"), "code"),
+            vec![json!({"system": lab, "code": "K1"})]);
+    }
 }

@@ -13,6 +13,7 @@
 //! the profile engine ([`invariants`]: `profiles/data/core-constraints.json`,
 //! checked by `tests/invariants_fresh.rs`).
 
+pub mod core_bundle;
 pub mod emit;
 pub mod invariants;
 pub mod meta;

@@ -18,21 +18,26 @@ use profiles::{Package, PackageCache, PackageSet, CONFORMANCE_TYPES};
 use crate::store::{Store, StoreError, TxWrite};
 
 /// Loads the packages and stores their conformance resources that the
-/// database does not have yet; returns the loaded set (with the
-/// dependencies found in the package cache), which `$validate` uses.
+/// database does not have yet; returns the loaded set (with the built-in
+/// R4 core and the dependencies found in the package cache), which
+/// `$validate` uses.
+///
+/// The built-in core is not stored: the validator reads it from memory
+/// and the terminology service indexes it beneath the stored resources
+/// (`operation::terminology`), so a fresh database stays empty and a
+/// start pays nothing for it. A core `.tgz` named by `--package` is
+/// stored as any package is, and replaces the built-in one.
 pub fn install(store: &Store, paths: &[PathBuf]) -> anyhow::Result<PackageSet> {
     let set = load(paths)?;
     store_conformance(store, &set)?;
     Ok(set)
 }
 
-/// Loads packages (`.tgz` or folders) and the dependencies the package
+/// Loads packages (`.tgz` or folders), then the built-in R4 core (unless
+/// one of them is the core package) and the dependencies the package
 /// cache has; logs a warning for each missing dependency.
 pub fn load(paths: &[PathBuf]) -> anyhow::Result<PackageSet> {
     let mut set = PackageSet::new();
-    if paths.is_empty() {
-        return Ok(set);
-    }
     for path in paths {
         let package = if path.is_dir() {
             Package::from_dir(path)
@@ -47,6 +52,12 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<PackageSet> {
         );
         set.add(package);
     }
+    if set
+        .add_builtin_core()
+        .context("cannot read the built-in R4 core definitions")?
+    {
+        log::info!("package hl7.fhir.r4.core#4.0.1 built in");
+    }
     let cache = PackageCache::user_default();
     for warning in set
         .resolve_dependencies(cache.as_ref())
@@ -60,12 +71,17 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<PackageSet> {
 /// Stores the conformance resources of `set` that the database lacks;
 /// returns how many were stored.
 fn store_conformance(store: &Store, set: &PackageSet) -> anyhow::Result<usize> {
-    if set.packages().is_empty() {
+    let packages: Vec<_> = set
+        .packages()
+        .iter()
+        .filter(|p| !profiles::builtin::is_builtin(p))
+        .collect();
+    if packages.is_empty() {
         return Ok(0);
     }
     let mut stored = 0;
     let mut writes = Vec::new();
-    for package in set.packages() {
+    for package in &packages {
         for r in package.resources() {
             if !CONFORMANCE_TYPES.contains(&r.resource_type.as_str()) {
                 continue;
@@ -96,7 +112,7 @@ fn store_conformance(store: &Store, set: &PackageSet) -> anyhow::Result<usize> {
     stored += flush(store, &mut writes)?;
     log::info!(
         "stored {stored} conformance resources from {} package(s)",
-        set.packages().len()
+        packages.len()
     );
     Ok(stored)
 }

@@ -56,6 +56,10 @@ pub enum Error {
         entry: String,
         message: String,
     },
+    /// The package built into the binary cannot be read (a build that
+    /// embedded a broken artifact; see `crate::builtin`).
+    #[error("the built-in package {label} cannot be read: {message}")]
+    Builtin { label: String, message: String },
     /// The package `id#version` is not in the package cache.
     #[error("package {id}#{version} is not in the package cache {root}")]
     NotInCache {

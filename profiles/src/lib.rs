@@ -21,6 +21,11 @@
 //! dependency leaves definitions unknown, which validation reports, but is
 //! never a load error.
 //!
+//! [`builtin::r4_core`] is the R4 core package built into the binary
+//! (without narratives and data elements), decompressed on first use;
+//! [`PackageSet::add_builtin_core`] adds it unless the real core package
+//! is loaded, so callers know the base spec with no `--package`.
+//!
 //! A [`Validator`] (over a shared `PackageSet`) checks a resource against
 //! the base spec (structure, cardinality, the core invariants of
 //! `data/core-constraints.json`) and against profiles with snapshots; see
@@ -31,6 +36,7 @@
 //! **Invariant:** no package input panics the loader; every failure is an
 //! [`Error`] naming the package source and the entry.
 
+pub mod builtin;
 mod error;
 pub mod package;
 pub mod package_set;

@@ -120,9 +120,14 @@ impl Package {
     /// Loads a `.tgz` already in memory (for a package built into the
     /// binary); `source` only names it in errors.
     pub fn from_tgz_bytes(bytes: &[u8], source: impl AsRef<Path>) -> Result<Package, Error> {
-        let source = source.as_ref();
+        Package::from_tar(flate2::read::GzDecoder::new(bytes), source.as_ref())
+    }
+
+    /// Loads a package from an uncompressed tar stream (`tar` decompresses
+    /// as it reads, so the archive is never held whole in memory).
+    pub(crate) fn from_tar(tar: impl Read, source: &Path) -> Result<Package, Error> {
         let mut files = Files::default();
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+        let mut archive = tar::Archive::new(tar);
         let corrupt = |entry: Option<String>, e: std::io::Error| Error::Archive {
             path: source.to_path_buf(),
             entry,

@@ -87,6 +87,19 @@ impl PackageSet {
         true
     }
 
+    /// Adds the R4 core definitions built into the binary
+    /// ([`crate::builtin`]) unless `hl7.fhir.r4.core#4.0.1` is loaded
+    /// already (from a `.tgz` given by the user, which then wins). Add it
+    /// after the packages that should shadow core resources and before
+    /// [`resolve_dependencies`](Self::resolve_dependencies), which it then
+    /// satisfies for packages built on R4. Returns whether it was added.
+    pub fn add_builtin_core(&mut self) -> Result<bool, Error> {
+        if self.is_loaded(crate::builtin::CORE_ID, Some(crate::builtin::CORE_VERSION)) {
+            return Ok(false);
+        }
+        Ok(self.add_shared(crate::builtin::r4_core()?))
+    }
+
     pub fn packages(&self) -> &[Arc<Package>] {
         &self.packages
     }

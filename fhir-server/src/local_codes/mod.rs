@@ -18,6 +18,10 @@
 //!   ConceptMap, so readers see the standard codes too.
 //! - `off`: nothing.
 //!
+//! A CodeSystem stored through plain REST counts as local too when a
+//! stored ConceptMap maps from it (see [`build`]), so a hospital keeping
+//! its master and maps as ordinary FHIR resources gets the same.
+//!
 //! Either way a local code with no mapping is recorded in the report
 //! (`store::local_codes`, `CodeSystem/$unmapped-codes`) and comes back as a
 //! warning where the response carries an OperationOutcome ([`scan`]).
@@ -275,39 +279,70 @@ fn is_local_code_system(v: &serde_json::Value) -> bool {
         .any(|t| t["system"] == TAG_SYSTEM && t["code"] == LOCAL_CODES_TAG)
 }
 
-/// The mapper of the stored local CodeSystems and the ConceptMaps from
-/// them. Bodies that cannot be the ones we look for are skipped by a
-/// substring test before they are parsed.
+/// Whether a stored CodeSystem holds the codes of its system here: not a
+/// `not-present` stub of an external system, not a supplement.
+fn is_kept_here(v: &serde_json::Value) -> bool {
+    !matches!(v["content"].as_str(), Some("not-present" | "supplement"))
+}
+
+/// Whether `url` is an R4 core code system: the core's own ConceptMaps
+/// between core systems are not a hospital's mappings, and `serve
+/// --package` may store both.
+fn is_core_system(url: &str) -> bool {
+    profiles::builtin::r4_core().is_ok_and(|core| core.by_url(url).is_some())
+}
+
+/// The mapper of the local CodeSystems and the ConceptMaps from them.
+///
+/// A CodeSystem is local when `import-codes` tagged it, or when it was
+/// stored like any resource (PUT through REST) and a stored ConceptMap
+/// maps from it with `equivalent`/`equal` mappings ([`is_kept_here`]):
+/// a hospital that keeps its master and its maps to LOINC or JLAC10 as
+/// plain FHIR resources gets the same mapping as one that imported them.
+/// ConceptMaps are read first (there are few), so only CodeSystem bodies
+/// that mention the tag or a mapped source url are parsed.
 fn build(store: &Store) -> Result<Mapper, StoreError> {
+    let mut maps = Vec::new();
+    let mut sources = std::collections::HashSet::new();
+    for (id, body) in store.current_bodies("ConceptMap")? {
+        match terminology::ConceptMap::from_json(&body) {
+            Ok(cm) => {
+                sources.extend(
+                    cm.mappings()
+                        .filter(|m| matches!(m.equivalence, "equivalent" | "equal"))
+                        .filter_map(|m| m.source_system.map(str::to_owned)),
+                );
+                maps.push(cm);
+            }
+            Err(e) => log::warn!("ConceptMap/{id} left out of the local code mappings: {e}"),
+        }
+    }
+    sources.retain(|s| !is_core_system(s));
     let mut mapper = Mapper::new();
     for (id, body) in store.current_bodies("CodeSystem")? {
-        if !contains(&body, LOCAL_CODES_TAG) {
+        let tagged = contains(&body, LOCAL_CODES_TAG);
+        if !tagged && !sources.iter().any(|s| contains(&body, s)) {
             continue;
         }
-        match serde_json::from_slice::<serde_json::Value>(&body) {
-            Ok(v) if is_local_code_system(&v) => {
-                if let Some(url) = v["url"].as_str() {
-                    mapper.add_local_system(url);
-                }
+        let v = match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                log::warn!("CodeSystem/{id} is not JSON: {e}");
+                continue;
             }
-            Ok(_) => {}
-            Err(e) => log::warn!("CodeSystem/{id} is not JSON: {e}"),
+        };
+        let Some(url) = v["url"].as_str() else {
+            continue;
+        };
+        if (tagged && is_local_code_system(&v)) || (sources.contains(url) && is_kept_here(&v)) {
+            mapper.add_local_system(url);
         }
     }
     if mapper.is_empty() {
         return Ok(mapper);
     }
-    let systems: Vec<String> = mapper.systems().map(str::to_owned).collect();
-    for (id, body) in store.current_bodies("ConceptMap")? {
-        if !systems.iter().any(|s| contains(&body, s)) {
-            continue;
-        }
-        match terminology::ConceptMap::from_json(&body) {
-            Ok(cm) => {
-                mapper.add_concept_map(&cm);
-            }
-            Err(e) => log::warn!("ConceptMap/{id} left out of the local code mappings: {e}"),
-        }
+    for cm in &maps {
+        mapper.add_concept_map(cm);
     }
     Ok(mapper)
 }

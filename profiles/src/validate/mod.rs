@@ -232,9 +232,14 @@ impl std::fmt::Debug for Validator {
     }
 }
 
+/// A validator of the base spec: the built-in R4 core definitions only.
+/// Should they fail to load (a broken build), every resource it validates
+/// says that its base definition is missing.
 impl Default for Validator {
     fn default() -> Self {
-        Validator::new(Arc::new(PackageSet::new()))
+        let mut set = PackageSet::new();
+        let _ = set.add_builtin_core();
+        Validator::new(Arc::new(set))
     }
 }
 
@@ -346,6 +351,17 @@ impl Validator {
             return;
         };
         let root = ty.to_owned();
+        let base = format!("http://hl7.org/fhir/StructureDefinition/{ty}");
+        if fhir_model::ResourceType::parse(ty).is_some() && self.packages.by_url(&base).is_none() {
+            // The base walk needs the core definitions for the required
+            // bindings; without them it must not look like a pass.
+            issues.push(Issue::new(
+                Severity::Warning,
+                "not-supported",
+                root.clone(),
+                format!("the base definition {base} is not loaded, so the base spec's required bindings of {ty} are not checked"),
+            ));
+        }
         invariants::walk_resource(self, resource, resource, &root, issues);
         if self.policy.check_references_exist {
             reference_exists::check(resource, &root, issues);

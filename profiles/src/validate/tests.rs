@@ -119,6 +119,7 @@ fn profiled() -> Validator {
     )];
     let mut set = PackageSet::new();
     set.add(Package::from_resources("example.test", "0.1.0", files).expect("package"));
+    set.add_builtin_core().expect("built-in core");
     Validator::new(Arc::new(set))
 }
 

@@ -9,7 +9,9 @@
 //!
 //! The service is a [`terminology::Registry`] built from the current
 //! CodeSystem, ValueSet and ConceptMap resources of the store (packages'
-//! ones included, since `serve --package` stores them). It is built on
+//! ones included, since `serve --package` stores them), over the built-in
+//! R4 core ones ([`core`]): a stored resource wins over a core one with
+//! the same url (and version). It is built on
 //! the first terminology request and rebuilt when one comes after such a
 //! resource was written: each request reads the version count and newest
 //! sequence number of the three types (no bodies), and compares
@@ -18,6 +20,7 @@
 //! resources pay nothing either: the rebuild runs on the next terminology
 //! request.
 
+pub mod core;
 pub mod expand;
 pub mod lookup;
 pub mod subsumes;
@@ -64,8 +67,9 @@ pub(crate) type Fingerprint = [(i64, i64); 3];
 pub struct TerminologyService {
     /// CodeSystems, ValueSets and ConceptMaps (JSON) indexed into every
     /// registry besides the stored ones, which win on the same url and
-    /// version: resources the store cannot hold (another FHIR version's
-    /// elements, masters too large to store) or test fixtures.
+    /// version (they in turn win over the built-in core): resources the
+    /// store cannot hold (another FHIR version's elements, masters too
+    /// large to store) or test fixtures.
     seeds: Vec<Vec<u8>>,
     current: RwLock<Option<(Fingerprint, Arc<Registry>)>>,
     /// One rebuild at a time; the others wait and take its result.
@@ -121,65 +125,50 @@ pub(crate) fn fingerprint(store: &Store) -> Result<Fingerprint, StoreError> {
     Ok(fp)
 }
 
-/// Reads every current CodeSystem, ValueSet and ConceptMap. One that the
-/// engine cannot index is logged and left out, so one bad resource does
-/// not take terminology down.
+/// Indexes one CodeSystem, ValueSet or ConceptMap (JSON) into
+/// `registry`; other resource types are ignored.
+pub(crate) fn insert_resource(
+    registry: &mut Registry,
+    resource_type: &str,
+    body: &[u8],
+) -> Result<(), terminology::Error> {
+    match resource_type {
+        "CodeSystem" => {
+            registry.insert(terminology::CodeSystem::from_json(body)?);
+        }
+        "ValueSet" => registry.insert_value_set(terminology::ValueSet::from_json(body)?),
+        "ConceptMap" => registry.insert_concept_map(terminology::ConceptMap::from_json(body)?),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Reads every current CodeSystem, ValueSet and ConceptMap, over the
+/// seeds, over the core. One that the engine cannot index is logged and
+/// left out, so one bad resource does not take terminology down.
 fn build(store: &Store, seeds: &[Vec<u8>]) -> Result<Registry, Error> {
     let started = std::time::Instant::now();
-    let mut registry = Registry::new();
+    let mut registry = Registry::over(core::registry());
     let mut skipped = 0;
     for (i, body) in seeds.iter().enumerate() {
         let kind = serde_json::from_slice::<Value>(body)
             .ok()
             .and_then(|v| v["resourceType"].as_str().map(str::to_owned));
-        let result = match kind.as_deref() {
-            Some("CodeSystem") => terminology::CodeSystem::from_json(body).map(|cs| {
-                registry.insert(cs);
-            }),
-            Some("ValueSet") => {
-                terminology::ValueSet::from_json(body).map(|vs| registry.insert_value_set(vs))
-            }
-            Some("ConceptMap") => {
-                terminology::ConceptMap::from_json(body).map(|cm| registry.insert_concept_map(cm))
-            }
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
+        if let Err(e) = insert_resource(&mut registry, kind.as_deref().unwrap_or_default(), body) {
             skipped += 1;
             log::warn!("terminology resource {i} left out: {e}");
         }
     }
-    for (id, body) in store.current_bodies("CodeSystem")? {
-        match terminology::CodeSystem::from_json(&body) {
-            Ok(cs) => {
-                registry.insert(cs);
-            }
-            Err(e) => {
+    for rt in TYPES {
+        for (id, body) in store.current_bodies(rt.as_str())? {
+            if let Err(e) = insert_resource(&mut registry, rt.as_str(), &body) {
                 skipped += 1;
-                log::warn!("CodeSystem/{id} left out of terminology: {e}");
-            }
-        }
-    }
-    for (id, body) in store.current_bodies("ValueSet")? {
-        match terminology::ValueSet::from_json(&body) {
-            Ok(vs) => registry.insert_value_set(vs),
-            Err(e) => {
-                skipped += 1;
-                log::warn!("ValueSet/{id} left out of terminology: {e}");
-            }
-        }
-    }
-    for (id, body) in store.current_bodies("ConceptMap")? {
-        match terminology::ConceptMap::from_json(&body) {
-            Ok(cm) => registry.insert_concept_map(cm),
-            Err(e) => {
-                skipped += 1;
-                log::warn!("ConceptMap/{id} left out of terminology: {e}");
+                log::warn!("{}/{id} left out of terminology: {e}", rt.as_str());
             }
         }
     }
     log::info!(
-        "terminology registry built: {} code systems, {} left out, in {:?}",
+        "terminology registry built: {} code systems (stored and seeded) over the R4 core, {} left out, in {:?}",
         registry.len(),
         skipped,
         started.elapsed()
@@ -471,14 +460,8 @@ fn with_tx_resources(registry: Arc<Registry>, params: &Params) -> Result<Arc<Reg
             )
         };
         match r["resourceType"].as_str() {
-            Some("CodeSystem") => {
-                over.insert(terminology::CodeSystem::from_json(&bytes).map_err(bad)?);
-            }
-            Some("ValueSet") => {
-                over.insert_value_set(terminology::ValueSet::from_json(&bytes).map_err(bad)?)
-            }
-            Some("ConceptMap") => {
-                over.insert_concept_map(terminology::ConceptMap::from_json(&bytes).map_err(bad)?)
+            Some(rt @ ("CodeSystem" | "ValueSet" | "ConceptMap")) => {
+                insert_resource(&mut over, rt, &bytes).map_err(bad)?
             }
             other => {
                 return Err(Error::invalid(
