@@ -18,21 +18,44 @@ use super::{
 };
 use crate::error::Error;
 use crate::store::{Store, StoreError, TxError};
+use profiles::Validator;
 
 /// Runs the entries of a batch Bundle.
-pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Vec<u8> {
+/// With a `validator`, each resource written is checked by profile
+/// enforcement first (`serve --profile-enforcement`), failing its entry
+/// alone.
+pub fn run(
+    store: &Store,
+    base: &str,
+    mut bundle: Bundle,
+    validator: Option<&Validator>,
+) -> Vec<u8> {
     let entries = std::mem::take(&mut bundle.entry);
-    run_entries(store, base, entries.into_iter().map(Ok).collect())
+    run_entries(
+        store,
+        base,
+        entries.into_iter().map(Ok).collect(),
+        validator,
+    )
 }
 
 /// Runs the entries; each is the entry as parsed, or why it did not parse
 /// (a batch whose Bundle did not parse as a whole: see `batch_entries`).
-pub fn run_entries(store: &Store, base: &str, entries: Vec<Result<BundleEntry, Error>>) -> Vec<u8> {
+pub fn run_entries(
+    store: &Store,
+    base: &str,
+    entries: Vec<Result<BundleEntry, Error>>,
+    validator: Option<&Validator>,
+) -> Vec<u8> {
     let registry = store.registry();
     let mut out: Vec<EntryJson> = vec![Vec::new(); entries.len()];
     let mut ops = Vec::with_capacity(entries.len());
     let mut failed = Vec::new();
     for (i, entry) in entries.into_iter().enumerate() {
+        let entry = entry.and_then(|e| match validator {
+            Some(v) => crate::profile_enforcement::check_entry(v, i, &e).map(|()| e),
+            None => Ok(e),
+        });
         let parsed = entry
             .and_then(|mut entry| parse_entry(i, &mut entry, &registry, base))
             .and_then(|op| {

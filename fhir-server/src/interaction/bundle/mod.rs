@@ -15,6 +15,13 @@
 //! one resource: otherwise the transaction fails (412, the outcome naming
 //! the entry), and in a batch that entry alone fails. Criteria the server
 //! cannot use are a 400 for the entry, never ignored.
+//!
+//! Entries may also carry `ifMatch` (PUT, PATCH, DELETE, conditional
+//! DELETE) and `ifNoneMatch` (PUT, DELETE; on a GET a 304), PATCH (JSON
+//! Patch as a Binary, FHIRPath Patch as a Parameters), and GETs of a
+//! search, history (all levels) or `metadata`, answered by the REST
+//! handlers' code. Not (yet) in entries: system and compartment searches
+//! and `$operations`, which answer not-supported for their entry.
 
 pub mod batch;
 mod rewrite;
@@ -71,7 +78,7 @@ pub async fn handle(
             Err(e) => match batch_entries(&body) {
                 Some(entries) => {
                     let mapper = store.local_codes().mapper();
-                    let out = batch::run_entries(&store, &base, entries);
+                    let out = batch::run_entries(&store, &base, entries, Some(&validator));
                     return Ok(crate::local_codes::scan::annotate_bundle(&mapper, out));
                 }
                 None => return Err(e),
@@ -80,7 +87,6 @@ pub async fn handle(
         // The typed Bundle holds everything now; the bytes would only add
         // one more copy of a large body while it is written.
         drop(body);
-        crate::profile_enforcement::check_entries(&validator, &bundle)?;
         let kind = bundle
             .type_
             .as_ref()
@@ -89,8 +95,16 @@ pub async fn handle(
         let mapper = store.local_codes().mapper();
         let annotate = |out| crate::local_codes::scan::annotate_bundle(&mapper, out);
         match kind.as_deref() {
-            Some("transaction") => transaction::run(&store, &base, *bundle).map(annotate),
-            Some("batch") => Ok(annotate(batch::run(&store, &base, *bundle))),
+            Some("transaction") => {
+                crate::profile_enforcement::check_entries(&validator, &bundle)?;
+                transaction::run(&store, &base, *bundle).map(annotate)
+            }
+            Some("batch") => Ok(annotate(batch::run(
+                &store,
+                &base,
+                *bundle,
+                Some(&validator),
+            ))),
             other => Err(Error::Invalid(vec![Issue::new(
                 IssueCode::Invalid,
                 format!(

@@ -3,10 +3,13 @@
 //!
 //! Before anything is written, every POST gets its new id and every
 //! `fullUrl` of a created or updated entry (`urn:uuid:…`, `urn:oid:…` or a
-//! URL) is mapped to `Type/id`; each `Reference.reference` that names one, at
-//! any depth (contained resources, extensions included), is rewritten. The
-//! writes then run in one database transaction, in the spec's order; a
-//! failing entry rolls all of them back and the OperationOutcome names it.
+//! URL) is mapped to `Type/id`; each link that names one, at any depth, is
+//! rewritten (see `rewrite`). The writes then run in one database
+//! transaction, in the spec's order, and the GETs last, inside it, so they
+//! see the writes; a failing entry of any kind (a GET answering 404
+//! included) rolls all of them back and the OperationOutcome names it.
+//! Entries whose resolved identities overlap (two writes of one resource)
+//! fail the transaction before anything is written.
 //!
 //! Conditional entries and references (http.html#trules) are resolved in
 //! that same database transaction, before any write, against what is
