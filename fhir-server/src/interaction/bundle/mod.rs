@@ -235,7 +235,7 @@ pub(crate) enum EntryOp {
 pub(crate) enum Get {
     /// `GET [type]?…`; `self_path` is the searchset's link path.
     Search {
-        search: SearchRequest,
+        search: Box<SearchRequest>,
         self_path: String,
     },
     /// `GET [type]/[id]/_history`, `[type]/_history`, `_history`.
@@ -517,7 +517,7 @@ pub(crate) fn parse_entry(
             let search =
                 crate::search::query::parse_with(registry, vec![rt.as_str().to_owned()], &params, None);
             Ok(EntryOp::Get(Box::new(Get::Search {
-                search,
+                search: Box::new(search),
                 self_path: rt.as_str().to_owned(),
             })))
         }
