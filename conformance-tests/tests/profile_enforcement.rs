@@ -66,6 +66,36 @@ fn expressions(outcome: &Value) -> Vec<String> {
 }
 
 backend_tests! {
+    /// In a batch the non-conforming entry fails alone, 422 with its
+    /// OperationOutcome; the conforming one is stored (issue #17 item 17).
+    fn a_required_profile_fails_only_that_batch_entry(server) with
+        ["--package", &jp_core(), "--require-profile", &require_patient()]
+    {
+        let c = server.client();
+        let batch = json!({
+            "resourceType": "Bundle", "type": "batch",
+            "entry": [
+                {"resource": conforming_patient(), "request": {"method": "POST", "url": "Patient"}},
+                {"resource": patient_without_identifier(), "request": {"method": "POST", "url": "Patient"}}
+            ]
+        });
+        let r = c.post("", &batch);
+        r.expect_status(200);
+        let out = r.json();
+        assert_eq!(out["entry"][0]["response"]["status"], "201 Created", "{out}");
+        assert!(
+            out["entry"][1]["response"]["status"].as_str().is_some_and(|s| s.starts_with("422")),
+            "{out}"
+        );
+        let exprs = expressions(&out["entry"][1]["response"]["outcome"]);
+        assert!(exprs.iter().any(|e| e.starts_with("Bundle.entry[1].resource")), "{exprs:?}");
+        assert_eq!(
+            c.get("/Patient?_count=0&_total=accurate").json()["total"].as_i64(),
+            Some(1),
+            "the conforming entry was stored"
+        );
+    }
+
     fn a_required_profile_rejects_non_conforming_writes(server) with
         ["--package", &jp_core(), "--require-profile", &require_patient()]
     {

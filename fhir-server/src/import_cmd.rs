@@ -193,7 +193,7 @@ fn import_json(store: &Store, name: &str, bytes: &[u8], summary: &mut Summary) {
         let entries = bundle.entry.len();
         let response = match kind.as_deref() {
             Some("transaction") => transaction::run(store, "", *bundle),
-            Some("batch") => Ok(batch::run(store, "", *bundle)),
+            Some("batch") => Ok(batch::run(store, "", *bundle, None)),
             _ => return store_one(store, name, Resource::Bundle(bundle), summary),
         };
         match response {

@@ -190,42 +190,23 @@ impl Enforcement {
     }
 }
 
-/// Checks the resources a batch or transaction writes (POST and PUT
-/// entries), before anything is written. In `reject` mode one failing
-/// entry refuses the whole Bundle with 422, its issues located at
-/// `Bundle.entry[i].resource` (for a batch too: simpler than a per-entry
-/// answer, and the client learns every failing entry at once); in `warn`
-/// mode the issues are logged.
+/// Checks the resources a transaction writes (POST and PUT entries),
+/// before anything is written. In `reject` mode one failing entry refuses
+/// the whole Bundle with 422, its issues located at
+/// `Bundle.entry[i].resource` (the client learns every failing entry at
+/// once); in `warn` mode the issues are logged. A batch checks each entry
+/// on its own ([`check_entry`]): its entries succeed or fail alone.
 pub fn check_entries(
     validator: &Validator,
     bundle: &fhir_model::generated::Bundle,
 ) -> Result<(), Error> {
-    let e = current();
-    if e.mode == Mode::Off {
+    if current().mode == Mode::Off {
         return Ok(());
     }
     let mut failed = Vec::new();
     for (i, entry) in bundle.entry.iter().enumerate() {
-        let method = entry
-            .request
-            .as_ref()
-            .and_then(|r| r.method.as_ref())
-            .and_then(|m| m.value.as_ref())
-            .map(|m| m.as_str().to_owned());
-        let (Some(resource), Some("POST" | "PUT")) = (&entry.resource, method.as_deref()) else {
-            continue;
-        };
-        let at = format!("Bundle.entry[{i}].resource");
-        match e.check(validator, resource, &at) {
-            Ok(warnings) => {
-                for w in warnings {
-                    log::info!(
-                        "{at}: stored although: {} ({})",
-                        w.diagnostics,
-                        w.expression.unwrap_or_default()
-                    );
-                }
-            }
+        match check_entry(validator, i, entry) {
+            Ok(()) => {}
             Err(Error::Unprocessable(issues)) => failed.extend(issues),
             Err(other) => return Err(other),
         }
@@ -235,6 +216,36 @@ pub fn check_entries(
     } else {
         Err(Error::Unprocessable(failed))
     }
+}
+
+/// [`check_entries`] for entry `i` alone.
+pub fn check_entry(
+    validator: &Validator,
+    i: usize,
+    entry: &fhir_model::generated::BundleEntry,
+) -> Result<(), Error> {
+    let e = current();
+    if e.mode == Mode::Off {
+        return Ok(());
+    }
+    let method = entry
+        .request
+        .as_ref()
+        .and_then(|r| r.method.as_ref())
+        .and_then(|m| m.value.as_ref())
+        .map(|m| m.as_str().to_owned());
+    let (Some(resource), Some("POST" | "PUT")) = (&entry.resource, method.as_deref()) else {
+        return Ok(());
+    };
+    let at = format!("Bundle.entry[{i}].resource");
+    for w in e.check(validator, resource, &at)? {
+        log::info!(
+            "{at}: stored although: {} ({})",
+            w.diagnostics,
+            w.expression.unwrap_or_default()
+        );
+    }
+    Ok(())
 }
 
 /// The server's issue code for a validator issue code.

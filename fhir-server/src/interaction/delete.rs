@@ -17,24 +17,30 @@
 //! request and the client learns it must narrow the criteria. Criteria the
 //! server cannot use, or none, are 400 (see [`super::create::criteria`]):
 //! `DELETE [base]/[type]` without criteria never deletes anything.
+//!
+//! `If-Match` (http.html#concurrency) deletes only that version (else
+//! 412), also on a conditional delete, whose criteria must then match
+//! exactly one resource; `If-None-Match` is honoured as RFC 9110 says.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{etag, resource_type, run, url_id};
+use super::{etag, headers, resource_type, run, url_id};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::store::{CondOutcome, Conditional};
 
 pub async fn handle(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (rt, id) = path.into_inner();
     let rt = resource_type(&rt)?;
     let id = url_id(&id)?;
+    let pre = headers::preconditions(req.headers())?;
     let store = state.store.clone();
-    let deleted = run(move || store.delete(rt, &id)).await?;
+    let deleted = run(move || store.delete_checked(rt, &id, &pre)).await?;
     let mut resp = HttpResponse::NoContent();
     if let Some(w) = deleted {
         resp.insert_header((header::ETAG, etag(w.version)));
@@ -52,6 +58,7 @@ pub async fn conditional(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let rt = resource_type(&path)?;
+    let if_match = headers::if_match(req.headers())?;
     let base = super::base_url(&req);
     let criteria = super::create::criteria(&state.store.registry(), rt, req.query_string(), &base)?;
     let store = state.store.clone();
@@ -60,6 +67,7 @@ pub async fn conditional(
             resource_type: rt,
             criteria,
             max: MAX_CONDITIONAL_DELETE,
+            if_match,
         })
     })
     .await?;

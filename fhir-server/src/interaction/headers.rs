@@ -6,6 +6,7 @@
 use actix_web::http::header::{self, HeaderMap};
 
 use crate::error::{Error, IssueCode};
+use crate::store::{NoneMatch, Preconditions};
 
 /// `If-Match: W/"3"`: the version an update or delete expects to replace.
 /// The strong form `"3"` is accepted too; anything else is a 400, since
@@ -20,6 +21,40 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i32>, Error> {
             IssueCode::Invalid,
             format!("If-Match {text:?} is not a version ETag such as W/\"3\""),
         )
+    })
+}
+
+/// `If-None-Match` on a write: `*` or a list of version ETags (RFC 9110
+/// §13.1.2). Anything else is a 400, as for `If-Match`.
+pub fn if_none_match(headers: &HeaderMap) -> Result<Option<NoneMatch>, Error> {
+    let Some(v) = headers.get(header::IF_NONE_MATCH) else {
+        return Ok(None);
+    };
+    let text = v.to_str().unwrap_or("");
+    none_match_of(text).map(Some).ok_or_else(|| {
+        Error::invalid(
+            IssueCode::Invalid,
+            format!("If-None-Match {text:?} is neither * nor a list of version ETags"),
+        )
+    })
+}
+
+/// `*`, or `W/"1", W/"2"`.
+pub(crate) fn none_match_of(text: &str) -> Option<NoneMatch> {
+    if text.trim() == "*" {
+        return Some(NoneMatch::Any);
+    }
+    text.split(',')
+        .map(version_of)
+        .collect::<Option<Vec<i32>>>()
+        .map(NoneMatch::Versions)
+}
+
+/// The preconditions of a PUT or DELETE: `If-Match` and `If-None-Match`.
+pub fn preconditions(headers: &HeaderMap) -> Result<Preconditions, Error> {
+    Ok(Preconditions {
+        if_match: if_match(headers)?,
+        if_none_match: if_none_match(headers)?,
     })
 }
 

@@ -62,8 +62,8 @@ pub async fn system(
     respond(req, state, HistoryScope::System, params).await
 }
 
-#[derive(Debug, Default, PartialEq)]
-struct Paging {
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Paging {
     count: i64,
     since: Option<String>,
     cursor: Option<i64>,
@@ -115,13 +115,7 @@ async fn respond(
     scope: HistoryScope,
     params: Params,
 ) -> Result<HttpResponse, Error> {
-    let paging = parse_params(&params)?;
-    let query = HistoryQuery {
-        scope,
-        since: paging.since.clone(),
-        before: paging.cursor,
-        count: paging.count,
-    };
+    let (query, paging) = history_query(scope, &params)?;
     let store = state.store.clone();
     let page = run(move || {
         let page = store.history(&query)?;
@@ -137,11 +131,43 @@ async fn respond(
     .await?;
     let base = base_url(&req);
     let self_url = format!("{}{}", base.trim_end_matches("/fhir"), req.uri());
+    let body = history_bundle(&base, req.path(), &self_url, &paging, &page);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, FHIR_JSON))
+        .body(body))
+}
+
+/// What a history request asks for (its parameters checked) and its
+/// paging; also what a Bundle entry's `_history` runs.
+pub(crate) fn history_query(
+    scope: HistoryScope,
+    params: &[(String, String)],
+) -> Result<(HistoryQuery, Paging), Error> {
+    let paging = parse_params(params)?;
+    let query = HistoryQuery {
+        scope,
+        since: paging.since.clone(),
+        before: paging.cursor,
+        count: paging.count,
+    };
+    Ok((query, paging))
+}
+
+/// The history Bundle of one page: `path` is the request path
+/// (`/fhir/Patient/x/_history`) the `next` link continues, `self_url` the
+/// URL asked.
+pub(crate) fn history_bundle(
+    base: &str,
+    path: &str,
+    self_url: &str,
+    paging: &Paging,
+    page: &HistoryPage,
+) -> Vec<u8> {
     let next_url = page.next_before.map(|cursor| {
         let mut url = format!(
             "{}{}?_count={}",
             base.trim_end_matches("/fhir"),
-            req.path(),
+            path,
             paging.count
         );
         if let Some(s) = &paging.since {
@@ -151,10 +177,7 @@ async fn respond(
         url.push_str(&format!("&_cursor={cursor}"));
         url
     });
-    let body = bundle(&base, &self_url, next_url.as_deref(), &page);
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, FHIR_JSON))
-        .body(body))
+    bundle(base, self_url, next_url.as_deref(), page)
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.

@@ -255,15 +255,27 @@ pub(crate) async fn answer(
     let store = state.store.clone();
     let request = search.clone();
     let page = run(move || store.search(&request)).await?;
-    let self_url = link(&base, self_path, &search.used, None);
-    let next_url = page
-        .next_cursor
-        .as_ref()
-        .map(|c| link(&base, self_path, &search.used, Some(c)));
-    let body = bundle(&base, &self_url, next_url.as_deref(), &search, &page)?;
+    let body = searchset(&base, self_path, &search, &page)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, FHIR_JSON))
         .body(body))
+}
+
+/// The searchset Bundle of one page, its `self` and `next` links on
+/// `self_path` (the path after the base); also what a Bundle entry's
+/// search answers.
+pub(crate) fn searchset(
+    base: &str,
+    self_path: &str,
+    search: &SearchRequest,
+    page: &SearchPage,
+) -> Result<Vec<u8>, Error> {
+    let self_url = link(base, self_path, &search.used, None);
+    let next_url = page
+        .next_cursor
+        .as_ref()
+        .map(|c| link(base, self_path, &search.used, Some(c)));
+    bundle(base, &self_url, next_url.as_deref(), search, page)
 }
 
 /// Limits the search to the compartment: for each type, a resource is in

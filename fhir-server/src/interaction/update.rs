@@ -7,6 +7,8 @@
 //! version and answers 201 with `Location`; otherwise 200. With `If-Match`
 //! the update happens only if that is the current version, else 412
 //! (http.html#concurrency): of clients updating the same version, one wins.
+//! `If-None-Match: *` makes it a create only: 412 when the resource
+//! exists (RFC 9110 §13.1.2), stored when it is absent or deleted.
 //!
 //! Conditional update: `PUT [base]/[type]?[search parameters]`
 //! (<https://hl7.org/fhir/R4/http.html#cond-update>), searched and written
@@ -40,7 +42,7 @@ pub async fn handle(
     let (rt, id) = path.into_inner();
     let rt = resource_type(&rt)?;
     let id = url_id(&id)?;
-    let if_match = headers::if_match(req.headers())?;
+    let pre = headers::preconditions(req.headers())?;
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let store = state.store.clone();
     let expected_id = id.clone();
@@ -49,7 +51,7 @@ pub async fn handle(
         let mut resource = parse_resource(&body, rt)?;
         check_body_id(&resource, &expected_id)?;
         let warnings = crate::profile_enforcement::current().check(&validator, &resource, "")?;
-        Ok::<_, Error>((warnings, store.update_if(&mut resource, if_match)?))
+        Ok::<_, Error>((warnings, store.update_checked(&mut resource, &pre)?))
     })
     .await?;
     let resp = if written.created {
@@ -71,10 +73,11 @@ pub async fn conditional(
     payload: web::Payload,
 ) -> Result<HttpResponse, Error> {
     let rt = resource_type(&path)?;
-    if headers::if_match(req.headers())?.is_some() {
+    if !headers::preconditions(req.headers())?.is_empty() {
         return Err(Error::invalid(
             IssueCode::NotSupported,
-            "If-Match cannot be combined with a conditional update; PUT to [type]/[id] instead",
+            "If-Match and If-None-Match cannot be combined with a conditional update; \
+             PUT to [type]/[id] instead",
         ));
     }
     let base = super::base_url(&req);

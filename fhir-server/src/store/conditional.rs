@@ -89,11 +89,14 @@ pub enum Conditional {
     /// the match's, else 400); more is 412.
     Update(Resource, Criteria),
     /// http.html#3.1.0.7.1: no match deletes nothing; up to `max` matches
-    /// are all deleted; more than `max` is 412.
+    /// are all deleted; more than `max` is 412. With `if_match`
+    /// (`If-Match`, `request.ifMatch`) the criteria must match exactly one
+    /// resource, at that version, else 412: the version names one resource.
     Delete {
         resource_type: ResourceType,
         criteria: Criteria,
         max: usize,
+        if_match: Option<i32>,
     },
 }
 
@@ -122,7 +125,7 @@ pub enum CondOutcome {
 
 /// One open write transaction; see the module doc.
 pub(crate) struct Tx<'a> {
-    conn: &'a mut DbConnection,
+    pub(super) conn: &'a mut DbConnection,
     registry: &'a ParamRegistry,
     local: &'a crate::local_codes::Snapshot,
     backend: Backend,
@@ -146,6 +149,40 @@ impl Tx<'_> {
         id: &str,
     ) -> Result<Option<StoredVersion>, TxError> {
         Ok(queries::latest(self.conn, rt.as_str(), id)?.map(Into::into))
+    }
+
+    /// One page of a search seen from this transaction (its own writes
+    /// included).
+    pub(crate) fn search(&mut self, req: &SearchRequest) -> Result<super::SearchPage, TxError> {
+        Ok(search::search_on(self.conn, self.backend, req)?)
+    }
+
+    /// One page of history seen from this transaction.
+    pub(crate) fn history(
+        &mut self,
+        q: &super::HistoryQuery,
+    ) -> Result<super::HistoryPage, TxError> {
+        Ok(super::history_on(self.conn, q)?)
+    }
+
+    /// A read or vread seen from this transaction (its own writes
+    /// included): `NotFound` or `Gone` as [`Store::read_version`] answers.
+    pub(crate) fn read(
+        &mut self,
+        rt: ResourceType,
+        id: &Id,
+        version: Option<i32>,
+    ) -> Result<StoredVersion, TxError> {
+        let (rtype, rid) = (rt.as_str(), id.as_str());
+        let row = match version {
+            None => queries::latest(self.conn, rtype, rid)?,
+            Some(v) => queries::version(self.conn, rtype, rid, v)?,
+        };
+        let what = || match version {
+            None => format!("{rtype}/{rid}"),
+            Some(v) => format!("{rtype}/{rid}/_history/{v}"),
+        };
+        Ok(super::live(row, what)?.into())
     }
 
     /// One plain write, as [`Store::transaction`] does it.
@@ -211,6 +248,27 @@ impl Tx<'_> {
                     Id::new(id.clone()).map_err(|e| fault(&e.to_string()))?,
                 ));
                 Ok(Plan::Write(id))
+            }
+            Conditional::Delete {
+                resource_type,
+                criteria,
+                if_match: Some(v),
+                ..
+            } => {
+                let found = self.matching(&criteria.request, 2)?;
+                let [(_, id)] = found.as_slice() else {
+                    return Err(TxError::Store(StoreError::PreconditionFailed(format!(
+                        "If-Match names one version, but the criteria {} match {} resources",
+                        criteria.text,
+                        if found.is_empty() { "no" } else { "several" }
+                    ))));
+                };
+                let pre = super::Preconditions {
+                    if_match: Some(*v),
+                    if_none_match: None,
+                };
+                self.check(*resource_type, id, &pre)?;
+                Ok(Plan::Delete(vec![id.clone()]))
             }
             Conditional::Delete { criteria, max, .. } => {
                 let found = self.matching(&criteria.request, max.saturating_add(1))?;

@@ -29,6 +29,7 @@ pub mod encryption;
 mod index_rows;
 mod local_codes;
 mod model;
+mod precondition;
 mod queries;
 mod schema;
 mod search;
@@ -47,6 +48,7 @@ pub use connection::{Backend, DatabaseUrl};
 use connection::{DbConnection, Manager};
 pub use local_codes::UnmappedCode;
 use model::{NewVersion, VersionRow};
+pub use precondition::{NoneMatch, Preconditions};
 use queries::HistoryFilter;
 pub use search::{Found, SearchPage, MAX_INCLUDED};
 
@@ -473,36 +475,7 @@ impl Store {
     /// `total` and the page agree.
     pub fn history(&self, q: &HistoryQuery) -> Result<HistoryPage, StoreError> {
         let mut conn = self.conn()?;
-        let (rtype, rid) = match &q.scope {
-            HistoryScope::System => (None, None),
-            HistoryScope::Type(rt) => (Some(rt.as_str()), None),
-            HistoryScope::Instance(rt, id) => (Some(rt.as_str()), Some(id.as_str())),
-        };
-        let filter = HistoryFilter {
-            resource_type: rtype,
-            resource_id: rid,
-            since: q.since.as_deref(),
-        };
-        let count = q.count.max(0);
-        let (total, mut rows) = conn.transaction::<_, DieselError, _>(|c| {
-            let total = queries::history_count(c, filter)?;
-            let rows = if count == 0 {
-                Vec::new()
-            } else {
-                queries::history_page(c, filter, q.before, count + 1)?
-            };
-            Ok((total, rows))
-        })?;
-        let mut next_before = None;
-        if rows.len() as i64 > count {
-            rows.truncate(count as usize);
-            next_before = rows.last().map(|r| r.seq);
-        }
-        Ok(HistoryPage {
-            entries: rows.into_iter().map(Into::into).collect(),
-            total,
-            next_before,
-        })
+        history_on(&mut conn, q)
     }
 
     /// Runs several writes in ONE database transaction: all are stored or
@@ -585,6 +558,41 @@ impl Store {
             rt.as_str()
         )))
     }
+}
+
+/// One page of history read on `conn` (a transaction's own connection
+/// sees its writes).
+fn history_on(conn: &mut DbConnection, q: &HistoryQuery) -> Result<HistoryPage, StoreError> {
+    let (rtype, rid) = match &q.scope {
+        HistoryScope::System => (None, None),
+        HistoryScope::Type(rt) => (Some(rt.as_str()), None),
+        HistoryScope::Instance(rt, id) => (Some(rt.as_str()), Some(id.as_str())),
+    };
+    let filter = HistoryFilter {
+        resource_type: rtype,
+        resource_id: rid,
+        since: q.since.as_deref(),
+    };
+    let count = q.count.max(0);
+    let (total, mut rows) = conn.transaction::<_, DieselError, _>(|c| {
+        let total = queries::history_count(c, filter)?;
+        let rows = if count == 0 {
+            Vec::new()
+        } else {
+            queries::history_page(c, filter, q.before, count + 1)?
+        };
+        Ok((total, rows))
+    })?;
+    let mut next_before = None;
+    if rows.len() as i64 > count {
+        rows.truncate(count as usize);
+        next_before = rows.last().map(|r| r.seq);
+    }
+    Ok(HistoryPage {
+        entries: rows.into_iter().map(Into::into).collect(),
+        total,
+        next_before,
+    })
 }
 
 /// A stored row that holds a resource: `NotFound` when there is none,

@@ -137,62 +137,70 @@ impl Store {
     /// One page of a search.
     pub fn search(&self, req: &SearchRequest) -> Result<SearchPage, StoreError> {
         let backend = self.backend;
-        let cursor = match &req.cursor {
-            Some(c) => Some(parse_cursor(c, req)?),
-            None => None,
-        };
         let mut conn = self.conn()?;
-        conn.transaction::<_, StoreError, _>(|c| {
-            let total = match (req.total, req.summary.as_deref()) {
-                (TotalMode::None, Some(s)) if s != "count" => None,
-                (TotalMode::None, None) => None,
-                _ if req.cursor.is_some() && req.total != TotalMode::Accurate => None,
-                _ => {
-                    let mut q = Sql::new(backend);
-                    q.push("SELECT COUNT(*) AS n FROM resources r WHERE ");
-                    filters(&mut q, req);
-                    Some(bound(q).get_result::<CountRow>(c)?.n)
-                }
-            };
-            if req.count == 0 || req.summary.as_deref() == Some("count") {
-                return Ok(SearchPage {
-                    total,
-                    ..SearchPage::default()
-                });
-            }
-            let q = page_query(backend, req, cursor.as_ref());
-            let mut rows: Vec<PageRow> = bound(q).load(c)?;
-            let mut next_cursor = None;
-            if rows.len() > req.count {
-                rows.truncate(req.count);
-                if let Some(last) = rows.last() {
-                    let mut keys: Vec<serde_json::Value> =
-                        (0..req.sort.len()).map(|n| last.key(n)).collect();
-                    keys.push(last.rt.clone().into());
-                    keys.push(last.rid.clone().into());
-                    next_cursor = Some(serde_json::Value::Array(keys).to_string());
-                }
-            }
-            let matches: Vec<Found> = rows
-                .into_iter()
-                .filter_map(|r| {
-                    r.body.map(|body| Found {
-                        resource_type: r.rt,
-                        id: r.rid,
-                        body,
-                    })
-                })
-                .collect();
-            let (included, included_truncated) = includes(c, backend, req, &matches)?;
-            Ok(SearchPage {
-                matches,
-                included,
-                total,
-                next_cursor,
-                included_truncated,
+        conn.transaction::<_, StoreError, _>(|c| search_on(c, backend, req))
+    }
+}
+
+/// One page of a search, read on `c` (a transaction's own connection sees
+/// its writes: a search inside a transaction Bundle runs here).
+pub(super) fn search_on(
+    c: &mut DbConnection,
+    backend: Backend,
+    req: &SearchRequest,
+) -> Result<SearchPage, StoreError> {
+    let cursor = match &req.cursor {
+        Some(c) => Some(parse_cursor(c, req)?),
+        None => None,
+    };
+    let total = match (req.total, req.summary.as_deref()) {
+        (TotalMode::None, Some(s)) if s != "count" => None,
+        (TotalMode::None, None) => None,
+        _ if req.cursor.is_some() && req.total != TotalMode::Accurate => None,
+        _ => {
+            let mut q = Sql::new(backend);
+            q.push("SELECT COUNT(*) AS n FROM resources r WHERE ");
+            filters(&mut q, req);
+            Some(bound(q).get_result::<CountRow>(c)?.n)
+        }
+    };
+    if req.count == 0 || req.summary.as_deref() == Some("count") {
+        return Ok(SearchPage {
+            total,
+            ..SearchPage::default()
+        });
+    }
+    let q = page_query(backend, req, cursor.as_ref());
+    let mut rows: Vec<PageRow> = bound(q).load(c)?;
+    let mut next_cursor = None;
+    if rows.len() > req.count {
+        rows.truncate(req.count);
+        if let Some(last) = rows.last() {
+            let mut keys: Vec<serde_json::Value> =
+                (0..req.sort.len()).map(|n| last.key(n)).collect();
+            keys.push(last.rt.clone().into());
+            keys.push(last.rid.clone().into());
+            next_cursor = Some(serde_json::Value::Array(keys).to_string());
+        }
+    }
+    let matches: Vec<Found> = rows
+        .into_iter()
+        .filter_map(|r| {
+            r.body.map(|body| Found {
+                resource_type: r.rt,
+                id: r.rid,
+                body,
             })
         })
-    }
+        .collect();
+    let (included, included_truncated) = includes(c, backend, req, &matches)?;
+    Ok(SearchPage {
+        matches,
+        included,
+        total,
+        next_cursor,
+        included_truncated,
+    })
 }
 
 impl Store {

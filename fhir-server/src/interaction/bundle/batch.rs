@@ -8,32 +8,63 @@
 //! is a conditional entry) runs before it writes; a conditional reference
 //! that matches no or several resources fails that entry only.
 
-use fhir_model::generated::Bundle;
+use fhir_model::generated::{Bundle, BundleEntry};
 use fhir_model::primitives::Id;
 
-use super::transaction::{conditional_done, created_or_ok, resource_of, resource_of_mut};
+use super::transaction::{conditional_done, resource_of, resource_of_mut, write_one};
 use super::{
-    conditional_refs, entries_of, error_entry, in_processing_order, parse_entry, read_entry,
-    resolve_ref, response_bundle, written_entry, CondRef, EntryJson, EntryOp,
+    conditional_refs, error_entry, in_processing_order, parse_entry, resolve_ref, response_bundle,
+    written_entry, CondRef, EntryJson, EntryOp, Get,
 };
 use crate::error::Error;
-use crate::store::{Store, StoreError, TxError, TxWrite};
-use actix_web::http::StatusCode;
+use crate::store::{Store, StoreError, TxError};
+use profiles::Validator;
 
-pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Vec<u8> {
+/// Runs the entries of a batch Bundle.
+/// With a `validator`, each resource written is checked by profile
+/// enforcement first (`serve --profile-enforcement`), failing its entry
+/// alone.
+pub fn run(
+    store: &Store,
+    base: &str,
+    mut bundle: Bundle,
+    validator: Option<&Validator>,
+) -> Vec<u8> {
+    let entries = std::mem::take(&mut bundle.entry);
+    run_entries(
+        store,
+        base,
+        entries.into_iter().map(Ok).collect(),
+        validator,
+    )
+}
+
+/// Runs the entries; each is the entry as parsed, or why it did not parse
+/// (a batch whose Bundle did not parse as a whole: see `batch_entries`).
+pub fn run_entries(
+    store: &Store,
+    base: &str,
+    entries: Vec<Result<BundleEntry, Error>>,
+    validator: Option<&Validator>,
+) -> Vec<u8> {
     let registry = store.registry();
-    let mut entries = entries_of(&mut bundle);
     let mut out: Vec<EntryJson> = vec![Vec::new(); entries.len()];
     let mut ops = Vec::with_capacity(entries.len());
     let mut failed = Vec::new();
-    for (i, entry) in entries.iter_mut().enumerate() {
-        let parsed = parse_entry(i, entry, &registry, base).and_then(|op| {
-            let refs = match resource_of(&op) {
-                Some(r) => conditional_refs(i, r, &registry, base)?,
-                None => Vec::new(),
-            };
-            Ok((op, refs))
+    for (i, entry) in entries.into_iter().enumerate() {
+        let entry = entry.and_then(|e| match validator {
+            Some(v) => crate::profile_enforcement::check_entry(v, i, &e).map(|()| e),
+            None => Ok(e),
         });
+        let parsed = entry
+            .and_then(|mut entry| parse_entry(i, &mut entry, &registry, base))
+            .and_then(|op| {
+                let refs = match resource_of(&op) {
+                    Some(r) => conditional_refs(i, r, &registry, base)?,
+                    None => Vec::new(),
+                };
+                Ok((op, refs))
+            });
         match parsed {
             Ok(op) => ops.push(Some(op)),
             Err(e) => {
@@ -69,8 +100,23 @@ fn run_one(
     mut op: EntryOp,
     refs: &[CondRef],
 ) -> Result<EntryJson, Error> {
-    if let EntryOp::Read { rt, id, version } = op {
-        return Ok(read_entry(base, store.read_version(rt, &id, version)?));
+    if let EntryOp::Read {
+        rt,
+        id,
+        version,
+        if_none_match,
+    } = op
+    {
+        let v = store.read_version(rt, &id, version)?;
+        return Ok(super::read_result(base, v, if_none_match.as_ref()));
+    }
+    if let EntryOp::Get(get) = &op {
+        let (search, history) = match &**get {
+            Get::Search { search, .. } => (Some(store.search(search)?), None),
+            Get::History { query, .. } => (None, Some(store.history(query)?)),
+            Get::Metadata => (None, None),
+        };
+        return get.answer(base, &store.registry(), search.as_ref(), history.as_ref());
     }
     if let Some(r) = super::posted_resource(&mut op) {
         let id =
@@ -81,7 +127,11 @@ fn run_one(
         EntryOp::Conditional(c) => vec![c.criteria().lock_key()],
         _ => Vec::new(),
     };
-    let (_, rt, id, status, w) = store.transaction_with(&locks, |tx| {
+    // The entry's own failure (a patch that does not apply) rolls back
+    // and is its answer.
+    let mut entry_err: Option<Error> = None;
+    let result = store.transaction_with(&locks, |tx| {
+        entry_err = None;
         let mut op = op.clone();
         if !refs.is_empty() {
             let mut targets = std::collections::HashMap::new();
@@ -89,40 +139,25 @@ fn run_one(
                 targets.insert(c.text.clone(), resolve_ref(tx, c)?);
             }
             if let Some(r) = resource_of_mut(&mut op) {
-                super::transaction::rewrite_references(r, &targets)
+                super::rewrite::rewrite_references(r, &targets)
                     .map_err(|e| TxError::Store(StoreError::BadRequest(e.to_string())))?;
             }
         }
-        Ok(match op {
-            EntryOp::Create(r) => {
-                let (rt, id) = (r.resource_type(), id_string(&r));
-                let w = tx.write(&mut TxWrite::Create(r))?;
-                (0, rt, id, StatusCode::CREATED, w)
-            }
-            EntryOp::Update { resource, if_match } => {
-                let (rt, id) = (resource.resource_type(), id_string(&resource));
-                let w = tx.write(&mut TxWrite::Update(resource, if_match))?;
-                let status = created_or_ok(&w);
-                (0, rt, id, status, w)
-            }
-            EntryOp::Delete(rt, id) => {
-                let w = tx.write(&mut TxWrite::Delete(rt, id.clone()))?;
-                (0, rt, id.as_str().to_owned(), StatusCode::NO_CONTENT, w)
-            }
+        match op {
             EntryOp::Conditional(mut c) => {
                 let rt = super::conditional_type(&c);
-                conditional_done(0, rt, tx.conditional(&mut c)?)
+                let (_, rt, id, status, w) = conditional_done(0, rt, tx.conditional(&mut c)?);
+                Ok((rt, id, status, w))
             }
-            EntryOp::Read { .. } => {
-                return Err(TxError::Store(StoreError::Fault(
-                    "a read reached the write path".into(),
-                )))
-            }
-        })
-    })?;
+            op => match write_one(tx, op)? {
+                Ok(stored) => Ok(stored),
+                Err(e) => {
+                    entry_err = Some(e);
+                    Err(TxError::Store(StoreError::BadRequest("entry".into())))
+                }
+            },
+        }
+    });
+    let (rt, id, status, w) = result.map_err(|e| entry_err.take().unwrap_or_else(|| e.into()))?;
     Ok(written_entry(base, rt, &id, status, w))
-}
-
-fn id_string(r: &fhir_model::Resource) -> String {
-    r.id().map(|i| i.as_str().to_owned()).unwrap_or_default()
 }

@@ -15,8 +15,16 @@
 //! one resource: otherwise the transaction fails (412, the outcome naming
 //! the entry), and in a batch that entry alone fails. Criteria the server
 //! cannot use are a 400 for the entry, never ignored.
+//!
+//! Entries may also carry `ifMatch` (PUT, PATCH, DELETE, conditional
+//! DELETE) and `ifNoneMatch` (PUT, DELETE; on a GET a 304), PATCH (JSON
+//! Patch as a Binary, FHIRPath Patch as a Parameters), and GETs of a
+//! search, history (all levels) or `metadata`, answered by the REST
+//! handlers' code. Not (yet) in entries: system and compartment searches
+//! and `$operations`, which answer not-supported for their entry.
 
 pub mod batch;
+mod rewrite;
 pub mod transaction;
 
 use actix_web::http::StatusCode;
@@ -31,8 +39,18 @@ use super::delete::MAX_CONDITIONAL_DELETE;
 use super::{headers, read_body, run};
 use crate::app::AppState;
 use crate::error::{operation_outcome, Error, Issue, IssueCode, FHIR_JSON};
+use crate::format::Format;
 use crate::search::param::ParamRegistry;
-use crate::store::{Conditional, Criteria, StoreError, StoredVersion, Tx, TxError, Written};
+use crate::store::{
+    Conditional, Criteria, NoneMatch, Preconditions, StoreError, StoredVersion, Tx, TxError,
+    Written,
+};
+use base64::Engine;
+
+use super::history::Paging;
+use super::patch::{Patch, PatchFormat};
+use crate::search::query::SearchRequest;
+use crate::store::{HistoryPage, HistoryQuery, HistoryScope, SearchPage};
 
 /// `POST [base]`: a Bundle of type `batch` or `transaction`.
 pub async fn handle(
@@ -52,14 +70,23 @@ pub async fn handle(
     }
     let validator = state.validator.clone();
     let out = run(move || {
-        let bundle = match super::parse_resource(&body, ResourceType::Bundle)? {
-            Resource::Bundle(b) => b,
-            _ => return Err(Error::Fault("parse_resource returned another type".into())),
+        let bundle = match super::parse_resource(&body, ResourceType::Bundle) {
+            Ok(Resource::Bundle(b)) => b,
+            Ok(_) => return Err(Error::Fault("parse_resource returned another type".into())),
+            // A batch's entries are independent: one that does not parse
+            // fails alone (http.html#transaction).
+            Err(e) => match batch_entries(&body) {
+                Some(entries) => {
+                    let mapper = store.local_codes().mapper();
+                    let out = batch::run_entries(&store, &base, entries, Some(&validator));
+                    return Ok(crate::local_codes::scan::annotate_bundle(&mapper, out));
+                }
+                None => return Err(e),
+            },
         };
         // The typed Bundle holds everything now; the bytes would only add
         // one more copy of a large body while it is written.
         drop(body);
-        crate::profile_enforcement::check_entries(&validator, &bundle)?;
         let kind = bundle
             .type_
             .as_ref()
@@ -68,8 +95,16 @@ pub async fn handle(
         let mapper = store.local_codes().mapper();
         let annotate = |out| crate::local_codes::scan::annotate_bundle(&mapper, out);
         match kind.as_deref() {
-            Some("transaction") => transaction::run(&store, &base, *bundle).map(annotate),
-            Some("batch") => Ok(annotate(batch::run(&store, &base, *bundle))),
+            Some("transaction") => {
+                crate::profile_enforcement::check_entries(&validator, &bundle)?;
+                transaction::run(&store, &base, *bundle).map(annotate)
+            }
+            Some("batch") => Ok(annotate(batch::run(
+                &store,
+                &base,
+                *bundle,
+                Some(&validator),
+            ))),
             other => Err(Error::Invalid(vec![Issue::new(
                 IssueCode::Invalid,
                 format!(
@@ -86,6 +121,77 @@ pub async fn handle(
         .body(out))
 }
 
+/// The entries of a batch whose Bundle did not parse as a whole, each
+/// parsed on its own: an entry that does not parse is its error. `None`
+/// when the body is not a batch Bundle, or the Bundle apart from its
+/// entries does not parse: then the Bundle itself is malformed (400).
+fn batch_entries(body: &super::Body) -> Option<Vec<Result<BundleEntry, Error>>> {
+    let root = match body.format {
+        Format::Json => tree::parse(&body.bytes).ok()?,
+        Format::Xml => fhir_model::xml::read(&body.bytes).ok()?,
+    };
+    let Value::Object(mut root) = root else {
+        return None;
+    };
+    let text = |map: &tree::Map, key: &str| {
+        map.iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| match v {
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+    };
+    if text(&root, "resourceType").as_deref() != Some("Bundle")
+        || text(&root, "type").as_deref() != Some("batch")
+    {
+        return None;
+    }
+    let entries = match tree::take(&mut root, "entry") {
+        Some(Value::Array(items)) => items,
+        _ => return None,
+    };
+    Resource::from_json_slice(&tree::to_json(&Value::Object(root))).ok()?;
+    let one = |i: usize, entry: Value| -> Result<BundleEntry, Error> {
+        let alone = obj(vec![
+            ("resourceType", string("Bundle")),
+            ("type", string("batch")),
+            ("entry", Value::Array(vec![entry])),
+        ]);
+        match Resource::from_json_slice(&tree::to_json(&alone)) {
+            Ok(Resource::Bundle(mut b)) => b
+                .entry
+                .pop()
+                .ok_or_else(|| entry_error(i, IssueCode::Required, "the entry is empty")),
+            Ok(_) => Err(Error::Fault("a Bundle parsed as another type".into())),
+            Err(e) => Err(match Error::from(e) {
+                Error::Invalid(issues) => Error::Invalid(
+                    issues
+                        .into_iter()
+                        .map(|mut x| {
+                            x.diagnostics = format!("entry {i}: {}", x.diagnostics);
+                            x.expression = Some(match x.expression {
+                                Some(at) => {
+                                    at.replacen("Bundle.entry[0]", &format!("Bundle.entry[{i}]"), 1)
+                                }
+                                None => format!("Bundle.entry[{i}]"),
+                            });
+                            x
+                        })
+                        .collect(),
+                ),
+                other => other,
+            }),
+        }
+    };
+    Some(
+        entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| one(i, e))
+            .collect(),
+    )
+}
+
 /// What one entry asks for.
 #[derive(Clone)]
 pub(crate) enum EntryOp {
@@ -95,14 +201,98 @@ pub(crate) enum EntryOp {
     Create(Resource),
     Update {
         resource: Resource,
-        if_match: Option<i32>,
+        pre: Preconditions,
     },
-    Delete(ResourceType, Id),
+    Delete {
+        rt: ResourceType,
+        id: Id,
+        pre: Preconditions,
+    },
+    /// `PATCH [type]/[id]`: JSON Patch (a Binary) or FHIRPath Patch (a
+    /// Parameters), applied by the REST PATCH's own code.
+    Patch {
+        rt: ResourceType,
+        id: Id,
+        patch: Box<Patch>,
+        pre: Preconditions,
+    },
     Read {
         rt: ResourceType,
         id: Id,
         version: Option<i32>,
+        /// `request.ifNoneMatch`: 304 when the version read is among these.
+        if_none_match: Option<NoneMatch>,
     },
+    /// A GET that answers a Bundle or a resource of the server's own:
+    /// boxed, a search request is large.
+    Get(Box<Get>),
+}
+
+/// The GETs of [`EntryOp::Get`], each answered by the REST handler's own
+/// code (`search::searchset`, `history::history_bundle`,
+/// `capabilities::capability_statement`).
+#[derive(Clone)]
+pub(crate) enum Get {
+    /// `GET [type]?…`; `self_path` is the searchset's link path.
+    Search {
+        search: Box<SearchRequest>,
+        self_path: String,
+    },
+    /// `GET [type]/[id]/_history`, `[type]/_history`, `_history`.
+    History {
+        query: HistoryQuery,
+        paging: Paging,
+        /// The request path (`/fhir/Patient/x/_history`) and URL asked.
+        path: String,
+        self_url: String,
+    },
+    /// `GET metadata`.
+    Metadata,
+}
+
+impl Get {
+    /// The answer, from the page a search or history read (on the store,
+    /// or inside a transaction).
+    fn answer(
+        &self,
+        base: &str,
+        registry: &ParamRegistry,
+        search: Option<&SearchPage>,
+        history: Option<&HistoryPage>,
+    ) -> Result<EntryJson, Error> {
+        let body = match (self, search, history) {
+            (Get::Search { search, self_path }, Some(page), _) => {
+                super::search::searchset(base, self_path, search, page)?
+            }
+            (
+                Get::History {
+                    paging,
+                    path,
+                    self_url,
+                    ..
+                },
+                _,
+                Some(page),
+            ) => super::history::history_bundle(base, path, self_url, paging, page),
+            (Get::Metadata, _, _) => {
+                serde_json::to_vec(&super::capabilities::capability_statement(base, registry))
+                    .map_err(|e| Error::Fault(e.to_string()))?
+            }
+            _ => {
+                return Err(Error::Fault(
+                    "a GET entry was answered without its page".into(),
+                ))
+            }
+        };
+        let response = tree::to_json(&obj(vec![("status", string(status_line(StatusCode::OK)))]));
+        let mut out = Vec::with_capacity(body.len() + response.len() + 32);
+        out.extend_from_slice(b"{\"resource\":");
+        out.extend_from_slice(&body);
+        out.extend_from_slice(b",\"response\":");
+        out.extend_from_slice(&response);
+        out.push(b'}');
+        Ok(out)
+    }
 }
 
 impl EntryOp {
@@ -110,15 +300,15 @@ impl EntryOp {
     /// POST, then any PUT or PATCH, then any GET or HEAD".
     fn order(&self) -> u8 {
         match self {
-            EntryOp::Delete(..) => 0,
+            EntryOp::Delete { .. } => 0,
             EntryOp::Conditional(c) => match **c {
                 Conditional::Delete { .. } => 0,
                 Conditional::Create(..) => 1,
                 Conditional::Update(..) => 2,
             },
             EntryOp::Create(_) => 1,
-            EntryOp::Update { .. } => 2,
-            EntryOp::Read { .. } => 3,
+            EntryOp::Update { .. } | EntryOp::Patch { .. } => 2,
+            EntryOp::Read { .. } | EntryOp::Get(_) => 3,
         }
     }
 }
@@ -131,7 +321,8 @@ fn entry_error(i: usize, code: IssueCode, message: impl Into<String>) -> Error {
 }
 
 /// Turns an entry's `request` (and `resource`) into the operation it asks
-/// for, with the URL checked against the resource.
+/// for, with the URL checked against the resource. The one place an entry's
+/// `request.url` is decoded.
 pub(crate) fn parse_entry(
     i: usize,
     entry: &mut BundleEntry,
@@ -163,11 +354,11 @@ pub(crate) fn parse_entry(
         .as_ref()
         .and_then(|v| v.value.as_deref())
         .map(str::to_owned);
-    if request.if_none_match.is_some() || request.if_modified_since.is_some() {
+    if request.if_modified_since.is_some() {
         return Err(entry_error(
             i,
             IssueCode::NotSupported,
-            "ifNoneMatch and ifModifiedSince in a Bundle are not supported yet",
+            "ifModifiedSince in a Bundle entry is not supported",
         ));
     }
     let if_match = match request.if_match.as_ref().and_then(|m| m.value.as_deref()) {
@@ -180,6 +371,24 @@ pub(crate) fn parse_entry(
             )
         })?),
     };
+    let if_none_match = match request
+        .if_none_match
+        .as_ref()
+        .and_then(|m| m.value.as_deref())
+    {
+        None => None,
+        Some(tag) => Some(headers::none_match_of(tag).ok_or_else(|| {
+            entry_error(
+                i,
+                IssueCode::Invalid,
+                format!("ifNoneMatch {tag:?} is neither * nor a list of version ETags"),
+            )
+        })?),
+    };
+    let pre = Preconditions {
+        if_match,
+        if_none_match,
+    };
     let (path, query) = match url.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (url.as_str(), None),
@@ -189,11 +398,25 @@ pub(crate) fn parse_entry(
     let criteria_of = |rt: ResourceType, text: &str| {
         criteria(registry, rt, text, base).map_err(|e| at_entry(i, e))
     };
-    if (query.is_some() || if_none_exist.is_some()) && if_match.is_some() {
+    let conditional_delete = method == "DELETE" && query.is_some();
+    let preconditions_allowed = match method.as_str() {
+        "PUT" | "PATCH" => query.is_none(),
+        "DELETE" => query.is_none() || pre.if_none_match.is_none(),
+        "GET" | "HEAD" => pre.if_match.is_none(),
+        _ => false,
+    };
+    if !pre.is_empty() && (!preconditions_allowed || if_none_exist.is_some()) {
         return Err(entry_error(
             i,
             IssueCode::NotSupported,
-            "ifMatch cannot be combined with a conditional entry",
+            format!(
+                "ifMatch/ifNoneMatch do not apply to {method} {url}{}",
+                if conditional_delete {
+                    " (a conditional delete takes ifMatch only)"
+                } else {
+                    ""
+                }
+            ),
         ));
     }
     let rt_of = |name: &str| {
@@ -261,6 +484,41 @@ pub(crate) fn parse_entry(
                 resource_type: rt,
                 criteria: criteria_of(rt, q)?,
                 max: MAX_CONDITIONAL_DELETE,
+                if_match: pre.if_match,
+            })))
+        }
+        ("GET" | "HEAD", ["metadata"], _) => Ok(EntryOp::Get(Box::new(Get::Metadata))),
+        ("GET" | "HEAD", ["_history"] | [_, "_history"] | [_, _, "_history"], _) => {
+            let scope = match parts.as_slice() {
+                [t, id, _] => HistoryScope::Instance(rt_of(t)?, id_of(id)?),
+                [t, _] => HistoryScope::Type(rt_of(t)?),
+                _ => HistoryScope::System,
+            };
+            let params = query_params(query.unwrap_or("")).map_err(|e| at_entry(i, e))?;
+            let (query, paging) =
+                super::history::history_query(scope, &params).map_err(|e| at_entry(i, e))?;
+            Ok(EntryOp::Get(Box::new(Get::History {
+                query,
+                paging,
+                path: format!("/fhir/{path}"),
+                self_url: format!("{base}/{}", url.trim_start_matches('/')),
+            })))
+        }
+        ("GET" | "HEAD", [t], _) if !t.is_empty() && !t.starts_with('$') => {
+            let rt = rt_of(t)?;
+            let mut params = query_params(query.unwrap_or("")).map_err(|e| at_entry(i, e))?;
+            // References to this server may be written absolute.
+            let own = format!("{base}/");
+            for (_, v) in params.iter_mut() {
+                if v.contains(&own) {
+                    *v = v.replace(&own, "");
+                }
+            }
+            let search =
+                crate::search::query::parse_with(registry, vec![rt.as_str().to_owned()], &params, None);
+            Ok(EntryOp::Get(Box::new(Get::Search {
+                search: Box::new(search),
+                self_path: rt.as_str().to_owned(),
             })))
         }
         (_, _, Some(_)) => Err(entry_error(
@@ -278,13 +536,28 @@ pub(crate) fn parse_entry(
                     "the resource's id must be the id in request.url",
                 ));
             }
-            Ok(EntryOp::Update { resource, if_match })
+            Ok(EntryOp::Update { resource, pre })
         }
-        ("DELETE", [t, id], None) => Ok(EntryOp::Delete(rt_of(t)?, id_of(id)?)),
+        ("PATCH", [t, id], None) => {
+            let (rt, id) = (rt_of(t)?, id_of(id)?);
+            let patch = patch_of(resource).map_err(|e| at_entry(i, e))?;
+            Ok(EntryOp::Patch {
+                rt,
+                id,
+                patch: Box::new(patch),
+                pre,
+            })
+        }
+        ("DELETE", [t, id], None) => Ok(EntryOp::Delete {
+            rt: rt_of(t)?,
+            id: id_of(id)?,
+            pre,
+        }),
         ("GET" | "HEAD", [t, id], None) => Ok(EntryOp::Read {
             rt: rt_of(t)?,
             id: id_of(id)?,
             version: None,
+            if_none_match: pre.if_none_match,
         }),
         ("GET" | "HEAD", [t, id, "_history", v], None) => {
             let version =
@@ -295,17 +568,77 @@ pub(crate) fn parse_entry(
                 rt: rt_of(t)?,
                 id: id_of(id)?,
                 version: Some(version),
+                if_none_match: pre.if_none_match,
             })
         }
-        ("PATCH", _, _) => Err(entry_error(
-            i,
-            IssueCode::NotSupported,
-            "PATCH inside a Bundle is not supported yet",
-        )),
         _ => Err(entry_error(
             i,
             IssueCode::NotSupported,
             format!("{method} {url} is not an interaction a Bundle entry can carry here"),
+        )),
+    }
+}
+
+/// The parameters of an entry URL's query, decoded.
+fn query_params(q: &str) -> Result<Vec<(String, String)>, Error> {
+    serde_urlencoded::from_str(q).map_err(|e| {
+        Error::invalid(
+            IssueCode::Invalid,
+            format!("cannot read the query {q:?}: {e}"),
+        )
+    })
+}
+
+/// The patch a PATCH entry carries (http.html#transaction: "the body of
+/// the patch is a Binary" for JSON Patch, a Parameters resource for
+/// FHIRPath Patch), read by the REST PATCH's parser.
+fn patch_of(resource: Option<Resource>) -> Result<Patch, Error> {
+    match resource {
+        Some(Resource::Binary(b)) => {
+            let content_type = b
+                .content_type
+                .as_ref()
+                .and_then(|c| c.value.as_ref())
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default();
+            if !content_type.eq_ignore_ascii_case(super::patch::JSON_PATCH) {
+                return Err(Error::invalid(
+                    IssueCode::Invalid,
+                    format!(
+                        "a PATCH entry's Binary must have contentType {}, not {content_type:?}",
+                        super::patch::JSON_PATCH
+                    ),
+                ));
+            }
+            let data = b
+                .data
+                .as_ref()
+                .and_then(|d| d.value.as_ref())
+                .map(|d| d.as_str().to_owned())
+                .unwrap_or_default();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .map_err(|e| {
+                    Error::invalid(
+                        IssueCode::Invalid,
+                        format!("the PATCH entry's Binary.data is not base64: {e}"),
+                    )
+                })?;
+            Patch::parse(PatchFormat::JsonPatch, &bytes)
+        }
+        Some(p @ Resource::Parameters(_)) => {
+            Patch::parse(PatchFormat::FhirPath(Format::Json), &p.to_json_vec())
+        }
+        Some(other) => Err(Error::invalid(
+            IssueCode::Invalid,
+            format!(
+                "a PATCH entry carries a Binary (JSON Patch) or a Parameters (FHIRPath Patch), not a {}",
+                other.resource_type()
+            ),
+        )),
+        None => Err(Error::invalid(
+            IssueCode::Required,
+            "a PATCH entry needs a Binary (JSON Patch) or Parameters (FHIRPath Patch) resource",
         )),
     }
 }
@@ -536,6 +869,25 @@ fn read_entry(base: &str, v: StoredVersion) -> EntryJson {
         ("lastModified", string(v.last_updated)),
     ]);
     entry_json(v.body.map(|b| (url, b)), response)
+}
+
+/// The response entry of a read, or 304 when `if_none_match`
+/// (`request.ifNoneMatch`) names the version read.
+fn read_result(base: &str, v: StoredVersion, if_none_match: Option<&NoneMatch>) -> EntryJson {
+    let not_modified = match if_none_match {
+        None => false,
+        Some(NoneMatch::Any) => true,
+        Some(NoneMatch::Versions(list)) => list.contains(&v.version),
+    };
+    if !not_modified {
+        return read_entry(base, v);
+    }
+    let response = obj(vec![
+        ("status", string(status_line(StatusCode::NOT_MODIFIED))),
+        ("etag", string(super::etag(v.version))),
+        ("lastModified", string(v.last_updated)),
+    ]);
+    entry_json(None, response)
 }
 
 /// The response entry of a failed batch entry: its status and why.

@@ -3,10 +3,13 @@
 //!
 //! Before anything is written, every POST gets its new id and every
 //! `fullUrl` of a created or updated entry (`urn:uuid:…`, `urn:oid:…` or a
-//! URL) is mapped to `Type/id`; each `Reference.reference` that names one, at
-//! any depth (contained resources, extensions included), is rewritten. The
-//! writes then run in one database transaction, in the spec's order; a
-//! failing entry rolls all of them back and the OperationOutcome names it.
+//! URL) is mapped to `Type/id`; each link that names one, at any depth, is
+//! rewritten (see `rewrite`). The writes then run in one database
+//! transaction, in the spec's order, and the GETs last, inside it, so they
+//! see the writes; a failing entry of any kind (a GET answering 404
+//! included) rolls all of them back and the OperationOutcome names it.
+//! Entries whose resolved identities overlap (two writes of one resource)
+//! fail the transaction before anything is written.
 //!
 //! Conditional entries and references (http.html#trules) are resolved in
 //! that same database transaction, before any write, against what is
@@ -24,17 +27,19 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix_web::http::StatusCode;
 use fhir_model::generated::Bundle;
-use fhir_model::json::tree::{self, Value};
 use fhir_model::primitives::Id;
 use fhir_model::{Resource, ResourceType};
 
+use super::rewrite::rewrite_references;
 use super::{
     conditional_refs, conditional_type, entries_of, in_processing_order, parse_entry,
-    posted_resource, read_entry, resolve_ref, response_bundle, written_entry, written_from,
-    CondRef, EntryJson, EntryOp,
+    posted_resource, resolve_ref, response_bundle, written_entry, written_from, CondRef, EntryJson,
+    EntryOp, Get,
 };
 use crate::error::{Error, Issue, IssueCode};
-use crate::store::{CondOutcome, Conditional, Plan, Store, StoreError, TxError, TxWrite, Written};
+use crate::store::{
+    CondOutcome, Conditional, Plan, Store, StoreError, Tx, TxError, TxWrite, Written,
+};
 
 /// What one write entry did: its type, id, status and stored version.
 type Done = (usize, ResourceType, String, StatusCode, Option<Written>);
@@ -107,7 +112,12 @@ pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Result<Vec<u8>, Err
         })
         .collect();
     let mut failed_at: Option<usize> = None;
+    // An entry's own failure that is not a storage error (a patch that
+    // does not apply, identities that overlap): it rolls back and is the
+    // answer.
+    let mut entry_err: Option<Error> = None;
     let result = store.transaction_with(&locks, |tx| {
+        entry_err = None;
         // A rerun after a lost race starts again from the entries as sent,
         // so `ordered` stays as it is; each entry is cloned only while it
         // is rewritten and written (cloning them all up front held a
@@ -134,8 +144,13 @@ pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Result<Vec<u8>, Err
             }
             planned.push(Some((EntryOp::Conditional(c), plan)));
         }
+        failed_at = None;
+        if let Some(e) = overlap(&ordered, &planned) {
+            entry_err = Some(e);
+            return Err(TxError::Store(StoreError::BadRequest("overlap".into())));
+        }
         let mut done: Vec<Done> = Vec::new();
-        let mut reads = Vec::new();
+        let mut reads: Vec<(usize, EntryJson)> = Vec::new();
         for ((i, op), planned) in ordered.iter().zip(planned) {
             let i = *i;
             failed_at = Some(i);
@@ -148,21 +163,6 @@ pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Result<Vec<u8>, Err
                     .map_err(|e| TxError::Store(StoreError::BadRequest(e.to_string())))?;
             }
             match (op, plan) {
-                (EntryOp::Create(r), _) => {
-                    let (rt, id) = (r.resource_type(), id_of(&r));
-                    let w = tx.write(&mut TxWrite::Create(r))?;
-                    done.push((i, rt, id, StatusCode::CREATED, w));
-                }
-                (EntryOp::Update { resource, if_match }, _) => {
-                    let (rt, id) = (resource.resource_type(), id_of(&resource));
-                    let w = tx.write(&mut TxWrite::Update(resource, if_match))?;
-                    let status = created_or_ok(&w);
-                    done.push((i, rt, id, status, w));
-                }
-                (EntryOp::Delete(rt, id), _) => {
-                    let w = tx.write(&mut TxWrite::Delete(rt, id.clone()))?;
-                    done.push((i, rt, id.as_str().to_owned(), StatusCode::NO_CONTENT, w));
-                }
                 (EntryOp::Conditional(mut c), Some(plan)) => {
                     let rt = conditional_type(&c);
                     done.push(conditional_done(i, rt, tx.apply(&mut c, plan)?));
@@ -172,13 +172,51 @@ pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Result<Vec<u8>, Err
                         "a conditional entry was not planned".into(),
                     )))
                 }
-                (EntryOp::Read { rt, id, version }, _) => reads.push((i, rt, id, version)),
+                // GETs run last, inside the transaction: they see its
+                // writes, and one that fails fails the transaction.
+                (
+                    EntryOp::Read {
+                        rt,
+                        id,
+                        version,
+                        if_none_match,
+                    },
+                    _,
+                ) => {
+                    let v = tx.read(rt, &id, version)?;
+                    reads.push((i, super::read_result(base, v, if_none_match.as_ref())));
+                }
+                (EntryOp::Get(get), _) => {
+                    let (search, history) = match &*get {
+                        Get::Search { search, .. } => (Some(tx.search(search)?), None),
+                        Get::History { query, .. } => (None, Some(tx.history(query)?)),
+                        Get::Metadata => (None, None),
+                    };
+                    match get.answer(base, &registry, search.as_ref(), history.as_ref()) {
+                        Ok(entry) => reads.push((i, entry)),
+                        Err(e) => {
+                            entry_err = Some(at_entry_error(i, e));
+                            return Err(TxError::Store(StoreError::BadRequest("entry".into())));
+                        }
+                    }
+                }
+                (op, _) => match write_one(tx, op) {
+                    Ok(Ok((rt, id, status, w))) => done.push((i, rt, id, status, w)),
+                    Ok(Err(e)) => {
+                        entry_err = Some(at_entry_error(i, e));
+                        return Err(TxError::Store(StoreError::BadRequest("entry".into())));
+                    }
+                    Err(e) => return Err(e),
+                },
             }
         }
         failed_at = None;
         Ok((done, reads))
     });
-    let (done, reads) = result.map_err(|e| entry_failure(failed_at, e))?;
+    let (done, reads) = result.map_err(|e| match entry_err.take() {
+        Some(e) => e,
+        None => entry_failure(failed_at, e),
+    })?;
     // Stored now: the request's resources are no longer needed.
     drop(ordered);
 
@@ -186,12 +224,8 @@ pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Result<Vec<u8>, Err
     for (i, rt, id, status, w) in done {
         out[i] = written_entry(base, rt, &id, status, w);
     }
-    // GETs run after the writes have committed, so they see them.
-    for (i, rt, id, version) in reads {
-        out[i] = match store.read_version(rt, &id, version) {
-            Ok(v) => read_entry(base, v),
-            Err(e) => super::error_entry(&e.into()),
-        };
+    for (i, entry) in reads {
+        out[i] = entry;
     }
     Ok(response_bundle("transaction-response", out))
 }
@@ -235,7 +269,9 @@ pub(crate) fn conditional_done(i: usize, rt: ResourceType, o: CondOutcome) -> Do
 pub(crate) fn resource_of(op: &EntryOp) -> Option<&Resource> {
     match op {
         EntryOp::Create(r) | EntryOp::Update { resource: r, .. } => Some(r),
-        EntryOp::Read { .. } | EntryOp::Delete(..) => None,
+        EntryOp::Read { .. } | EntryOp::Get(_) | EntryOp::Delete { .. } | EntryOp::Patch { .. } => {
+            None
+        }
         EntryOp::Conditional(c) => match &**c {
             Conditional::Create(r, _) | Conditional::Update(r, _) => Some(r),
             Conditional::Delete { .. } => None,
@@ -246,7 +282,9 @@ pub(crate) fn resource_of(op: &EntryOp) -> Option<&Resource> {
 pub(crate) fn resource_of_mut(op: &mut EntryOp) -> Option<&mut Resource> {
     match op {
         EntryOp::Create(r) | EntryOp::Update { resource: r, .. } => Some(r),
-        EntryOp::Read { .. } | EntryOp::Delete(..) => None,
+        EntryOp::Read { .. } | EntryOp::Get(_) | EntryOp::Delete { .. } | EntryOp::Patch { .. } => {
+            None
+        }
         EntryOp::Conditional(c) => match &mut **c {
             Conditional::Create(r, _) | Conditional::Update(r, _) => Some(r),
             Conditional::Delete { .. } => None,
@@ -262,77 +300,135 @@ fn id_of(r: &Resource) -> String {
 /// the entry named in every issue.
 fn entry_failure(entry: Option<usize>, e: StoreError) -> Error {
     let error: Error = e.into();
-    let Some(i) = entry else { return error };
+    match entry {
+        Some(i) => at_entry_error(i, error),
+        None => error,
+    }
+}
+
+/// `e`, with entry `i` named in its message and every issue's location.
+pub(crate) fn at_entry_error(i: usize, error: Error) -> Error {
     let at = format!("Bundle.entry[{i}]");
-    let issues: Vec<Issue> = error
-        .issues()
-        .into_iter()
-        .map(|mut issue| {
-            issue.diagnostics = format!("entry {i}: {}", issue.diagnostics);
-            issue.expression = Some(at.clone());
-            issue
-        })
-        .collect();
+    let named = |issues: Vec<Issue>| -> Vec<Issue> {
+        issues
+            .into_iter()
+            .map(|mut issue| {
+                issue.diagnostics = format!("entry {i}: {}", issue.diagnostics);
+                issue.expression = Some(at.clone());
+                issue
+            })
+            .collect()
+    };
+    let joined = |issues: Vec<Issue>| {
+        issues
+            .iter()
+            .map(|x| x.diagnostics.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     match error {
-        Error::PreconditionFailed(_) => Error::PreconditionFailed(
-            issues
-                .iter()
-                .map(|x| x.diagnostics.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        Error::Conflict(_) => Error::Conflict(
-            issues
-                .iter()
-                .map(|x| x.diagnostics.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        Error::Invalid(_) => Error::Invalid(issues),
+        Error::PreconditionFailed(_) => Error::PreconditionFailed(joined(named(error.issues()))),
+        Error::Conflict(_) => Error::Conflict(joined(named(error.issues()))),
+        Error::NotFound(m) => Error::NotFound(format!("entry {i}: {m}")),
+        Error::Gone { message, version } => Error::Gone {
+            message: format!("entry {i}: {message}"),
+            version,
+        },
+        Error::Invalid(issues) => Error::Invalid(named(issues)),
+        Error::Unprocessable(issues) => Error::Unprocessable(named(issues)),
         other => other,
     }
 }
 
-/// Rewrites every `reference` that names a `fullUrl` of this Bundle.
-pub(crate) fn rewrite_references(
-    r: &mut Resource,
-    full_urls: &HashMap<String, String>,
-) -> Result<(), Error> {
-    if full_urls.is_empty() {
-        return Ok(());
-    }
-    let Ok(mut json) = tree::parse(&r.to_json_vec()) else {
-        return Ok(());
-    };
-    if rewrite(&mut json, full_urls) {
-        *r = Resource::from_json_slice(&tree::to_json(&json))?;
-    }
-    Ok(())
+/// What a write entry stored: its type, id, status and version.
+pub(crate) type Stored = (ResourceType, String, StatusCode, Option<Written>);
+
+/// One plain (not conditional) write entry inside `tx`: create, update,
+/// delete or patch, its preconditions checked first. The outer error is
+/// the store's (it may ask for a rerun); the inner one is the entry's own
+/// (a patch that does not apply).
+pub(crate) fn write_one(tx: &mut Tx<'_>, op: EntryOp) -> Result<Result<Stored, Error>, TxError> {
+    Ok(Ok(match op {
+        EntryOp::Create(r) => {
+            let (rt, id) = (r.resource_type(), id_of(&r));
+            let w = tx.write(&mut TxWrite::Create(r))?;
+            (rt, id, StatusCode::CREATED, w)
+        }
+        EntryOp::Update { resource, pre } => {
+            let (rt, id) = (resource.resource_type(), id_of(&resource));
+            tx.check(rt, &id, &pre)?;
+            let w = tx.write(&mut TxWrite::Update(resource, None))?;
+            let status = created_or_ok(&w);
+            (rt, id, status, w)
+        }
+        EntryOp::Delete { rt, id, pre } => {
+            tx.check(rt, id.as_str(), &pre)?;
+            let w = tx.write(&mut TxWrite::Delete(rt, id.clone()))?;
+            (rt, id.as_str().to_owned(), StatusCode::NO_CONTENT, w)
+        }
+        EntryOp::Patch { rt, id, patch, pre } => {
+            tx.check(rt, id.as_str(), &pre)?;
+            let current = tx.read(rt, &id, None)?;
+            let body = current.body.unwrap_or_default();
+            let resource = match super::super::patch::patch_resource(&body, &patch, rt, Some(&id)) {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
+            };
+            let w = tx.write(&mut TxWrite::Update(resource, Some(current.version)))?;
+            (rt, id.as_str().to_owned(), StatusCode::OK, w)
+        }
+        EntryOp::Conditional(_) | EntryOp::Read { .. } | EntryOp::Get(_) => {
+            return Err(TxError::Store(StoreError::Fault(
+                "a conditional entry or a read reached write_one".into(),
+            )))
+        }
+    }))
 }
 
-fn rewrite(v: &mut Value, full_urls: &HashMap<String, String>) -> bool {
-    let mut changed = false;
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map.iter_mut() {
-                if k == "reference" {
-                    if let Value::String(s) = child {
-                        if let Some(target) = full_urls.get(s.as_str()) {
-                            *s = target.clone();
-                            changed = true;
-                        }
-                        continue;
-                    }
+/// http.html#transaction: "If any resource identities (including resolved
+/// identities from conditional update/delete) overlap in steps 1-3, then
+/// the transaction SHALL fail." Steps 1-3 are the DELETEs, POSTs and
+/// PUTs/PATCHes; a POST always gets a new id, and a conditional create
+/// that matched writes nothing, so neither can overlap. The 400 names both
+/// entries.
+fn overlap(ordered: &[(usize, EntryOp)], planned: &[Option<(EntryOp, Plan)>]) -> Option<Error> {
+    let mut seen: HashMap<(ResourceType, String), usize> = HashMap::new();
+    for ((i, op), planned) in ordered.iter().zip(planned) {
+        let ids: Vec<(ResourceType, String)> = match (op, planned) {
+            (EntryOp::Update { resource, .. }, _) => {
+                vec![(resource.resource_type(), id_of(resource))]
+            }
+            (EntryOp::Delete { rt, id, .. } | EntryOp::Patch { rt, id, .. }, _) => {
+                vec![(*rt, id.as_str().to_owned())]
+            }
+            (EntryOp::Conditional(c), Some((_, plan))) => match (&**c, plan) {
+                (Conditional::Update(r, _), Plan::Write(id)) => {
+                    vec![(r.resource_type(), id.clone())]
                 }
-                changed |= rewrite(child, full_urls);
+                (Conditional::Delete { resource_type, .. }, Plan::Delete(ids)) => {
+                    ids.iter().map(|id| (*resource_type, id.clone())).collect()
+                }
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        for key in ids {
+            if let Some(first) = seen.insert(key.clone(), *i) {
+                let (a, b) = (first.min(*i), first.max(*i));
+                let what = format!("{}/{}", key.0, key.1);
+                let issue = |k: usize, other: usize| {
+                    Issue::new(
+                        IssueCode::Invalid,
+                        format!(
+                            "entries {a} and {b} both change {what}; a transaction may change \
+                             each resource once (entry {k}, see entry {other})"
+                        ),
+                    )
+                    .at(format!("Bundle.entry[{k}]"))
+                };
+                return Some(Error::Invalid(vec![issue(a, b), issue(b, a)]));
             }
         }
-        Value::Array(items) => {
-            for item in items {
-                changed |= rewrite(item, full_urls);
-            }
-        }
-        _ => {}
     }
-    changed
+    None
 }
