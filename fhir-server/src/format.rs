@@ -149,7 +149,8 @@ pub async fn negotiate(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let wanted = match wanted(&req) {
         Ok(w) => w,
-        Err(e) => return Ok(req.error_response(e)),
+        // Answered here, outside the audit middleware: recorded here too.
+        Err(e) => return Ok(crate::audit::middleware::record_answer(req.error_response(e)).await),
     };
     req.extensions_mut().insert(wanted);
     let res = next.call(req).await?.map_into_boxed_body();

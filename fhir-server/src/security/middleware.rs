@@ -48,6 +48,9 @@ pub async fn authorize(
         Ok(Err(e)) => return Ok(req.into_response(e.response())),
         Err(e) => return Ok(req.into_response(Error::Fault(e.to_string()).response())),
     };
+    // Before any refusal below: the audit record of a refused request
+    // names the verified caller.
+    req.extensions_mut().insert(access.clone());
     let body = match read_body_if_needed(&mut req, &route, &access).await {
         Ok(b) => b,
         Err(e) => return Ok(req.into_response(e.response())),
@@ -73,7 +76,6 @@ pub async fn authorize(
             Err(e) => return Ok(req.into_response(Error::Fault(e.to_string()).response())),
         }
     }
-    req.extensions_mut().insert(access.clone());
     let res = next.call(req).await?.map_into_boxed_body();
     if guard::unrestricted(&access) || !res.status().is_success() {
         return Ok(res);
