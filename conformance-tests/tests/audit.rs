@@ -379,6 +379,19 @@ backend_tests! {
     }
 }
 
+backend_tests! {
+    /// A server without `--audit` on a database that never held an audit
+    /// trail stores AuditEvents like any resource (clients may report
+    /// their own events to it).
+    fn audit_events_are_writable_without_a_trail(server) {
+        let c = server.client();
+        let e = json!({"resourceType": "AuditEvent", "type": {"code": "rest"},
+            "recorded": "2026-01-01T00:00:00Z", "agent": [{"requestor": true}],
+            "source": {"observer": {"display": "a client"}}});
+        c.post("/AuditEvent", &e).expect_status(201);
+    }
+}
+
 /// Deleting the last records leaves a shorter chain that verifies on its
 /// own; against the signed checkpoints the server appended to a file
 /// outside the database, `audit verify` reports them missing.
@@ -437,6 +450,22 @@ fn truncation_is_detected_with_checkpoints(backend: Backend) {
     ] {
         conformance_tests::audit::sql(backend, &db, stmt);
     }
+    // `fhir-server import` cannot write AuditEvents into an audited
+    // database either.
+    let ndjson = dir.join("audit.ndjson");
+    let event = json!({"resourceType": "AuditEvent", "id": "imported", "type": {"code": "rest"},
+        "recorded": "2026-01-01T00:00:00Z", "agent": [{"requestor": true}],
+        "source": {"observer": {"display": "x"}}});
+    std::fs::write(&ndjson, format!("{event}\n")).unwrap();
+    let import = std::process::Command::new(conformance_tests::server::server_binary())
+        .args(["import", "--database", &db])
+        .arg(&ndjson)
+        .output()
+        .unwrap();
+    // Refused; had it been stored, the unchained record would fail the
+    // verification below.
+    let said = String::from_utf8_lossy(&import.stderr).into_owned();
+    assert!(!import.status.success(), "{said}");
     let (ok, text) = verify_once(&db, None);
     assert!(
         ok,

@@ -1,4 +1,5 @@
-//! AuditEvents are read-only through the API: the record of who did what
+//! AuditEvents are read-only through the API while auditing is on (and in
+//! any database that holds an audit trail): the record of who did what
 //! must not be editable by those it records.
 //!
 //! The rule is enforced where every write passes, in the store

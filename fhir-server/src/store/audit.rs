@@ -44,9 +44,18 @@ pub struct PendingRecord {
 }
 
 /// The refusal of every write of an AuditEvent that does not come from
-/// the audit code itself, whatever route, spelling or Bundle asked for it.
-pub(super) fn refuse_audit_write(rt: ResourceType) -> Result<(), TxError> {
-    if rt == ResourceType::AuditEvent {
+/// the audit code itself, whatever route, spelling or Bundle asked for it,
+/// when the request is audited or the database holds an audit trail (so
+/// `fhir-server import`, or a server started without `--audit`, cannot
+/// change it either). A database that was never audited keeps
+/// AuditEvents writable like any resource (clients may report their own
+/// events to a server that keeps no trail).
+pub(super) fn refuse_audit_write(conn: &mut DbConnection, rt: ResourceType) -> Result<(), TxError> {
+    if rt != ResourceType::AuditEvent {
+        return Ok(());
+    }
+    let audited = crate::audit::context::active().is_some() || holds_audit_trail(conn)?;
+    if audited {
         return Err(TxError::Store(StoreError::ReadOnly(
             "AuditEvents are written by the server only; they cannot be created, changed or \
              deleted through the API"
@@ -54,6 +63,19 @@ pub(super) fn refuse_audit_write(rt: ResourceType) -> Result<(), TxError> {
         )));
     }
     Ok(())
+}
+
+/// Whether any record was ever stored by an audit trail in this database.
+fn holds_audit_trail(conn: &mut DbConnection) -> Result<bool, TxError> {
+    let head: i64 = audit_chain_head::table
+        .filter(audit_chain_head::id.eq(1))
+        .select(audit_chain_head::seq)
+        .first(conn)?;
+    let pending: Option<i64> = audit_pending::table
+        .select(audit_pending::id)
+        .first(conn)
+        .optional()?;
+    Ok(head > 0 || pending.is_some())
 }
 
 /// Stores the record of one write in the write's transaction, when the

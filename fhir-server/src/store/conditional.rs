@@ -179,10 +179,13 @@ impl Tx<'_> {
     /// `fullUrl`s can be rewritten before anything is written.
     pub(crate) fn plan(&mut self, op: &mut Conditional) -> Result<Plan, TxError> {
         // Refused even when the criteria match nothing.
-        super::audit::refuse_audit_write(match op {
-            Conditional::Create(r, _) | Conditional::Update(r, _) => r.resource_type(),
-            Conditional::Delete { resource_type, .. } => *resource_type,
-        })?;
+        super::audit::refuse_audit_write(
+            self.conn,
+            match op {
+                Conditional::Create(r, _) | Conditional::Update(r, _) => r.resource_type(),
+                Conditional::Delete { resource_type, .. } => *resource_type,
+            },
+        )?;
         match op {
             Conditional::Create(resource, criteria) => {
                 let found = self.matching(&criteria.request, 2)?;

@@ -425,7 +425,7 @@ impl Store {
         let (rtype, rid) = (rt.as_str(), id.as_str());
         let what = || format!("{rtype}/{rid}");
         conn.transaction(|c| {
-            audit::refuse_audit_write(rt)?;
+            audit::refuse_audit_write(c, rt)?;
             queries::lock_current(c, rtype, rid).map_err(TxError::Db)?;
             let row = match version {
                 None => queries::latest(c, rtype, rid),
@@ -655,7 +655,7 @@ fn write_once(
     id: &str,
     change: &mut Change<'_>,
 ) -> Result<Option<Written>, TxError> {
-    audit::refuse_audit_write(rt)?;
+    audit::refuse_audit_write(conn, rt)?;
     let method = match change {
         Change::Create(_) => "POST",
         Change::Update(..) => "PUT",
