@@ -344,21 +344,39 @@ backend_tests! {
     }
 
     /// An AuditEvent put into the database without chain links (not
-    /// written by the server's trail) makes `audit verify` fail.
+    /// written by the server's trail) makes `audit verify` fail, also when
+    /// it was queued for the sealer without the server's MAC (the sealer
+    /// does not chain it).
     fn an_unchained_record_is_an_error(server) with ["--audit", "--audit-key-file", KEY] {
         let c = server.client();
         c.get("/metadata").expect_status(200);
         let (ok, text) = verify(server);
         assert!(ok, "{text}");
-        let forged = json!({"resourceType": "AuditEvent", "id": "forged",
-            "meta": {"versionId": "1", "lastUpdated": "2026-01-01T00:00:00.000Z"},
-            "type": {"code": "rest"}, "recorded": "2026-01-01T00:00:00.000Z",
-            "agent": [{"requestor": true}], "source": {"observer": {"display": "x"}}});
-        sql(server, &format!(
-            "INSERT INTO resource_versions (resource_type, resource_id, version, last_updated, \
-             deleted, method, body) VALUES ('AuditEvent', 'forged', 1, \
-             '2026-01-01T00:00:00.000Z', false, 'POST', {})",
-            body_literal(server.backend(), &forged)));
+        let insert = |id: &str| {
+            let forged = json!({"resourceType": "AuditEvent", "id": id,
+                "meta": {"versionId": "1", "lastUpdated": "2026-01-01T00:00:00.000Z"},
+                "type": {"code": "rest"}, "recorded": "2026-01-01T00:00:00.000Z",
+                "agent": [{"requestor": true}], "source": {"observer": {"display": "x"}}});
+            sql(server, &format!(
+                "INSERT INTO resource_versions (resource_type, resource_id, version, last_updated, \
+                 deleted, method, body) VALUES ('AuditEvent', '{id}', 1, \
+                 '2026-01-01T00:00:00.000Z', false, 'POST', {})",
+                body_literal(server.backend(), &forged)));
+        };
+        insert("queued");
+        sql(server, "INSERT INTO audit_pending (resource_id, mac, recorded) \
+            VALUES ('queued', 'not-the-mac', '2026-01-01T00:00:00.000Z')");
+        std::thread::sleep(Duration::from_secs(1));
+        c.get("/metadata").expect_status(200);
+        let (ok, text) = verify_sealed(&server.database_url(), None);
+        assert!(!ok, "{text}");
+        assert!(text.contains("queued") && text.contains("unchained"), "{text}");
+        sql(server, "DELETE FROM resource_versions WHERE resource_id = 'queued'");
+        sql(server, "DELETE FROM audit_pending WHERE resource_id = 'queued'");
+        let (ok, text) = verify(server);
+        assert!(ok, "{text}");
+
+        insert("forged");
         let (ok, text) = verify_once(&server.database_url(), None);
         assert!(!ok, "{text}");
         assert!(text.contains("forged") && text.contains("unchained"), "{text}");
