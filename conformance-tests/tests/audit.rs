@@ -315,7 +315,7 @@ backend_tests! {
         }
         let mut all = sealed_audits(server);
         all.retain(|e| seq_of(e).is_some());
-        all.sort_by_key(|e| seq_of(e));
+        all.sort_by_key(seq_of);
         let target = 2;
         let mut previous = String::new();
         for e in all.iter_mut().filter(|e| seq_of(e) >= Some(target)) {

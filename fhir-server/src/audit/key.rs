@@ -52,15 +52,7 @@ impl AuditKey {
     pub fn mac(&self, parts: &[&[u8]]) -> String {
         // Only a broken OpenSSL fails here; a MAC that can never match
         // then makes verification fail rather than the server panic.
-        let mac = (|| -> Result<Vec<u8>, openssl::error::ErrorStack> {
-            let pkey = PKey::hmac(&self.0)?;
-            let mut signer = Signer::new(MessageDigest::sha256(), &pkey)?;
-            for p in parts {
-                signer.update(p)?;
-            }
-            signer.sign_to_vec()
-        })();
-        match mac {
+        match hmac_sha256(&self.0, parts) {
             Ok(m) => hex(&m),
             Err(e) => {
                 log::error!("HMAC failed: {e}");
@@ -68,6 +60,15 @@ impl AuditKey {
             }
         }
     }
+}
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+    let pkey = PKey::hmac(key)?;
+    let mut signer = Signer::new(MessageDigest::sha256(), &pkey)?;
+    for p in parts {
+        signer.update(p)?;
+    }
+    signer.sign_to_vec()
 }
 
 pub fn hex(bytes: &[u8]) -> String {
