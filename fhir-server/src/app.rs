@@ -222,6 +222,7 @@ pub fn build_app_with(
 > {
     let limit = state.max_body_bytes;
     App::new()
+        .wrap(middleware::from_fn(crate::audit::middleware::bind))
         .wrap(middleware::from_fn(
             crate::security::consent::filter::enforce,
         ))

@@ -124,11 +124,21 @@ pub struct SecurityArgs {
     /// Serve on a non-loopback address without TLS and authorization.
     #[arg(long)]
     pub insecure: bool,
-    /// Record every request as an AuditEvent on a hash chain (IHE BALP;
-    /// `fhir-server audit verify` checks the chain); AuditEvents become
-    /// read-only through the API.
-    #[arg(long)]
+    /// Record every request as an AuditEvent on a keyed hash chain (IHE
+    /// BALP; `fhir-server audit verify` checks the chain); AuditEvents
+    /// become read-only through the API. Needs --audit-key-file.
+    #[arg(long, requires = "audit_key_file")]
     pub audit: bool,
+    /// The HMAC key of the audit chain: a file of at least 16 secret bytes
+    /// (e.g. `openssl rand -hex 32`), kept away from the database.
+    #[arg(long, requires = "audit")]
+    pub audit_key_file: Option<std::path::PathBuf>,
+    /// Append signed head checkpoints of the audit chain to this file
+    /// (every second while records arrive, and at shutdown), so that
+    /// `audit verify` detects the removal of the last records. Keep it
+    /// where a database administrator cannot edit it.
+    #[arg(long, requires = "audit")]
+    pub audit_checkpoint_file: Option<std::path::PathBuf>,
 }
 
 /// Parses the command line, sets up logging and runs the chosen command.
@@ -155,7 +165,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         sec.auth_issuer.is_some(),
         sec.insecure,
     )?;
-    let security = security_config(sec)?;
+    let mut security = security_config(sec)?;
+    let audit_key = match (&sec.audit_key_file, sec.audit) {
+        (Some(path), true) => Some(crate::audit::key::AuditKey::from_file(path)?),
+        _ => None,
+    };
     let tls = match (&sec.tls_cert, &sec.tls_key) {
         (Some(cert), Some(key)) => Some(crate::security::tls::acceptor(
             &crate::security::tls::TlsFiles {
@@ -194,6 +208,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             std::thread::sleep(std::time::Duration::from_secs(600));
         });
     }
+    // `--audit`: the sealer chains the records this process (and any
+    // other on the database) stores; stopped after the server, so the
+    // last records are sealed and checkpointed.
+    let sealer = audit_key.map(|key| {
+        let checkpoints = sec
+            .audit_checkpoint_file
+            .clone()
+            .map(|p| crate::audit::checkpoint::CheckpointFile::new(p, key.clone()));
+        let sealer = crate::audit::sealer::Sealer::start(store.clone(), key.clone(), checkpoints);
+        security.audit = Some(std::sync::Arc::new(crate::audit::Trail {
+            key,
+            nudge: sealer.nudge(),
+        }));
+        log::info!("audit: every request is recorded as an AuditEvent");
+        sealer
+    });
     let fetch_store = store.clone();
     let state = AppState {
         store,
@@ -206,7 +236,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         terminology: Default::default(),
     };
-    actix_web::rt::System::new().block_on(async move {
+    let served = actix_web::rt::System::new().block_on(async move {
         // actix-web stops on SIGINT and SIGTERM: it stops accepting, lets
         // in-flight requests (and their storage calls) finish for up to
         // `shutdown_timeout`, then returns; the pool is dropped after that.
@@ -226,7 +256,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server.run().await.context("server failed")?;
         log::info!("server stopped");
         Ok(())
-    })
+    });
+    if let Some(sealer) = sealer {
+        sealer.stop();
+    }
+    served
 }
 
 /// The authorization of `serve`: none, or a verifier over the JWKS.
@@ -235,10 +269,7 @@ fn security_config(args: &SecurityArgs) -> anyhow::Result<crate::security::Secur
         (&args.auth_issuer, &args.auth_audience, &args.auth_jwks)
     else {
         log::warn!("no --auth-issuer: every request is allowed (loopback only, or --insecure)");
-        return Ok(crate::security::Security {
-            audit: args.audit,
-            ..Default::default()
-        });
+        return Ok(crate::security::Security::default());
     };
     let verifier = crate::security::jwt::Verifier::new(iss, aud, jwks)
         .with_context(|| format!("cannot load the JWKS {jwks}"))?;
@@ -248,7 +279,7 @@ fn security_config(args: &SecurityArgs) -> anyhow::Result<crate::security::Secur
         jwks_url: jwks.starts_with("http").then(|| jwks.clone()),
         authorize_url: args.auth_authorize_url.clone(),
         token_url: args.auth_token_url.clone(),
-        audit: args.audit,
+        audit: None,
         consents: Default::default(),
     })
 }

@@ -388,6 +388,10 @@ impl From<StoreError> for Error {
             StoreError::PreconditionFailed(m) => Error::PreconditionFailed(m),
             StoreError::Unavailable(m) => Error::Unavailable(m),
             StoreError::BadRequest(m) => Error::invalid(IssueCode::Value, m),
+            StoreError::ReadOnly(m) => Error::MethodNotAllowed {
+                method: format!("writing an AuditEvent ({m})"),
+                allow: "GET, HEAD",
+            },
             StoreError::Config(m) | StoreError::Fault(m) => Error::Fault(m),
         }
     }

@@ -186,7 +186,8 @@ pub async fn negotiate(
     }
     let wanted = match wanted(&req) {
         Ok(w) => w,
-        Err(e) => return Ok(req.error_response(e)),
+        // Answered here, outside the audit middleware: recorded here too.
+        Err(e) => return Ok(crate::audit::middleware::record_answer(req.error_response(e)).await),
     };
     let limit = req
         .app_data::<actix_web::web::Data<crate::app::AppState>>()

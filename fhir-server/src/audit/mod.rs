@@ -1,23 +1,44 @@
 //! Audit: every request is recorded as an AuditEvent following the IHE
-//! Basic Audit Log Patterns, stored durably on a hash chain, and
-//! AuditEvents cannot be changed through the API.
+//! Basic Audit Log Patterns, stored in the transaction of the write it
+//! records, sealed onto a keyed hash chain with signed head checkpoints
+//! outside the database; AuditEvents cannot be changed through the API.
 //!
 //! - [`event`] builds the AuditEvent of one request and its answer (who,
 //!   what, which patient, when, outcome);
-//! - [`middleware`] records it for every request and answers 500 when the
-//!   record cannot be written (see there for the trade-off on writes);
-//! - [`immutable`] refuses writes of AuditEvents (405, or 403 for a Bundle);
-//! - [`chain`] seals records onto a SHA-256 hash chain and verifies it;
-//!   [`crate::store::Store::append_audit`] appends under a lock;
+//! - [`context`] carries a request's audit scope to the store, so each
+//!   write stores its record in its own transaction;
+//! - [`middleware`] records every request and binds the scope;
+//! - [`immutable`] answers plain REST writes of AuditEvents with 405 (the
+//!   store refuses every other way in);
+//! - [`target`] is the one place a request path is decoded for auditing;
+//! - [`key`], [`chain`], [`sealer`], [`checkpoint`]: the HMAC key, the
+//!   chain, the sealer that chains records after commit, and the signed
+//!   checkpoints that make truncation visible;
 //! - [`verify_cmd`] is `fhir-server audit verify`.
 //!
-//! Auditing is on with `serve --audit`. It is off by default because it
-//! doubles the writes of a read-mostly server and fills system history and
-//! `_type` searches with AuditEvents, which tools and test suites that
-//! count resources do not expect; production deployments turn it on.
+//! Auditing is on with `serve --audit`, which needs `--audit-key-file`:
+//! the server refuses to start without a key, since a chain without one
+//! proves nothing against a database administrator. It is off by default
+//! because it doubles the writes of a read-mostly server and fills system
+//! history and `_type` searches with AuditEvents, which tools and test
+//! suites that count resources do not expect; production deployments turn
+//! it on.
 
 pub mod chain;
+pub mod checkpoint;
+pub mod context;
 pub mod event;
 pub mod immutable;
+pub mod key;
 pub mod middleware;
+pub mod sealer;
+pub mod target;
 pub mod verify_cmd;
+
+/// `serve --audit` as the request path sees it: the key records are
+/// signed with, and the sealer to wake after a record is stored.
+#[derive(Debug, Clone)]
+pub struct Trail {
+    pub key: key::AuditKey,
+    pub nudge: sealer::Nudge,
+}

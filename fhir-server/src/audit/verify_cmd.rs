@@ -1,11 +1,18 @@
-//! `fhir-server audit verify --database URL`: walks the AuditEvent hash
-//! chain ([`super::chain`]) and exits 0 when it is intact, 1 naming the
-//! first record whose content or link does not match (or the first
-//! missing sequence number).
+//! `fhir-server audit verify --database URL --audit-key-file PATH
+//! [--audit-checkpoint-file PATH]`: walks the keyed AuditEvent chain
+//! ([`super::chain`]) and exits 0 when it is intact, 1 naming the first
+//! problem: a record whose content or link does not match, a missing
+//! sequence number, a record that is not chained (not sealed within
+//! `--pending-grace` seconds, or never queued for sealing), or, against the
+//! checkpoint file, records missing from the end of the chain.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
+use super::key::AuditKey;
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -16,29 +23,70 @@ pub struct AuditArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain of the stored AuditEvents.
-    Verify {
-        /// The server's database (same forms as `serve --database`).
-        #[arg(long, default_value = "sqlite:fhir.db")]
-        database: String,
-    },
+    /// Check the keyed hash chain of the stored AuditEvents.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The server's database (same forms as `serve --database`).
+    #[arg(long, default_value = "sqlite:fhir.db")]
+    pub database: String,
+    /// The key the server signs its chain with (`serve --audit-key-file`).
+    #[arg(long)]
+    pub audit_key_file: PathBuf,
+    /// The checkpoints the server appended (`serve --audit-checkpoint-file`):
+    /// without it, the removal of the last records cannot be seen.
+    #[arg(long)]
+    pub audit_checkpoint_file: Option<PathBuf>,
+    /// How many seconds a record may wait for the sealer before it counts
+    /// as unchained.
+    #[arg(long, default_value_t = 60)]
+    pub pending_grace: i64,
 }
 
 pub fn run(args: AuditArgs) -> anyhow::Result<()> {
-    let AuditCommand::Verify { database } = args.command;
-    let store =
-        Store::open(&database, 1).with_context(|| format!("cannot open database {database:?}"))?;
+    let AuditCommand::Verify(args) = args.command;
+    let key = AuditKey::from_file(&args.audit_key_file)?;
+    let store = Store::open(&args.database, 1)
+        .with_context(|| format!("cannot open database {:?}", args.database))?;
+    let pending: HashMap<String, String> = store
+        .audit_pending()
+        .context("cannot read the pending AuditEvents")?
+        .into_iter()
+        .map(|p| (p.id, p.recorded))
+        .collect();
     let records = store
         .audit_records()
         .context("cannot read the AuditEvents")?;
-    match super::chain::verify(records) {
-        Ok(head) => {
-            println!(
-                "audit chain intact: {} record(s); head sequence {} hash {}",
-                head.seq, head.seq, head.hash
-            );
-            Ok(())
+    let chain = super::chain::verify(records, &key)
+        .map_err(|broken| anyhow::anyhow!("audit chain broken at {broken}"))?;
+    let oldest_allowed = crate::store::format_instant(
+        chrono::Utc::now() - chrono::Duration::seconds(args.pending_grace.max(0)),
+    );
+    let mut waiting = 0;
+    for (id, _) in &chain.unchained {
+        match pending.get(id) {
+            Some(recorded) if *recorded >= oldest_allowed => waiting += 1,
+            Some(recorded) => anyhow::bail!(
+                "audit chain broken at AuditEvent/{id}: unchained record, written at \
+                 {recorded} and still not sealed (is a server with --audit running?)"
+            ),
+            None => anyhow::bail!(
+                "audit chain broken at AuditEvent/{id}: unchained record, not written by \
+                 the server's audit trail (or its queue entry was removed)"
+            ),
         }
-        Err(broken) => anyhow::bail!("audit chain broken at {broken}"),
     }
+    if let Some(path) = &args.audit_checkpoint_file {
+        let checkpoints =
+            super::checkpoint::read(path, &key).map_err(|e| anyhow::anyhow!("{e}"))?;
+        super::checkpoint::check(&chain, &checkpoints)
+            .map_err(|e| anyhow::anyhow!("audit chain broken: {e}"))?;
+    }
+    println!(
+        "audit chain intact: {} record(s); head sequence {} hash {}; {waiting} pending",
+        chain.head.seq, chain.head.seq, chain.head.hash
+    );
+    Ok(())
 }

@@ -152,14 +152,19 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 /// Runs synchronous work (diesel calls, and parsing of bodies that may be
 /// megabytes) on actix's blocking pool, so it never stalls the threads that
 /// serve other connections. A panic in `f` comes back as a fault (500), not
-/// a dropped connection.
+/// a dropped connection. The request's audit context goes along, so the
+/// writes `f` makes store their AuditEvents in their own transactions
+/// ([`crate::audit::context`]).
 pub(crate) async fn run<T, E, F>(f: F) -> Result<T, Error>
 where
     T: Send + 'static,
     E: Into<Error> + Send + 'static,
     F: FnOnce() -> Result<T, E> + Send + 'static,
 {
-    web::block(f).await?.map_err(Into::into)
+    let audit = crate::audit::context::current();
+    web::block(move || crate::audit::context::on_this_thread(audit, f))
+        .await?
+        .map_err(Into::into)
 }
 
 /// `http(s)://host/fhir`, as the client addressed us.

@@ -45,8 +45,8 @@ pub struct Security {
     pub authorize_url: Option<String>,
     pub token_url: Option<String>,
     /// `serve --audit`: record every request as an AuditEvent
-    /// ([`crate::audit`]).
-    pub audit: bool,
+    /// ([`crate::audit`]); `None` when auditing is off.
+    pub audit: Option<Arc<crate::audit::Trail>>,
     /// The Consent denials in force, shared by every worker.
     pub consents: Arc<consent::Consents>,
 }

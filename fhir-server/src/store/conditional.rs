@@ -215,6 +215,14 @@ impl Tx<'_> {
     /// every conditional entry first, so that references to their
     /// `fullUrl`s can be rewritten before anything is written.
     pub(crate) fn plan(&mut self, op: &mut Conditional) -> Result<Plan, TxError> {
+        // Refused even when the criteria match nothing.
+        super::audit::refuse_audit_write(
+            self.conn,
+            match op {
+                Conditional::Create(r, _) | Conditional::Update(r, _) => r.resource_type(),
+                Conditional::Delete { resource_type, .. } => *resource_type,
+            },
+        )?;
         match op {
             Conditional::Create(resource, criteria) => {
                 let found = self.matching(&criteria.request, 2)?;

@@ -42,6 +42,7 @@ use diesel::Connection;
 use fhir_model::primitives::{Id, Instant};
 use fhir_model::{Resource, ResourceType};
 
+pub use audit::PendingRecord;
 pub use conditional::{CondOutcome, Conditional, Criteria};
 pub(crate) use conditional::{Plan, Tx};
 pub use connection::{Backend, DatabaseUrl};
@@ -85,6 +86,9 @@ pub enum StoreError {
     /// server did not issue, …); the message says why.
     #[error("{0}")]
     BadRequest(String),
+    /// The write would change an AuditEvent (see `store/audit.rs`).
+    #[error("{0}")]
+    ReadOnly(String),
     /// The `--database` value cannot be used.
     #[error("{0}")]
     Config(String),
@@ -423,6 +427,7 @@ impl Store {
         let (rtype, rid) = (rt.as_str(), id.as_str());
         let what = || format!("{rtype}/{rid}");
         conn.transaction(|c| {
+            audit::refuse_audit_write(c, rt)?;
             queries::lock_current(c, rtype, rid).map_err(TxError::Db)?;
             let row = match version {
                 None => queries::latest(c, rtype, rid),
@@ -444,6 +449,13 @@ impl Store {
                 let entries = index_entries(&registry, &local, rtype, &body);
                 index_rows::insert(c, rtype, rid, &entries).map_err(TxError::Db)?;
             }
+            let written = Written {
+                version: row.version,
+                last_updated: row.last_updated.clone(),
+                created: false,
+                body: Some(body.clone()),
+            };
+            audit::record_write(c, &registry, &local, rt, rid, "POST", &written)?;
             row.body = Some(body);
             Ok(row.into())
         })
@@ -687,7 +699,33 @@ pub fn only_dots(id: &str) -> bool {
     !id.is_empty() && id.bytes().all(|b| b == b'.')
 }
 
+/// One write in an open transaction, as every write path makes it: refused
+/// for AuditEvents, and recorded in the same transaction when the request
+/// is audited ([`audit::record_write`]).
 fn write_once(
+    conn: &mut DbConnection,
+    registry: &ParamRegistry,
+    local: &crate::local_codes::Snapshot,
+    rt: ResourceType,
+    id: &str,
+    change: &mut Change<'_>,
+) -> Result<Option<Written>, TxError> {
+    audit::refuse_audit_write(conn, rt)?;
+    let method = match change {
+        Change::Create(_) => "POST",
+        Change::Update(..) => "PUT",
+        Change::Delete => "DELETE",
+    };
+    let written = store_version(conn, registry, local, rt, id, change)?;
+    if let Some(w) = &written {
+        audit::record_write(conn, registry, local, rt, id, method, w)?;
+    }
+    Ok(written)
+}
+
+/// Stores one version (or deletion) of `rt/id`: the row moves, the
+/// version is inserted, the index follows.
+fn store_version(
     conn: &mut DbConnection,
     registry: &ParamRegistry,
     local: &crate::local_codes::Snapshot,

@@ -27,6 +27,25 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(resource_versions, resources,);
 
+// Audit records not sealed yet, and the chain head (migration
+// `…_audit_sealing`; see store/audit.rs).
+diesel::table! {
+    audit_pending (id) {
+        id -> BigInt,
+        resource_id -> Text,
+        mac -> Text,
+        recorded -> Text,
+    }
+}
+
+diesel::table! {
+    audit_chain_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
 // The search index tables (migration `…_search_index`). They have no
 // primary key in SQL (a resource has many rows per parameter); diesel's
 // `table!` needs one, so the leading columns stand in. Nothing here looks
