@@ -16,16 +16,24 @@ set -euo pipefail
 cache="${FHIR_TEST_CACHE:-$HOME/.cache/fhir-server-tests}"
 mkdir -p "$cache"
 
+# Stops, saying what to install, when a tool is missing: every test that
+# uses what this script fetches fails under CI=true without it
+# (conformance-tests/src/tools.rs), so failing here is the clearer message.
+need() {
+    local tool="$1" why="$2" package="$3"
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "fetch-test-data: $tool is needed to $why (apt-get install -y $package)" >&2
+        exit 1
+    fi
+}
+
 fetch_npm() {
     local spec="$1" file="$2"
     if [[ -s "$cache/$file" ]]; then
         echo "fetch-test-data: $file already in $cache"
         return
     fi
-    if ! command -v npm >/dev/null 2>&1; then
-        echo "fetch-test-data: npm is needed to fetch $spec (apt-get install -y npm)" >&2
-        exit 1
-    fi
+    need npm "fetch $spec" npm
     echo "fetch-test-data: npm pack $spec into $cache"
     # npm's own download cache also lives outside the repository.
     local tmp
@@ -44,6 +52,8 @@ fetch_npm hl7.fhir.r4.expansions@4.0.1 hl7.fhir.r4.expansions-4.0.1.tgz
 if [[ -d "$cache/fhirpath-js/node_modules/fhirpath" ]]; then
     echo "fetch-test-data: npm fhirpath already in $cache/fhirpath-js"
 else
+    need npm "install npm fhirpath" npm
+    need node "run npm fhirpath" nodejs
     echo "fetch-test-data: npm install fhirpath into $cache/fhirpath-js"
     mkdir -p "$cache/fhirpath-js"
     (cd "$cache/fhirpath-js" && npm install --silent --no-audit --no-fund --cache "$cache/npm-cache" fhirpath@5 >/dev/null)
@@ -60,16 +70,21 @@ py_venv="$cache/python-clients"
 if [[ -x "$py_venv/bin/python" && "$(cat "$py_venv/.installed" 2>/dev/null)" == "$py_pins" ]]; then
     echo "fetch-test-data: python clients already in $py_venv"
 else
-    if ! command -v python3 >/dev/null 2>&1; then
-        echo "fetch-test-data: python3 (with venv) is needed for the client tests (apt-get install -y python3-venv)" >&2
-        exit 1
-    fi
+    need python3 "make the venv of the Python client tests" python3-venv
     echo "fetch-test-data: python venv with $py_pins into $py_venv"
     rm -rf "$py_venv"
-    python3 -m venv "$py_venv"
+    python3 -m venv "$py_venv" || {
+        echo "fetch-test-data: python3 -m venv failed (apt-get install -y python3-venv)" >&2
+        rm -rf "$py_venv"
+        exit 1
+    }
     # shellcheck disable=SC2086 # the pins are separate words
     "$py_venv/bin/pip" install --quiet --disable-pip-version-check \
-        --cache-dir "$cache/pip-cache" $py_pins
+        --cache-dir "$cache/pip-cache" $py_pins || {
+        echo "fetch-test-data: pip install $py_pins failed" >&2
+        rm -rf "$py_venv"
+        exit 1
+    }
     echo "$py_pins" >"$py_venv/.installed"
 fi
 
@@ -78,6 +93,8 @@ js_dir="$cache/fhir-kit-client-js"
 if [[ -d "$js_dir/node_modules/fhir-kit-client" && "$(cat "$js_dir/.installed" 2>/dev/null)" == "$js_pin" ]]; then
     echo "fetch-test-data: npm $js_pin already in $js_dir"
 else
+    need npm "install npm $js_pin" npm
+    need node "run npm $js_pin" nodejs
     echo "fetch-test-data: npm install $js_pin into $js_dir"
     rm -rf "$js_dir"
     mkdir -p "$js_dir"

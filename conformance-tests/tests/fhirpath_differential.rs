@@ -6,19 +6,15 @@
 //! `fhirpath-diff/known-disagreements.txt`; an explained one that now
 //! agrees fails too, so the list stays true.
 //!
-//! Skips (with a message) when the examples, node or the npm package are
-//! missing.
+//! The examples, node or the npm package missing is a failure under
+//! `CI=true`, a loud skip elsewhere ([`tools::require_tool`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use conformance_tests::{examples_pkg, search_params};
-
-fn js_engine() -> PathBuf {
-    examples_pkg::cache_dir().join("fhirpath-js/node_modules")
-}
+use conformance_tests::{examples_pkg, search_params, tools};
 
 fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
@@ -26,16 +22,16 @@ fn json_string(s: &str) -> String {
 
 #[test]
 fn search_parameter_expressions_agree_with_the_reference_engine() {
-    let Ok(pkg) = examples_pkg::load_examples() else {
-        eprintln!("SKIPPED: official examples missing; run scripts/fetch-test-data.sh");
+    let Some(pkg) = tools::require_tool("the official R4 examples", examples_pkg::load_examples())
+    else {
         return;
     };
-    if !js_engine().join("fhirpath").is_dir()
-        || Command::new("node").arg("--version").output().is_err()
-    {
-        eprintln!("SKIPPED: node or npm `fhirpath` missing; run scripts/fetch-test-data.sh");
+    let Some(js_engine) = tools::require_tool(
+        "node with npm fhirpath",
+        tools::node_modules("fhirpath-js", "fhirpath"),
+    ) else {
         return;
-    }
+    };
     let (total, params) = search_params::load().expect("core search parameters");
     assert_eq!(total, 1378, "SearchParameters in the core package");
 
@@ -116,7 +112,7 @@ fn search_parameter_expressions_agree_with_the_reference_engine() {
         .arg(&script)
         .arg(&job_path)
         .arg(&out_path)
-        .env("NODE_PATH", js_engine())
+        .env("NODE_PATH", &js_engine)
         .status()
         .expect("run node");
     assert!(status.success(), "compare.js failed");

@@ -9,8 +9,8 @@
 //!
 //! The libraries live in the test cache (`scripts/fetch-test-data.sh`
 //! installs them: a venv in `$FHIR_TEST_CACHE/python-clients`, npm packages
-//! in `$FHIR_TEST_CACHE/fhir-kit-client-js`). A test skips, saying so, when
-//! what it needs is missing.
+//! in `$FHIR_TEST_CACHE/fhir-kit-client-js`). What it needs missing is a
+//! failure under `CI=true`, a loud skip elsewhere ([`tools::require_tool`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use conformance_tests::server::unique_suffix;
-use conformance_tests::{backend_tests, examples_pkg, TestServer};
+use conformance_tests::{backend_tests, tools, TestServer};
 
 /// How long one client script may run; a hung client fails the test.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -27,33 +27,15 @@ fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
 }
 
-fn venv_python() -> PathBuf {
-    examples_pkg::cache_dir().join("python-clients/bin/python")
-}
-
-fn kit_modules() -> PathBuf {
-    examples_pkg::cache_dir().join("fhir-kit-client-js/node_modules")
-}
-
-/// The venv's python when it has the client packages, else `None` (after
-/// saying why the test skips).
-fn python_or_skip() -> Option<PathBuf> {
-    let python = venv_python();
-    let ok = Command::new(&python)
-        .args(["-c", "import fhirclient, fhirpy, fhir.resources"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        Some(python)
-    } else {
-        eprintln!(
-            "SKIPPED: no venv with fhirclient, fhirpy and fhir.resources at {}; run scripts/fetch-test-data.sh",
-            python.display()
-        );
-        None
-    }
+/// The venv's python when it has the client packages.
+fn python() -> Option<PathBuf> {
+    tools::require_tool(
+        "the Python client venv (fhirclient, fhirpy, fhir.resources)",
+        tools::python_venv(
+            "python-clients",
+            &["fhirclient", "fhirpy", "fhir.resources"],
+        ),
+    )
 }
 
 /// Runs `cmd` with a time limit; panics with everything it printed (and
@@ -105,7 +87,7 @@ fn run_script(what: &str, mut cmd: Command, server: &TestServer) -> String {
 }
 
 fn python_flow(server: &TestServer, script: &str) {
-    let Some(python) = python_or_skip() else {
+    let Some(python) = python() else {
         return;
     };
     let mut cmd = Command::new(python);
@@ -135,24 +117,21 @@ backend_tests! {
     /// fhir-kit-client on node; the bodies it received are then parsed
     /// with fhir.resources.
     fn fhir_kit_client_create_read_update_search_history_delete(server) {
-        let Some(python) = python_or_skip() else {
+        let Some(python) = python() else {
             return;
         };
-        if !kit_modules().join("fhir-kit-client/package.json").is_file()
-            || Command::new("node").arg("--version").output().is_err()
-        {
-            eprintln!(
-                "SKIPPED: node or npm `fhir-kit-client` (in {}) missing; run scripts/fetch-test-data.sh",
-                kit_modules().display()
-            );
+        let Some(kit_modules) = tools::require_tool(
+            "node with npm fhir-kit-client",
+            tools::node_modules("fhir-kit-client-js", "fhir-kit-client"),
+        ) else {
             return;
-        }
+        };
         let bodies = std::env::temp_dir().join(format!("fhir-kit-bodies-{}.json", unique_suffix()));
         let mut node = Command::new("node");
         node.arg(clients_dir().join("fhir_kit_client_flow.js"))
             .arg(server.base_url())
             .arg(&bodies)
-            .env("FHIR_KIT_CLIENT_MODULES", kit_modules())
+            .env("FHIR_KIT_CLIENT_MODULES", &kit_modules)
             .current_dir(clients_dir());
         let out = run_script("fhir_kit_client_flow.js", node, server);
         assert!(out.contains("flow passed"), "fhir_kit_client_flow.js did not report success:\n{out}");

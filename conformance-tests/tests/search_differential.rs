@@ -15,18 +15,18 @@
 //! that disagrees must be explained in `search-diff/known-differences.txt`;
 //! an explained one that now agrees fails too, so the list stays true.
 //!
-//! Skips (with a message) when the examples, node or the npm package are
-//! missing.
+//! The examples, node or the npm package missing is a failure under
+//! `CI=true`, a loud skip elsewhere ([`tools::require_tool`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use conformance_tests::examples_pkg::{self, known_failures, Example};
-use conformance_tests::{search_params, Backend, Client, TestServer, FHIR_JSON};
+use conformance_tests::{search_params, tools, Backend, Client, TestServer, FHIR_JSON};
 use serde_json::Value;
 
 /// Search values tried per parameter and resource type.
@@ -40,10 +40,6 @@ const LEFT_OUT: &[(&str, &str)] = &[(
     "Resource-lastUpdated",
     "meta.lastUpdated is set by the server on every write, so the examples' values are not what is stored",
 )];
-
-fn js_engine() -> PathBuf {
-    examples_pkg::cache_dir().join("fhirpath-js/node_modules")
-}
 
 fn threads() -> usize {
     std::env::var("FHIR_TEST_CLIENT_THREADS")
@@ -170,16 +166,16 @@ struct Query {
 
 fn run(backend: Backend) {
     let started = Instant::now();
-    let Ok(pkg) = examples_pkg::load_examples() else {
-        eprintln!("SKIPPED: official examples missing; run scripts/fetch-test-data.sh");
+    let Some(pkg) = tools::require_tool("the official R4 examples", examples_pkg::load_examples())
+    else {
         return;
     };
-    if !js_engine().join("fhirpath").is_dir()
-        || Command::new("node").arg("--version").output().is_err()
-    {
-        eprintln!("SKIPPED: node or npm `fhirpath` missing; run scripts/fetch-test-data.sh");
+    let Some(js_engine) = tools::require_tool(
+        "node with npm fhirpath",
+        tools::node_modules("fhirpath-js", "fhirpath"),
+    ) else {
         return;
-    }
+    };
     if backend.skipped() {
         eprintln!("skipped: FHIR_TEST_SKIP_POSTGRES=1");
         return;
@@ -243,7 +239,7 @@ fn run(backend: Backend) {
         .arg(&script)
         .arg(&job_path)
         .arg(&out_path)
-        .env("NODE_PATH", js_engine())
+        .env("NODE_PATH", &js_engine)
         .status()
         .expect("run node");
     assert!(status.success(), "expected.js failed");

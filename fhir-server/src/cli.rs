@@ -12,7 +12,9 @@ use crate::store::Store;
 #[command(
     name = "fhir-server",
     version,
-    about = "A FHIR R4 server (JSON, REST) on SQLite or PostgreSQL"
+    about = "A FHIR R4 server on SQLite or PostgreSQL: the REST API in JSON and XML, search, \
+             batch and transaction Bundles, terminology, validation and other operations, \
+             TLS and SMART on FHIR"
 )]
 pub struct Cli {
     #[command(subcommand)]
