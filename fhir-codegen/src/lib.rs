@@ -11,13 +11,17 @@
 //! the core SearchParameters and CompartmentDefinitions), checked the same
 //! way by `tests/search_data_fresh.rs`, and the base-spec invariants of
 //! the profile engine ([`invariants`]: `profiles/data/core-constraints.json`,
-//! checked by `tests/invariants_fresh.rs`).
+//! checked by `tests/invariants_fresh.rs`), and the codes of the base
+//! spec's required bindings on `code` elements ([`required_codes`]:
+//! `profiles/data/required-codes.json`, checked by
+//! `tests/required_codes_fresh.rs`).
 
 pub mod emit;
 pub mod invariants;
 pub mod meta;
 pub mod model;
 pub mod package;
+pub mod required_codes;
 pub mod search_data;
 
 use std::collections::BTreeMap;

@@ -238,7 +238,7 @@ pub fn check_entries(
 }
 
 /// The server's issue code for a validator issue code.
-fn issue_code(code: &str) -> IssueCode {
+pub(crate) fn issue_code(code: &str) -> IssueCode {
     match code {
         "structure" => IssueCode::Structure,
         "required" => IssueCode::Required,

@@ -264,6 +264,23 @@ fn entry_failure(entry: Option<usize>, e: StoreError) -> Error {
     let error: Error = e.into();
     let Some(i) = entry else { return error };
     let at = format!("Bundle.entry[{i}]");
+    if let Error::Unprocessable(issues) = error {
+        // The resource's own issues (`Observation.status`), located in the entry.
+        return Error::Unprocessable(
+            issues
+                .into_iter()
+                .map(|mut issue| {
+                    issue.diagnostics = format!("entry {i}: {}", issue.diagnostics);
+                    let inner = issue.expression.as_deref().and_then(|e| e.split_once('.'));
+                    issue.expression = Some(match inner {
+                        Some((_, rest)) => format!("{at}.resource.{rest}"),
+                        None => at.clone(),
+                    });
+                    issue
+                })
+                .collect(),
+        );
+    }
     let issues: Vec<Issue> = error
         .issues()
         .into_iter()
