@@ -39,6 +39,18 @@ pub fn generate(package: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
     Ok(emit::emit(&model))
 }
 
+/// The generated files whose committed copy under `out` differs (the
+/// freshness tests fail on them).
+pub fn stale_files(files: &BTreeMap<PathBuf, String>, out: &Path) -> Vec<PathBuf> {
+    files
+        .iter()
+        .filter(|(path, text)| {
+            std::fs::read_to_string(out.join(path)).unwrap_or_default() != **text
+        })
+        .map(|(path, _)| path.clone())
+        .collect()
+}
+
 /// The workspace root, found from this crate's manifest folder.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
