@@ -91,6 +91,7 @@ const ATTRIBUTES: &[&str] = &[
     "idref",
     "lang",
     "xml:lang",
+    "xml:space",
     "dir",
     "accesskey",
     "tabindex",
@@ -360,6 +361,7 @@ mod tests {
             div("<table class=\"grid\"><tr><td colspan=\"2\">1</td></tr></table>"),
             div("<a href=\"http://x.org/#y\" name=\"n\">l</a><img src=\"data:image/png;base64,AA==\" alt=\"i\"/>"),
             format!("\n <div {NS} xml:lang=\"ja\">\u{3042}</div>\n"),
+            div("<pre xml:space=\"preserve\">a  b</pre>"),
             format!("<div {NS}/>"),
         ] {
             assert_eq!(check(&ok), Ok(()), "{ok}");
