@@ -11,7 +11,10 @@
 //! the core SearchParameters and CompartmentDefinitions), checked the same
 //! way by `tests/search_data_fresh.rs`, and the base-spec invariants of
 //! the profile engine ([`invariants`]: `profiles/data/core-constraints.json`,
-//! checked by `tests/invariants_fresh.rs`).
+//! checked by `tests/invariants_fresh.rs`), and the codes of the base
+//! spec's required bindings on `code` elements ([`required_codes`]:
+//! `profiles/data/required-codes.json`, checked by
+//! `tests/required_codes_fresh.rs`).
 
 pub mod core_bundle;
 pub mod emit;
@@ -19,6 +22,7 @@ pub mod invariants;
 pub mod meta;
 pub mod model;
 pub mod package;
+pub mod required_codes;
 pub mod search_data;
 
 use std::collections::BTreeMap;
@@ -34,6 +38,18 @@ pub fn generate(package: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
     let defs = package::read_structure_definitions(package)?;
     let model = model::Model::build(&defs)?;
     Ok(emit::emit(&model))
+}
+
+/// The generated files whose committed copy under `out` differs (the
+/// freshness tests fail on them).
+pub fn stale_files(files: &BTreeMap<PathBuf, String>, out: &Path) -> Vec<PathBuf> {
+    files
+        .iter()
+        .filter(|(path, text)| {
+            std::fs::read_to_string(out.join(path)).unwrap_or_default() != **text
+        })
+        .map(|(path, _)| path.clone())
+        .collect()
 }
 
 /// The workspace root, found from this crate's manifest folder.

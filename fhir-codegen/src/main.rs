@@ -1,6 +1,6 @@
 //! `cargo run -p fhir-codegen [-- PACKAGE.tgz [OUT_DIR [DATA_DIR]]]`:
 //! regenerates the R4 model, the server's built-in search data and the
-//! profile engine's base invariants (`profiles/data`). The
+//! profile engine's base invariants and required codes (`profiles/data`). The
 //! paths default to the ones in the workspace
 //! (`../shared/fhir-packages/hl7.fhir.r4.core-4.0.1.tgz`,
 //! `fhir-model/src/generated`, `fhir-server/data`).
@@ -42,6 +42,7 @@ fn run() -> Result<usize, String> {
     // search data cannot be read from leaves the model untouched too.
     let data = fhir_codegen::search_data::generate(&package)?;
     let invariants = fhir_codegen::invariants::generate(&package)?;
+    let required_codes = fhir_codegen::required_codes::generate(&package)?;
     if out.exists() {
         std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     }
@@ -52,7 +53,11 @@ fn run() -> Result<usize, String> {
         &root.join(fhir_codegen::invariants::DEFAULT_OUT),
         &invariants,
     )?;
-    Ok(files.len() + data.len() + invariants.len())
+    write_all(
+        &root.join(fhir_codegen::required_codes::DEFAULT_OUT),
+        &required_codes,
+    )?;
+    Ok(files.len() + data.len() + invariants.len() + required_codes.len())
 }
 
 fn write_all(out: &Path, files: &BTreeMap<PathBuf, String>) -> Result<(), String> {

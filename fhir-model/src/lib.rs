@@ -10,6 +10,8 @@
 //!   names, and error paths.
 //! - [`primitives`] holds the primitive value types, each checked against
 //!   its format when built.
+//! - [`xhtml`] checks the narrative `div` as XHTML (txt-1), for JSON and
+//!   XML alike.
 //! - [`meta`] describes every type for FHIRPath: base type, elements and
 //!   their type codes, from a generated table.
 //! - [`Resource`] is the enum over all resources; [`ResourceType`] names
@@ -26,6 +28,7 @@ pub mod meta;
 pub mod primitives;
 mod resource;
 pub mod subset;
+pub mod xhtml;
 pub mod xml;
 
 pub use error::{IssueKind, ParseError, ParseIssue};

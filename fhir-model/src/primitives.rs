@@ -33,7 +33,7 @@ macro_rules! checked_string {
             pub fn new(value: impl Into<String>) -> Result<Self, PrimitiveError> {
                 let value = value.into();
                 let check: fn(&str) -> bool = $check;
-                if check(&value) {
+                if control_char(&value).is_none() && check(&value) {
                     Ok(Self(value))
                 } else {
                     Err(PrimitiveError { type_name: $fhir, value })
@@ -116,6 +116,22 @@ fn day_exists(s: &str) -> bool {
     day <= max
 }
 
+/// The first character below U+0020 other than tab, CR and LF: strings
+/// SHALL NOT contain them (datatypes.html#string), and XML cannot carry
+/// them, so a resource holding one could not be written as XML.
+pub fn control_char(s: &str) -> Option<char> {
+    s.chars()
+        .find(|c| *c < ' ' && !matches!(c, '\t' | '\r' | '\n'))
+}
+
+/// The issue message for a string holding `c` (see [`control_char`]).
+pub fn control_char_message(c: char) -> String {
+    format!(
+        "a string must not contain the control character U+{:04X}: below U+0020 only tab, CR and LF are allowed",
+        c as u32
+    )
+}
+
 fn non_empty(s: &str) -> bool {
     !s.is_empty()
 }
@@ -178,9 +194,18 @@ checked_string!(
     Markdown, "markdown", non_empty
 );
 checked_string!(
-    /// `xhtml`: the narrative `div`, kept as the exact text received.
-    Xhtml, "xhtml", non_empty
+    /// `xhtml`: the narrative `div`, kept as the exact text received; only
+    /// XHTML that [`crate::xhtml::check`] accepts.
+    Xhtml, "xhtml", |s| crate::xhtml::check(s).is_ok()
 );
+
+impl Xhtml {
+    /// Like [`Xhtml::new`], with the reason a narrative is refused.
+    pub fn checked(value: String) -> Result<Self, String> {
+        crate::xhtml::check(&value)?;
+        Ok(Self(value))
+    }
+}
 checked_string!(
     /// `decimal`, kept as the JSON text it was written with.
     Decimal, "decimal", |s| DECIMAL.is_match(s)
@@ -275,5 +300,15 @@ mod tests {
         assert!(Time::new("24:00:00").is_err());
         assert!(Base64Binary::new("aGVsbG8=").is_ok());
         assert!(Base64Binary::new("a").is_err());
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_every_string_type() {
+        assert_eq!(control_char("a\tb\r\nc"), None);
+        assert_eq!(control_char("A\u{0}B"), Some('\u{0}'));
+        assert!(Code::new("a\u{1}").is_err());
+        assert!(Uri::new("http://x/\u{1f}").is_err());
+        assert!(Markdown::new("x\u{0}").is_err());
+        assert!(Markdown::new("line\nbreak\ttab").is_ok());
     }
 }

@@ -204,5 +204,88 @@ fn json_shapes_that_fhir_forbids() {
 
 #[test]
 fn writing_escapes_strings() {
-    assert_same_json(r#"{"resourceType":"Patient","name":[{"text":"a\"b\\c\n\t\u0001 é 日本"}]}"#);
+    assert_same_json(
+        r#"{"resourceType":"Patient","name":[{"text":"a\"b\\c\n\r\t\u007f é 日本"}]}"#,
+    );
+}
+
+/// datatypes.html#string: no code point below U+0020 but tab, CR and LF,
+/// in any string-based primitive (and `Element.id`, `Extension.url`).
+#[test]
+fn control_characters_are_refused_in_strings() {
+    for (doc, path) in [
+        (
+            r#"{"resourceType":"Patient","name":[{"family":"A\u0000B"}]}"#,
+            "Patient.name[0].family",
+        ),
+        (
+            r#"{"resourceType":"Patient","name":[{"given":["ok","A\u001fB"]}]}"#,
+            "Patient.name[0].given[1]",
+        ),
+        (
+            r#"{"resourceType":"Patient","gender":"ma\u0001le"}"#,
+            "Patient.gender",
+        ),
+        (
+            r#"{"resourceType":"Patient","language":"e\u001bn"}"#,
+            "Patient.language",
+        ),
+        (
+            r#"{"resourceType":"Patient","implicitRules":"http://x/\u0002"}"#,
+            "Patient.implicitRules",
+        ),
+        (
+            r#"{"resourceType":"Patient","name":[{"id":"a\u0003","family":"x"}]}"#,
+            "Patient.name[0].id",
+        ),
+        (
+            r#"{"resourceType":"Patient","extension":[{"url":"http://x\u0004","valueString":"x"}]}"#,
+            "Patient.extension[0].url",
+        ),
+        (
+            r#"{"resourceType":"Patient","extension":[{"url":"http://x","valueMarkdown":"a\u0005"}]}"#,
+            "Patient.extension[0].valueMarkdown",
+        ),
+    ] {
+        assert_eq!(
+            issues(doc),
+            vec![(IssueKind::Value, path.to_owned())],
+            "{doc}"
+        );
+    }
+    let e =
+        Resource::from_json_slice(br#"{"resourceType":"Patient","name":[{"family":"A\u0000B"}]}"#)
+            .expect_err("refused");
+    assert!(e.to_string().contains("U+0000"), "{e}");
+}
+
+/// narrative.html#xhtml: the `div` is XHTML in the XHTML namespace with no
+/// active content, from JSON as from XML.
+#[test]
+fn narrative_div_must_be_xhtml() {
+    let doc = |div: &str| {
+        format!(
+            r#"{{"resourceType":"Patient","text":{{"status":"generated","div":{}}}}}"#,
+            serde_json::to_string(div).expect("json")
+        )
+    };
+    let ns = r#"xmlns="http://www.w3.org/1999/xhtml""#;
+    for bad in [
+        "<p>x</p>".to_owned(),
+        "plain text".to_owned(),
+        format!("<div {ns}><p>x</div>"),
+        format!("<div {ns}>a&nbsp;b</div>"),
+        format!("<div {ns}><script>alert(1)</script></div>"),
+        format!(r#"<div {ns}><img src="x" onerror="alert(1)"/></div>"#),
+        format!(r#"<div {ns}><a href="javascript:alert(1)">x</a></div>"#),
+    ] {
+        assert_eq!(
+            issues(&doc(&bad)),
+            vec![(IssueKind::Value, "Patient.text.div".to_owned())],
+            "{bad}"
+        );
+    }
+    assert_same_json(&doc(&format!(
+        r#"<div {ns}><p class="x">a &amp; b&#160;c</p><table><tr><td>1</td></tr></table></div>"#
+    )));
 }

@@ -225,6 +225,39 @@ fn xml_that_breaks_the_rules() {
             IssueKind::Value,
             "Patient.multipleBirthInteger",
         ),
+        // Control characters, as character references or raw: as in JSON.
+        (
+            format!(r#"<Patient {NS}><name><family value="A&#1;B"/></name></Patient>"#),
+            IssueKind::Value,
+            "Patient.name[0].family",
+        ),
+        (
+            format!("<Patient {NS}><name><family value=\"A\u{1f}B\"/></name></Patient>"),
+            IssueKind::Value,
+            "Patient.name[0].family",
+        ),
+        (
+            format!(
+                r#"<Patient {NS}><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml">a&#1;b</div></text></Patient>"#
+            ),
+            IssueKind::Value,
+            "Patient.text.div",
+        ),
+        // Active content: the same check as for JSON.
+        (
+            format!(
+                r#"<Patient {NS}><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></div></text></Patient>"#
+            ),
+            IssueKind::Value,
+            "Patient.text.div",
+        ),
+        (
+            format!(
+                r#"<Patient {NS}><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><p onclick="x()">a</p></div></text></Patient>"#
+            ),
+            IssueKind::Value,
+            "Patient.text.div",
+        ),
     ] {
         assert_eq!(issues(&xml), vec![(kind, path.to_owned())], "{xml}");
     }

@@ -16,7 +16,7 @@
 //! | `NotAcceptable`        | 406  | `not-supported`   | `_format` names a format this server does not write |
 //! | `PreconditionFailed`   | 412  | `conflict`        | `If-Match` names a version that is not the current one |
 //! | `UnsupportedMediaType` | 415  | `not-supported`   | body not sent as FHIR JSON or FHIR XML (or, for PATCH, JSON Patch) |
-//! | `Unprocessable`        | 422  | per issue: `processing`, `invalid`, `structure`, `value` | a well-formed PATCH that cannot be applied (path matches nothing or too much, failed `test`) or whose result is not a valid resource |
+//! | `Unprocessable`        | 422  | per issue: `processing`, `invalid`, `structure`, `value` | a well-formed PATCH that cannot be applied (path matches nothing or too much, failed `test`) or whose result is not a valid resource; a write that breaks the base spec's write rules (a code outside a required binding, dom-2, dom-4: `StoreError::Unprocessable`) |
 //! | `Unauthorized`         | 401  | `login` (`expired`) | bearer token missing, malformed, badly signed, expired, or for another issuer/audience (`WWW-Authenticate: Bearer`, RFC 6750 §3) |
 //! | `Forbidden`            | 403  | `forbidden`       | the token's SMART scopes do not grant the interaction (`WWW-Authenticate: Bearer error="insufficient_scope"`) |
 //! | `UriTooLong`           | 414  | `too-costly`      | a request target longer than [`crate::request_target::MAX_TARGET_BYTES`] |
@@ -392,6 +392,15 @@ impl From<StoreError> for Error {
                 method: format!("writing an AuditEvent ({m})"),
                 allow: "GET, HEAD",
             },
+            StoreError::Unprocessable(issues) => Error::Unprocessable(
+                issues
+                    .into_iter()
+                    .map(|i| {
+                        Issue::new(crate::profile_enforcement::issue_code(i.code), i.message)
+                            .at(i.expression)
+                    })
+                    .collect(),
+            ),
             StoreError::Config(m) | StoreError::Fault(m) => Error::Fault(m),
         }
     }

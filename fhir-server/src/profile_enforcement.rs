@@ -249,7 +249,7 @@ pub fn check_entry(
 }
 
 /// The server's issue code for a validator issue code.
-fn issue_code(code: &str) -> IssueCode {
+pub(crate) fn issue_code(code: &str) -> IssueCode {
     match code {
         "structure" => IssueCode::Structure,
         "required" => IssueCode::Required,

@@ -29,7 +29,9 @@
 //! A [`Validator`] (over a shared `PackageSet`) checks a resource against
 //! the base spec (structure, cardinality, the core invariants of
 //! `data/core-constraints.json`) and against profiles with snapshots; see
-//! [`validate`].
+//! [`validate`]. [`write_rules`] is the cheap subset of the base spec a
+//! server applies to every write with no package loaded (required codes,
+//! dom-2, dom-4).
 //!
 //! **Invariant:** this crate depends on `fhir-model` and `fhirpath` only;
 //! the single IO it does is reading packages.
@@ -42,6 +44,7 @@ pub mod package;
 pub mod package_set;
 pub mod snapshot;
 pub mod validate;
+pub mod write_rules;
 
 pub use error::Error;
 pub use package::{Dependency, Manifest, Package, PackageCache, PackageResource};

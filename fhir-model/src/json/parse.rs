@@ -259,6 +259,11 @@ pub fn resource_many(slot: &mut Vec<Resource>, v: Value, cx: &mut Cx) {
 /// `Element.id` and `Extension.url`: plain strings with no extensions.
 pub fn plain_string(slot: &mut Option<String>, v: Value, cx: &mut Cx) {
     match v {
+        Value::String(s) if control_char(&s).is_some() => {
+            if let Some(c) = control_char(&s) {
+                cx.issue(IssueKind::Value, control_char_message(c))
+            }
+        }
         Value::String(s) if !s.is_empty() => *slot = Some(s),
         Value::String(_) => cx.issue(IssueKind::Value, "a string must not be empty"),
         other => cx.structure(format!("expected a string, found {}", shape(&other))),
@@ -288,6 +293,12 @@ fn read_prim<T: PrimitiveValue>(v: Value, cx: &mut Cx) -> Option<T> {
         }
         Value::Null => {
             cx.structure("null is only allowed as a placeholder in an array of primitives");
+            None
+        }
+        Value::String(s) if control_char(&s).is_some() => {
+            if let Some(c) = control_char(&s) {
+                cx.issue(IssueKind::Value, control_char_message(c));
+            }
             None
         }
         v => match T::from_json(v) {
@@ -532,6 +543,15 @@ string_primitive!(
     Uri,
     Url,
     Canonical,
-    Markdown,
-    Xhtml
+    Markdown
 );
+
+impl PrimitiveValue for Xhtml {
+    const FHIR_TYPE: &'static str = Xhtml::FHIR_TYPE;
+    fn from_json(v: Value) -> Result<Self, String> {
+        match v {
+            Value::String(s) => Xhtml::checked(s),
+            other => Err(wrong(Xhtml::FHIR_TYPE, &other)),
+        }
+    }
+}

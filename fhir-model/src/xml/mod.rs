@@ -18,7 +18,7 @@ pub use write::write;
 /// The FHIR namespace, on the root element of every resource.
 pub const FHIR_NS: &str = "http://hl7.org/fhir";
 /// The XHTML namespace, on every narrative `div`.
-pub const XHTML_NS: &str = "http://www.w3.org/1999/xhtml";
+pub use crate::xhtml::XHTML_NS;
 
 /// Primitive types are the ones whose names start lower-case.
 fn is_primitive(type_code: &str) -> bool {

@@ -89,12 +89,27 @@ pub enum StoreError {
     /// The write would change an AuditEvent (see `store/audit.rs`).
     #[error("{0}")]
     ReadOnly(String),
+    /// The resource breaks a closed rule of the base spec that every write
+    /// must meet ([`profiles::write_rules`]: a code outside a required
+    /// binding, dom-2, dom-4); each issue names the element. Checked here,
+    /// on the one path every write takes, so no interaction can skip it.
+    #[error("the resource breaks rules of the base specification: {}", issue_list(.0))]
+    Unprocessable(Vec<profiles::Issue>),
     /// The `--database` value cannot be used.
     #[error("{0}")]
     Config(String),
     /// Anything else: a bug or a broken database. Logged, never shown.
     #[error("storage fault: {0}")]
     Fault(String),
+}
+
+/// `location: message; …` for messages and logs (the import reports them).
+fn issue_list(issues: &[profiles::Issue]) -> String {
+    issues
+        .iter()
+        .map(|i| format!("{}: {}", i.expression, i.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl From<DieselError> for StoreError {
@@ -631,16 +646,45 @@ fn index_entries(
     body: &[u8],
 ) -> crate::search::index::IndexEntries {
     match fhir_model::json::tree::parse(body) {
-        Ok(tree) => {
-            let mut entries = crate::search::extract::extract(registry, rtype, &tree);
-            local.add_index_rows(&mut entries);
-            entries.fulltext = crate::search::fulltext::document(&tree);
-            entries
-        }
+        Ok(tree) => index_tree(registry, local, rtype, &tree),
         Err(e) => {
             log::error!("{rtype}: stored body does not parse for indexing: {e}");
             Default::default()
         }
+    }
+}
+
+/// [`index_entries`] of a body already parsed.
+fn index_tree(
+    registry: &ParamRegistry,
+    local: &crate::local_codes::Snapshot,
+    rtype: &str,
+    tree: &fhir_model::json::tree::Value,
+) -> crate::search::index::IndexEntries {
+    let mut entries = crate::search::extract::extract(registry, rtype, tree);
+    local.add_index_rows(&mut entries);
+    entries.fulltext = crate::search::fulltext::document(tree);
+    entries
+}
+
+/// The tree of a body about to be stored, once it meets the base spec's
+/// write rules (the same tree then feeds the index: one parse per write).
+fn checked_tree(
+    rtype: &str,
+    body: &[u8],
+) -> Result<Option<fhir_model::json::tree::Value>, TxError> {
+    let tree = match fhir_model::json::tree::parse(body) {
+        Ok(tree) => tree,
+        Err(e) => {
+            log::error!("{rtype}: stored body does not parse for indexing: {e}");
+            return Ok(None);
+        }
+    };
+    let issues = profiles::write_rules::check(&tree);
+    if issues.is_empty() {
+        Ok(Some(tree))
+    } else {
+        Err(TxError::Store(StoreError::Unprocessable(issues)))
     }
 }
 
@@ -783,6 +827,10 @@ fn store_version(
         }
         Change::Delete => None,
     };
+    let tree = match &body {
+        Some(b) => checked_tree(rtype, b)?,
+        None => None,
+    };
     let row = NewVersion {
         resource_type: rtype,
         resource_id: id,
@@ -804,13 +852,8 @@ fn store_version(
     if current.is_some() {
         index_rows::delete(conn, rtype, id)?;
     }
-    if let Some(body) = &body {
-        index_rows::insert(
-            conn,
-            rtype,
-            id,
-            &index_entries(registry, local, rtype, body),
-        )?;
+    if let Some(tree) = &tree {
+        index_rows::insert(conn, rtype, id, &index_tree(registry, local, rtype, tree))?;
     }
     local_codes::record(conn, rtype, id, &unmapped, &last_updated)?;
     let created = current.as_ref().is_none_or(|c| c.deleted);

@@ -319,6 +319,21 @@ pub(crate) fn at_entry_error(i: usize, error: Error) -> Error {
             })
             .collect()
     };
+    // The resource's own issues (`Observation.status`), located in the entry.
+    let inside = |issues: Vec<Issue>| -> Vec<Issue> {
+        issues
+            .into_iter()
+            .map(|mut issue| {
+                issue.diagnostics = format!("entry {i}: {}", issue.diagnostics);
+                let inner = issue.expression.as_deref().and_then(|e| e.split_once('.'));
+                issue.expression = Some(match inner {
+                    Some((_, rest)) => format!("{at}.resource.{rest}"),
+                    None => at.clone(),
+                });
+                issue
+            })
+            .collect()
+    };
     let joined = |issues: Vec<Issue>| {
         issues
             .iter()
@@ -335,7 +350,7 @@ pub(crate) fn at_entry_error(i: usize, error: Error) -> Error {
             version,
         },
         Error::Invalid(issues) => Error::Invalid(named(issues)),
-        Error::Unprocessable(issues) => Error::Unprocessable(named(issues)),
+        Error::Unprocessable(issues) => Error::Unprocessable(inside(issues)),
         other => other,
     }
 }
