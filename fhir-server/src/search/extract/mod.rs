@@ -76,7 +76,14 @@ fn extract_param(def: &ParamDef, resource: &Json, out: &mut IndexEntries) {
         }
     } else {
         for item in &items {
-            add(def.kind, &def.code, 0, item, out);
+            add(
+                def.kind,
+                &def.code,
+                0,
+                item,
+                def.code_system.as_deref(),
+                out,
+            );
         }
     }
 }
@@ -108,7 +115,7 @@ fn composite_item<'a>(
             Ok(items) => {
                 let param = component_param(&def.code, n);
                 for it in &items {
-                    add(comp.kind, &param, group, it, out);
+                    add(comp.kind, &param, group, it, None, out);
                 }
             }
             Err(e) => log::debug!(
@@ -143,10 +150,19 @@ fn relative(expr: &Expression) -> Option<Expression> {
     Some(compiled)
 }
 
-fn add(kind: ParamKind, param: &str, group: i32, item: &Item, out: &mut IndexEntries) {
+/// `code_system`: the system a `code` value of the parameter's element is
+/// indexed with ([`ParamDef::code_system`]).
+fn add(
+    kind: ParamKind,
+    param: &str,
+    group: i32,
+    item: &Item,
+    code_system: Option<&str>,
+    out: &mut IndexEntries,
+) {
     match kind {
         ParamKind::String => string::entries(item, param, group, out),
-        ParamKind::Token => token::entries(item, param, group, out),
+        ParamKind::Token => token::entries(item, param, group, code_system, out),
         ParamKind::Reference => reference::entries(item, param, group, out),
         ParamKind::Date => date::entries(item, param, group, out),
         ParamKind::Number => number::entries(item, param, group, out),
@@ -271,6 +287,7 @@ pub(crate) mod tests {
             expression: Some(Expression::compile(expr).expect("test expression")),
             targets: Vec::new(),
             components: Vec::new(),
+            code_system: None,
         }
     }
 
