@@ -469,10 +469,14 @@ pub(crate) mod tests {
               {"url":"u","valueDecimal":1e999}]}"#,
         );
         let out = extract(&reg, "Patient", &res);
-        // Only the number survives: the integer is large but finite.
+        // Only the numbers survive: the integer is large but exact, and
+        // 1e999 (beyond f64) is kept by its exact key.
         assert!(out.dates.is_empty(), "{:?}", out.dates);
         assert!(out.tokens.is_empty(), "{:?}", out.tokens);
-        assert!(out.uris.is_empty() && out.quantities.is_empty());
+        assert!(out.uris.is_empty());
+        let keys: Vec<Option<&str>> = out.quantities.iter().map(|q| q.key.as_deref()).collect();
+        let huge = crate::search::decimal_key::key_range("1e999").map(|k| k.value);
+        assert_eq!(keys, vec![huge.as_deref()]);
         assert_eq!(out.numbers.len(), 1);
         let urls: Vec<Option<&str>> = out.references.iter().map(|r| r.url.as_deref()).collect();
         assert_eq!(

@@ -294,7 +294,13 @@ mod tests {
                 r#""valueQuantity":{"value":1e400,"system":"http://unitsofmeasure.org","code":"mg"}"#,
             ),
         );
-        assert!(got.is_empty());
+        // Beyond f64: indexed by its exact key, the f64 value clamped.
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].value, f64::MAX);
+        assert_eq!(
+            got[0].key,
+            crate::search::decimal_key::key_range("1e400").map(|k| k.value)
+        );
         let got = quantities(
             "Observation.value",
             &obs(
