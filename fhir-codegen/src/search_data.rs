@@ -1,7 +1,10 @@
 //! The built-in search data of `fhir-server`: every R4 core SearchParameter
 //! and the five CompartmentDefinitions, cut down to what the server's
 //! registry reads, as `fhir-server/data/search-parameters.json` and
-//! `fhir-server/data/compartments.json`.
+//! `fhir-server/data/compartments.json`; and `code-systems.json`, the code
+//! system of every `code` element whose required binding draws from one
+//! code system (`Patient.gender` → administrative-gender), so token search
+//! indexes such codes with their system (`gender=system|male`).
 //!
 //! Why generated rather than read at start: the server then needs no
 //! package to know the core parameters, and the files are small enough to
@@ -27,7 +30,13 @@ pub const DEFAULT_DATA_OUT: &str = "fhir-server/data";
 pub fn generate(package_path: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
     let params = package::read_resources(package_path, "SearchParameter-")?;
     let compartments = package::read_resources(package_path, "CompartmentDefinition-")?;
+    let structures = package::read_structure_definitions(package_path)?;
+    let value_sets = package::read_resources(package_path, "ValueSet-")?;
     let mut files = BTreeMap::new();
+    files.insert(
+        PathBuf::from("code-systems.json"),
+        code_systems(&structures, &value_sets)?,
+    );
     files.insert(
         PathBuf::from("search-parameters.json"),
         search_parameters(&params)?,
@@ -179,4 +188,99 @@ pub fn compartment_file(resources: &[Value]) -> Result<String, String> {
     out.push_str(&lines.join(",\n"));
     out.push_str("\n}}\n");
     Ok(out)
+}
+
+/// `{"generated_by": …, "code_systems": {"Address.use": "http://hl7.org/fhir/address-use", …}}`:
+/// for every element of the core resources and data types (their
+/// definitions, not profiles) whose only type is `code` and whose binding
+/// is `required` to a value set drawing from exactly one code system, that
+/// system; paths sorted, one a line. Value sets with several systems, other
+/// value sets included, or not in the package give no entry: such a code
+/// stays indexed without a system.
+pub fn code_systems(structures: &[Value], value_sets: &[Value]) -> Result<String, String> {
+    let mut systems_of_value_set = BTreeMap::new();
+    for vs in value_sets {
+        if let (Some(url), Some(system)) =
+            (vs.get("url").and_then(Value::as_str), single_system(vs))
+        {
+            systems_of_value_set.insert(url.to_owned(), system);
+        }
+    }
+    let mut by_path = BTreeMap::new();
+    for sd in structures {
+        let field = |key: &str| sd.get(key).and_then(Value::as_str);
+        if field("derivation") != Some("specialization")
+            || !matches!(field("kind"), Some("resource" | "complex-type"))
+        {
+            continue;
+        }
+        for element in sd
+            .pointer("/snapshot/element")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let types: Vec<&str> = element
+                .get("type")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.get("code").and_then(Value::as_str))
+                .collect();
+            let binding = element.get("binding");
+            let strength = binding
+                .and_then(|b| b.get("strength"))
+                .and_then(Value::as_str);
+            let value_set = binding
+                .and_then(|b| b.get("valueSet"))
+                .and_then(Value::as_str);
+            let (["code"], Some("required"), Some(value_set), Some(path)) = (
+                types.as_slice(),
+                strength,
+                value_set,
+                element.get("path").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let url = value_set.split('|').next().unwrap_or(value_set);
+            if let Some(system) = systems_of_value_set.get(url) {
+                by_path.insert(path.to_owned(), system.clone());
+            }
+        }
+    }
+    let mut out = format!(
+        "{{\"generated_by\":{},\"code_systems\":{{\n",
+        Value::from(GENERATED_BY)
+    );
+    let lines: Vec<String> = by_path
+        .iter()
+        .map(|(path, system)| {
+            format!(
+                "{}:{}",
+                Value::from(path.as_str()),
+                Value::from(system.as_str())
+            )
+        })
+        .collect();
+    out.push_str(&lines.join(",\n"));
+    out.push_str("\n}}\n");
+    Ok(out)
+}
+
+/// The one code system a value set's `compose.include` draws from, if it
+/// names exactly one and includes no other value set.
+fn single_system(vs: &Value) -> Option<String> {
+    let includes = vs.pointer("/compose/include")?.as_array()?;
+    let mut system: Option<&str> = None;
+    for include in includes {
+        if include.get("valueSet").is_some() {
+            return None;
+        }
+        let s = include.get("system")?.as_str()?;
+        match system {
+            Some(seen) if seen != s => return None,
+            _ => system = Some(s),
+        }
+    }
+    system.map(str::to_owned)
 }

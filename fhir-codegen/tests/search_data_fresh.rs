@@ -27,8 +27,8 @@ fn committed_search_data_matches_a_fresh_generation() {
     );
     assert_eq!(
         files.len(),
-        2,
-        "search-parameters.json and compartments.json"
+        3,
+        "search-parameters.json, compartments.json and code-systems.json"
     );
 }
 
@@ -62,4 +62,32 @@ fn every_core_parameter_and_compartment_is_there() {
         compartments["compartments"]["Patient"]["Observation"],
         serde_json::json!(["subject", "performer"])
     );
+}
+
+#[test]
+fn required_bound_code_elements_have_their_system() {
+    let root = fhir_codegen::workspace_root();
+    let files = search_data::generate(&root.join(fhir_codegen::DEFAULT_PACKAGE))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let data: serde_json::Value =
+        serde_json::from_str(&files[std::path::Path::new("code-systems.json")])
+            .expect("code-systems.json is JSON");
+    let systems = &data["code_systems"];
+    assert_eq!(
+        systems["Patient.gender"],
+        "http://hl7.org/fhir/administrative-gender"
+    );
+    assert_eq!(
+        systems["Patient.contact.gender"],
+        "http://hl7.org/fhir/administrative-gender"
+    );
+    assert_eq!(systems["Address.use"], "http://hl7.org/fhir/address-use");
+    assert_eq!(
+        systems["Observation.status"],
+        "http://hl7.org/fhir/observation-status"
+    );
+    // A value set over several systems gives no entry.
+    assert!(systems.get("Task.intent").is_none());
+    // Not a code element (a CodeableConcept) gives no entry.
+    assert!(systems.get("Observation.code").is_none());
 }

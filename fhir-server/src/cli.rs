@@ -198,6 +198,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .rebuild_registry()
         .context("cannot read the stored SearchParameter resources")?;
     log::info!("search parameters: R4 core plus {stored} stored SearchParameter(s)");
+    // Index rows stored by an older version of the server are rebuilt
+    // before the first request (see `store/index_format.rs`).
+    store
+        .reindex_if_stale()
+        .context("cannot bring the search index up to date")?;
     // Planner statistics follow the data as it grows through the API (see
     // `Store::analyze`): refreshed now and every 10 minutes, off the
     // request path.

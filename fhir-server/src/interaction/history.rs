@@ -3,12 +3,15 @@
 //!
 //! Answers a `history` Bundle, newest first. Parameters: `_count` (page
 //! size, default 50, at most 1000; `0` returns only `total`), `_since` (an
-//! instant; versions written at or after it) and `_cursor`, which the server
+//! instant; versions written at or after it), `_at` (a date at any
+//! precision: the versions current at some point of the period it stands
+//! for, so `_at=2020` is every version alive in 2020) and `_cursor`, which the server
 //! puts in `next` links: it is the global write position of the last entry
 //! shown, so the next page starts right after it however many versions are
 //! written meanwhile (an offset would shift under concurrent writes).
-//! Unknown parameters are ignored (the spec's lenient handling). The
-//! history of an id that never existed is 404, like its read.
+//! Unknown parameters are ignored (the spec's lenient handling); the
+//! `self` link lists only the parameters applied. The history of an id
+//! that never existed is 404, like its read.
 //!
 //! Limit: on PostgreSQL a write takes its `seq` when it inserts and becomes
 //! visible when it commits, so a write still in flight while a page is read
@@ -66,7 +69,26 @@ pub async fn system(
 pub(crate) struct Paging {
     count: i64,
     since: Option<String>,
+    /// `_at` as given, and the inclusive period it stands for.
+    at: Option<(String, (String, String))>,
     cursor: Option<i64>,
+}
+
+/// The inclusive period of an `_at` value, in the stored instant form.
+fn at_period(v: &str) -> Option<(String, String)> {
+    let (lo, hi) = crate::search::value::date_range(v)?;
+    let instant = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(format_instant)
+            .unwrap_or_else(|| {
+                if ms < 0 {
+                    String::new()
+                } else {
+                    "9".repeat(24)
+                }
+            })
+    };
+    Some((instant(lo), instant(hi)))
 }
 
 fn parse_params(params: &[(String, String)]) -> Result<Paging, Error> {
@@ -91,6 +113,16 @@ fn parse_params(params: &[(String, String)]) -> Result<Paging, Error> {
                         format!("_since must be an instant with time zone (e.g. 2026-01-01T00:00:00Z), not {v:?}"),
                     )
                     .at("_since"),
+                ),
+            },
+            "_at" => match at_period(v) {
+                Some(period) => p.at = Some((v.clone(), period)),
+                None => issues.push(
+                    Issue::new(
+                        IssueCode::Value,
+                        format!("_at must be a date, dateTime or instant (e.g. 2026-01-01), not {v:?}"),
+                    )
+                    .at("_at"),
                 ),
             },
             "_cursor" => match v.parse::<i64>() {
@@ -130,8 +162,7 @@ async fn respond(
     })
     .await?;
     let base = base_url(&req);
-    let self_url = format!("{}{}", base.trim_end_matches("/fhir"), req.uri());
-    let body = history_bundle(&base, req.path(), &self_url, &paging, &page);
+    let body = history_bundle(&base, req.path(), &paging, &page);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, FHIR_JSON))
         .body(body))
@@ -147,6 +178,7 @@ pub(crate) fn history_query(
     let query = HistoryQuery {
         scope,
         since: paging.since.clone(),
+        at: paging.at.as_ref().map(|(_, period)| period.clone()),
         before: paging.cursor,
         count: paging.count,
     };
@@ -154,16 +186,15 @@ pub(crate) fn history_query(
 }
 
 /// The history Bundle of one page: `path` is the request path
-/// (`/fhir/Patient/x/_history`) the `next` link continues, `self_url` the
-/// URL asked.
+/// (`/fhir/Patient/x/_history`) its links name; both links carry the
+/// parameters applied, and nothing that was ignored.
 pub(crate) fn history_bundle(
     base: &str,
     path: &str,
-    self_url: &str,
     paging: &Paging,
     page: &HistoryPage,
 ) -> Vec<u8> {
-    let next_url = page.next_before.map(|cursor| {
+    let page_url = |cursor: Option<i64>| {
         let mut url = format!(
             "{}{}?_count={}",
             base.trim_end_matches("/fhir"),
@@ -174,10 +205,18 @@ pub(crate) fn history_bundle(
             url.push_str("&_since=");
             url.push_str(&encode_query_value(s));
         }
-        url.push_str(&format!("&_cursor={cursor}"));
+        if let Some((at, _)) = &paging.at {
+            url.push_str("&_at=");
+            url.push_str(&encode_query_value(at));
+        }
+        if let Some(c) = cursor {
+            url.push_str(&format!("&_cursor={c}"));
+        }
         url
-    });
-    bundle(base, self_url, next_url.as_deref(), page)
+    };
+    let self_url = page_url(paging.cursor);
+    let next_url = page.next_before.map(|cursor| page_url(Some(cursor)));
+    bundle(base, &self_url, next_url.as_deref(), page)
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.

@@ -111,6 +111,9 @@ pub struct NumberEntry {
     pub value: f64,
     pub lo: f64,
     pub hi: f64,
+    /// The exact value ([`crate::search::decimal_key`]): what searches
+    /// compare, so decimals beyond `f64` are found.
+    pub key: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +123,8 @@ pub struct QuantityEntry {
     pub value: f64,
     pub lo: f64,
     pub hi: f64,
+    /// The exact value, as [`NumberEntry::key`].
+    pub key: Option<String>,
     pub system: Option<String>,
     pub code: Option<String>,
     pub unit: Option<String>,

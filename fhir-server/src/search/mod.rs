@@ -4,7 +4,8 @@
 //!
 //! How the pieces fit:
 //! - [`param`] defines search parameters; `registry` builds them from the
-//!   built-in R4 core data and loaded packages.
+//!   built-in R4 core data and loaded packages; [`code_systems`] gives a
+//!   token parameter over a required-bound `code` element its system.
 //! - `extract` evaluates each parameter's FHIRPath expression over a
 //!   resource and yields the [`index`] rows that the store writes in the
 //!   same transaction as the resource.
@@ -12,7 +13,9 @@
 //!   SQL statement over the index tables, where a selective parameter
 //!   drives the query.
 
+pub mod code_systems;
 pub mod compartment;
+pub mod decimal_key;
 pub mod extract;
 pub mod fulltext;
 pub mod index;

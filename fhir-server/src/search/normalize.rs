@@ -1,25 +1,28 @@
 //! Folding of search strings: what string parameters store as
-//! `normalized` and what the query side applies to search input, so a
-//! plain string search is case- and accent-insensitive (search.html#string).
+//! `normalized`, what token `:text` stores, what the query side applies to
+//! search input, and what the full-text tokenizer (`fulltext/tokenize.rs`)
+//! cuts its tokens from: one function, so a string search, a `:text`
+//! search and `_content` fold text exactly alike (search.html#string: case-
+//! and accent-insensitive).
 //!
-//! Only Latin combining marks (U+0300–U+036F) are removed: NFKD or
+//! NFKC first: half-width katakana (`ﾔﾏﾀﾞ`) becomes full-width (`ヤマダ`),
+//! full-width ASCII becomes ASCII, the ideographic space a space, `①`
+//! `1`. Then only Latin combining marks (U+0300–U+036F) are removed:
 //! removing every mark would break Japanese (the voicing marks of kana,
 //! U+3099/U+309A, recompose under NFC and must stay) and other scripts.
-//! Full-width ASCII (common in Japanese input) becomes ASCII and the
-//! ideographic space a space.
+//!
+//! The stored rows depend on this function: changing what it returns
+//! needs a new [`crate::store::INDEX_FORMAT`], so that existing databases
+//! are reindexed when the server starts.
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Case- and accent-folded form of `s`: full-width ASCII to ASCII, NFD,
-/// Latin combining marks removed, NFC, full Unicode lowercase, runs of
-/// whitespace collapsed to one space, trimmed.
+/// Case- and accent-folded form of `s`: NFKC, NFD, Latin combining marks
+/// removed, NFC, full Unicode lowercase, runs of whitespace collapsed to
+/// one space, trimmed.
 pub fn fold(s: &str) -> String {
-    let widened = s.chars().map(|c| match u32::from(c) {
-        0xFF01..=0xFF5E => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
-        0x3000 => ' ',
-        _ => c,
-    });
-    let stripped: String = widened
+    let stripped: String = s
+        .nfkc()
         .nfd()
         .filter(|c| !('\u{0300}'..='\u{036F}').contains(c))
         .nfc()
@@ -54,6 +57,14 @@ mod tests {
         assert_eq!(fold("か\u{3099}"), "が");
         assert_eq!(fold("パン"), "パン");
         assert_eq!(fold("山田\u{3000}太郎"), "山田 太郎");
+    }
+
+    #[test]
+    fn half_width_katakana_is_widened() {
+        assert_eq!(fold("ﾔﾏﾀﾞ"), "ヤマダ");
+        assert_eq!(fold("ﾔﾏﾀﾞ"), fold("ヤマダ"));
+        assert_eq!(fold("ｶﾞｷﾞ ﾊﾟﾝ"), "ガギ パン");
+        assert_eq!(fold("①"), "1");
     }
 
     #[test]

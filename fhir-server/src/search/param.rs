@@ -73,6 +73,10 @@ pub struct ParamDef {
     pub targets: Vec<String>,
     /// Composite parameters: the components, in order.
     pub components: Vec<Component>,
+    /// Token parameters over a `code` element with a required binding to
+    /// one code system (`Patient.gender`): that system, which the index
+    /// stores with the code ([`super::code_systems`]).
+    pub code_system: Option<String>,
 }
 
 /// All parameters by resource type and code; cheap to clone.

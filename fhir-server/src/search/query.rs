@@ -568,6 +568,15 @@ fn criterion_tx(
         let query = super::fulltext::parse(&split_or(raw)).map_err(|e| format!("{code}: {e}"))?;
         return Ok(Criterion::Text { field, query });
     }
+    if param.expression.is_none() {
+        // Nothing is indexed for it, so any criterion would silently
+        // match nothing (or, negated, everything).
+        return Err(if code == "_query" {
+            format!("_query={raw}: named queries are not supported by this server")
+        } else {
+            format!("{code:?} has no expression, so this server cannot search by it")
+        });
+    }
     if modifier == Some("missing") {
         return match raw {
             "true" => Ok(Criterion::Missing {
@@ -745,14 +754,21 @@ fn split_escaped(raw: &str, sep: char) -> Vec<String> {
     out
 }
 
-/// Removes the remaining escapes (`\|`, `\$`, `\\`).
+/// Removes the remaining escapes (`\,`, `\|`, `\$`, `\\`). A backslash
+/// that escapes nothing (`\x`, or one at the very end) is a literal
+/// backslash (search.html#escaping names only these four): dropping it
+/// would turn `family=\` into an empty value, which matches everything.
 fn unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
+    let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '\\' {
-            if let Some(n) = chars.next() {
-                out.push(n);
+            match chars.peek() {
+                Some(&n @ (',' | '$' | '|' | '\\')) => {
+                    out.push(n);
+                    chars.next();
+                }
+                _ => out.push('\\'),
             }
         } else {
             out.push(c);
@@ -789,6 +805,15 @@ fn parse_kind_value(
 ) -> Result<Value, String> {
     let bad = |what: &str| format!("{code}: {raw:?} is not a valid {what}");
     Ok(match kind {
+        ParamKind::String if modifier != Modifier::Exact => {
+            let text = unescape(raw);
+            if super::normalize::fold(&text).is_empty() {
+                // Folds to nothing (only spaces): as a prefix it would
+                // match every string.
+                return Err(format!("{code}: {raw:?} has no searchable characters"));
+            }
+            Value::Text(text)
+        }
         ParamKind::String | ParamKind::Uri => Value::Text(unescape(raw)),
         ParamKind::Token => match modifier {
             Modifier::Text => Value::Text(super::normalize::fold(&unescape(raw))),
@@ -990,5 +1015,19 @@ mod tests {
             Some(("http://x".into(), "1|2".into()))
         );
         assert_eq!(unescape("1\\|2\\$3"), "1|2$3");
+    }
+
+    #[test]
+    fn a_lone_or_unknown_escape_is_a_literal_backslash() {
+        assert_eq!(unescape("\\"), "\\");
+        assert_eq!(unescape("a\\x"), "a\\x");
+        assert_eq!(unescape("a\\\\"), "a\\");
+        assert_eq!(
+            split_or("\\")
+                .iter()
+                .map(|s| unescape(s))
+                .collect::<Vec<_>>(),
+            ["\\"]
+        );
     }
 }

@@ -235,6 +235,10 @@ fn assemble(raws: &[RawParam], warnings: &mut Vec<String>) -> ParamRegistry {
                 (Some(parts), _) => parts.get(ty).cloned().or_else(|| raw.expression.clone()),
                 (None, e) => e.clone(),
             };
+            let code_system = match (&text, raw.kind) {
+                (Some(t), ParamKind::Token) => super::code_systems::of_expression(t),
+                _ => None,
+            };
             let expression = text.and_then(|t| compile(&t, what, warnings));
             let def = ParamDef {
                 code: raw.code.clone(),
@@ -243,6 +247,7 @@ fn assemble(raws: &[RawParam], warnings: &mut Vec<String>) -> ParamRegistry {
                 expression,
                 targets: raw.target.clone(),
                 components: components.clone(),
+                code_system,
             };
             by_type
                 .entry(ty.to_owned())

@@ -130,10 +130,10 @@ pub fn criteria(q: &mut Sql, rtype: &str, id_col: &str, criteria: &[Criterion]) 
         let negated = is_negative(c);
         if Some(i) == driver {
             let _ = write!(q.text, " AND {id_col} IN (");
-            set_for(q, rtype, c, negated, None);
+            set_for(q, rtype, c, None);
         } else {
             let _ = write!(q.text, " AND {}EXISTS (", if negated { "NOT " } else { "" });
-            set_for(q, rtype, c, negated, Some(id_col));
+            set_for(q, rtype, c, Some(id_col));
         }
         q.push(")");
     }
@@ -167,32 +167,16 @@ fn rank(c: &Criterion) -> u8 {
     }
 }
 
-/// True when the criterion is evaluated as `NOT IN` of its positive set.
+/// True when the criterion is evaluated as `NOT IN` of its positive set:
+/// `:not` and `:missing=true`, the only ones that match a resource without
+/// a value. `ne` is not among them: it needs a value that is not equal
+/// (search.html#prefix compares the resource's values), so it is a
+/// positive condition on the index rows.
 fn is_negative(c: &Criterion) -> bool {
     match c {
         Criterion::Missing { missing, .. } => *missing,
         Criterion::PatientLinked { negated, .. } => *negated,
-        Criterion::Param {
-            modifier, values, ..
-        } => {
-            *modifier == Modifier::Not
-                || (!values.is_empty()
-                    && values.iter().all(|v| {
-                        matches!(
-                            v,
-                            Value::Date {
-                                prefix: Prefix::Ne,
-                                ..
-                            } | Value::Number {
-                                prefix: Prefix::Ne,
-                                ..
-                            } | Value::Quantity {
-                                prefix: Prefix::Ne,
-                                ..
-                            }
-                        )
-                    }))
-        }
+        Criterion::Param { modifier, .. } => *modifier == Modifier::Not,
         _ => false,
     }
 }
@@ -200,13 +184,13 @@ fn is_negative(c: &Criterion) -> bool {
 /// Appends `SELECT resource_id FROM … WHERE …`: the ids of `rtype`
 /// resources matching `c` (for a negative criterion, the ids matching its
 /// positive form).
-pub fn set(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool) {
-    set_for(q, rtype, c, negated, None)
+pub fn set(q: &mut Sql, rtype: &str, c: &Criterion) {
+    set_for(q, rtype, c, None)
 }
 
 /// [`set`], correlated to an outer id column when `corr` is given (for an
 /// `EXISTS` probe): the set is then limited to that one resource.
-fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<&str>) {
+fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, corr: Option<&str>) {
     // In a probe on SQLite, `+param` (like `+col` for values below) leaves
     // only the (type, id) index usable, which finds the resource's few rows
     // whatever the statistics say.
@@ -286,9 +270,7 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
                     q.push(" OR ");
                 }
                 q.push("(");
-                // A negated criterion selects the rows matching the value
-                // itself; `ne` inside it is therefore `eq`.
-                value_condition(q, p, param.kind, *modifier, v, negated);
+                value_condition(q, p, param.kind, *modifier, v);
                 q.push(")");
             }
             q.push(")");
@@ -311,13 +293,19 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
                 };
                 let _ = write!(q.text, "({p}target_type = ");
                 q.text(target);
-                let negated = is_negative(inner);
-                let _ = write!(
-                    q.text,
-                    " AND {p}target_id {}IN (",
-                    if negated { "NOT " } else { "" }
-                );
-                set(q, target, inner, negated);
+                let _ = write!(q.text, " AND {p}target_id IN (");
+                if is_negative(inner) {
+                    // `:not` / `:missing=true` hold for a target that lacks
+                    // the value, never for one that does not exist: only
+                    // current resources of the target type qualify.
+                    q.push("SELECT resource_id FROM resources WHERE resource_type = ");
+                    q.text(target);
+                    q.push(" AND NOT deleted AND resource_id NOT IN (");
+                    set(q, target, inner);
+                    q.push(")");
+                } else {
+                    set(q, target, inner);
+                }
                 q.push("))");
             }
             q.push(")");
@@ -389,7 +377,7 @@ fn set_for(q: &mut Sql, rtype: &str, c: &Criterion, negated: bool, corr: Option<
                 " AND resource_id {}IN (",
                 if negated { "NOT " } else { "" }
             );
-            set(q, source_type, inner, negated);
+            set(q, source_type, inner);
             q.push(")");
         }
     }
@@ -484,7 +472,7 @@ fn composite(q: &mut Sql, rtype: &str, param: &ParamDef, values: &[Value], corr:
         q.text(&format!("{}#0", param.code));
         for (n, (part, comp)) in parts.iter().zip(&param.components).enumerate() {
             q.push(" AND (");
-            value_condition(q, &format!("c{n}."), comp.kind, Modifier::None, part, false);
+            value_condition(q, &format!("c{n}."), comp.kind, Modifier::None, part);
             q.push(")");
         }
     }
@@ -492,14 +480,7 @@ fn composite(q: &mut Sql, rtype: &str, param: &ParamDef, values: &[Value], corr:
 
 /// The condition one index row must meet to match `v`. `p` prefixes the
 /// column names (a table alias and a dot, or nothing).
-fn value_condition(
-    q: &mut Sql,
-    p: &str,
-    kind: ParamKind,
-    modifier: Modifier,
-    v: &Value,
-    negated: bool,
-) {
+fn value_condition(q: &mut Sql, p: &str, kind: ParamKind, modifier: Modifier, v: &Value) {
     match v {
         Value::Text(s) => match (kind, modifier) {
             (ParamKind::String, Modifier::Exact) => {
@@ -611,21 +592,15 @@ fn value_condition(
                 q.text(s);
             }
         }
-        Value::Date { prefix, lo, hi } => {
-            let prefix = if negated && *prefix == Prefix::Ne {
-                Prefix::Eq
-            } else {
-                *prefix
-            };
-            date_condition(q, p, prefix, *lo, *hi);
-        }
+        Value::Date { prefix, lo, hi } => date_condition(q, p, *prefix, *lo, *hi),
         Value::Number { prefix, range } => {
-            let prefix = if negated && *prefix == Prefix::Ne {
-                Prefix::Eq
-            } else {
-                *prefix
-            };
-            number_condition(q, &format!("{p}value"), prefix, *range);
+            number_condition(
+                q,
+                &format!("{p}value"),
+                Some(format!("{p}value_key").as_str()),
+                *prefix,
+                range,
+            );
         }
         Value::Quantity {
             prefix,
@@ -633,12 +608,7 @@ fn value_condition(
             system,
             code,
         } => {
-            let prefix = if negated && *prefix == Prefix::Ne {
-                Prefix::Eq
-            } else {
-                *prefix
-            };
-            quantity_condition(q, p, prefix, *range, system.as_deref(), code.as_deref());
+            quantity_condition(q, p, *prefix, range, system.as_deref(), code.as_deref());
         }
         Value::Composite(_) => {
             q.push("1 = 0");
@@ -758,8 +728,41 @@ fn date_condition(q: &mut Sql, p: &str, prefix: Prefix, qlo: EpochMillis, qhi: E
 }
 
 /// Numbers: `eq` is "within the precision of the search value", the
-/// order prefixes compare the value itself.
-fn number_condition(q: &mut Sql, col: &str, prefix: Prefix, r: NumberRange) {
+/// order prefixes compare the value itself. With `key_col` and an exact
+/// search value, the comparison is exact on the rows' decimal keys
+/// ([`super::decimal_key`]); `ap` (approximate by definition) and UCUM
+/// canonical values compare `f64`.
+fn number_condition(
+    q: &mut Sql,
+    col: &str,
+    key_col: Option<&str>,
+    prefix: Prefix,
+    r: &NumberRange,
+) {
+    if let (Some(kc), Some(x), false) = (key_col, &r.exact, prefix == Prefix::Ap) {
+        let cmp = |q: &mut Sql, op: &str, key: &str| {
+            let _ = write!(q.text, "{kc} {op} ");
+            q.text(key);
+        };
+        match prefix {
+            Prefix::Eq | Prefix::Ne => {
+                if prefix == Prefix::Ne {
+                    q.push("NOT (");
+                }
+                cmp(q, ">=", &x.lo);
+                q.push(" AND ");
+                cmp(q, "<", &x.hi);
+                if prefix == Prefix::Ne {
+                    q.push(")");
+                }
+            }
+            Prefix::Gt | Prefix::Sa => cmp(q, ">", &x.value),
+            Prefix::Lt | Prefix::Eb => cmp(q, "<", &x.value),
+            Prefix::Ge => cmp(q, ">=", &x.value),
+            Prefix::Le | Prefix::Ap => cmp(q, "<=", &x.value),
+        }
+        return;
+    }
     let within = |q: &mut Sql| {
         let _ = write!(q.text, "{col} >= ");
         q.real(r.lo);
@@ -799,7 +802,7 @@ fn quantity_condition(
     q: &mut Sql,
     p: &str,
     prefix: Prefix,
-    r: NumberRange,
+    r: &NumberRange,
     system: Option<&str>,
     code: Option<&str>,
 ) {
@@ -817,8 +820,14 @@ fn quantity_condition(
                 number_condition(
                     q,
                     &format!("({p}canonical_lo + {p}canonical_hi) / 2"),
+                    None,
                     prefix,
-                    NumberRange { value, lo, hi },
+                    &NumberRange {
+                        value,
+                        lo,
+                        hi,
+                        exact: None,
+                    },
                 );
                 q.push(")");
                 return;
@@ -840,7 +849,13 @@ fn quantity_condition(
         q.push(") AND ");
     }
     q.push("(");
-    number_condition(q, &format!("{p}value"), prefix, r);
+    number_condition(
+        q,
+        &format!("{p}value"),
+        Some(format!("{p}value_key").as_str()),
+        prefix,
+        r,
+    );
     q.push(")");
 }
 

@@ -35,16 +35,25 @@ pub fn prefix(raw: &str) -> (Prefix, &str) {
 /// A number with the interval its significant digits imply: `100` is
 /// 99.5 to 100.5, `1e2` is 50 to 150 (search.html#number); parsed as the
 /// index side parses it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NumberRange {
     pub value: f64,
     pub lo: f64,
     pub hi: f64,
+    /// The same exactly ([`super::decimal_key`]), which the planner
+    /// compares with the rows' exact keys; `None` for a range computed in
+    /// `f64` (UCUM canonical units).
+    pub exact: Option<super::decimal_key::KeyRange>,
 }
 
 pub fn number_range(text: &str) -> Option<NumberRange> {
     let (value, lo, hi) = super::extract::number::parse(text)?;
-    Some(NumberRange { value, lo, hi })
+    Some(NumberRange {
+        value,
+        lo,
+        hi,
+        exact: Some(super::decimal_key::key_range(text)?),
+    })
 }
 
 /// The inclusive range (epoch milliseconds, UTC) a FHIR date, dateTime or
@@ -76,6 +85,9 @@ mod tests {
         assert_eq!((r.lo, r.hi), (50.0, 150.0));
         assert!(number_range("x").is_none());
         assert!(number_range("inf").is_none());
+        let r = number_range("0.1e400").expect("beyond f64");
+        assert_eq!(r.value, f64::MAX);
+        assert!(r.exact.is_some());
     }
 
     #[test]

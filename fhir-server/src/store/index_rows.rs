@@ -17,7 +17,7 @@ use crate::search::fulltext::{self, Document};
 use crate::search::index::IndexEntries;
 
 /// Rows per INSERT statement: many rows per round trip, well below
-/// SQLite's limit of 32,766 bound variables (13 columns at most here).
+/// SQLite's limit of 32,766 bound variables (14 columns at most here).
 const CHUNK: usize = 500;
 
 /// Removes every index row of one resource.
@@ -166,7 +166,8 @@ pub fn insert(conn: &mut DbConnection, rtype: &str, id: &str, e: &IndexEntries) 
     put!(e.numbers, idx_number, |x| (
         value = x.value,
         lo = x.lo,
-        hi = x.hi
+        hi = x.hi,
+        value_key = Some(x.key.as_str()),
     ));
     put!(e.quantities, idx_quantity, |x| (
         value = x.value,
@@ -178,6 +179,7 @@ pub fn insert(conn: &mut DbConnection, rtype: &str, id: &str, e: &IndexEntries) 
         canonical_code = x.canonical_code.as_deref(),
         canonical_lo = x.canonical_lo,
         canonical_hi = x.canonical_hi,
+        value_key = x.key.as_deref(),
     ));
     put!(e.uris, idx_uri, |x| (uri = x.uri.as_str()));
     insert_fulltext(conn, rtype, id, &e.fulltext)

@@ -26,6 +26,7 @@ mod audit;
 mod conditional;
 mod connection;
 pub mod encryption;
+mod index_format;
 mod index_rows;
 mod local_codes;
 mod model;
@@ -47,6 +48,7 @@ pub use conditional::{CondOutcome, Conditional, Criteria};
 pub(crate) use conditional::{Plan, Tx};
 pub use connection::{Backend, DatabaseUrl};
 use connection::{DbConnection, Manager};
+pub use index_format::INDEX_FORMAT;
 pub use local_codes::UnmappedCode;
 use model::{NewVersion, VersionRow};
 pub use precondition::{NoneMatch, Preconditions};
@@ -186,6 +188,9 @@ pub struct HistoryQuery {
     pub scope: HistoryScope,
     /// Normalised with [`format_instant`]-compatible text (UTC, millis).
     pub since: Option<String>,
+    /// `_at`: the inclusive period (same text form as `since`) in which a
+    /// version must have been current.
+    pub at: Option<(String, String)>,
     /// Cursor: only versions written before this `seq`.
     pub before: Option<i64>,
     pub count: i64,
@@ -599,6 +604,7 @@ fn history_on(conn: &mut DbConnection, q: &HistoryQuery) -> Result<HistoryPage, 
         resource_type: rtype,
         resource_id: rid,
         since: q.since.as_deref(),
+        at: q.at.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
     };
     let count = q.count.max(0);
     let (total, mut rows) = conn.transaction::<_, DieselError, _>(|c| {

@@ -155,6 +155,10 @@ pub struct HistoryFilter<'a> {
     /// Only versions with `last_updated >= since` (same fixed-width UTC
     /// format as stored, so text order is time order).
     pub since: Option<&'a str>,
+    /// `_at`: only versions current at some point of this inclusive
+    /// period (same format): written at or before its end and not
+    /// replaced by a later version at or before its start.
+    pub at: Option<(&'a str, &'a str)>,
 }
 
 fn filtered<'a>(f: HistoryFilter<'a>) -> resource_versions::BoxedQuery<'a, Db> {
@@ -167,6 +171,19 @@ fn filtered<'a>(f: HistoryFilter<'a>) -> resource_versions::BoxedQuery<'a, Db> {
     }
     if let Some(s) = f.since {
         q = q.filter(resource_versions::last_updated.ge(s));
+    }
+    if let Some((start, end)) = f.at {
+        q = q.filter(resource_versions::last_updated.le(end)).filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "NOT EXISTS (SELECT 1 FROM resource_versions later \
+                     WHERE later.resource_type = resource_versions.resource_type \
+                     AND later.resource_id = resource_versions.resource_id \
+                     AND later.version > resource_versions.version \
+                     AND later.last_updated <= ",
+            )
+            .bind::<diesel::sql_types::Text, _>(start)
+            .sql(")"),
+        );
     }
     q
 }

@@ -111,6 +111,7 @@ diesel::table! {
         value -> Double,
         lo -> Double,
         hi -> Double,
+        value_key -> Nullable<Text>,
     }
 }
 
@@ -129,6 +130,7 @@ diesel::table! {
         canonical_code -> Nullable<Text>,
         canonical_lo -> Nullable<Double>,
         canonical_hi -> Nullable<Double>,
+        value_key -> Nullable<Text>,
     }
 }
 

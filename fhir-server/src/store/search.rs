@@ -285,7 +285,7 @@ fn filters(q: &mut Sql, req: &SearchRequest) {
         q.push(" AND (r.resource_type <> ");
         q.text(t);
         q.push(" OR r.resource_id IN (");
-        sql::set(q, t, c, false);
+        sql::set(q, t, c);
         q.push(")");
         // A resource without any value for the parameter is kept.
         if let Criterion::Param { param, .. } = c {
@@ -294,7 +294,7 @@ fn filters(q: &mut Sql, req: &SearchRequest) {
                 param: param.clone(),
                 missing: true,
             };
-            sql::set(q, t, &missing, true);
+            sql::set(q, t, &missing);
             q.push(")");
         }
         q.push(")");

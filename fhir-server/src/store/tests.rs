@@ -175,6 +175,7 @@ fn history_pages_newest_first_with_a_stable_cursor() {
         let q = |scope, before, count| HistoryQuery {
             scope,
             since: None,
+            at: None,
             before,
             count,
         };
@@ -229,6 +230,7 @@ fn history_pages_newest_first_with_a_stable_cursor() {
         let since = HistoryQuery {
             scope: HistoryScope::System,
             since: Some(newest.clone()),
+            at: None,
             before: None,
             count: 100,
         };
@@ -293,6 +295,7 @@ fn concurrent_writers_lose_no_update() {
             .history(&HistoryQuery {
                 scope: HistoryScope::Instance(ResourceType::Patient, id("c1")),
                 since: None,
+                at: None,
                 before: None,
                 count: 1000,
             })

@@ -242,9 +242,8 @@ pub(crate) enum Get {
     History {
         query: HistoryQuery,
         paging: Paging,
-        /// The request path (`/fhir/Patient/x/_history`) and URL asked.
+        /// The request path (`/fhir/Patient/x/_history`).
         path: String,
-        self_url: String,
     },
     /// `GET metadata`.
     Metadata,
@@ -264,16 +263,9 @@ impl Get {
             (Get::Search { search, self_path }, Some(page), _) => {
                 super::search::searchset(base, self_path, search, page)?
             }
-            (
-                Get::History {
-                    paging,
-                    path,
-                    self_url,
-                    ..
-                },
-                _,
-                Some(page),
-            ) => super::history::history_bundle(base, path, self_url, paging, page),
+            (Get::History { paging, path, .. }, _, Some(page)) => {
+                super::history::history_bundle(base, path, paging, page)
+            }
             (Get::Metadata, _, _) => {
                 serde_json::to_vec(&super::capabilities::capability_statement(base, registry))
                     .map_err(|e| Error::Fault(e.to_string()))?
@@ -501,7 +493,6 @@ pub(crate) fn parse_entry(
                 query,
                 paging,
                 path: format!("/fhir/{path}"),
-                self_url: format!("{base}/{}", url.trim_start_matches('/')),
             })))
         }
         ("GET" | "HEAD", [t], _) if !t.is_empty() && !t.starts_with('$') => {

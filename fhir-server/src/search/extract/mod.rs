@@ -76,7 +76,14 @@ fn extract_param(def: &ParamDef, resource: &Json, out: &mut IndexEntries) {
         }
     } else {
         for item in &items {
-            add(def.kind, &def.code, 0, item, out);
+            add(
+                def.kind,
+                &def.code,
+                0,
+                item,
+                def.code_system.as_deref(),
+                out,
+            );
         }
     }
 }
@@ -108,7 +115,7 @@ fn composite_item<'a>(
             Ok(items) => {
                 let param = component_param(&def.code, n);
                 for it in &items {
-                    add(comp.kind, &param, group, it, out);
+                    add(comp.kind, &param, group, it, None, out);
                 }
             }
             Err(e) => log::debug!(
@@ -143,10 +150,19 @@ fn relative(expr: &Expression) -> Option<Expression> {
     Some(compiled)
 }
 
-fn add(kind: ParamKind, param: &str, group: i32, item: &Item, out: &mut IndexEntries) {
+/// `code_system`: the system a `code` value of the parameter's element is
+/// indexed with ([`ParamDef::code_system`]).
+fn add(
+    kind: ParamKind,
+    param: &str,
+    group: i32,
+    item: &Item,
+    code_system: Option<&str>,
+    out: &mut IndexEntries,
+) {
     match kind {
         ParamKind::String => string::entries(item, param, group, out),
-        ParamKind::Token => token::entries(item, param, group, out),
+        ParamKind::Token => token::entries(item, param, group, code_system, out),
         ParamKind::Reference => reference::entries(item, param, group, out),
         ParamKind::Date => date::entries(item, param, group, out),
         ParamKind::Number => number::entries(item, param, group, out),
@@ -271,6 +287,7 @@ pub(crate) mod tests {
             expression: Some(Expression::compile(expr).expect("test expression")),
             targets: Vec::new(),
             components: Vec::new(),
+            code_system: None,
         }
     }
 
@@ -452,10 +469,14 @@ pub(crate) mod tests {
               {"url":"u","valueDecimal":1e999}]}"#,
         );
         let out = extract(&reg, "Patient", &res);
-        // Only the number survives: the integer is large but finite.
+        // Only the numbers survive: the integer is large but exact, and
+        // 1e999 (beyond f64) is kept by its exact key.
         assert!(out.dates.is_empty(), "{:?}", out.dates);
         assert!(out.tokens.is_empty(), "{:?}", out.tokens);
-        assert!(out.uris.is_empty() && out.quantities.is_empty());
+        assert!(out.uris.is_empty());
+        let keys: Vec<Option<&str>> = out.quantities.iter().map(|q| q.key.as_deref()).collect();
+        let huge = crate::search::decimal_key::key_range("1e999").map(|k| k.value);
+        assert_eq!(keys, vec![huge.as_deref()]);
         assert_eq!(out.numbers.len(), 1);
         let urls: Vec<Option<&str>> = out.references.iter().map(|r| r.url.as_deref()).collect();
         assert_eq!(

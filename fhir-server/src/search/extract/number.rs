@@ -1,37 +1,43 @@
 //! Number parameters (search.html#number): integer and decimal values with
 //! the range their written precision implies: `5.4` is 5.35..5.45, `100`
-//! is 99.5..100.5, `1.0e2` is 95..105 (exponents respected).
+//! is 99.5..100.5, `1.0e2` is 95..105 (exponents respected). Each row also
+//! has the value's exact key ([`crate::search::decimal_key`]), which
+//! searches compare, so decimals beyond `f64` are found too.
 
 use fhir_model::json::tree::Value as Json;
 use fhirpath::Item;
 
+use crate::search::decimal_key;
 use crate::search::index::{IndexEntries, NumberEntry};
 use crate::search::ucum::round_sig;
 
 pub(super) fn entries(item: &Item, param: &str, group: i32, out: &mut IndexEntries) {
-    let parsed = match item {
+    let text = match item {
         Item::Node(n) if n.is_primitive() => match n.value {
-            Some(Json::Number(t)) => parse(t),
-            _ => None,
+            Some(Json::Number(t)) => t.to_string(),
+            _ => return,
         },
-        Item::Integer(i) => parse(&i.to_string()),
-        Item::Decimal(d) => parse(&d.to_string()),
-        _ => None,
+        Item::Integer(i) => i.to_string(),
+        Item::Decimal(d) => d.to_string(),
+        _ => return,
     };
-    if let Some((value, lo, hi)) = parsed {
+    if let (Some((value, lo, hi)), Some(keys)) = (parse(&text), decimal_key::key_range(&text)) {
         out.numbers.push(NumberEntry {
             param: param.to_owned(),
             group,
             value,
             lo,
             hi,
+            key: keys.value,
         });
     }
 }
 
 /// The value of a JSON number's text and the range its precision implies:
-/// half a unit of the last written digit either side. `None` unless the
-/// text is a number whose value is finite.
+/// half a unit of the last written digit either side, as `f64` (for
+/// sorting and `ap`; a value beyond `f64`'s range is clamped to its
+/// largest, the exact comparison is [`decimal_key`]'s). `None` unless the
+/// text is a number.
 pub(crate) fn parse(text: &str) -> Option<(f64, f64, f64)> {
     let text = text.trim();
     let (mantissa, exp) = match text.find(['e', 'E']) {
@@ -46,8 +52,8 @@ pub(crate) fn parse(text: &str) -> Option<(f64, f64, f64)> {
     if !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let value: f64 = text.parse().ok()?;
-    if !value.is_finite() {
+    let value: f64 = text.parse::<f64>().ok()?.clamp(f64::MIN, f64::MAX);
+    if value.is_nan() {
         return None;
     }
     let frac_len = i32::try_from(frac.len()).ok()?;
@@ -77,7 +83,8 @@ mod tests {
 
     #[test]
     fn hostile_numbers() {
-        assert_eq!(parse("1e400"), None);
+        assert_eq!(parse("1e400").map(|p| p.0), Some(f64::MAX));
+        assert_eq!(parse("-0.1e400").map(|p| p.0), Some(f64::MIN));
         assert_eq!(parse("NaN"), None);
         assert_eq!(parse("inf"), None);
         assert_eq!(parse("1e99999999999"), None);

@@ -10,6 +10,7 @@ use fhirpath::Item;
 
 use super::number;
 use super::{field, node, num_field, str_field};
+use crate::search::decimal_key;
 use crate::search::index::{IndexEntries, QuantityEntry};
 use crate::search::ucum;
 
@@ -19,14 +20,7 @@ pub const ISO_4217: &str = "urn:iso:std:iso:4217";
 pub(super) fn entries(item: &Item, param: &str, group: i32, out: &mut IndexEntries) {
     let entry = match item {
         Item::Node(n) if n.is_primitive() => match n.value {
-            Some(Json::Number(t)) => number::parse(t).map(|(value, lo, hi)| Parts {
-                value,
-                lo,
-                hi,
-                system: None,
-                code: None,
-                unit: None,
-            }),
+            Some(Json::Number(t)) => plain(t),
             _ => None,
         },
         Item::Node(_) => match node(item) {
@@ -35,13 +29,10 @@ pub(super) fn entries(item: &Item, param: &str, group: i32, out: &mut IndexEntri
             Some((ty, json)) if fhir_is(ty, "Quantity") => quantity(json),
             _ => None,
         },
-        Item::Quantity(q) => number::parse(&q.value.to_string()).map(|(value, lo, hi)| Parts {
-            value,
-            lo,
-            hi,
-            system: None,
+        Item::Quantity(q) => plain(&q.value.to_string()).map(|p| Parts {
             code: Some(q.unit.clone()),
             unit: Some(q.unit.clone()),
+            ..p
         }),
         Item::Integer(i) => plain(&i.to_string()),
         Item::Decimal(d) => plain(&d.to_string()),
@@ -55,6 +46,7 @@ pub(super) fn entries(item: &Item, param: &str, group: i32, out: &mut IndexEntri
         value: p.value,
         lo: p.lo,
         hi: p.hi,
+        key: p.key,
         system: p.system,
         code: p.code,
         unit: p.unit,
@@ -68,17 +60,21 @@ struct Parts {
     value: f64,
     lo: f64,
     hi: f64,
+    /// The exact key of the value ([`decimal_key`]).
+    key: Option<String>,
     system: Option<String>,
     code: Option<String>,
     unit: Option<String>,
 }
 
+/// A number without a unit.
 fn plain(text: &str) -> Option<Parts> {
     let (value, lo, hi) = number::parse(text)?;
     Some(Parts {
         value,
         lo,
         hi,
+        key: Some(decimal_key::key_range(text)?.value),
         system: None,
         code: None,
         unit: None,
@@ -90,27 +86,20 @@ fn owned(s: Option<&str>) -> Option<String> {
 }
 
 fn quantity(json: &Json) -> Option<Parts> {
-    let (value, lo, hi) = number::parse(num_field(json, "value")?)?;
     Some(Parts {
-        value,
-        lo,
-        hi,
         system: owned(str_field(json, "system")),
         code: owned(str_field(json, "code")),
         unit: owned(str_field(json, "unit")),
+        ..plain(num_field(json, "value")?)?
     })
 }
 
 fn money(json: &Json) -> Option<Parts> {
-    let (value, lo, hi) = number::parse(num_field(json, "value")?)?;
     let currency = str_field(json, "currency");
     Some(Parts {
-        value,
-        lo,
-        hi,
         system: currency.map(|_| ISO_4217.to_owned()),
         code: owned(currency),
-        unit: None,
+        ..plain(num_field(json, "value")?)?
     })
 }
 
@@ -124,6 +113,7 @@ fn range(json: &Json) -> Option<Parts> {
         value: first.value,
         lo: low.as_ref().map_or(f64::MIN, |l| l.lo),
         hi: high.as_ref().map_or(f64::MAX, |h| h.hi),
+        key: first.key.clone(),
         system: first.system.clone(),
         code: first.code.clone(),
         unit: first.unit.clone(),
@@ -304,7 +294,13 @@ mod tests {
                 r#""valueQuantity":{"value":1e400,"system":"http://unitsofmeasure.org","code":"mg"}"#,
             ),
         );
-        assert!(got.is_empty());
+        // Beyond f64: indexed by its exact key, the f64 value clamped.
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].value, f64::MAX);
+        assert_eq!(
+            got[0].key,
+            crate::search::decimal_key::key_range("1e400").map(|k| k.value)
+        );
         let got = quantities(
             "Observation.value",
             &obs(

@@ -2,7 +2,10 @@
 //! coding, plus its text for `:text`), Identifier (system|value, with the
 //! type's codings for `:of-type` and its text), ContactPoint (the value,
 //! no system), and primitives (code, string, uri, id, … as a code without
-//! system; boolean as `true`/`false`).
+//! system; boolean as `true`/`false`). A `code` element whose required
+//! binding draws from one code system is indexed with that system, as
+//! HAPI does, so `gender=http://hl7.org/fhir/administrative-gender|male`
+//! finds it ([`crate::search::param::ParamDef::code_system`]).
 
 use fhir_model::json::tree::Value as Json;
 use fhirpath::Item;
@@ -11,7 +14,13 @@ use super::{field, many, node, primitive_text, str_field};
 use crate::search::index::{IndexEntries, TokenEntry};
 use crate::search::normalize::fold;
 
-pub(super) fn entries(item: &Item, param: &str, group: i32, out: &mut IndexEntries) {
+pub(super) fn entries(
+    item: &Item,
+    param: &str,
+    group: i32,
+    code_system: Option<&str>,
+    out: &mut IndexEntries,
+) {
     let mut push = |system: Option<&str>,
                     code: Option<&str>,
                     text: Option<&str>,
@@ -71,9 +80,13 @@ pub(super) fn entries(item: &Item, param: &str, group: i32, out: &mut IndexEntri
             _ => {}
         }
     }
+    let system = match item {
+        Item::Node(n) if n.ty == "code" => code_system,
+        _ => None,
+    };
     if let Some(code) = primitive_text(item) {
         if !code.is_empty() {
-            push(None, Some(&code), None, None);
+            push(system, Some(&code), None, None);
         }
     }
 }

@@ -2,9 +2,9 @@
 //! when it is indexed and on the words of a query, so that both sides
 //! always agree and both databases see the same tokens.
 //!
-//! Text is folded first: NFKC (half-width katakana to full-width, `①` to
-//! `1`, full-width ASCII to ASCII), then [`crate::search::normalize::fold`]
-//! (case, Latin accents, white space). Then:
+//! Text is folded first by [`crate::search::normalize::fold`], as string
+//! search folds it (NFKC: half-width katakana to full-width, `①` to `1`,
+//! full-width ASCII to ASCII; case, Latin accents, white space). Then:
 //! - a run of letters and digits outside the CJK scripts is one token
 //!   (`hba1c`, `müller` → `muller`; `5.4` is `5`, `4`), cut to
 //!   [`MAX_TOKEN_CHARS`];
@@ -21,8 +21,6 @@
 //! bigrams without the closing single character, and a run of one
 //! character is a prefix ([`Tokens::prefix`]). Everything else is closed
 //! on both sides just as in documents.
-
-use unicode_normalization::UnicodeNormalization;
 
 /// Longer Latin words are cut to this many characters, on both sides, so
 /// that a pasted identifier cannot blow up an index entry.
@@ -49,10 +47,10 @@ pub fn is_cjk(c: char) -> bool {
         | 0x20000..=0x3134F) // Han, supplementary planes
 }
 
-/// The folded form of `text` that tokens are cut from.
+/// The folded form of `text` that tokens are cut from: the string
+/// search's own folding, NFKC included.
 fn folded(text: &str) -> String {
-    let nfkc: String = text.nfkc().collect();
-    crate::search::normalize::fold(&nfkc)
+    crate::search::normalize::fold(text)
 }
 
 /// Appends the tokens of a document's text to `out`.
