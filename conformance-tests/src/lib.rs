@@ -23,6 +23,7 @@
 //!
 //! Nothing here links to `fhir-server`: the only way in is HTTP.
 
+pub mod consent;
 pub mod examples_pkg;
 pub mod http;
 pub mod memory;

@@ -6,85 +6,46 @@
 //! denials follow every spelling of a Consent write (16), and `$meta` and
 //! `$validate` on hidden resources answer 404 like a read (17).
 
+use conformance_tests::consent::{
+    deny, privacy_consent as consent, put_all, CONFIDENTIALITY, IDENTIFIER as IDENT,
+};
 use conformance_tests::smart::{client, run_with_auth};
 use conformance_tests::{Backend, Client, Response, TestServer};
 use serde_json::{json, Value};
 
 const SCOPE: &str = "system/*.cruds";
-const IDENT: &str = "urn:oid:1.2.3.4";
-const CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
 const JSON_PATCH: &str = "application/json-patch+json";
-
-/// A patient-privacy Consent of `patient` whose deny provisions are
-/// `denials`.
-fn consent(id: &str, patient: &str, denials: Vec<Value>) -> Value {
-    json!({
-        "resourceType": "Consent", "id": id, "status": "active",
-        "identifier": [{"system": IDENT, "value": id}],
-        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
-                              "code": "patient-privacy"}]},
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-        "patient": {"reference": patient},
-        "provision": {"type": "permit", "provision": denials}
-    })
-}
-
-/// A deny provision for `actor` (a reference), limited to `classes`
-/// and `labels` when given.
-fn deny(actor: &str, classes: &[&str], labels: &[&str]) -> Value {
-    let mut p = json!({"type": "deny", "actor": [{"reference": {"reference": actor}}]});
-    if !classes.is_empty() {
-        p["class"] = classes
-            .iter()
-            .map(|c| json!({"system": "http://hl7.org/fhir/resource-types", "code": c}))
-            .collect();
-    }
-    if !labels.is_empty() {
-        p["securityLabel"] = labels
-            .iter()
-            .map(|c| json!({"system": CONFIDENTIALITY, "code": c}))
-            .collect();
-    }
-    p
-}
 
 /// Organizations A and B; patient pb (family `Hidden`, identifier
 /// `pb-ident`) with an Observation and a Condition labelled `R`; returns
 /// the admin client (no organization, so no Consent applies to it).
 fn seed(server: &TestServer) -> Client {
     let admin = client(server, SCOPE, None);
-    let put = |path: &str, body: Value| {
-        let r = admin.put(path, &body);
-        assert!(
-            r.status == 200 || r.status == 201,
-            "PUT {path}: {} {}",
-            r.status,
-            r.text()
-        );
-    };
-    for org in ["A", "B"] {
-        put(
-            &format!("/Organization/{org}"),
-            json!({"resourceType": "Organization", "id": org}),
-        );
-    }
-    put(
-        "/Patient/pb",
-        json!({"resourceType": "Patient", "id": "pb", "name": [{"family": "Hidden"}],
-               "identifier": [{"system": IDENT, "value": "pb-ident"}]}),
-    );
-    put(
-        "/Observation/pb-obs",
-        json!({"resourceType": "Observation", "id": "pb-obs", "status": "final",
-               "code": {"text": "glucose"}, "subject": {"reference": "Patient/pb"}}),
-    );
-    put(
-        "/Condition/pb-cond",
-        json!({"resourceType": "Condition", "id": "pb-cond",
-               "meta": {"security": [{"system": CONFIDENTIALITY, "code": "R"}]},
-               "code": {"text": "restricted"}, "subject": {"reference": "Patient/pb"}}),
+    put_all(
+        &admin,
+        &[
+            json!({"resourceType": "Organization", "id": "A"}),
+            json!({"resourceType": "Organization", "id": "B"}),
+            json!({"resourceType": "Patient", "id": "pb", "name": [{"family": "Hidden"}],
+                   "identifier": [{"system": IDENT, "value": "pb-ident"}]}),
+            json!({"resourceType": "Observation", "id": "pb-obs", "status": "final",
+                   "code": {"text": "glucose"}, "subject": {"reference": "Patient/pb"}}),
+            json!({"resourceType": "Condition", "id": "pb-cond",
+                   "meta": {"security": [{"system": CONFIDENTIALITY, "code": "R"}]},
+                   "code": {"text": "restricted"}, "subject": {"reference": "Patient/pb"}}),
+        ],
     );
     admin
+}
+
+/// [`seed`] and a Consent of pb denying B all of pb's data; the admin
+/// client, B's and A's.
+fn seed_denying_all(server: &TestServer) -> (Client, Client, Client) {
+    let admin = seed(server);
+    let all = consent("c1", "Patient/pb", vec![deny("Organization/B", &[], &[])]);
+    admin.put("/Consent/c1", &all).expect_status(201);
+    let (b, a) = b_and_a(server);
+    (admin, b, a)
 }
 
 fn b_and_a(server: &TestServer) -> (Client, Client) {
@@ -104,14 +65,7 @@ fn is_outcome(r: &Response) -> bool {
 /// nothing.
 fn write_answers_carry_no_hidden_data(backend: Backend) {
     run_with_auth(backend, &[], |server| {
-        let admin = seed(server);
-        admin
-            .put(
-                "/Consent/c1",
-                &consent("c1", "Patient/pb", vec![deny("Organization/B", &[], &[])]),
-            )
-            .expect_status(201);
-        let (b, a) = b_and_a(server);
+        let (admin, b, a) = seed_denying_all(server);
         let new_patient = json!({"resourceType": "Patient",
             "identifier": [{"system": IDENT, "value": "pb-ident"}]});
         let criteria = format!("identifier={IDENT}|pb-ident");
@@ -299,14 +253,7 @@ fn consent_references_and_cache(backend: Backend) {
 /// 404, like a read.
 fn operations_on_hidden_resources_are_not_found(backend: Backend) {
     run_with_auth(backend, &[], |server| {
-        let admin = seed(server);
-        admin
-            .put(
-                "/Consent/c1",
-                &consent("c1", "Patient/pb", vec![deny("Organization/B", &[], &[])]),
-            )
-            .expect_status(201);
-        let (b, a) = b_and_a(server);
+        let (_, b, a) = seed_denying_all(server);
         for path in [
             "/Patient/pb/$meta",
             "/Patient/pb/_history/1/$meta",
@@ -321,42 +268,26 @@ fn operations_on_hidden_resources_are_not_found(backend: Backend) {
     });
 }
 
-#[test]
-fn write_answers_carry_no_hidden_data_sqlite() {
-    write_answers_carry_no_hidden_data(Backend::Sqlite);
+/// Each test on both backends, as `<name>_sqlite` and `<name>_postgres`
+/// (`backend_tests!` starts servers without authorization).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        conformance_tests::paste::paste! {
+            #[test]
+            fn [<$name _sqlite>]() {
+                $name(Backend::Sqlite);
+            }
+            #[test]
+            fn [<$name _postgres>]() {
+                $name(Backend::Postgres);
+            }
+        }
+    )*};
 }
 
-#[test]
-fn write_answers_carry_no_hidden_data_postgres() {
-    write_answers_carry_no_hidden_data(Backend::Postgres);
-}
-
-#[test]
-fn denied_party_cannot_lift_its_denial_sqlite() {
-    denied_party_cannot_lift_its_denial(Backend::Sqlite);
-}
-
-#[test]
-fn denied_party_cannot_lift_its_denial_postgres() {
-    denied_party_cannot_lift_its_denial(Backend::Postgres);
-}
-
-#[test]
-fn consent_references_and_cache_sqlite() {
-    consent_references_and_cache(Backend::Sqlite);
-}
-
-#[test]
-fn consent_references_and_cache_postgres() {
-    consent_references_and_cache(Backend::Postgres);
-}
-
-#[test]
-fn operations_on_hidden_resources_are_not_found_sqlite() {
-    operations_on_hidden_resources_are_not_found(Backend::Sqlite);
-}
-
-#[test]
-fn operations_on_hidden_resources_are_not_found_postgres() {
-    operations_on_hidden_resources_are_not_found(Backend::Postgres);
-}
+on_both_backends!(
+    write_answers_carry_no_hidden_data,
+    denied_party_cannot_lift_its_denial,
+    consent_references_and_cache,
+    operations_on_hidden_resources_are_not_found,
+);
