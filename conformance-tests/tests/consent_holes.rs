@@ -11,7 +11,7 @@ use conformance_tests::consent::{
 };
 use conformance_tests::smart::{client, run_with_auth};
 use conformance_tests::{Backend, Client, Response, TestServer};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const SCOPE: &str = "system/*.cruds";
 const JSON_PATCH: &str = "application/json-patch+json";
