@@ -26,6 +26,7 @@
 //! Nothing here links to `fhir-server`: the only way in is HTTP.
 
 pub mod audit;
+pub mod consent;
 pub mod examples_pkg;
 pub mod http;
 pub mod memory;

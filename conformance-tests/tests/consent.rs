@@ -9,6 +9,7 @@
 //! Every resource of the denied patient has an id starting with `denied`,
 //! so a leak shows as `"id":"denied` in an answer.
 
+use conformance_tests::consent::{deny, privacy_consent, put_all};
 use conformance_tests::smart::{client, run_with_auth};
 use conformance_tests::{Backend, Client, TestServer};
 use serde_json::{json, Value};
@@ -16,66 +17,31 @@ use serde_json::{json, Value};
 const SCOPE: &str = "system/*.cruds";
 
 fn consent(deny: Value) -> Value {
-    json!({
-        "resourceType": "Consent", "id": "consent-1", "status": "active",
-        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
-                              "code": "patient-privacy"}]},
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-        "patient": {"reference": "Patient/denied"},
-        "provision": {"type": "permit", "provision": [deny]}
-    })
+    privacy_consent("consent-1", "Patient/denied", vec![deny])
 }
 
 fn deny_b(classes: &[&str]) -> Value {
-    let mut p = json!({"type": "deny", "actor": [{
-        "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
-        "reference": {"reference": "Organization/B"}}]});
-    if !classes.is_empty() {
-        p["class"] = classes
-            .iter()
-            .map(|c| json!({"system": "http://hl7.org/fhir/resource-types", "code": c}))
-            .collect();
-    }
-    p
+    deny("Organization/B", classes, &[])
 }
 
 /// Organizations A and B, patients `denied` and `free`, each with an
 /// Observation and (denied) a Condition; returns the admin client.
 fn seed(server: &TestServer) -> Client {
     let admin = client(server, SCOPE, None);
-    let put = |path: &str, body: Value| {
-        let r = admin.put(path, &body);
-        assert!(
-            r.status == 200 || r.status == 201,
-            "PUT {path}: {} {}",
-            r.status,
-            r.text()
-        );
-    };
-    for org in ["A", "B"] {
-        put(
-            &format!("/Organization/{org}"),
-            json!({"resourceType": "Organization", "id": org}),
-        );
-    }
+    let mut resources = vec![
+        json!({"resourceType": "Organization", "id": "A"}),
+        json!({"resourceType": "Organization", "id": "B"}),
+    ];
     for (id, family) in [("denied", "Hidden"), ("free", "Open")] {
-        put(
-            &format!("/Patient/{id}"),
-            json!({"resourceType": "Patient", "id": id,
-            "name": [{"family": family}]}),
-        );
-        put(
-            &format!("/Observation/{id}-obs"),
-            json!({"resourceType": "Observation",
+        resources.push(json!({"resourceType": "Patient", "id": id,
+            "name": [{"family": family}]}));
+        resources.push(json!({"resourceType": "Observation",
             "id": format!("{id}-obs"), "status": "final", "code": {"text": "glucose"},
-            "subject": {"reference": format!("Patient/{id}")}}),
-        );
+            "subject": {"reference": format!("Patient/{id}")}}));
     }
-    put(
-        "/Condition/denied-cond",
-        json!({"resourceType": "Condition", "id": "denied-cond",
-        "subject": {"reference": "Patient/denied"}}),
-    );
+    resources.push(json!({"resourceType": "Condition", "id": "denied-cond",
+        "subject": {"reference": "Patient/denied"}}));
+    put_all(&admin, &resources);
     admin
 }
 

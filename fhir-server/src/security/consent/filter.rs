@@ -6,25 +6,30 @@ use std::collections::{HashMap, HashSet};
 
 use actix_web::body::{to_bytes, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 
 use super::rules::Denial;
+use super::writes;
 use crate::app::AppState;
-use crate::error::Error;
+use crate::error::{Error, IssueCode};
+use crate::interaction::patch::PatchFormat;
 use crate::route::{Classified, Route};
 use crate::search::query::{Criterion, SearchRequest, TotalMode};
 use crate::security::answer_filter::{filter_answer, Item, Key};
 use crate::security::guard::compartment_filter;
+use crate::security::middleware::body_json;
 use crate::security::{Access, Security};
 use crate::store::Store;
-use fhir_model::ResourceType;
 
-/// The middleware: denials for the caller's Organization applied to the
-/// answer; the loaded denials forgotten after a request that may have
-/// written a Consent.
+/// The middleware: writes and operations judged before they run
+/// ([`super::writes`]); denials for the caller's Organization applied to
+/// the answer; the loaded denials forgotten after a request that may have
+/// written a Consent ([`super::may_write_consent`]).
 pub async fn enforce(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let security = req.app_data::<web::Data<Security>>().cloned();
@@ -39,25 +44,29 @@ pub async fn enforce(
         .extensions()
         .get::<Classified>()
         .map(|c| c.route.clone());
-    // Any write that may touch a Consent, however its path was spelled:
-    // the route is the decoded one.
-    let may_write_consent = route.as_ref().is_some_and(|r| {
-        r.writes() && matches!(r.resource_type(), None | Some(ResourceType::Consent))
-    });
-    // Consent governs disclosure: the answer to a write (the resource as
-    // the client sent it) is not filtered.
-    let write = route
-        .as_ref()
-        .is_some_and(|r| r.writes() && *r != Route::Bundle);
     let organization = req
         .extensions()
         .get::<Access>()
-        .and_then(|a| a.organization.clone())
-        .filter(|_| !write);
-    let res = next.call(req).await?.map_into_boxed_body();
-    if may_write_consent {
+        .and_then(|a| a.organization.clone());
+    let if_none_exist = req.headers().contains_key("if-none-exist");
+    if let Some(route) = route.as_ref().filter(|r| writes::judged(r)) {
+        if let Err(e) = judge(&mut req, &security, &state, route, &organization).await {
+            return Ok(req.into_response(e.response()));
+        }
+    }
+    let res = next.call(req).await;
+    if route.as_ref().is_some_and(super::may_write_consent) {
         security.consents.invalidate();
     }
+    let res = res?.map_into_boxed_body();
+    // The answer of a write that happened is the caller's own data (its
+    // target was judged before it ran); every other answer is filtered.
+    let own_write = route.as_ref().is_some_and(|r| match r {
+        Route::Create(_) => !if_none_exist,
+        Route::Update(..) | Route::ConditionalUpdate(_) | Route::Patch(..) => true,
+        _ => false,
+    });
+    let organization = organization.filter(|_| !own_write);
     let Some(org) = organization else {
         return Ok(res);
     };
@@ -88,6 +97,63 @@ pub async fn enforce(
     Ok(ServiceResponse::new(http_req, res))
 }
 
+/// [`writes::check`] for one request, reading the body it needs (handed
+/// on to the handler).
+async fn judge(
+    req: &mut ServiceRequest,
+    security: &web::Data<Security>,
+    state: &web::Data<AppState>,
+    route: &Route,
+    organization: &Option<String>,
+) -> Result<(), Error> {
+    let mut raw = None;
+    if writes::needs_body(route) {
+        let limit = state.max_body_bytes;
+        let bytes = req.extract::<web::Bytes>().await.map_err(|e| {
+            if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::PayloadTooLarge { limit }
+            } else {
+                Error::invalid(IssueCode::Invalid, e.to_string())
+            }
+        })?;
+        req.set_payload(actix_web::dev::Payload::from(bytes.clone()));
+        raw = Some(bytes);
+    }
+    // Bundles are parsed here only when Consent can matter to them.
+    let parse = organization.is_some()
+        || *route != Route::Bundle
+        || raw
+            .as_ref()
+            .is_some_and(|b| b.windows(7).any(|w| w == b"Consent"));
+    let is_patch = matches!(route, Route::Patch(..));
+    let body = raw
+        .as_ref()
+        .filter(|_| parse && !is_patch)
+        .and_then(|b| body_json(req, b));
+    let patch_format = PatchFormat::from_content_type(req.headers().get(CONTENT_TYPE)).ok();
+    let base = crate::interaction::base_url(req.request());
+    let (security, state, route, organization) = (
+        security.clone(),
+        state.clone(),
+        route.clone(),
+        organization.clone(),
+    );
+    let if_none_exist = req.headers().contains_key("if-none-exist");
+    web::block(move || {
+        let request = writes::Request {
+            route: &route,
+            organization: organization.as_deref(),
+            base: &base,
+            body: body.as_ref(),
+            patch: patch_format.filter(|_| is_patch).zip(raw.as_deref()),
+            if_none_exist,
+        };
+        writes::check(&state.store, &security.consents, &request)
+    })
+    .await
+    .map_err(|e| Error::Fault(e.to_string()))?
+}
+
 /// The answer without what `denials` hide. `Ok(None)`: unchanged;
 /// `Err(NotFound)`: the answer is one hidden resource. Blocking.
 pub fn filter_response(
@@ -101,7 +167,11 @@ pub fn filter_response(
 /// Which of `items` (type, id, resource if known) some denial covers:
 /// the denial covers the type and labels, and the resource is the
 /// denying patient's (asked of the index, one query per patient and type).
-fn hidden(store: &Store, denials: &[Denial], items: &[Item]) -> Result<HashSet<Key>, Error> {
+pub(super) fn hidden(
+    store: &Store,
+    denials: &[Denial],
+    items: &[Item],
+) -> Result<HashSet<Key>, Error> {
     let mut wanted: HashMap<(String, String), Vec<String>> = HashMap::new();
     for Item {
         key: (t, id),

@@ -23,24 +23,61 @@
 //! single hidden resource answers 404 (as an unknown one would: a client
 //! learns nothing of what exists), a hidden entry is removed from search,
 //! history, `_include`/`_revinclude` and `$everything` Bundles, and a batch
-//! or transaction GET entry loses its resource and answers 404. Searches
+//! or transaction entry loses its resource and answers 404. Searches
 //! by chain or `_has` through hidden data still return the *unhidden*
 //! resources they match; the hidden ones never appear. Known limit: a
 //! searchset's `total` and page sizes count before hiding.
 //!
+//! **Writes and operations** are judged before they run ([`writes`]),
+//! because their answers carry what they touched:
+//! - an operation on a hidden instance (`$meta`, `$validate`,
+//!   terminology operations, on the resource or one of its versions)
+//!   answers 404, as a read does;
+//! - a write whose target is hidden (update, patch, delete, `$meta-add`,
+//!   `$meta-delete`, also as Bundle entries) is refused (403) before
+//!   anything changes: a denied party neither changes hidden data nor
+//!   strips the label that hides it;
+//! - a conditional write (`If-None-Exist`, conditional update or delete,
+//!   `ifNoneExist`, conditional references in a transaction) on a type a
+//!   denial against the caller covers is refused (403) whatever it would
+//!   match: its search would reach hidden data, and a "matched" or
+//!   "created" answer would tell whether hidden data matches (a conditional
+//!   create returns the existing resource);
+//! - a Consent that denies the caller's Organization (in any period) is
+//!   not changed or deleted by it, by any route (403), and conditional
+//!   updates and deletes of Consents are refused to a caller some Consent
+//!   denies (they could match one);
+//! - a Consent whose patient or actor references are not this server's
+//!   is refused (422, [`rules::check_references`]), whoever writes it.
+//!
+//! What is left is the answer of a write that happened: the resource as
+//! the caller sent it (create, update, conditional update) or patched it
+//! (a target it may see), which holds nothing hidden from it. Those
+//! answers are the only ones the filter leaves; every other answer of a
+//! write (a conditional create that matched, Bundles) is filtered like a
+//! read. A transaction entry that wrote a resource the caller may not see
+//! (new data of a denying patient) therefore answers 404 although it was
+//! written: known limit, failing closed.
+//!
 //! **The denials** are kept in memory ([`Consents`]), read from the stored
 //! Consents on first use and read again after any request that may have
-//! written a Consent (a write to `Consent`, or a batch/transaction).
-//! Consents written into the database by other means (`fhir-server
+//! written a Consent ([`may_write_consent`]: a write to `Consent` by any
+//! route, a batch or transaction, a server-wide operation), whatever its
+//! answer. Consents written into the database by other means (`fhir-server
 //! import`, another server process) are seen after the next such request
 //! or a restart.
 
 pub mod filter;
 pub mod rules;
+pub mod writes;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use fhir_model::ResourceType;
 use rules::Denial;
+
+use crate::route::Route;
 
 use crate::error::Error;
 use crate::search::query::{SearchRequest, TotalMode};
@@ -51,6 +88,18 @@ use crate::store::Store;
 #[derive(Debug, Default)]
 pub struct Consents {
     loaded: RwLock<Option<Arc<Vec<Denial>>>>,
+    /// Bumped by every invalidation: a load that began before one is not
+    /// kept (it may have read the Consents before the write committed).
+    generation: AtomicU64,
+}
+
+/// The one test of which requests may write a Consent, so that the
+/// loaded denials are forgotten after them: writes to `Consent` by any
+/// route (conditional ones, `$meta-add`/`-delete` included), batches and
+/// transactions (their entries, however spelled), and writes about no one
+/// type (server-wide operations).
+pub fn may_write_consent(route: &Route) -> bool {
+    route.writes() && matches!(route.resource_type(), None | Some(ResourceType::Consent))
 }
 
 /// Consents read per page when loading.
@@ -69,17 +118,35 @@ impl Consents {
             .collect())
     }
 
+    /// The denials of every active Consent that name `organization`,
+    /// whatever their period (a Consent that will deny it, or did, still
+    /// restricts it). Blocking.
+    pub fn naming(&self, store: &Store, organization: &str) -> Result<Vec<Denial>, Error> {
+        Ok(self
+            .all(store)?
+            .iter()
+            .filter(|d| d.organization == organization)
+            .cloned()
+            .collect())
+    }
+
     /// Forgets the loaded denials: a Consent may have changed.
     pub fn invalidate(&self) {
-        *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = None;
+        let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        *loaded = None;
     }
 
     fn all(&self, store: &Store) -> Result<Arc<Vec<Denial>>, Error> {
         if let Some(d) = &*self.loaded.read().unwrap_or_else(|p| p.into_inner()) {
             return Ok(d.clone());
         }
+        let began = self.generation.load(Ordering::SeqCst);
         let denials = Arc::new(load(store)?);
-        *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = Some(denials.clone());
+        let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        if self.generation.load(Ordering::SeqCst) == began {
+            *loaded = Some(denials.clone());
+        }
         Ok(denials)
     }
 }

@@ -12,6 +12,17 @@
 //! Periods (the base provision's and the deny provision's) bound when it
 //! applies.
 //!
+//! **References**: the patient and the actors are read as this server's
+//! references: relative (`Patient/pb`, also with `/_history/n`) or
+//! absolute on this server's base (`https://host/fhir/Patient/pb`). A
+//! Consent whose absolute references name another server, or that this
+//! server cannot read at all, is refused when written
+//! ([`check_references`], 422): a denial that is stored but never enforced
+//! would fail open. At load the host of an absolute reference is no
+//! longer known, so `…/fhir/Patient/pb` is read as `Patient/pb`: written
+//! ones were checked, and one that came in by other means (an import)
+//! denies more, never less.
+//!
 //! Not read: deny provisions with no Organization actor (there is no one
 //! to enforce them against), `purpose`, `action`, `code`, `data`,
 //! `dataPeriod`, permit provisions nested in denials, `policyRule`.
@@ -93,7 +104,7 @@ pub fn denials(consent: &Value) -> Vec<Denial> {
         .get("patient")
         .and_then(|p| p.get("reference"))
         .and_then(Value::as_str)
-        .and_then(|r| r.strip_prefix("Patient/"))
+        .and_then(|r| local_id(r, "Patient"))
         .map(str::to_owned)
     else {
         return Vec::new();
@@ -125,7 +136,7 @@ pub fn denials(consent: &Value) -> Vec<Denial> {
                 .get("reference")
                 .and_then(|r| r.get("reference"))
                 .and_then(Value::as_str)
-                .and_then(|r| r.strip_prefix("Organization/"))
+                .and_then(|r| local_id(r, "Organization"))
             else {
                 continue;
             };
@@ -141,6 +152,88 @@ pub fn denials(consent: &Value) -> Vec<Denial> {
         }
     }
     out
+}
+
+/// The id a reference to `rt` names on this server: `rt/id`,
+/// `rt/id/_history/v`, or either after this server's base path in an
+/// absolute URL (its host is checked on write, [`check_references`]).
+fn local_id<'r>(reference: &'r str, rt: &str) -> Option<&'r str> {
+    let relative = match reference.split_once("://") {
+        Some((_, rest)) => {
+            let path = &rest[rest.find('/')?..];
+            path.strip_prefix(crate::route::BASE)?.strip_prefix('/')?
+        }
+        None => reference,
+    };
+    let rest = relative.strip_prefix(rt)?.strip_prefix('/')?;
+    let id = match rest.split_once('/') {
+        Some((id, version)) if version.starts_with("_history/") => id,
+        Some(_) => return None,
+        None => rest,
+    };
+    fhir_model::primitives::Id::new(id).ok().map(|_| id)
+}
+
+/// Why a Consent about to be written would not be enforced as it reads,
+/// one message per reference (empty: fine). `base` is this server's base
+/// URL as the client addressed it (`https://host/fhir`); `in_transaction`
+/// allows the `urn:uuid:`/`urn:oid:` references a transaction resolves
+/// before storing. Checked: the patient and every actor of every
+/// provision. Any status: a draft may be made active by a later write.
+pub fn check_references(consent: &Value, base: &str, in_transaction: bool) -> Vec<String> {
+    let mut refs: Vec<(String, &str, &str)> = Vec::new();
+    if let Some(r) = consent
+        .get("patient")
+        .and_then(|p| p.get("reference"))
+        .and_then(Value::as_str)
+    {
+        refs.push(("Consent.patient".into(), r, "Patient"));
+    }
+    let mut provisions: Vec<(String, &Value)> = consent
+        .get("provision")
+        .map(|p| ("Consent.provision".to_owned(), p))
+        .into_iter()
+        .collect();
+    while let Some((at, p)) = provisions.pop() {
+        for (i, actor) in array(p, "actor").enumerate() {
+            if let Some(r) = actor
+                .get("reference")
+                .and_then(|r| r.get("reference"))
+                .and_then(Value::as_str)
+            {
+                refs.push((format!("{at}.actor[{i}].reference"), r, ""));
+            }
+        }
+        for (i, nested) in array(p, "provision").enumerate() {
+            provisions.push((format!("{at}.provision[{i}]"), nested));
+        }
+    }
+    let base = base.trim_end_matches('/');
+    refs.into_iter()
+        .filter_map(|(at, r, rt)| {
+            let ok = if r.contains("://") {
+                r.strip_prefix(base)
+                    .is_some_and(|rest| rest.starts_with('/'))
+            } else if r.starts_with("urn:") {
+                in_transaction
+            } else {
+                true
+            };
+            let readable = rt.is_empty() || r.starts_with("urn:") || local_id(r, rt).is_some();
+            match (ok, readable) {
+                (true, true) => None,
+                (false, _) => Some(format!(
+                    "{at}: {r:?} is not a reference on this server ({base}): a Consent is \
+                     enforced only for this server's patients and actors, so it is refused \
+                     rather than stored and never applied"
+                )),
+                (true, false) => Some(format!(
+                    "{at}: {r:?} is not a reference to a {rt} of this server: the Consent \
+                     could not be enforced, so it is refused"
+                )),
+            }
+        })
+        .collect()
 }
 
 fn array<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
@@ -218,6 +311,32 @@ mod tests {
         let mut other_scope = c;
         other_scope["scope"]["coding"][0]["code"] = json!("research");
         assert!(denials(&other_scope).is_empty());
+    }
+
+    #[test]
+    fn absolute_and_versioned_references_on_this_server() {
+        let mut c = consent(json!({
+            "type": "deny",
+            "actor": [{"reference": {"reference": "https://h.test/fhir/Organization/B"}}]
+        }));
+        c["patient"]["reference"] = json!("https://h.test/fhir/Patient/p1/_history/2");
+        let d = denials(&c);
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].patient.as_str(), d[0].organization.as_str()),
+            ("p1", "B")
+        );
+        assert!(check_references(&c, "https://h.test/fhir", false).is_empty());
+        let issues = check_references(&c, "http://127.0.0.1:8080/fhir", false);
+        assert_eq!(issues.len(), 2, "{issues:?}");
+        assert!(issues[0].starts_with("Consent.patient"), "{issues:?}");
+        c["patient"]["reference"] = json!("urn:uuid:0b5a3b9e-0000-4000-8000-000000000001");
+        assert_eq!(check_references(&c, "https://h.test/fhir", false).len(), 1);
+        assert!(check_references(&c, "https://h.test/fhir", true).is_empty());
+        c["patient"]["reference"] = json!("Group/g1");
+        assert_eq!(check_references(&c, "https://h.test/fhir", true).len(), 1);
+        assert_eq!(local_id("Patient/a/b", "Patient"), None);
+        assert_eq!(local_id("https://h.test/other/Patient/a", "Patient"), None);
     }
 
     #[test]
