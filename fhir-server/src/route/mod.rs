@@ -426,9 +426,9 @@ pub fn classify_path(method: &Method, raw_path: &str) -> Result<Classified, Path
 
 /// A batch or transaction entry's `request.url`: relative to the base
 /// (`Patient/1`, `Patient?x=1`) or absolute with this server's base. The
-/// path part is decoded and classified like a request's; the query is
-/// returned as written.
-pub fn classify_url<'u>(method: &Method, url: &'u str) -> Result<(Classified, &'u str), PathError> {
+/// path part is decoded like a request's (from the server root, so it
+/// starts with the base's segment); the query is returned as written.
+pub fn entry_target(url: &str) -> Result<(DecodedPath, &str), PathError> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     // An absolute URL names this server's base (`http://host/fhir/Type/id`).
     let relative = match path.split_once("://") {
@@ -449,7 +449,16 @@ pub fn classify_url<'u>(method: &Method, url: &'u str) -> Result<(Classified, &'
     } else {
         format!("{BASE}/{relative}")
     };
-    Ok((classify_path(method, &full)?, query))
+    Ok((decode_path(&full)?, query))
+}
+
+/// [`entry_target`], classified.
+pub fn classify_url<'u>(
+    method: &Method,
+    url: &'u str,
+) -> Result<(Classified, &'u str), PathError> {
+    let (path, query) = entry_target(url)?;
+    Ok((classify(method, &path), query))
 }
 
 /// The property the route table rests on, for the fuzz target and the

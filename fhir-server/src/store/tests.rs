@@ -349,3 +349,24 @@ fn sqlite_connections_are_durable_and_wal() {
         ("wal", 2, 1)
     );
 }
+
+/// Diesel keys migrations by the version before the first `_`: two
+/// folders with one version (two branches each adding a migration on the
+/// same day) would run only one of them, silently.
+#[test]
+fn migration_versions_are_unique() {
+    for backend in ["sqlite", "postgres"] {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
+        let mut seen = std::collections::HashMap::new();
+        for entry in std::fs::read_dir(&dir).expect("migrations folder") {
+            let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+            let version = name.split('_').next().unwrap_or_default().to_owned();
+            if let Some(other) = seen.insert(version.clone(), name.clone()) {
+                panic!("{backend}: {name} and {other} share version {version}");
+            }
+        }
+        assert!(seen.len() >= 7, "{backend}: {seen:?}");
+    }
+}

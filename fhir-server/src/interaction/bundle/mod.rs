@@ -381,11 +381,15 @@ pub(crate) fn parse_entry(
         if_match,
         if_none_match,
     };
-    let (path, query) = match url.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (url.as_str(), None),
-    };
-    let path = path.trim_start_matches('/');
+    // Decoded exactly as the authorization layer decoded it
+    // (`crate::route::classify_url`), so the entry that runs is the one
+    // that was judged.
+    let (decoded, query) = crate::route::entry_target(&url).map_err(|e| {
+        entry_error(i, IssueCode::Invalid, format!("request.url {url:?}: {e}"))
+    })?;
+    let query = url.contains('?').then_some(query);
+    let joined = decoded.segments[1..].join("/");
+    let path = joined.as_str();
     let parts: Vec<&str> = path.split('/').collect();
     let criteria_of = |rt: ResourceType, text: &str| {
         criteria(registry, rt, text, base).map_err(|e| at_entry(i, e))
