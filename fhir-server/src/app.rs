@@ -191,6 +191,7 @@ pub fn build_app_with(
         .wrap(middleware::from_fn(crate::route::middleware::decode))
         .wrap(middleware::from_fn(crate::audit::middleware::record))
         .wrap(middleware::from_fn(crate::format::negotiate))
+        .wrap(middleware::from_fn(crate::http_headers::no_store))
         .app_data(web::Data::new(state))
         .app_data(web::Data::new(security))
         .app_data(web::PathConfig::default().error_handler(|e, _| {
@@ -220,7 +221,7 @@ pub fn build_app_with(
                 }),
         )
         .app_data(web::PayloadConfig::new(limit))
-        .wrap(middleware::Logger::default())
+        .wrap(crate::http_headers::access_log())
         .service(
             resource_at(
                 "/.well-known/smart-configuration",

@@ -49,7 +49,7 @@ pub async fn record(
     let path = req.path().to_owned();
     let query = req.query_string().to_owned();
     let peer = req.peer_addr().map(|a| a.ip().to_string());
-    let host = req.connection_info().host().to_owned();
+    let host = crate::forwarded::host(req.request());
     let res = match refuse_audit_writes(&mut req, &method, &path).await {
         Ok(()) => next.call(req).await?.map_into_boxed_body(),
         Err(e) => req.into_response(e.response()),

@@ -64,7 +64,9 @@ pub(crate) async fn read_body(
 }
 
 /// Reads the whole body, whatever its media type (the caller has checked
-/// it), refusing more than `limit` bytes and empty bodies.
+/// it), refusing more than `limit` bytes, empty bodies, and bodies that
+/// take longer than `--body-timeout-secs` to arrive (actix's own
+/// `client_request_timeout` covers the headers only).
 pub(crate) async fn read_bytes(
     req: &HttpRequest,
     payload: web::Payload,
@@ -78,9 +80,14 @@ pub(crate) async fn read_bytes(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(Error::PayloadTooLarge { limit });
     }
-    let bytes = payload
-        .to_bytes_limited(limit)
+    let timeout = req
+        .app_data::<web::Data<crate::http_headers::BodyTimeout>>()
+        .map_or_else(Default::default, |t| **t);
+    let bytes = actix_web::rt::time::timeout(timeout.0, payload.to_bytes_limited(limit))
         .await
+        .map_err(|_| Error::BodyTimeout {
+            secs: timeout.0.as_secs(),
+        })?
         .map_err(|_| Error::PayloadTooLarge { limit })?
         .map_err(|e| {
             Error::invalid(
@@ -164,11 +171,7 @@ where
     web::block(f).await?.map_err(Into::into)
 }
 
-/// `http(s)://host/fhir`, as the client addressed us.
-pub(crate) fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}/fhir", info.scheme(), info.host())
-}
+pub(crate) use crate::forwarded::base_url;
 
 pub(crate) fn etag(version: i32) -> String {
     format!("W/\"{version}\"")
