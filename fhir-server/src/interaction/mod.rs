@@ -82,7 +82,7 @@ pub(crate) async fn read_bytes(
     }
     let timeout = req
         .app_data::<web::Data<crate::http_headers::BodyTimeout>>()
-        .map_or_else(Default::default, |t| **t);
+        .map_or_else(Default::default, |t| *t.get_ref());
     let bytes = actix_web::rt::time::timeout(timeout.0, payload.to_bytes_limited(limit))
         .await
         .map_err(|_| Error::BodyTimeout {
