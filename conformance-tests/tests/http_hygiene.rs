@@ -23,21 +23,21 @@ backend_tests! {
     fn patient_data_is_never_cached(server) {
         let c = server.client();
         let id = create_patient(&c);
-        let read = c.get(&format!("Patient/{id}"));
+        let read = c.get(&format!("/Patient/{id}"));
         assert_eq!(read.status, 200);
         assert_no_store(&read, "a read");
-        let search = c.get("Patient?family=Nobody");
+        let search = c.get("/Patient?family=Nobody");
         assert_eq!(search.status, 200);
         assert_no_store(&search, "a search");
-        let missing = c.get("Patient/does-not-exist");
+        let missing = c.get("/Patient/does-not-exist");
         assert_eq!(missing.status, 404);
         assert_no_store(&missing, "a 404");
-        let bad = c.request("PATCH", "Patient", None, b"");
+        let bad = c.request("PATCH", "/Patient", None, b"");
         assert_eq!(bad.status, 405);
         assert_no_store(&bad, "a 405");
-        let meta = c.get("metadata");
+        let meta = c.get("/metadata");
         assert_eq!(meta.status, 200);
-        assert_eq!(meta.header("cache-control"), None, "metadata may be cached");
+        assert_eq!(meta.header("cache-control"), None, "/metadata may be cached");
     }
 
     /// The access log names the path and the query parameters, never a
@@ -45,8 +45,8 @@ backend_tests! {
     /// search value.
     fn log_holds_no_token_and_no_search_value(server) {
         let c = server.client();
-        c.get(&format!("Patient?family={SECRET_NAME}&birthdate=1970-01-01"));
-        c.get(&format!("Patient?access_token={SECRET_TOKEN}"));
+        c.get(&format!("/Patient?family={SECRET_NAME}&birthdate=1970-01-01"));
+        c.get(&format!("/Patient?access_token={SECRET_TOKEN}"));
         // The access log is written after the answer; wait for our lines.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let mut log = server.log_text();
@@ -68,7 +68,7 @@ backend_tests! {
 fn location_with(server: &conformance_tests::TestServer, headers: &[(&str, &str)]) -> String {
     let resp = server
         .client()
-        .post_with("Patient", &conformance_tests::sample_patient(), headers);
+        .post_with("/Patient", &conformance_tests::sample_patient(), headers);
     assert_eq!(resp.status, 201, "{}", resp.text());
     resp.header("location").expect("Location").to_owned()
 }
@@ -78,7 +78,7 @@ fn location_with(server: &conformance_tests::TestServer, headers: &[(&str, &str)
 fn search_urls(server: &conformance_tests::TestServer, headers: &[(&str, &str)]) -> Vec<String> {
     let resp = server
         .client()
-        .try_request_with("GET", "Patient", None, &[], headers)
+        .try_request_with("GET", "/Patient", None, &[], headers)
         .expect("search");
     assert_eq!(resp.status, 200, "{}", resp.text());
     let b = resp.json();
@@ -154,7 +154,7 @@ fn preflight(server: &conformance_tests::TestServer, origin: &str) -> Response {
         .client()
         .try_request_with(
             "OPTIONS",
-            "Patient",
+            "/Patient",
             None,
             &[],
             &with_origin(
@@ -188,7 +188,7 @@ backend_tests! {
         assert!(pre.header("access-control-max-age").is_some());
 
         let c = server.client();
-        let created = c.post_with("Patient", &conformance_tests::sample_patient(), &with_origin(APP, &[]));
+        let created = c.post_with("/Patient", &conformance_tests::sample_patient(), &with_origin(APP, &[]));
         assert_eq!(created.status, 201);
         assert_eq!(created.header("access-control-allow-origin"), Some(APP));
         let exposed = created.header("access-control-expose-headers").unwrap_or_default().to_ascii_lowercase();
@@ -203,11 +203,11 @@ backend_tests! {
         let evil = "https://evil.example";
         let pre = preflight(server, evil);
         assert_eq!(pre.header("access-control-allow-origin"), None);
-        let other = c.try_request_with("GET", "metadata", None, &[], &with_origin(evil, &[])).expect("get");
+        let other = c.try_request_with("GET", "/metadata", None, &[], &with_origin(evil, &[])).expect("get");
         assert_eq!(other.status, 200);
         assert_eq!(other.header("access-control-allow-origin"), None);
 
-        let cs = c.get("metadata").json();
+        let cs = c.get("/metadata").json();
         assert_eq!(cs["rest"][0]["security"]["cors"], true);
     }
 
@@ -217,7 +217,7 @@ backend_tests! {
         let pre = preflight(server, APP);
         assert_eq!(pre.header("access-control-allow-origin"), None);
         let c = server.client();
-        let got = c.try_request_with("GET", "metadata", None, &[], &with_origin(APP, &[])).expect("get");
+        let got = c.try_request_with("GET", "/metadata", None, &[], &with_origin(APP, &[])).expect("get");
         assert_eq!(got.header("access-control-allow-origin"), None);
         assert_ne!(got.json()["rest"][0]["security"]["cors"], true);
     }
