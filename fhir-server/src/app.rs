@@ -230,6 +230,7 @@ pub fn build_app_with(
         .wrap(middleware::from_fn(crate::route::middleware::decode))
         .wrap(middleware::from_fn(crate::audit::middleware::record))
         .wrap(middleware::from_fn(crate::format::negotiate))
+        .wrap(middleware::from_fn(crate::http_headers::no_store))
         .app_data(web::Data::new(state))
         .app_data(web::Data::new(security))
         .app_data(web::PathConfig::default().error_handler(|e, _| {
@@ -259,7 +260,7 @@ pub fn build_app_with(
                 }),
         )
         .app_data(web::PayloadConfig::new(limit))
-        .wrap(middleware::Logger::default())
+        .wrap(crate::http_headers::access_log())
         .service(
             resource_at(
                 "/.well-known/smart-configuration",

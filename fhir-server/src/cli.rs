@@ -88,6 +88,20 @@ pub struct ServeArgs {
     /// (its package loaded with --package); repeatable.
     #[arg(long = "require-profile", value_name = "TYPE=URL")]
     pub require_profiles: Vec<String>,
+    /// A reverse proxy (IP address or CIDR block) whose `Forwarded` and
+    /// `X-Forwarded-Host`/`-Proto` headers are believed when it is the TCP
+    /// peer; repeatable. From any other peer they are ignored, so links
+    /// (`Location`, Bundle `fullUrl`) follow the `Host` header.
+    #[arg(long = "trusted-proxy", value_name = "ADDR")]
+    pub trusted_proxies: Vec<crate::forwarded::IpBlock>,
+    /// A browser origin (`https://app.example`, exact) allowed to call the
+    /// API through CORS; repeatable. Without it no CORS header is sent.
+    #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = crate::http_headers::parse_origin)]
+    pub cors_origins: Vec<String>,
+    /// Seconds a request body may take to arrive; a slower one (a client
+    /// sending a few bytes a second) answers 408 with an OperationOutcome.
+    #[arg(long, default_value_t = crate::http_headers::DEFAULT_BODY_TIMEOUT_SECS)]
+    pub body_timeout_secs: u64,
     #[command(flatten)]
     pub security: SecurityArgs,
 }
@@ -243,12 +257,25 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         terminology: Default::default(),
     };
+    let trusted = actix_web::web::Data::new(crate::forwarded::TrustedProxies(
+        args.trusted_proxies.clone(),
+    ));
+    let cors =
+        actix_web::web::Data::new(crate::http_headers::CorsOrigins(args.cors_origins.clone()));
+    let body_timeout = actix_web::web::Data::new(crate::http_headers::BodyTimeout(
+        std::time::Duration::from_secs(args.body_timeout_secs),
+    ));
     let served = actix_web::rt::System::new().block_on(async move {
         // actix-web stops on SIGINT and SIGTERM: it stops accepting, lets
         // in-flight requests (and their storage calls) finish for up to
         // `shutdown_timeout`, then returns; the pool is dropped after that.
         let server = actix_web::HttpServer::new(move || {
             crate::app::build_app_with(state.clone(), security.clone())
+                .app_data(trusted.clone())
+                .app_data(cors.clone())
+                .app_data(body_timeout.clone())
+                // Outermost: preflights are answered before authorization.
+                .wrap(crate::http_headers::cors(&cors))
         })
         .shutdown_timeout(30);
         let scheme = if tls.is_some() { "https" } else { "http" };

@@ -58,6 +58,7 @@ pub enum IssueCode {
     Login,
     Expired,
     Forbidden,
+    Timeout,
 }
 
 impl IssueCode {
@@ -72,6 +73,7 @@ impl IssueCode {
             IssueCode::Deleted => "deleted",
             IssueCode::Conflict => "conflict",
             IssueCode::TooCostly => "too-costly",
+            IssueCode::Timeout => "timeout",
             IssueCode::Transient => "transient",
             IssueCode::Exception => "exception",
             IssueCode::Processing => "processing",
@@ -127,6 +129,11 @@ pub enum Error {
     },
     PayloadTooLarge {
         limit: usize,
+    },
+    /// The body did not arrive within `serve --body-timeout-secs`: a slow
+    /// (or stalled) client must not hold a worker and its memory forever.
+    BodyTimeout {
+        secs: u64,
     },
     UnsupportedMediaType(String),
     NotAcceptable(String),
@@ -189,6 +196,7 @@ impl Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Gone { .. } => StatusCode::GONE,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
@@ -214,6 +222,13 @@ impl Error {
             ),
             Error::Conflict(m) => one(IssueCode::Conflict, m.clone()),
             Error::Gone { message, .. } => one(IssueCode::Deleted, message.clone()),
+            Error::BodyTimeout { secs } => one(
+                IssueCode::Timeout,
+                format!(
+                    "the request body did not arrive within {secs} s; send it faster, \
+                     or start the server with a higher `serve --body-timeout-secs`"
+                ),
+            ),
             Error::PayloadTooLarge { limit } => one(
                 IssueCode::TooCostly,
                 format!(
@@ -255,13 +270,15 @@ impl Error {
     }
 
     /// The HTTP response: status, headers and OperationOutcome body. Also
-    /// logs: faults at `error` with their detail, client errors at `info`.
+    /// logs: faults at `error` with their detail, client errors at `info`
+    /// with their issue codes and locations only: diagnostics quote the
+    /// request (search values, identifiers), which must not reach the log.
     pub fn response(&self) -> HttpResponse {
         let status = self.status();
         match self {
             Error::Fault(detail) => log::error!("internal error: {detail}"),
             Error::Unavailable(detail) => log::error!("database unavailable: {detail}"),
-            other => log::info!("{} {}", status.as_u16(), IssuesDisplay(&other.issues())),
+            other => log::info!("{} {}", status.as_u16(), IssueCodesDisplay(&other.issues())),
         }
         let mut builder = HttpResponse::build(status);
         builder.insert_header((header::CONTENT_TYPE, FHIR_JSON));
@@ -330,6 +347,25 @@ impl fmt::Display for IssuesDisplay<'_> {
             match &i.expression {
                 Some(e) => write!(f, "{e}: {}", i.diagnostics)?,
                 None => f.write_str(&i.diagnostics)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Issues as `code at expression`, without the diagnostics: what a log
+/// line may say about a client error.
+struct IssueCodesDisplay<'a>(&'a [Issue]);
+
+impl fmt::Display for IssueCodesDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (n, i) in self.0.iter().enumerate() {
+            if n > 0 {
+                f.write_str("; ")?;
+            }
+            f.write_str(i.code.as_str())?;
+            if let Some(e) = &i.expression {
+                write!(f, " at {e}")?;
             }
         }
         Ok(())

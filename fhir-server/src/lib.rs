@@ -24,6 +24,8 @@ pub mod content_coding;
 pub mod error;
 pub mod fhirpath_cmd;
 pub mod format;
+pub mod forwarded;
+pub mod http_headers;
 pub mod import_cmd;
 pub mod import_codes_cmd;
 pub mod interaction;

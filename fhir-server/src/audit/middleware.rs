@@ -165,7 +165,7 @@ fn request_info(req: &HttpRequest) -> RequestInfo {
         path: super::target::path(req.path()),
         query: req.query_string().to_owned(),
         peer: req.peer_addr().map(|a| a.ip().to_string()),
-        host: req.connection_info().host().to_owned(),
+        host: crate::forwarded::host(req),
         recorded: Arc::new(AtomicBool::new(false)),
     }
 }

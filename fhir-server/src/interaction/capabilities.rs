@@ -74,6 +74,15 @@ pub async fn handle(
             rest["security"] = sec;
         }
     }
+    // `rest.security.cors` tells the truth: true only with --cors-origin.
+    let cors = req
+        .app_data::<web::Data<crate::http_headers::CorsOrigins>>()
+        .is_some_and(|c| !c.0.is_empty());
+    if let Some(rest) = statement["rest"].get_mut(0) {
+        if cors || rest.get("security").is_some() {
+            rest["security"]["cors"] = serde_json::Value::Bool(cors);
+        }
+    }
     let body = serde_json::to_vec(&statement).unwrap_or_default();
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, FHIR_JSON))

@@ -71,7 +71,9 @@ pub(crate) async fn read_body(
 
 /// Reads the whole body, whatever its media type (the caller has checked
 /// it), decoding any `Content-Encoding`, refusing more than `limit`
-/// (decoded) bytes and empty bodies.
+/// (decoded) bytes, empty bodies, and bodies that take longer than
+/// `--body-timeout-secs` to arrive (actix's own `client_request_timeout`
+/// covers the headers only).
 pub(crate) async fn read_bytes(
     req: &HttpRequest,
     payload: web::Payload,
@@ -85,7 +87,17 @@ pub(crate) async fn read_bytes(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(Error::PayloadTooLarge { limit });
     }
-    let bytes = crate::content_coding::read(req.headers(), payload.into_inner(), limit).await?;
+    let timeout = req
+        .app_data::<web::Data<crate::http_headers::BodyTimeout>>()
+        .map_or_else(Default::default, |t| *t.get_ref());
+    let bytes = actix_web::rt::time::timeout(
+        timeout.0,
+        crate::content_coding::read(req.headers(), payload.into_inner(), limit),
+    )
+    .await
+    .map_err(|_| Error::BodyTimeout {
+        secs: timeout.0.as_secs(),
+    })??;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::invalid(
             IssueCode::Required,
@@ -167,11 +179,7 @@ where
         .map_err(Into::into)
 }
 
-/// `http(s)://host/fhir`, as the client addressed us.
-pub(crate) fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}/fhir", info.scheme(), info.host())
-}
+pub(crate) use crate::forwarded::base_url;
 
 pub(crate) fn etag(version: i32) -> String {
     format!("W/\"{version}\"")

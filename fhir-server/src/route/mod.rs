@@ -453,10 +453,7 @@ pub fn entry_target(url: &str) -> Result<(DecodedPath, &str), PathError> {
 }
 
 /// [`entry_target`], classified.
-pub fn classify_url<'u>(
-    method: &Method,
-    url: &'u str,
-) -> Result<(Classified, &'u str), PathError> {
+pub fn classify_url<'u>(method: &Method, url: &'u str) -> Result<(Classified, &'u str), PathError> {
     let (path, query) = entry_target(url)?;
     Ok((classify(method, &path), query))
 }

@@ -10,9 +10,12 @@
 //! The JWKS comes from a file (read once) or an `http(s)` URL (fetched at
 //! start, and again when a token names an unknown `kid`, at most once a
 //! minute, so key rotation at the issuer works without a restart and a
-//! flood of bad tokens cannot make the server hammer the issuer).
+//! flood of bad tokens cannot make the server hammer the issuer). The
+//! refetch is single-flight: requests that find an unknown `kid` at once
+//! wait for one fetch instead of each starting their own, and a failed
+//! fetch counts as an attempt too.
 
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
@@ -34,7 +37,12 @@ pub struct Verifier {
     pub issuer: String,
     pub audience: String,
     source: String,
+    /// The keys and, for a URL, when they were last fetched (or tried).
     keys: RwLock<(JwkSet, Option<Instant>)>,
+    /// Held while refetching: the one refetch in flight.
+    refetching: Mutex<()>,
+    /// How the JWKS is fetched ([`load`]; a counting one in tests).
+    fetch: fn(&str) -> anyhow::Result<JwkSet>,
 }
 
 /// The claims the server reads.
@@ -74,6 +82,8 @@ impl Verifier {
             audience: audience.to_owned(),
             source: source.to_owned(),
             keys: RwLock::new((keys, fetched)),
+            refetching: Mutex::new(()),
+            fetch: load,
         })
     }
 
@@ -152,23 +162,23 @@ impl Verifier {
         if let Some(k) = self.lookup(kid)? {
             return Ok(k);
         }
-        let may_refetch = {
-            let keys = self
-                .keys
-                .read()
-                .map_err(|_| Error::Fault("JWKS lock".into()))?;
-            keys.1.is_some_and(|at| at.elapsed() > REFETCH_AFTER)
-        };
-        if may_refetch {
-            match load(&self.source) {
-                Ok(fresh) => {
-                    let mut keys = self
-                        .keys
-                        .write()
-                        .map_err(|_| Error::Fault("JWKS lock".into()))?;
-                    *keys = (fresh, Some(Instant::now()));
+        if self.refetch_due()? {
+            let _one = self
+                .refetching
+                .lock()
+                .map_err(|_| Error::Fault("JWKS refetch lock".into()))?;
+            // Another request may have refetched while this one waited.
+            if self.refetch_due()? {
+                let fetched = (self.fetch)(&self.source);
+                let mut keys = self
+                    .keys
+                    .write()
+                    .map_err(|_| Error::Fault("JWKS lock".into()))?;
+                keys.1 = Some(Instant::now());
+                match fetched {
+                    Ok(fresh) => keys.0 = fresh,
+                    Err(e) => log::warn!("refetching the JWKS {} failed: {e:#}", self.source),
                 }
-                Err(e) => log::warn!("refetching the JWKS {} failed: {e:#}", self.source),
             }
             if let Some(k) = self.lookup(kid)? {
                 return Ok(k);
@@ -178,6 +188,16 @@ impl Verifier {
             message: format!("no key {kid:?} in the issuer's JWKS"),
             problem: TokenProblem::Invalid,
         })
+    }
+
+    /// Whether the JWKS is a URL last fetched more than
+    /// [`REFETCH_AFTER`] ago.
+    fn refetch_due(&self) -> Result<bool, Error> {
+        let keys = self
+            .keys
+            .read()
+            .map_err(|_| Error::Fault("JWKS lock".into()))?;
+        Ok(keys.1.is_some_and(|at| at.elapsed() > REFETCH_AFTER))
     }
 
     fn lookup(&self, kid: Option<&str>) -> Result<Option<DecodingKey>, Error> {
@@ -309,5 +329,71 @@ mod tests {
             assert_eq!(problem("not-a-token"), TokenProblem::Invalid);
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A verifier over a URL JWKS with no keys, last fetched long ago,
+    /// that fetches with `fetch`.
+    fn stale_verifier(fetch: fn(&str) -> anyhow::Result<JwkSet>) -> Verifier {
+        Verifier {
+            issuer: "https://issuer".into(),
+            audience: "https://fhir".into(),
+            source: "https://issuer/jwks".into(),
+            keys: RwLock::new((
+                JwkSet { keys: Vec::new() },
+                Instant::now().checked_sub(REFETCH_AFTER * 2),
+            )),
+            refetching: Mutex::new(()),
+            fetch,
+        }
+    }
+
+    /// A JWT whose header names `kid` (the rest is never looked at: the
+    /// key is missing).
+    fn token_with_kid(kid: &str) -> String {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = b64.encode(format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{kid}"}}"#));
+        format!("{header}.{}.c2ln", b64.encode("{}"))
+    }
+
+    /// 12 requests at once with unknown `kid`s, twice over.
+    fn flood(v: &Verifier) {
+        for round in 0..2 {
+            let start = std::sync::Barrier::new(12);
+            std::thread::scope(|s| {
+                for i in 0..12 {
+                    let start = &start;
+                    s.spawn(move || {
+                        start.wait();
+                        let r = v.verify(&token_with_kid(&format!("unknown-{round}-{i}")));
+                        assert!(matches!(r, Err(Error::Unauthorized { .. })), "{r:?}");
+                    });
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn unknown_kids_cause_one_fetch() {
+        static FETCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        fn counting(_: &str) -> anyhow::Result<JwkSet> {
+            FETCHES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Slow, like a real issuer, so the requests overlap it.
+            std::thread::sleep(Duration::from_millis(200));
+            Ok(JwkSet { keys: Vec::new() })
+        }
+        flood(&stale_verifier(counting));
+        assert_eq!(FETCHES.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_failed_fetch_is_rate_limited_too() {
+        static FETCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        fn failing(_: &str) -> anyhow::Result<JwkSet> {
+            FETCHES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            anyhow::bail!("issuer down")
+        }
+        flood(&stale_verifier(failing));
+        assert_eq!(FETCHES.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }

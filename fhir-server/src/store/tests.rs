@@ -361,7 +361,11 @@ fn migration_versions_are_unique() {
             .join(backend);
         let mut seen = std::collections::HashMap::new();
         for entry in std::fs::read_dir(&dir).expect("migrations folder") {
-            let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+            let name = entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
             let version = name.split('_').next().unwrap_or_default().to_owned();
             if let Some(other) = seen.insert(version.clone(), name.clone()) {
                 panic!("{backend}: {name} and {other} share version {version}");

@@ -384,9 +384,8 @@ pub(crate) fn parse_entry(
     // Decoded exactly as the authorization layer decoded it
     // (`crate::route::classify_url`), so the entry that runs is the one
     // that was judged.
-    let (decoded, query) = crate::route::entry_target(&url).map_err(|e| {
-        entry_error(i, IssueCode::Invalid, format!("request.url {url:?}: {e}"))
-    })?;
+    let (decoded, query) = crate::route::entry_target(&url)
+        .map_err(|e| entry_error(i, IssueCode::Invalid, format!("request.url {url:?}: {e}")))?;
     let query = url.contains('?').then_some(query);
     let joined = decoded.segments[1..].join("/");
     let path = joined.as_str();
