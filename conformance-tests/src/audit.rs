@@ -84,7 +84,10 @@ pub fn head_seq(verify_output: &str) -> Option<i64> {
 /// Runs SQL against a database with the backend's CLI.
 pub fn sql(backend: Backend, database: &str, statement: &str) {
     let out = match backend {
+        // The server's sealer writes too: wait for its lock, as the
+        // server's own connections do, rather than fail at once.
         Backend::Sqlite => Command::new("sqlite3")
+            .args(["-cmd", ".timeout 10000"])
             .arg(database.trim_start_matches("sqlite:"))
             .arg(statement)
             .output(),

@@ -83,6 +83,40 @@ impl Default for BodyTimeout {
     }
 }
 
+/// A middleware's read of a whole request body (to judge a Bundle or a
+/// write before the handler runs), handed back to the handler: within the
+/// body limit and `--body-timeout-secs`, like a handler's own read, and
+/// marked as decoded so the handler does not undo a `Content-Encoding`
+/// twice. The one way a middleware reads a body.
+pub async fn take_body(
+    req: &mut actix_web::dev::ServiceRequest,
+    limit: usize,
+) -> Result<actix_web::web::Bytes, crate::error::Error> {
+    use crate::error::{Error, IssueCode};
+    let timeout = req
+        .app_data::<actix_web::web::Data<BodyTimeout>>()
+        .map_or_else(Default::default, |t| *t.get_ref());
+    let read = actix_web::rt::time::timeout(timeout.0, req.extract::<actix_web::web::Bytes>());
+    let bytes = match read.await {
+        Err(_) => {
+            return Err(Error::BodyTimeout {
+                secs: timeout.0.as_secs(),
+            })
+        }
+        Ok(Err(e))
+            if e.as_response_error().status_code()
+                == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            return Err(Error::PayloadTooLarge { limit })
+        }
+        Ok(Err(e)) => return Err(Error::invalid(IssueCode::Invalid, e.to_string())),
+        Ok(Ok(b)) => b,
+    };
+    req.set_payload(actix_web::dev::Payload::from(bytes.clone()));
+    crate::content_coding::mark_decoded(req);
+    Ok(bytes)
+}
+
 /// Paths under the FHIR base whose answers never carry patient data, so
 /// shared caches may keep them.
 const PUBLIC_PATHS: &[&str] = &["/fhir/metadata", "/fhir/.well-known/smart-configuration"];

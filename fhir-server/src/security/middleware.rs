@@ -136,12 +136,10 @@ async fn read_body_if_needed(
     if !needed {
         return Ok(None);
     }
-    let bytes = req
-        .extract::<web::Bytes>()
-        .await
-        .map_err(|e| Error::invalid(crate::error::IssueCode::Invalid, e.to_string()))?;
-    req.set_payload(actix_web::dev::Payload::from(bytes.clone()));
-    crate::content_coding::mark_decoded(req);
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(crate::app::DEFAULT_MAX_BODY_BYTES, |s| s.max_body_bytes);
+    let bytes = crate::http_headers::take_body(req, limit).await?;
     // A body that does not parse is the handler's 400 to give.
     Ok(body_json(req, &bytes))
 }

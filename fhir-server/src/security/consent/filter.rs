@@ -7,14 +7,13 @@ use std::collections::{HashMap, HashSet};
 use actix_web::body::{to_bytes, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::CONTENT_TYPE;
-use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 
 use super::rules::Denial;
 use super::writes;
 use crate::app::AppState;
-use crate::error::{Error, IssueCode};
+use crate::error::Error;
 use crate::interaction::patch::PatchFormat;
 use crate::route::{Classified, Route};
 use crate::search::query::{Criterion, SearchRequest, TotalMode};
@@ -109,15 +108,7 @@ async fn judge(
     let mut raw = None;
     if writes::needs_body(route) {
         let limit = state.max_body_bytes;
-        let bytes = req.extract::<web::Bytes>().await.map_err(|e| {
-            if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
-                Error::PayloadTooLarge { limit }
-            } else {
-                Error::invalid(IssueCode::Invalid, e.to_string())
-            }
-        })?;
-        req.set_payload(actix_web::dev::Payload::from(bytes.clone()));
-        raw = Some(bytes);
+        raw = Some(crate::http_headers::take_body(req, limit).await?);
     }
     // Bundles are parsed here only when Consent can matter to them.
     let parse = organization.is_some()
