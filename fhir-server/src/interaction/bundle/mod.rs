@@ -240,8 +240,8 @@ pub(crate) enum Get {
     },
     /// `GET [type]/[id]/_history`, `[type]/_history`, `_history`.
     History {
-        query: HistoryQuery,
-        paging: Paging,
+        query: Box<HistoryQuery>,
+        paging: Box<Paging>,
         /// The request path (`/fhir/Patient/x/_history`).
         path: String,
     },
@@ -493,8 +493,8 @@ pub(crate) fn parse_entry(
             let (query, paging) =
                 super::history::history_query(scope, &params).map_err(|e| at_entry(i, e))?;
             Ok(EntryOp::Get(Box::new(Get::History {
-                query,
-                paging,
+                query: Box::new(query),
+                paging: Box::new(paging),
                 path: format!("/fhir/{path}"),
             })))
         }
