@@ -268,6 +268,33 @@ fn operations_on_hidden_resources_are_not_found(backend: Backend) {
     });
 }
 
+/// #16 item 14: after pb's Observation moves to another patient, the
+/// version that was pb's stays hidden from B (judged by its own content).
+fn old_versions_stay_hidden(backend: Backend) {
+    run_with_auth(backend, &[], |server| {
+        let (admin, b, _) = seed_denying_all(server);
+        admin
+            .put(
+                "/Patient/pa",
+                &json!({"resourceType": "Patient", "id": "pa"}),
+            )
+            .expect_status(201);
+        admin
+            .put(
+                "/Observation/pb-obs",
+                &json!({"resourceType": "Observation", "id": "pb-obs", "status": "final",
+                        "code": {"text": "glucose"}, "subject": {"reference": "Patient/pa"}}),
+            )
+            .expect_status(200);
+        assert_eq!(b.get("/Observation/pb-obs").status, 200);
+        let v1 = b.get("/Observation/pb-obs/_history/1");
+        assert_eq!(v1.status, 404, "{}", v1.text());
+        let history = b.get("/Observation/pb-obs/_history");
+        assert_eq!(history.status, 200);
+        assert!(!history.text().contains("Patient/pb"), "{}", history.text());
+    });
+}
+
 /// Each test on both backends, as `<name>_sqlite` and `<name>_postgres`
 /// (`backend_tests!` starts servers without authorization).
 macro_rules! on_both_backends {
@@ -290,4 +317,5 @@ on_both_backends!(
     denied_party_cannot_lift_its_denial,
     consent_references_and_cache,
     operations_on_hidden_resources_are_not_found,
+    old_versions_stay_hidden,
 );

@@ -424,7 +424,7 @@ fn stays_inside(
 
 /// The Patient references of a body, by parameter code: what the index
 /// would hold for it (so a body is judged like a stored resource).
-fn patient_refs(
+pub(crate) fn patient_refs(
     registry: &crate::search::param::ParamRegistry,
     rt: &str,
     body: &Value,

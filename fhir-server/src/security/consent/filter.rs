@@ -164,19 +164,32 @@ pub(super) fn hidden(
     items: &[Item],
 ) -> Result<HashSet<Key>, Error> {
     let mut wanted: HashMap<(String, String), Vec<String>> = HashMap::new();
+    let mut out = HashSet::new();
+    let registry = store.registry();
     for Item {
         key: (t, id),
         resource,
     } in items
     {
         for d in denials.iter().filter(|d| d.covers(t, *resource)) {
+            // The index holds current versions only: an old version
+            // (history, vread) that was the denying patient's is hidden by
+            // its own content.
+            if let Some(body) = resource {
+                let own = (t == "Patient" && *id == d.patient)
+                    || crate::security::guard::patient_refs(&registry, t, body)
+                        .iter()
+                        .any(|(_, p)| *p == d.patient);
+                if own {
+                    out.insert((t.clone(), id.clone()));
+                }
+            }
             wanted
                 .entry((d.patient.clone(), t.clone()))
                 .or_default()
                 .push(id.clone());
         }
     }
-    let mut out = HashSet::new();
     for ((patient, t), mut ids) in wanted {
         let Some(compartment) = compartment_filter(&t, &patient) else {
             continue;
