@@ -94,6 +94,21 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// The trusted JWKS (both keys) as JSON text.
+pub fn jwks_text() -> String {
+    std::fs::read_to_string(dir().join("jwks.json")).expect("JWKS file")
+}
+
+/// A token signed by the trusted RSA key but naming `kid`, which the JWKS
+/// may not hold.
+pub fn mint_with_kid(kid: &str, scope: &str) -> String {
+    run(Command::new(server_binary())
+        .args(["token", "--kid", kid, "--key"])
+        .arg(dir().join(Key::Rsa.file()))
+        .args(["--iss", ISSUER, "--aud", AUDIENCE])
+        .args(["--scope", scope, "--sub", "tester", "--ttl", "600"]))
+}
+
 /// The `serve` arguments that turn authorization on, trusting the JWKS.
 pub fn auth_args() -> Vec<String> {
     vec![
