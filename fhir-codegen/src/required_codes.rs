@@ -47,24 +47,10 @@ pub fn generate(package_path: &Path) -> Result<BTreeMap<PathBuf, String>, String
             .into_iter()
             .flatten();
         for e in elements {
-            let path = e.get("path").and_then(Value::as_str).unwrap_or("");
-            let types: Vec<&str> = e
-                .get("type")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|t| t.get("code").and_then(Value::as_str))
-                .collect();
-            let binding = e.get("binding");
-            let strength = binding
-                .and_then(|b| b.get("strength"))
-                .and_then(Value::as_str);
-            let vs = binding
-                .and_then(|b| b.get("valueSet"))
-                .and_then(Value::as_str);
-            let (Some((parent, name)), ["code"], Some("required"), Some(vs)) =
-                (path.rsplit_once('.'), types.as_slice(), strength, vs)
-            else {
+            let Some((path, vs)) = required_code_binding(e) else {
+                continue;
+            };
+            let Some((parent, name)) = path.rsplit_once('.') else {
                 continue;
             };
             if name.ends_with("[x]") {
@@ -177,4 +163,22 @@ impl Terms {
         walk(cs.get("concept")?.as_array()?, &mut out);
         Some(out)
     }
+}
+
+/// The path and value set of a snapshot element that is a `code` with a
+/// required binding: what both the write rules' code table and the
+/// search index's code systems are built from.
+pub(crate) fn required_code_binding(element: &Value) -> Option<(&str, &str)> {
+    let types: Vec<&str> = element
+        .get("type")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("code").and_then(Value::as_str))
+        .collect();
+    let binding = element.get("binding")?;
+    let strength = binding.get("strength").and_then(Value::as_str);
+    let value_set = binding.get("valueSet").and_then(Value::as_str)?;
+    let path = element.get("path").and_then(Value::as_str)?;
+    (types == ["code"] && strength == Some("required")).then_some((path, value_set))
 }

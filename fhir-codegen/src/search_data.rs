@@ -220,26 +220,8 @@ pub fn code_systems(structures: &[Value], value_sets: &[Value]) -> Result<String
             .into_iter()
             .flatten()
         {
-            let types: Vec<&str> = element
-                .get("type")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|t| t.get("code").and_then(Value::as_str))
-                .collect();
-            let binding = element.get("binding");
-            let strength = binding
-                .and_then(|b| b.get("strength"))
-                .and_then(Value::as_str);
-            let value_set = binding
-                .and_then(|b| b.get("valueSet"))
-                .and_then(Value::as_str);
-            let (["code"], Some("required"), Some(value_set), Some(path)) = (
-                types.as_slice(),
-                strength,
-                value_set,
-                element.get("path").and_then(Value::as_str),
-            ) else {
+            let Some((path, value_set)) = crate::required_codes::required_code_binding(element)
+            else {
                 continue;
             };
             let url = value_set.split('|').next().unwrap_or(value_set);
