@@ -30,6 +30,7 @@ pub mod consent;
 pub mod examples_pkg;
 pub mod http;
 pub mod memory;
+pub mod nodes;
 pub mod postgres;
 pub mod raw_http;
 pub mod search_params;

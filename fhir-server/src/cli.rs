@@ -23,8 +23,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Apply database migrations and serve the REST API under /fhir.
+    /// Apply database migrations (unless --migrate off) and serve the REST
+    /// API under /fhir.
     Serve(ServeArgs),
+    /// Apply the pending database migrations and exit (for `serve
+    /// --migrate off` deployments: run once before starting the nodes).
+    Migrate(crate::migrate_cmd::MigrateArgs),
     /// Evaluate a FHIRPath expression and print the result as JSON.
     Fhirpath(crate::fhirpath_cmd::FhirpathArgs),
     /// Load Bundles and NDJSON files (plain, .gz, .bz2, or folders of them)
@@ -66,6 +70,19 @@ pub struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, default_value_t = 16)]
     pub pool_size: u32,
+    /// `auto`: apply pending migrations at start, under a database lock
+    /// (nodes started together apply them once); `off`: refuse to start
+    /// while any is pending (run `fhir-server migrate` first).
+    #[arg(long, value_enum, default_value_t = MigrateMode::Auto)]
+    pub migrate: MigrateMode,
+    /// PostgreSQL `statement_timeout` of every connection, in ms (0:
+    /// none); a statement that runs longer answers 503.
+    #[arg(long, default_value_t = crate::store::DEFAULT_STATEMENT_TIMEOUT_MS)]
+    pub statement_timeout_ms: u64,
+    /// PostgreSQL `lock_timeout` of every connection, in ms (0: none); a
+    /// request that waits longer for a row or advisory lock answers 503.
+    #[arg(long, default_value_t = crate::store::DEFAULT_LOCK_TIMEOUT_MS)]
+    pub lock_timeout_ms: u64,
     /// A FHIR package (`.tgz` or folder, npm layout) whose conformance
     /// resources are stored at start; repeatable. Dependencies are taken
     /// from ~/.fhir/packages when there; missing ones are warned about.
@@ -104,6 +121,22 @@ pub struct ServeArgs {
     pub body_timeout_secs: u64,
     #[command(flatten)]
     pub security: SecurityArgs,
+}
+
+/// `serve --migrate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MigrateMode {
+    Auto,
+    Off,
+}
+
+impl From<MigrateMode> for crate::store::Migrate {
+    fn from(m: MigrateMode) -> Self {
+        match m {
+            MigrateMode::Auto => crate::store::Migrate::Auto,
+            MigrateMode::Off => crate::store::Migrate::Off,
+        }
+    }
 }
 
 /// TLS and SMART authorization (see README "Security").
@@ -163,6 +196,7 @@ pub fn run() -> anyhow::Result<()> {
     crate::log_levels::init();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Migrate(args) => crate::migrate_cmd::run(args),
         Command::Fhirpath(args) => crate::fhirpath_cmd::run(args),
         Command::Import(args) => crate::import_cmd::run(args),
         Command::ImportCodes(args) => crate::import_codes_cmd::run(args),
@@ -196,7 +230,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )?),
         _ => None,
     };
-    let store = Store::open(&args.database, args.pool_size)
+    let options = crate::store::DbOptions {
+        pool_size: args.pool_size,
+        migrate: args.migrate.into(),
+        statement_timeout_ms: args.statement_timeout_ms,
+        lock_timeout_ms: args.lock_timeout_ms,
+    };
+    let store = Store::open_with(&args.database, &options)
         .with_context(|| format!("cannot open database {:?}", args.database))?;
     log::info!("database {:?} ready ({:?})", args.database, store.backend());
     store.local_codes().set_mode(args.local_codes);
@@ -213,20 +253,33 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot read the stored SearchParameter resources")?;
     log::info!("search parameters: R4 core plus {stored} stored SearchParameter(s)");
     // Index rows stored by an older version of the server are rebuilt
-    // before the first request (see `store/index_format.rs`).
-    store
-        .reindex_if_stale()
-        .context("cannot bring the search index up to date")?;
-    // Planner statistics follow the data as it grows through the API (see
-    // `Store::analyze`): refreshed now and every 10 minutes, off the
-    // request path.
+    // before the first request (see `store/index_format.rs`), by one node:
+    // the others wait for it under the schema lock, then find the index
+    // current (without the lock they would each rewrite every row, queue
+    // on each other's row locks and end in the lock timeout).
+    {
+        let _held = store
+            .hold(crate::store::ClusterLock::Schema)
+            .context("cannot take the lock for reindexing")?;
+        store
+            .reindex_if_stale()
+            .context("cannot bring the search index up to date")?;
+    }
+    // Planner statistics follow the data as it grows through the API:
+    // checked now and every minute, off the request path; taken only once
+    // the store is large enough and has doubled since, by one node at a
+    // time (`store/statistics.rs`).
     {
         let store = store.clone();
         std::thread::spawn(move || loop {
-            if let Err(e) = store.analyze() {
-                log::warn!("refreshing the planner statistics failed: {e}");
+            match store.refresh_statistics() {
+                Ok(crate::store::Refresh::Analyzed { rows, before }) => log::info!(
+                    "planner statistics refreshed: {rows} versions stored ({before} at the last pass)"
+                ),
+                Ok(_) => {}
+                Err(e) => log::warn!("refreshing the planner statistics failed: {e}"),
             }
-            std::thread::sleep(std::time::Duration::from_secs(600));
+            std::thread::sleep(std::time::Duration::from_secs(60));
         });
     }
     // `--audit`: the sealer chains the records this process (and any

@@ -420,7 +420,7 @@ impl From<StoreError> for Error {
                 message: format!("{what} was deleted (version {version})"),
                 version,
             },
-            StoreError::VersionConflict(m) => Error::Conflict(m),
+            StoreError::VersionConflict(m) | StoreError::Contention(m) => Error::Conflict(m),
             StoreError::PreconditionFailed(m) => Error::PreconditionFailed(m),
             StoreError::Unavailable(m) => Error::Unavailable(m),
             StoreError::BadRequest(m) => Error::invalid(IssueCode::Value, m),

@@ -102,7 +102,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
     }
     bar.finish_and_clear();
-    if let Err(e) = store.analyze() {
+    // Only once the store is large enough, and grown since the last
+    // statistics (`store/statistics.rs`).
+    if let Err(e) = store.refresh_statistics() {
         log::warn!("refreshing the planner statistics failed: {e}");
     }
     let secs = started.elapsed().as_secs_f64();

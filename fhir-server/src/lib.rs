@@ -32,6 +32,7 @@ pub mod interaction;
 pub mod jp_master_cmd;
 pub mod local_codes;
 pub mod log_levels;
+pub mod migrate_cmd;
 pub mod operation;
 pub mod packages;
 pub mod profile_enforcement;

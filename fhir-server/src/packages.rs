@@ -15,7 +15,7 @@ use fhir_model::json::tree::{self, Value};
 use fhir_model::{Resource, ResourceType};
 use profiles::{Package, PackageCache, PackageSet, CONFORMANCE_TYPES};
 
-use crate::store::{Store, StoreError, TxWrite};
+use crate::store::{ClusterLock, Store, StoreError, TxWrite};
 
 /// Loads the packages and stores their conformance resources that the
 /// database does not have yet; returns the loaded set (with the built-in
@@ -29,6 +29,17 @@ use crate::store::{Store, StoreError, TxWrite};
 /// stored as any package is, and replaces the built-in one.
 pub fn install(store: &Store, paths: &[PathBuf]) -> anyhow::Result<PackageSet> {
     let set = load(paths)?;
+    // Nodes started together with the same packages: one stores them, the
+    // others wait and then find them stored (the check below is a read
+    // before the write, so without the lock both would write).
+    let _held = match paths.is_empty() {
+        true => None,
+        false => Some(
+            store
+                .hold(ClusterLock::Schema)
+                .context("cannot take the lock for storing packages")?,
+        ),
+    };
     store_conformance(store, &set)?;
     Ok(set)
 }

@@ -1,7 +1,8 @@
 //! history: `GET [base]/[type]/[id]/_history`, `GET [base]/[type]/_history`
 //! and `GET [base]/_history` (<https://hl7.org/fhir/R4/http.html#history>).
 //!
-//! Answers a `history` Bundle, newest first. Parameters: `_count` (page
+//! Answers a `history` Bundle, newest first (by `lastUpdated`, which is
+//! the database's clock: see `store/write_clock.rs`). Parameters: `_count` (page
 //! size, default 50, at most 1000; `0` returns only `total`), `_since` (an
 //! instant; versions written at or after it), `_at` (a date at any
 //! precision: the versions current at some point of the period it stands
@@ -13,10 +14,12 @@
 //! `self` link lists only the parameters applied. The history of an id
 //! that never existed is 404, like its read.
 //!
-//! Limit: on PostgreSQL a write takes its `seq` when it inserts and becomes
-//! visible when it commits, so a write still in flight while a page is read
-//! can be skipped by the pages after it (a new first page shows it). SQLite
-//! commits in `seq` order, since its writers are serialised.
+//! Polling: a `_since` answer lists only versions stamped before its
+//! Bundle `meta.lastUpdated`, a horizon under which no write still in
+//! flight (on any node) can appear later; a client that sends that value
+//! as its next `_since` misses no write (`store/write_clock.rs`). Without
+//! `_since`, a write still in flight while a page is read can be skipped
+//! by the pages after it (a new first page shows it).
 //!
 //! Entry bodies are spliced into the Bundle as stored, never re-parsed.
 
@@ -246,6 +249,12 @@ pub(crate) fn push_field(out: &mut Vec<u8>, first: &mut bool, key: &str, value: 
 /// Opens a Bundle of `kind` (`history`, `searchset`) written by hand:
 /// `{`, resourceType, a fresh id, meta.lastUpdated and type.
 pub(crate) fn bundle_head(out: &mut Vec<u8>, first: &mut bool, kind: &str) {
+    bundle_head_at(out, first, kind, &now_instant());
+}
+
+/// [`bundle_head`] with a given `meta.lastUpdated` (a `_since` history
+/// page states its safe horizon there).
+fn bundle_head_at(out: &mut Vec<u8>, first: &mut bool, kind: &str, last_updated: &str) {
     out.push(b'{');
     push_field(out, first, "resourceType", b"\"Bundle\"");
     push_field(
@@ -258,7 +267,7 @@ pub(crate) fn bundle_head(out: &mut Vec<u8>, first: &mut bool, kind: &str) {
         out,
         first,
         "meta",
-        &to_json(&json!({"lastUpdated": now_instant()})),
+        &to_json(&json!({ "lastUpdated": last_updated })),
     );
     push_field(out, first, "type", &to_json(&json!(kind)));
 }
@@ -281,7 +290,10 @@ fn bundle(base: &str, self_url: &str, next_url: Option<&str>, page: &HistoryPage
             .sum::<usize>(),
     );
     let mut first = true;
-    bundle_head(&mut out, &mut first, "history");
+    // With `_since`, the horizon before which this answer is complete:
+    // the `_since` of the next poll (`store/write_clock.rs`).
+    let last_updated = page.as_of.clone().unwrap_or_else(now_instant);
+    bundle_head_at(&mut out, &mut first, "history", &last_updated);
     push_field(
         &mut out,
         &mut first,

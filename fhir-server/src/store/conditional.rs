@@ -162,7 +162,7 @@ impl Tx<'_> {
         &mut self,
         q: &super::HistoryQuery,
     ) -> Result<super::HistoryPage, TxError> {
-        Ok(super::history_on(self.conn, q)?)
+        Ok(super::history_on(self.conn, q, true)?)
     }
 
     /// A read or vread seen from this transaction (its own writes
@@ -422,6 +422,7 @@ impl Store {
                 Ok(v) => return Ok(v),
                 Err(TxError::Retry) => {
                     log::debug!("conditional write lost a race (attempt {attempt}); retrying");
+                    super::retry::pause(attempt);
                 }
                 Err(TxError::Store(e)) => return Err(e),
                 Err(TxError::Db(e)) => return Err(e.into()),

@@ -199,10 +199,82 @@ impl HandleError<diesel::r2d2::Error> for WarnOnError {
     }
 }
 
-/// Builds the pool and applies pending migrations. A SQLite database is
-/// encrypted with the key the environment gives ([`encryption`]).
-pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool<Manager>, StoreError> {
-    let max_size = if url.is_memory() { 1 } else { max_size.max(1) };
+/// What a start does with migrations the database has not had yet
+/// (`serve --migrate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migrate {
+    /// Apply them, under the schema lock ([`SCHEMA_LOCK`]), so nodes
+    /// started together on one fresh database apply them once.
+    Auto,
+    /// Apply nothing; refuse to start while any is pending (the operator
+    /// runs `fhir-server migrate` once, before rolling the nodes).
+    Off,
+}
+
+/// How a store connects: pool size, migrations, and the PostgreSQL
+/// timeouts every pooled connection gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbOptions {
+    pub pool_size: u32,
+    pub migrate: Migrate,
+    /// PostgreSQL `statement_timeout` (0: none): a runaway statement ends
+    /// with 503 instead of holding a connection and its locks forever.
+    pub statement_timeout_ms: u64,
+    /// PostgreSQL `lock_timeout` (0: none): a write queued behind a lock
+    /// held by a stuck node ends with 503 instead of queueing every
+    /// request of the cluster behind it.
+    pub lock_timeout_ms: u64,
+}
+
+/// `serve`'s default statement timeout: a statement may run a minute (a
+/// large `$everything` page; a 50 MB transaction's statements are each far
+/// shorter).
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 60_000;
+/// `serve`'s default lock timeout: 10 s, the same as a pool connection wait.
+pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 10_000;
+
+impl DbOptions {
+    /// Migrations `Auto` and the default timeouts.
+    pub fn new(pool_size: u32) -> Self {
+        Self {
+            pool_size,
+            migrate: Migrate::Auto,
+            statement_timeout_ms: DEFAULT_STATEMENT_TIMEOUT_MS,
+            lock_timeout_ms: DEFAULT_LOCK_TIMEOUT_MS,
+        }
+    }
+}
+
+/// The PostgreSQL advisory lock key every node takes around migrations
+/// and package loading (see [`super::cluster_lock`]): "fhirschm" in ASCII.
+pub const SCHEMA_LOCK: i64 = 0x6668_6972_7363_686d;
+
+/// Per-connection settings: SQLite's PRAGMAs ([`SqlitePragmas`]) and
+/// PostgreSQL's timeouts of [`DbOptions`].
+#[derive(Debug, Clone, Copy)]
+struct ConnectionSettings {
+    statement_timeout_ms: u64,
+    lock_timeout_ms: u64,
+}
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettings {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        SqlitePragmas.on_acquire(conn)?;
+        if let DbConnection::Postgresql(c) = conn {
+            c.batch_execute(&format!(
+                "SET statement_timeout = {}; SET lock_timeout = {};",
+                self.statement_timeout_ms, self.lock_timeout_ms
+            ))
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks the key (SQLite) and makes the first connection, outside the
+/// pool, so a wrong URL or a stopped server fails at once with the
+/// driver's message instead of after the pool's timeout.
+fn first_connection(url: &DatabaseUrl) -> Result<(Manager, DbConnection), StoreError> {
     let key = DatabaseKey::from_env()?;
     match &key {
         Some(key) => check_key(url, key)?,
@@ -213,32 +285,114 @@ pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool<Manager>, Stor
         url: url.clone(),
         key,
     };
-    // One direct attempt first, so a wrong URL or a stopped server fails at
-    // once with the driver's message instead of after the pool's timeout.
-    // (For `:memory:` this throwaway connection is a database of its own.)
-    manager
+    let conn = manager
         .connect()
         .map_err(|e| StoreError::Unavailable(format!("cannot connect to the database: {e}")))?;
+    Ok((manager, conn))
+}
+
+/// `fhir-server migrate`: applies the pending migrations under the schema
+/// lock; returns their names.
+pub fn migrate(url: &DatabaseUrl) -> Result<Vec<String>, StoreError> {
+    if url.is_memory() {
+        return Err(StoreError::Config(
+            "an in-memory database lives only as long as its process: nothing to migrate".into(),
+        ));
+    }
+    let (_, mut conn) = first_connection(url)?;
+    prepare_schema(&mut conn, Migrate::Auto)
+}
+
+/// Applies (`Auto`) or checks (`Off`) the migrations on `conn`.
+///
+/// Nodes started together must not both apply them: diesel's bookkeeping
+/// table and each migration's `CREATE` would race (PostgreSQL answers the
+/// loser with a duplicate key in `pg_type`). PostgreSQL: a session
+/// advisory lock on [`SCHEMA_LOCK`] around the run, waited for without a
+/// timeout (this connection is not a pooled one); the next node then
+/// finds nothing pending. SQLite: the run is one `BEGIN IMMEDIATE`
+/// transaction, which holds the file's write lock (other processes wait
+/// in `busy_timeout`).
+fn prepare_schema(conn: &mut DbConnection, mode: Migrate) -> Result<Vec<String>, StoreError> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
+        StoreError::Fault(format!("applying migrations failed: {e}"))
+    };
+    if mode == Migrate::Off {
+        let pending: Vec<String> = match conn {
+            DbConnection::Sqlite(c) => c
+                .pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.name().to_string()).collect()),
+            DbConnection::Postgresql(c) => c
+                .pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.name().to_string()).collect()),
+        }
+        .map_err(failed)?;
+        if pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(StoreError::Config(format!(
+            "the database schema is not up to date: {} migration(s) pending ({}); \
+             run `fhir-server migrate --database URL` once, or start with --migrate auto",
+            pending.len(),
+            pending.join(", ")
+        )));
+    }
+    let applied = match conn {
+        DbConnection::Sqlite(c) => {
+            c.batch_execute("PRAGMA busy_timeout = 60000;")
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            c.immediate_transaction(|c| {
+                c.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())
+            })
+        }
+        DbConnection::Postgresql(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({SCHEMA_LOCK})"))
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let applied = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>());
+            let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({SCHEMA_LOCK})"));
+            applied
+        }
+    }
+    .map_err(failed)?;
+    if !applied.is_empty() {
+        log::info!("applied {} database migration(s)", applied.len());
+    }
+    Ok(applied)
+}
+
+/// Builds the pool, after applying (or checking, `--migrate off`) the
+/// migrations. A SQLite database is encrypted with the key the environment
+/// gives ([`encryption`]).
+pub fn open_pool(url: &DatabaseUrl, opts: &DbOptions) -> Result<Pool<Manager>, StoreError> {
+    let max_size = if url.is_memory() {
+        1
+    } else {
+        opts.pool_size.max(1)
+    };
+    let (manager, mut first) = first_connection(url)?;
+    // `:memory:` is a database per connection: migrate the pool's own.
+    if !url.is_memory() {
+        prepare_schema(&mut first, opts.migrate)?;
+    }
+    drop(first);
     let pool = Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(10))
-        .connection_customizer(Box::new(SqlitePragmas))
+        .connection_customizer(Box::new(ConnectionSettings {
+            statement_timeout_ms: opts.statement_timeout_ms,
+            lock_timeout_ms: opts.lock_timeout_ms,
+        }))
         .error_handler(Box::new(WarnOnError))
         .build(manager)
         .map_err(|e| StoreError::Unavailable(format!("cannot connect to the database: {e}")))?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| StoreError::Unavailable(format!("cannot connect to the database: {e}")))?;
-    let applied = match &mut *conn {
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-        DbConnection::Postgresql(c) => c
-            .run_pending_migrations(POSTGRES_MIGRATIONS)
-            .map(|v| v.len()),
+    if url.is_memory() {
+        let mut conn = pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(format!("cannot connect to the database: {e}")))?;
+        prepare_schema(&mut conn, opts.migrate)?;
     }
-    .map_err(|e| StoreError::Fault(format!("applying migrations failed: {e}")))?;
-    if applied > 0 {
-        log::info!("applied {applied} database migration(s)");
-    }
-    drop(conn);
     Ok(pool)
 }

@@ -23,6 +23,7 @@
 //! `actix_web::web::block`.
 
 mod audit;
+mod cluster_lock;
 mod conditional;
 mod connection;
 pub mod encryption;
@@ -32,8 +33,11 @@ mod local_codes;
 mod model;
 mod precondition;
 mod queries;
+mod retry;
 mod schema;
 mod search;
+mod statistics;
+mod write_clock;
 
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -44,9 +48,12 @@ use fhir_model::primitives::{Id, Instant};
 use fhir_model::{Resource, ResourceType};
 
 pub use audit::PendingRecord;
+pub use cluster_lock::{ClusterLock, Held};
 pub use conditional::{CondOutcome, Conditional, Criteria};
 pub(crate) use conditional::{Plan, Tx};
-pub use connection::{Backend, DatabaseUrl};
+pub use connection::{
+    Backend, DatabaseUrl, DbOptions, Migrate, DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS,
+};
 use connection::{DbConnection, Manager};
 pub use index_format::INDEX_FORMAT;
 pub use local_codes::UnmappedCode;
@@ -54,6 +61,7 @@ use model::{NewVersion, VersionRow};
 pub use precondition::{NoneMatch, Preconditions};
 use queries::HistoryFilter;
 pub use search::{Found, SearchPage, MAX_INCLUDED};
+pub use statistics::Refresh;
 
 use crate::search::param::ParamRegistry;
 
@@ -78,6 +86,11 @@ pub enum StoreError {
     /// hit an id that is taken.
     #[error("version conflict: {0}")]
     VersionConflict(String),
+    /// The database aborted the unit of work for a deadlock or a
+    /// serialization failure with another transaction (see
+    /// `store/retry.rs`); rerun it, and after the last run answer 409.
+    #[error("conflict with a concurrent transaction: {0}")]
+    Contention(String),
     /// The write named a version (`If-Match`) that is not the current one.
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),
@@ -127,7 +140,11 @@ impl From<DieselError> for StoreError {
             {
                 StoreError::Unavailable(info.message().to_owned())
             }
-            other => StoreError::Fault(other.to_string()),
+            ref other => match retry::classify(other) {
+                Some(retry::Transient::Contention) => StoreError::Contention(other.to_string()),
+                Some(retry::Transient::Timeout) => StoreError::Unavailable(other.to_string()),
+                None => StoreError::Fault(other.to_string()),
+            },
         }
     }
 }
@@ -204,6 +221,9 @@ pub struct HistoryPage {
     pub total: i64,
     /// The cursor for the next page, when there is one.
     pub next_before: Option<i64>,
+    /// With `since`: the safe horizon the page stops before (see
+    /// `store/write_clock.rs`); what the next poll sends as `_since`.
+    pub as_of: Option<String>,
 }
 
 /// What a write does to a resource.
@@ -236,7 +256,10 @@ pub(crate) enum TxError {
 
 impl From<StoreError> for TxError {
     fn from(e: StoreError) -> Self {
-        TxError::Store(e)
+        match e {
+            StoreError::Contention(_) => TxError::Retry,
+            e => TxError::Store(e),
+        }
     }
 }
 
@@ -245,6 +268,9 @@ impl From<DieselError> for TxError {
         match e {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
             | DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                TxError::Retry
+            }
+            other if retry::classify(&other) == Some(retry::Transient::Contention) => {
                 TxError::Retry
             }
             other => TxError::Db(other),
@@ -264,6 +290,9 @@ pub struct Store {
     registry: Arc<RwLock<ParamRegistry>>,
     /// Local code mappings applied to writes (`serve --local-codes`).
     local_codes: Arc<crate::local_codes::LocalCodes>,
+    /// The SQLite file (none for `:memory:` and PostgreSQL), beside which
+    /// [`cluster_lock`] keeps its lock files.
+    sqlite_path: Option<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -288,8 +317,16 @@ impl Store {
     /// Connects (see [`DatabaseUrl::parse`] for the URL forms), applies the
     /// embedded migrations and returns the store.
     pub fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        Self::open_with(url, &DbOptions::new(pool_size))
+    }
+
+    /// [`Store::open`] with `serve`'s choices: migrations applied or only
+    /// checked, the PostgreSQL timeouts.
+    pub fn open_with(url: &str, opts: &DbOptions) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
-        let pool = connection::open_pool(&url, pool_size)?;
+        let pool = connection::open_pool(&url, opts)?;
+        let sqlite_path =
+            (url.backend == Backend::Sqlite && !url.is_memory()).then(|| url.target.clone());
         let write_lock = (url.backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Self {
             pool,
@@ -297,7 +334,14 @@ impl Store {
             write_lock,
             registry: Arc::new(RwLock::new(crate::search::registry::core())),
             local_codes: Default::default(),
+            sqlite_path,
         })
+    }
+
+    /// `fhir-server migrate`: applies the pending migrations (under the
+    /// lock every starting node takes) and returns their names.
+    pub fn migrate(url: &str) -> Result<Vec<String>, StoreError> {
+        connection::migrate(&DatabaseUrl::parse(url)?)
     }
 
     /// The local code mappings writes apply ([`crate::local_codes`]).
@@ -507,7 +551,7 @@ impl Store {
     /// `total` and the page agree.
     pub fn history(&self, q: &HistoryQuery) -> Result<HistoryPage, StoreError> {
         let mut conn = self.conn()?;
-        history_on(&mut conn, q)
+        history_on(&mut conn, q, false)
     }
 
     /// Runs several writes in ONE database transaction: all are stored or
@@ -549,6 +593,7 @@ impl Store {
                 Ok(w) => return Ok(w),
                 Err(TxError::Retry) => {
                     log::debug!("transaction lost a race (attempt {attempt}); retrying");
+                    retry::pause(attempt);
                 }
                 Err(TxError::Store(e)) => return Err((failed_at, e)),
                 Err(TxError::Db(e)) => return Err((failed_at, e.into())),
@@ -580,6 +625,7 @@ impl Store {
                         "write to {}/{id} lost a race (attempt {attempt}); retrying",
                         rt.as_str()
                     );
+                    retry::pause(attempt);
                 }
                 Err(TxError::Store(e)) => return Err(e),
                 Err(TxError::Db(e)) => return Err(e.into()),
@@ -593,8 +639,18 @@ impl Store {
 }
 
 /// One page of history read on `conn` (a transaction's own connection
-/// sees its writes).
-fn history_on(conn: &mut DbConnection, q: &HistoryQuery) -> Result<HistoryPage, StoreError> {
+/// sees its writes; `in_write` says `conn` is in one).
+fn history_on(
+    conn: &mut DbConnection,
+    q: &HistoryQuery,
+    in_write: bool,
+) -> Result<HistoryPage, StoreError> {
+    // Before the page's own transaction: PostgreSQL reads
+    // `pg_stat_activity` once per transaction.
+    let horizon = match &q.since {
+        Some(_) => Some(write_clock::horizon(conn, in_write)?),
+        None => None,
+    };
     let (rtype, rid) = match &q.scope {
         HistoryScope::System => (None, None),
         HistoryScope::Type(rt) => (Some(rt.as_str()), None),
@@ -604,6 +660,7 @@ fn history_on(conn: &mut DbConnection, q: &HistoryQuery) -> Result<HistoryPage, 
         resource_type: rtype,
         resource_id: rid,
         since: q.since.as_deref(),
+        until: horizon.as_deref(),
         at: q.at.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
     };
     let count = q.count.max(0);
@@ -625,6 +682,14 @@ fn history_on(conn: &mut DbConnection, q: &HistoryQuery) -> Result<HistoryPage, 
         entries: rows.into_iter().map(Into::into).collect(),
         total,
         next_before,
+        // A transaction that began before the last poll but took its
+        // transaction id after it can pull the horizon below that poll's
+        // `_since`; it still stamps after it, so the poll's own `_since`
+        // stays the next one (the answer's marker never goes back).
+        as_of: horizon.map(|h| match &q.since {
+            Some(since) if *since > h => since.clone(),
+            _ => h,
+        }),
     })
 }
 
@@ -813,7 +878,9 @@ fn store_version(
         (Change::Update(_, None), _) => ("PUT", false),
     };
     let version = current.as_ref().map_or(1, |c| c.version + 1);
-    let last_updated = now_instant();
+    // The database's clock, read inside this transaction (see
+    // `write_clock.rs`: why history order and `_since` depend on it).
+    let last_updated = write_clock::now(conn)?;
     // Local codes: enriched in the body (enrich mode) and the unmapped
     // ones recorded for the report, in this transaction.
     let mut unmapped = Vec::new();

@@ -155,6 +155,9 @@ pub struct HistoryFilter<'a> {
     /// Only versions with `last_updated >= since` (same fixed-width UTC
     /// format as stored, so text order is time order).
     pub since: Option<&'a str>,
+    /// Only versions with `last_updated < until`: the safe horizon of a
+    /// `_since` read (`store/write_clock.rs`).
+    pub until: Option<&'a str>,
     /// `_at`: only versions current at some point of this inclusive
     /// period (same format): written at or before its end and not
     /// replaced by a later version at or before its start.
@@ -171,6 +174,9 @@ fn filtered<'a>(f: HistoryFilter<'a>) -> resource_versions::BoxedQuery<'a, Db> {
     }
     if let Some(s) = f.since {
         q = q.filter(resource_versions::last_updated.ge(s));
+    }
+    if let Some(u) = f.until {
+        q = q.filter(resource_versions::last_updated.lt(u));
     }
     if let Some((start, end)) = f.at {
         q = q.filter(resource_versions::last_updated.le(end)).filter(
@@ -192,7 +198,10 @@ pub fn history_count(conn: &mut DbConnection, f: HistoryFilter<'_>) -> QueryResu
     filtered(f).count().get_result(conn)
 }
 
-/// Newest first, only `seq < before` when given, at most `limit` rows.
+/// Newest first by `lastUpdated`, ties by write position (so history order
+/// is `lastUpdated` order even when concurrent writers inserted out of
+/// stamp order: `store/write_clock.rs`); only versions after the cursor
+/// row `before` in that order when given; at most `limit` rows.
 pub fn history_page(
     conn: &mut DbConnection,
     f: HistoryFilter<'_>,
@@ -201,10 +210,20 @@ pub fn history_page(
 ) -> QueryResult<Vec<VersionRow>> {
     let mut q = filtered(f);
     if let Some(b) = before {
-        q = q.filter(resource_versions::seq.lt(b));
+        q = q.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "(resource_versions.last_updated, resource_versions.seq) < \
+                 (SELECT c.last_updated, c.seq FROM resource_versions c WHERE c.seq = ",
+            )
+            .bind::<diesel::sql_types::BigInt, _>(b)
+            .sql(")"),
+        );
     }
-    q.order(resource_versions::seq.desc())
-        .limit(limit)
-        .select(VERSION_COLUMNS)
-        .load(conn)
+    q.order((
+        resource_versions::last_updated.desc(),
+        resource_versions::seq.desc(),
+    ))
+    .limit(limit)
+    .select(VERSION_COLUMNS)
+    .load(conn)
 }

@@ -1,0 +1,2 @@
+DROP INDEX resource_versions_type_updated;
+DROP INDEX resource_versions_updated;

@@ -1,0 +1,31 @@
+//! `fhir-server migrate --database URL`: applies the pending migrations
+//! and exits, for deployments that start their nodes with `serve --migrate
+//! off` (a schema change is then a step of its own, run once, rather than
+//! something the first node to start does). It takes the same database
+//! lock as `serve --migrate auto`, so it is safe beside starting nodes too.
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The database (same forms as `serve --database`).
+    #[arg(long, default_value = "sqlite:fhir.db")]
+    pub database: String,
+}
+
+pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
+    let applied = Store::migrate(&args.database)
+        .with_context(|| format!("cannot migrate database {:?}", args.database))?;
+    if applied.is_empty() {
+        println!("the database schema is up to date: no migration pending");
+    } else {
+        println!("applied {} migration(s):", applied.len());
+        for name in &applied {
+            println!("  {name}");
+        }
+    }
+    Ok(())
+}
