@@ -235,3 +235,14 @@ pub fn location(resp: &Response) -> Location {
         _ => panic!("Location {loc:?} is not [base]/{{type}}/{{id}}/_history/{{vid}}"),
     }
 }
+
+/// The `next` link of a Bundle, when it has one.
+pub fn next_link(bundle: &Value) -> Option<String> {
+    bundle["link"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["relation"] == "next")
+        .and_then(|l| l["url"].as_str())
+        .map(str::to_owned)
+}

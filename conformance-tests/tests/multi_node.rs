@@ -174,14 +174,7 @@ fn poll(c: &Client, since: &str) -> (Vec<(String, String)>, String) {
                     .to_owned(),
             ));
         }
-        let next = b["link"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|l| l["relation"] == "next")
-            .and_then(|l| l["url"].as_str())
-            .map(str::to_owned);
-        match next {
+        match conformance_tests::next_link(&b) {
             Some(n) => url = n[c.base().len()..].to_owned(),
             None => break,
         }

@@ -92,33 +92,34 @@ fn due(rows: i64, analyzed: i64) -> bool {
     rows >= MIN_ROWS && rows >= analyzed.saturating_mul(2)
 }
 
+/// The versions stored and at the last pass when a pass is due, else
+/// what to report.
+fn check(conn: &mut DbConnection) -> Result<Result<(i64, i64), Refresh>, StoreError> {
+    let (rows, before) = (rows(conn)?, analyzed(conn)?);
+    Ok(match due(rows, before) {
+        true => Ok((rows, before)),
+        false => Err(Refresh::Current {
+            rows,
+            analyzed: before,
+        }),
+    })
+}
+
 impl Store {
     /// Runs `ANALYZE` when the store has grown enough (see the module doc)
     /// and no other node is doing it.
     pub fn refresh_statistics(&self) -> Result<Refresh, StoreError> {
-        {
-            let mut conn = self.conn()?;
-            let (rows, before) = (rows(&mut conn)?, analyzed(&mut conn)?);
-            if !due(rows, before) {
-                return Ok(Refresh::Current {
-                    rows,
-                    analyzed: before,
-                });
-            }
+        if let Err(current) = check(&mut *self.conn()?)? {
+            return Ok(current);
         }
         let Some(_held) = self.try_hold(ClusterLock::Statistics)? else {
             return Ok(Refresh::Busy);
         };
         // Another node may have finished a pass just before we got the lock.
-        let mut conn = self.conn()?;
-        let (rows, before) = (rows(&mut conn)?, analyzed(&mut conn)?);
-        if !due(rows, before) {
-            return Ok(Refresh::Current {
-                rows,
-                analyzed: before,
-            });
-        }
-        drop(conn);
+        let (rows, before) = match check(&mut *self.conn()?)? {
+            Ok(counts) => counts,
+            Err(current) => return Ok(current),
+        };
         self.analyze()?;
         Ok(Refresh::Analyzed { rows, before })
     }
