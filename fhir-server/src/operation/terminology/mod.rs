@@ -49,18 +49,7 @@ pub const OPERATIONS: [&str; 5] = [
     "$translate",
 ];
 
-/// The terminology resources the registry is built from.
-const TYPES: [ResourceType; 3] = [
-    ResourceType::CodeSystem,
-    ResourceType::ValueSet,
-    ResourceType::ConceptMap,
-];
-
-/// What the registry was built from: per type, the number of versions
-/// and the newest version's `seq`. A write of any of the three types
-/// changes one of them (a transaction that commits late still changes the
-/// count).
-pub(crate) type Fingerprint = [(i64, i64); 3];
+use fhir_store::store::TerminologyFingerprint as Fingerprint;
 
 /// The registry of the store's terminology resources, rebuilt lazily.
 #[derive(Default)]
@@ -117,12 +106,8 @@ impl TerminologyService {
     }
 }
 
-pub(crate) fn fingerprint(store: &Store) -> Result<Fingerprint, StoreError> {
-    let mut fp = [(0, 0); 3];
-    for (slot, rt) in fp.iter_mut().zip(TYPES) {
-        *slot = store.version_stamp(rt)?;
-    }
-    Ok(fp)
+fn fingerprint(store: &Store) -> Result<Fingerprint, StoreError> {
+    store.terminology_fingerprint()
 }
 
 /// Indexes one CodeSystem, ValueSet or ConceptMap (JSON) into
@@ -159,7 +144,7 @@ fn build(store: &Store, seeds: &[Vec<u8>]) -> Result<Registry, Error> {
             log::warn!("terminology resource {i} left out: {e}");
         }
     }
-    for rt in TYPES {
+    for rt in fhir_store::store::TERMINOLOGY_TYPES {
         for (id, body) in store.current_bodies(rt.as_str())? {
             if let Err(e) = insert_resource(&mut registry, rt.as_str(), &body) {
                 skipped += 1;
