@@ -317,6 +317,13 @@ fn prepare_schema(conn: &mut DbConnection, mode: Migrate) -> Result<Vec<String>,
     let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
         StoreError::Fault(format!("applying migrations failed: {e}"))
     };
+    // Another process may be switching the file to WAL or migrating it:
+    // wait for it rather than fail (this connection is not a pooled one,
+    // so it has no busy_timeout yet).
+    if let DbConnection::Sqlite(c) = conn {
+        c.batch_execute("PRAGMA busy_timeout = 60000;")
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    }
     if mode == Migrate::Off {
         let pending: Vec<String> = match conn {
             DbConnection::Sqlite(c) => c
@@ -338,14 +345,10 @@ fn prepare_schema(conn: &mut DbConnection, mode: Migrate) -> Result<Vec<String>,
         )));
     }
     let applied = match conn {
-        DbConnection::Sqlite(c) => {
-            c.batch_execute("PRAGMA busy_timeout = 60000;")
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            c.immediate_transaction(|c| {
-                c.run_pending_migrations(SQLITE_MIGRATIONS)
-                    .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())
-            })
-        }
+        DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())
+        }),
         DbConnection::Postgresql(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_lock({SCHEMA_LOCK})"))
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
