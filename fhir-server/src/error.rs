@@ -21,7 +21,7 @@
 //! | `Forbidden`            | 403  | `forbidden`       | the token's SMART scopes do not grant the interaction (`WWW-Authenticate: Bearer error="insufficient_scope"`) |
 //! | `UriTooLong`           | 414  | `too-costly`      | a request target longer than [`crate::request_target::MAX_TARGET_BYTES`] |
 //! | `NotImplemented`       | 501  | `not-supported`   | an operation the specification defines at a level this server does not implement (type-level `$everything`, type/system `$meta`), named in the message |
-//! | `Unavailable`          | 503  | `transient`       | database unreachable or busy; retrying may work |
+//! | `Unavailable`          | 503  | `transient`       | database unreachable or busy, or every pooled connection in use for `--pool-timeout-secs`; `Retry-After` says when to try again |
 //! | `Fault`                | 500  | `exception`       | a bug or broken database; detail logged, not sent |
 //!
 //! Client errors (4xx) are logged at `info`, faults at `error`.
@@ -313,12 +313,21 @@ impl Error {
                     HeaderValue::from_static("Bearer realm=\"fhir\", error=\"insufficient_scope\""),
                 ));
             }
+            // RFC 9110 §10.2.3: a busy pool or a database restart passes
+            // in seconds; clients and load balancers that honour it back
+            // off instead of hammering the node.
+            Error::Unavailable(_) => {
+                builder.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+            }
             _ => {}
         }
         let body = serde_json::to_vec(&operation_outcome(&self.issues())).unwrap_or_default();
         builder.body(body)
     }
 }
+
+/// `Retry-After` of a 503: seconds.
+pub const RETRY_AFTER_SECS: u32 = 2;
 
 /// Builds an OperationOutcome (all issues `severity: error`).
 pub fn operation_outcome(issues: &[Issue]) -> Value {
@@ -514,6 +523,25 @@ mod tests {
             assert_eq!(oo["issue"][0]["code"], code);
             assert_eq!(oo["issue"][0]["severity"], "error");
         }
+    }
+
+    /// Issue #18 item 6: a request that found every pooled connection busy
+    /// (r2d2's timeout, as `Store` reports it) is a transient 503 that says
+    /// when to come back.
+    #[test]
+    fn an_exhausted_pool_is_a_503_with_retry_after() {
+        let e = Error::from(StoreError::Unavailable(
+            "timed out waiting for connection".into(),
+        ));
+        let res = e.response();
+        assert_eq!(res.status(), 503);
+        assert_eq!(
+            res.headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some(RETRY_AFTER_SECS.to_string().as_str())
+        );
+        assert_eq!(e.issues()[0].code, IssueCode::Transient);
     }
 
     #[actix_web::test]

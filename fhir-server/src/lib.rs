@@ -16,15 +16,18 @@
 //! **Invariant:** this is the only crate that knows actix-web and diesel; no
 //! crate depends on it.
 
+pub mod access_log;
 pub mod app;
 pub mod audit;
 pub mod binary_raw;
 pub mod cli;
 pub mod content_coding;
+pub mod database_args;
 pub mod error;
 pub mod fhirpath_cmd;
 pub mod format;
 pub mod forwarded;
+pub mod health;
 pub mod http_headers;
 pub mod import_cmd;
 pub mod import_codes_cmd;
@@ -32,10 +35,12 @@ pub mod interaction;
 pub mod jp_master_cmd;
 pub mod local_codes;
 pub mod log_levels;
+pub mod node_id;
 pub mod operation;
 pub mod packages;
 pub mod profile_enforcement;
 pub mod reference_fetch;
+pub mod request_id;
 pub mod request_target;
 pub mod route;
 pub mod search;

@@ -70,7 +70,8 @@ impl DatabaseUrl {
             });
         }
         Err(StoreError::Config(format!(
-            "database URL {url:?} is neither sqlite:PATH nor postgres://…"
+            "database URL {:?} is neither sqlite:PATH nor postgres://…",
+            masked(url)
         )))
     }
 
@@ -78,6 +79,70 @@ impl DatabaseUrl {
     /// must hold exactly one connection.
     pub fn is_memory(&self) -> bool {
         self.backend == Backend::Sqlite && self.target == ":memory:"
+    }
+}
+
+/// `url` with its password (the user-info's, and a `password=` query
+/// parameter's) replaced by `***`: what logs, errors and `ps`-visible
+/// messages may show of a database URL.
+pub fn masked(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match head.split_once("://") {
+        Some((scheme, rest)) => {
+            // The authority ends at the first `/`; its user-info at the last `@`.
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                    let hidden = if userinfo.contains(':') { ":***" } else { "" };
+                    format!("{scheme}://{user}{hidden}@{host}{path}")
+                }
+                None => head.to_owned(),
+            }
+        }
+        None => head.to_owned(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+/// How the pool of `serve` is sized (`--pool-max`, `--pool-min-idle`,
+/// `--pool-timeout-secs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// The most connections this process opens.
+    pub max_size: u32,
+    /// Idle connections kept open; the pool grows from here to `max_size`
+    /// only under load. `None` keeps `max_size` open from the start, which
+    /// N nodes multiply against PostgreSQL's `max_connections`.
+    pub min_idle: Option<u32>,
+    /// How long a request waits for a free connection before it is
+    /// answered 503 with `Retry-After`.
+    pub timeout: Duration,
+}
+
+impl PoolConfig {
+    /// `max_size` connections, all opened at start, 10 s wait: the tools
+    /// (`import`, `audit verify`) and the tests.
+    pub fn fixed(max_size: u32) -> Self {
+        PoolConfig {
+            max_size,
+            min_idle: None,
+            timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -201,8 +266,13 @@ impl HandleError<diesel::r2d2::Error> for WarnOnError {
 
 /// Builds the pool and applies pending migrations. A SQLite database is
 /// encrypted with the key the environment gives ([`encryption`]).
-pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool<Manager>, StoreError> {
-    let max_size = if url.is_memory() { 1 } else { max_size.max(1) };
+pub fn open_pool(url: &DatabaseUrl, config: &PoolConfig) -> Result<Pool<Manager>, StoreError> {
+    let max_size = if url.is_memory() {
+        1
+    } else {
+        config.max_size.max(1)
+    };
+    let min_idle = config.min_idle.map(|n| n.min(max_size));
     let key = DatabaseKey::from_env()?;
     match &key {
         Some(key) => check_key(url, key)?,
@@ -221,7 +291,8 @@ pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool<Manager>, Stor
         .map_err(|e| StoreError::Unavailable(format!("cannot connect to the database: {e}")))?;
     let pool = Pool::builder()
         .max_size(max_size)
-        .connection_timeout(Duration::from_secs(10))
+        .min_idle(min_idle)
+        .connection_timeout(config.timeout)
         .connection_customizer(Box::new(SqlitePragmas))
         .error_handler(Box::new(WarnOnError))
         .build(manager)
@@ -241,4 +312,38 @@ pub fn open_pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool<Manager>, Stor
     }
     drop(conn);
     Ok(pool)
+}
+
+/// Whether migrations embedded in this binary are not yet applied to the
+/// database `conn` is on (`/readyz`: a node must not serve a schema it
+/// does not know).
+pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, StoreError> {
+    match conn {
+        DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+        DbConnection::Postgresql(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+    }
+    .map_err(|e| StoreError::Fault(format!("reading the applied migrations failed: {e}")))
+}
+
+#[cfg(test)]
+mod masked_tests {
+    use super::masked;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            masked("postgres://fhir:s3cret@db:5432/fhir"),
+            "postgres://fhir:***@db:5432/fhir"
+        );
+        assert_eq!(
+            masked("postgres://fhir:p@ss@db/fhir?sslmode=require"),
+            "postgres://fhir:***@db/fhir?sslmode=require"
+        );
+        assert_eq!(
+            masked("postgresql://db/fhir?user=a&password=s3cret"),
+            "postgresql://db/fhir?user=a&password=***"
+        );
+        assert_eq!(masked("postgres://fhir@db/fhir"), "postgres://fhir@db/fhir");
+        assert_eq!(masked("sqlite:fhir.db"), "sqlite:fhir.db");
+    }
 }

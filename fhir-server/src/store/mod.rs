@@ -46,7 +46,7 @@ use fhir_model::{Resource, ResourceType};
 pub use audit::PendingRecord;
 pub use conditional::{CondOutcome, Conditional, Criteria};
 pub(crate) use conditional::{Plan, Tx};
-pub use connection::{Backend, DatabaseUrl};
+pub use connection::{masked, Backend, DatabaseUrl, PoolConfig};
 use connection::{DbConnection, Manager};
 pub use index_format::INDEX_FORMAT;
 pub use local_codes::UnmappedCode;
@@ -288,8 +288,13 @@ impl Store {
     /// Connects (see [`DatabaseUrl::parse`] for the URL forms), applies the
     /// embedded migrations and returns the store.
     pub fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        Self::open_with(url, &connection::PoolConfig::fixed(pool_size))
+    }
+
+    /// [`Store::open`] with the pool sized by `pool` (`serve`).
+    pub fn open_with(url: &str, pool: &connection::PoolConfig) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
-        let pool = connection::open_pool(&url, pool_size)?;
+        let pool = connection::open_pool(&url, pool)?;
         let write_lock = (url.backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Self {
             pool,
@@ -337,6 +342,23 @@ impl Store {
             DbConnection::Postgresql(c) => c.batch_execute("ANALYZE"),
         }
         .map_err(Into::into)
+    }
+
+    /// `/readyz`: a connection within `timeout` that answers, and no
+    /// migration of this binary left to apply.
+    pub fn check_ready(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
+        let mut conn = self
+            .pool
+            .get_timeout(timeout)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        diesel::r2d2::R2D2Connection::ping(&mut *conn)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        if connection::has_pending_migrations(&mut conn)? {
+            return Err(StoreError::Unavailable(
+                "database migrations of this version are not applied yet".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
