@@ -334,7 +334,7 @@ backend_tests! {
         let id = generated.header("x-request-id").expect("a generated id").to_owned();
         assert_eq!(id.len(), 36, "{id}");
         assert_ne!(c.get("/metadata").header("x-request-id"), Some(id.as_str()));
-        for bad in ["has space", "quote\"d", &"x".repeat(65), "semi;colon", "é"] {
+        for bad in ["has space", "quote\"d", &"x".repeat(65), "semi;colon", "a/b", "<script>"] {
             let r = with(bad);
             let got = r.header("x-request-id").expect("an id");
             assert_ne!(got, bad);

@@ -39,7 +39,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply database migrations and serve the REST API under /fhir.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Evaluate a FHIRPath expression and print the result as JSON.
     Fhirpath(crate::fhirpath_cmd::FhirpathArgs),
     /// Load Bundles and NDJSON files (plain, .gz, .bz2, or folders of them)
@@ -209,7 +209,7 @@ pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     crate::log_levels::init(cli.log_format);
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Fhirpath(args) => crate::fhirpath_cmd::run(args),
         Command::Import(args) => crate::import_cmd::run(args),
         Command::ImportCodes(args) => crate::import_codes_cmd::run(args),
