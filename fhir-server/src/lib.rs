@@ -42,3 +42,4 @@ pub mod search;
 pub mod security;
 pub mod store;
 pub mod validate_cmd;
+pub mod wire;
