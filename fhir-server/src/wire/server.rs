@@ -10,11 +10,12 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::time::Duration;
 
-use actix_http::body::MessageBody;
+use actix_http::body::{BoxBody, MessageBody};
 use actix_http::error::DispatchError;
 use actix_http::{Extensions, HttpServiceBuilder, KeepAlive, Protocol, Request, Response};
 use actix_rt::net::TcpStream;
 use actix_server::GracefulShutdownSignal;
+use actix_service::boxed::{self, BoxServiceFactory};
 use actix_service::ServiceFactoryExt as _;
 use actix_service::{fn_service, map_config, IntoServiceFactory, Service, ServiceFactory};
 use actix_tls::accept::openssl::reexports::{AlpnError, SslAcceptor, SslAcceptorBuilder};
@@ -53,8 +54,27 @@ where
     S::Response: Into<Response<B>> + 'static,
     <S::Service as Service<Request>>::Future: 'static,
     S::Service: 'static,
+    S::Future: 'static,
     B: MessageBody + 'static,
 {
+    // Each worker's app, boxed: one type for both kinds of listener.
+    let make_app = move |addr: SocketAddr, secure: bool| -> BoxedApp {
+        let host = addr.to_string();
+        let app = factory()
+            .into_factory()
+            .map_err(|err| Response::from(err.into().error_response()))
+            .map(|res| {
+                let res: Response<B> = res.into();
+                res.map_into_boxed_body()
+            })
+            .map_init_err(|e| log::error!("cannot start the app of a worker: {e:?}"));
+        // `AppConfig` has no public constructor; this is the one
+        // actix-test (actix's own crate) uses. It carries whether the
+        // connection is TLS, which `forwarded.rs` reads for the scheme.
+        boxed::factory(map_config(app, move |()| {
+            AppConfig::__priv_test_new(secure, host.clone(), addr)
+        }))
+    };
     let acceptor = tls.map(with_alpn).transpose()?;
     let mut builder = actix_server::Server::build().shutdown_timeout(30);
     // Tells idle keep-alive connections to close when the server stops,
@@ -66,7 +86,7 @@ where
         let addr = listener.local_addr()?;
         addrs.push(addr);
         let name = format!("fhir-server-{addr}");
-        let factory = factory.clone();
+        let make_app = make_app.clone();
         let shutdown = shutdown.clone();
         builder = match acceptor.clone() {
             None => builder.listen(name, listener, move || {
@@ -76,7 +96,7 @@ where
                     let io = WireIo::http1(io, config.clone());
                     async move { Ok::<_, DispatchError>((io, Protocol::Http1, peer)) }
                 })
-                .and_then(http_service(&factory, addr, false, &shutdown))
+                .and_then(http_service(make_app(addr, false), addr, &shutdown))
             })?,
             Some(acceptor) => builder.listen(name, listener, move || {
                 let config = codec_config();
@@ -92,7 +112,8 @@ where
                         }
                     })
                     .and_then(
-                        http_service(&factory, addr, true, &shutdown).map_err(TlsError::Service),
+                        http_service(make_app(addr, true), addr, &shutdown)
+                            .map_err(TlsError::Service),
                     )
             })?,
         };
@@ -116,12 +137,14 @@ fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(1024)?.into_std()
 }
 
+/// A worker's app as actix-http serves it.
+type BoxedApp = BoxServiceFactory<(), Request, Response<BoxBody>, Response<BoxBody>, ()>;
+
 /// actix-http over one worker's app, with `HttpServer`'s timeouts, and
 /// the connection's refusal handle in every request's connection data.
-fn http_service<T, F, I, S, B>(
-    factory: &F,
+fn http_service<T>(
+    app: BoxedApp,
     addr: SocketAddr,
-    secure: bool,
     shutdown: &GracefulShutdownSignal,
 ) -> impl ServiceFactory<
     (WireIo<T>, Protocol, Option<SocketAddr>),
@@ -132,20 +155,7 @@ fn http_service<T, F, I, S, B>(
 >
 where
     T: actix_codec::AsyncRead + actix_codec::AsyncWrite + Unpin + 'static,
-    F: Fn() -> I,
-    I: IntoServiceFactory<S, Request>,
-    S: ServiceFactory<Request, Config = AppConfig> + 'static,
-    S::Error: Into<actix_web::Error> + 'static,
-    S::InitError: fmt::Debug,
-    S::Response: Into<Response<B>> + 'static,
-    <S::Service as Service<Request>>::Future: 'static,
-    S::Service: 'static,
-    B: MessageBody + 'static,
 {
-    let app = factory()
-        .into_factory()
-        .map_err(|err| err.into().error_response());
-    let host = addr.to_string();
     let shutdown = shutdown.clone();
     HttpServiceBuilder::<WireIo<T>, _>::default()
         .graceful_shutdown_signal(move || {
@@ -159,12 +169,7 @@ where
         .on_connect_ext(|io: &WireIo<T>, ext: &mut Extensions| {
             ext.insert(io.refusal());
         })
-        // `AppConfig` has no public constructor; this is the one
-        // actix-test (actix's own crate) uses. It carries whether the
-        // connection is TLS, which `forwarded.rs` reads for the scheme.
-        .finish(map_config(app, move |()| {
-            AppConfig::__priv_test_new(secure, host.clone(), addr)
-        }))
+        .finish(app)
 }
 
 /// ALPN as `HttpServer::bind_openssl` sets it: HTTP/2 when the client
