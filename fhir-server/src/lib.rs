@@ -46,6 +46,7 @@ pub mod request_target;
 pub mod route;
 pub mod security;
 pub mod validate_cmd;
+pub mod wire;
 
 /// Storage and search live in `fhir-store`; the server reaches them under
 /// their old names so its modules read `crate::store`/`crate::search`.
