@@ -52,6 +52,23 @@ impl Backend {
     }
 }
 
+/// How [`TestServer::launch`] starts the server; the default is
+/// [`TestServer::start`]'s.
+#[derive(Default)]
+pub struct Launch<'a> {
+    /// Extra `serve` arguments.
+    pub args: &'a [&'a str],
+    /// Environment variables for the server.
+    pub env: Vec<(&'a str, String)>,
+    /// The listen address and database in `FHIR_LISTEN` and
+    /// `FHIR_DATABASE_URL` rather than flags.
+    pub by_env: bool,
+    /// What the server is told the database is, from its real URL (for
+    /// instance, a relay in front of it); [`TestServer::database_url`]
+    /// stays the real one.
+    pub database_as: Option<&'a dyn Fn(&str) -> String>,
+}
+
 /// A running `fhir-server` with its own port and database.
 pub struct TestServer {
     backend: Backend,
@@ -73,6 +90,18 @@ impl TestServer {
     /// Like [`TestServer::start`], with extra `serve` arguments such as
     /// `["--max-body-bytes", "1024"]`.
     pub fn start_with_args(backend: Backend, extra: &[&str]) -> TestServer {
+        Self::launch(
+            backend,
+            Launch {
+                args: extra,
+                ..Launch::default()
+            },
+        )
+    }
+
+    /// Starts the server as `how` says (see [`Launch`]).
+    pub fn launch(backend: Backend, how: Launch<'_>) -> TestServer {
+        let extra = how.args;
         let bin = server_binary();
         let dir = fresh_temp_dir(backend);
         let (database, pg) = match backend {
@@ -92,10 +121,19 @@ impl TestServer {
         let listen = format!("127.0.0.1:{port}");
         let log = dir.join("server.log");
         let log_file = fs::File::create(&log).expect("create server log");
+        let given = how
+            .database_as
+            .map_or_else(|| database.clone(), |f| f(&database));
         let mut cmd = Command::new(&bin);
-        cmd.arg("serve")
-            .args(["--listen", &listen, "--database", &database])
-            .args(extra)
+        cmd.arg("serve");
+        if how.by_env {
+            cmd.env("FHIR_LISTEN", &listen)
+                .env("FHIR_DATABASE_URL", &given);
+        } else {
+            cmd.args(["--listen", &listen, "--database", &given]);
+        }
+        cmd.args(extra)
+            .envs(how.env.iter().map(|(k, v)| (*k, v.as_str())))
             .env(
                 "RUST_LOG",
                 std::env::var("FHIR_TEST_SERVER_LOG").unwrap_or_else(|_| "info".into()),

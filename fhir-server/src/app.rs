@@ -4,6 +4,7 @@
 //! |--------|---------------------------------------|-------------|
 //! | GET, HEAD | `/fhir/metadata` (`mode=terminology`: TerminologyCapabilities) | [`capabilities`] |
 //! | GET, HEAD | `/.well-known/smart-configuration`, `/fhir/.well-known/smart-configuration` | [`smart_config`] (public; 404 without authorization) |
+//! | GET, HEAD | `/healthz`, `/readyz`                 | [`health`] (public, not audited, plain JSON) |
 //! | GET, HEAD | `/fhir/_history`                   | [`history::system`] |
 //! | POST   | `/fhir`                               | [`bundle`] (batch, transaction) |
 //! | GET, HEAD | `/fhir`                            | [`search::system`] (`_type`) |
@@ -48,6 +49,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App, HttpRequest};
 
 use crate::error::{Error, IssueCode};
+use crate::health;
 use crate::interaction::{
     bundle, capabilities, create, delete, history, patch, read, search, update, vread,
 };
@@ -260,7 +262,7 @@ pub fn build_app_with(
                 }),
         )
         .app_data(web::PayloadConfig::new(limit))
-        .wrap(crate::http_headers::access_log())
+        .wrap(middleware::from_fn(crate::access_log::log))
         .service(
             resource_at(
                 "/.well-known/smart-configuration",
@@ -269,6 +271,16 @@ pub fn build_app_with(
             )
             .route(web::get().to(smart_config::handle))
             .route(web::head().to(smart_config::handle)),
+        )
+        .service(
+            resource_at("/healthz", "/healthz", "GET, HEAD")
+                .route(web::get().to(health::liveness))
+                .route(web::head().to(health::liveness)),
+        )
+        .service(
+            resource_at("/readyz", "/readyz", "GET, HEAD")
+                .route(web::get().to(health::readiness))
+                .route(web::head().to(health::readiness)),
         )
         .service(
             web::scope(crate::route::BASE)

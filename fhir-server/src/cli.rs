@@ -1,12 +1,17 @@
 //! The command line: `fhir-server serve [--listen ADDR] [--database URL]
-//! [--max-body-bytes N] [--pool-size N] [--package PATH]…`, `import`,
+//! [--max-body-bytes N] [--pool-max N] [--package PATH]…`, `import`,
 //! `fhirpath` and `validate`.
+//!
+//! Every flag can also be given in the environment, under the `FHIR_…`
+//! name `--help` shows beside it (issue #18 item 8: containers and
+//! orchestrators configure by environment, and a secret on the command
+//! line shows in `ps`); the command line wins. Repeatable flags take a
+//! comma-separated list there (`FHIR_TRUSTED_PROXY=10.0.0.1,10.0.0.2`).
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{AppState, DEFAULT_MAX_BODY_BYTES};
-use crate::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,13 +24,23 @@ use crate::store::Store;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// `text` (for people) or `json` (one object per line with timestamp,
+    /// level, target, message, request_id and node_id, for collectors).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "FHIR_LOG_FORMAT",
+        default_value_t
+    )]
+    pub log_format: crate::log_levels::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply database migrations (unless --migrate off) and serve the REST
     /// API under /fhir.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the pending database migrations and exit (for `serve
     /// --migrate off` deployments: run once before starting the nodes).
     Migrate(crate::migrate_cmd::MigrateArgs),
@@ -55,69 +70,96 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the log says which).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "FHIR_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// `sqlite:PATH` (created if missing), `sqlite::memory:`, or
-    /// `postgres://user@host:port/db`.
-    #[arg(long, default_value = "sqlite:fhir.db")]
-    pub database: String,
+    #[command(flatten)]
+    pub database: crate::database_args::DatabaseArgs,
+    #[command(flatten)]
+    pub pool: crate::database_args::PoolArgs,
+    /// This process's name among the servers sharing the database, in
+    /// JSON log lines and AuditEvents (`source.observer`); 1 to 64 of
+    /// `[A-Za-z0-9._-]`. Default: HOSTNAME-PID.
+    #[arg(long, env = "FHIR_NODE_ID")]
+    pub node_id: Option<crate::node_id::NodeId>,
     /// Largest request body accepted, in bytes; larger ones answer 413
     /// with an OperationOutcome. The default, 64 MiB, admits a 50 MB
     /// transaction Bundle; a server holds a few times a body's size in
     /// memory while it works on it, so raise it with care.
-    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    #[arg(long, env = "FHIR_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
-    /// Database connections in the pool.
-    #[arg(long, default_value_t = 16)]
-    pub pool_size: u32,
     /// `auto`: apply pending migrations at start, under a database lock
     /// (nodes started together apply them once); `off`: refuse to start
     /// while any is pending (run `fhir-server migrate` first).
-    #[arg(long, value_enum, default_value_t = MigrateMode::Auto)]
+    #[arg(long, env = "FHIR_MIGRATE", value_enum, default_value_t = MigrateMode::Auto)]
     pub migrate: MigrateMode,
     /// PostgreSQL `statement_timeout` of every connection, in ms (0:
     /// none); a statement that runs longer answers 503.
-    #[arg(long, default_value_t = crate::store::DEFAULT_STATEMENT_TIMEOUT_MS)]
+    #[arg(long, env = "FHIR_STATEMENT_TIMEOUT_MS", default_value_t = crate::store::DEFAULT_STATEMENT_TIMEOUT_MS)]
     pub statement_timeout_ms: u64,
     /// PostgreSQL `lock_timeout` of every connection, in ms (0: none); a
     /// request that waits longer for a row or advisory lock answers 503.
-    #[arg(long, default_value_t = crate::store::DEFAULT_LOCK_TIMEOUT_MS)]
+    #[arg(long, env = "FHIR_LOCK_TIMEOUT_MS", default_value_t = crate::store::DEFAULT_LOCK_TIMEOUT_MS)]
     pub lock_timeout_ms: u64,
     /// A FHIR package (`.tgz` or folder, npm layout) whose conformance
     /// resources are stored at start; repeatable. Dependencies are taken
     /// from ~/.fhir/packages when there; missing ones are warned about.
-    #[arg(long = "package", value_name = "PATH")]
+    #[arg(
+        long = "package",
+        value_name = "PATH",
+        env = "FHIR_PACKAGE",
+        value_delimiter = ','
+    )]
     pub packages: Vec<std::path::PathBuf>,
     /// Local codes of imported masters (`import-codes`): `index` adds the
     /// mapped standard codes to the search index only (the stored resource
     /// stays as sent), `enrich` also adds them to the stored resource
     /// (`userSelected=false`, with an extension naming the ConceptMap),
     /// `off` does neither. Unmapped local codes are reported unless `off`.
-    #[arg(long, value_enum, default_value_t = crate::local_codes::Mode::Index)]
+    #[arg(long, value_enum, env = "FHIR_LOCAL_CODES", default_value_t = crate::local_codes::Mode::Index)]
     pub local_codes: crate::local_codes::Mode,
     /// Validation of writes (see README "Validation"): `off` (the model's
     /// structural check only), `warn` (stored; issues returned as
     /// warnings) or `reject` (422). Default `off`, or `reject` when a
     /// --require-profile is given.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, env = "FHIR_PROFILE_ENFORCEMENT")]
     pub profile_enforcement: Option<crate::profile_enforcement::Mode>,
     /// `TYPE=URL`: every write of TYPE must conform to the profile URL
     /// (its package loaded with --package); repeatable.
-    #[arg(long = "require-profile", value_name = "TYPE=URL")]
+    #[arg(
+        long = "require-profile",
+        value_name = "TYPE=URL",
+        env = "FHIR_REQUIRE_PROFILE",
+        value_delimiter = ','
+    )]
     pub require_profiles: Vec<String>,
     /// A reverse proxy (IP address or CIDR block) whose `Forwarded` and
     /// `X-Forwarded-Host`/`-Proto` headers are believed when it is the TCP
     /// peer; repeatable. From any other peer they are ignored, so links
     /// (`Location`, Bundle `fullUrl`) follow the `Host` header.
-    #[arg(long = "trusted-proxy", value_name = "ADDR")]
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "ADDR",
+        env = "FHIR_TRUSTED_PROXY",
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Vec<crate::forwarded::IpBlock>,
     /// A browser origin (`https://app.example`, exact) allowed to call the
     /// API through CORS; repeatable. Without it no CORS header is sent.
-    #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = crate::http_headers::parse_origin)]
+    #[arg(
+        long = "cors-origin",
+        value_name = "ORIGIN",
+        value_parser = crate::http_headers::parse_origin,
+        env = "FHIR_CORS_ORIGIN",
+        value_delimiter = ','
+    )]
     pub cors_origins: Vec<String>,
     /// Seconds a request body may take to arrive; a slower one (a client
     /// sending a few bytes a second) answers 408 with an OperationOutcome.
-    #[arg(long, default_value_t = crate::http_headers::DEFAULT_BODY_TIMEOUT_SECS)]
+    #[arg(
+        long,
+        env = "FHIR_BODY_TIMEOUT_SECS",
+        default_value_t = crate::http_headers::DEFAULT_BODY_TIMEOUT_SECS
+    )]
     pub body_timeout_secs: u64,
     #[command(flatten)]
     pub security: SecurityArgs,
@@ -143,59 +185,64 @@ impl From<MigrateMode> for crate::store::Migrate {
 #[derive(Debug, Args)]
 pub struct SecurityArgs {
     /// PEM certificate chain: serve HTTPS.
-    #[arg(long, requires = "tls_key")]
+    #[arg(long, requires = "tls_key", env = "FHIR_TLS_CERT")]
     pub tls_cert: Option<std::path::PathBuf>,
     /// PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
+    #[arg(long, requires = "tls_cert", env = "FHIR_TLS_KEY")]
     pub tls_key: Option<std::path::PathBuf>,
     /// PEM CA certificates: mutual TLS, clients must present a certificate
     /// signed by one of them.
-    #[arg(long, requires = "tls_cert")]
+    #[arg(long, requires = "tls_cert", env = "FHIR_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<std::path::PathBuf>,
     /// `iss` of accepted bearer JWTs; turns authorization on.
-    #[arg(long, requires_all = ["auth_audience", "auth_jwks"])]
+    #[arg(long, requires_all = ["auth_audience", "auth_jwks"], env = "FHIR_AUTH_ISSUER")]
     pub auth_issuer: Option<String>,
     /// `aud` that accepted tokens must carry (usually this server's base URL).
-    #[arg(long, requires = "auth_issuer")]
+    #[arg(long, requires = "auth_issuer", env = "FHIR_AUTH_AUDIENCE")]
     pub auth_audience: Option<String>,
     /// The issuer's JWKS: a file, or an http(s) URL (cached, refetched for
     /// an unknown `kid`).
-    #[arg(long, value_name = "PATH_OR_URL", requires = "auth_issuer")]
+    #[arg(
+        long,
+        value_name = "PATH_OR_URL",
+        requires = "auth_issuer",
+        env = "FHIR_AUTH_JWKS"
+    )]
     pub auth_jwks: Option<String>,
     /// The authorization endpoint published in the SMART configuration
     /// (default: ISSUER/authorize).
-    #[arg(long, requires = "auth_issuer")]
+    #[arg(long, requires = "auth_issuer", env = "FHIR_AUTH_AUTHORIZE_URL")]
     pub auth_authorize_url: Option<String>,
     /// The token endpoint published in the SMART configuration (default:
     /// ISSUER/token).
-    #[arg(long, requires = "auth_issuer")]
+    #[arg(long, requires = "auth_issuer", env = "FHIR_AUTH_TOKEN_URL")]
     pub auth_token_url: Option<String>,
     /// Serve on a non-loopback address without TLS and authorization.
-    #[arg(long)]
+    #[arg(long, env = "FHIR_INSECURE")]
     pub insecure: bool,
     /// Record every request as an AuditEvent on a keyed hash chain (IHE
     /// BALP; `fhir-server audit verify` checks the chain); AuditEvents
     /// become read-only through the API. Needs --audit-key-file.
-    #[arg(long, requires = "audit_key_file")]
+    #[arg(long, requires = "audit_key_file", env = "FHIR_AUDIT")]
     pub audit: bool,
     /// The HMAC key of the audit chain: a file of at least 16 secret bytes
     /// (e.g. `openssl rand -hex 32`), kept away from the database.
-    #[arg(long, requires = "audit")]
+    #[arg(long, requires = "audit", env = "FHIR_AUDIT_KEY_FILE")]
     pub audit_key_file: Option<std::path::PathBuf>,
     /// Append signed head checkpoints of the audit chain to this file
     /// (every second while records arrive, and at shutdown), so that
     /// `audit verify` detects the removal of the last records. Keep it
     /// where a database administrator cannot edit it.
-    #[arg(long, requires = "audit")]
+    #[arg(long, requires = "audit", env = "FHIR_AUDIT_CHECKPOINT_FILE")]
     pub audit_checkpoint_file: Option<std::path::PathBuf>,
 }
 
 /// Parses the command line, sets up logging and runs the chosen command.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    crate::log_levels::init();
+    crate::log_levels::init(cli.log_format);
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Migrate(args) => crate::migrate_cmd::run(args),
         Command::Fhirpath(args) => crate::fhirpath_cmd::run(args),
         Command::Import(args) => crate::import_cmd::run(args),
@@ -208,6 +255,13 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let node = args
+        .node_id
+        .clone()
+        .unwrap_or_else(crate::node_id::NodeId::default_for_this_process);
+    log::info!("node id {node}");
+    crate::node_id::set(node);
+    let database = args.database.resolve()?;
     let sec = &args.security;
     crate::security::check_listen(
         &args.listen,
@@ -230,15 +284,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )?),
         _ => None,
     };
-    let options = crate::store::DbOptions {
-        pool_size: args.pool_size,
+    let store = database.open_with(&crate::store::DbOptions {
+        pool: args.pool.config(),
         migrate: args.migrate.into(),
         statement_timeout_ms: args.statement_timeout_ms,
         lock_timeout_ms: args.lock_timeout_ms,
-    };
-    let store = Store::open_with(&args.database, &options)
-        .with_context(|| format!("cannot open database {:?}", args.database))?;
-    log::info!("database {:?} ready ({:?})", args.database, store.backend());
+    })?;
     store.local_codes().set_mode(args.local_codes);
     let packages = crate::packages::install(&store, &args.packages)?;
     crate::profile_enforcement::install(crate::profile_enforcement::Enforcement::new(
@@ -319,28 +370,35 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         std::time::Duration::from_secs(args.body_timeout_secs),
     ));
     let served = actix_web::rt::System::new().block_on(async move {
-        // actix-web stops on SIGINT and SIGTERM: it stops accepting, lets
+        // actix-server stops on SIGINT and SIGTERM: it stops accepting, lets
         // in-flight requests (and their storage calls) finish for up to
         // `shutdown_timeout`, then returns; the pool is dropped after that.
-        let server = actix_web::HttpServer::new(move || {
-            crate::app::build_app_with(state.clone(), security.clone())
-                .app_data(trusted.clone())
-                .app_data(cors.clone())
-                .app_data(body_timeout.clone())
-                // Outermost: preflights are answered before authorization.
-                .wrap(crate::http_headers::cors(&cors))
-        })
-        .shutdown_timeout(30);
+        // The connection layer (`wire`) sits between each connection and
+        // actix-http, so requests actix-http would refuse with an empty
+        // 400 get an OperationOutcome; it builds what HttpServer would.
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let server = match tls {
-            Some(acceptor) => server.bind_openssl(&args.listen, acceptor),
-            None => server.bind(&args.listen),
-        }
+        let bound = crate::wire::server::bind(
+            move || {
+                crate::app::build_app_with(state.clone(), security.clone())
+                    .app_data(trusted.clone())
+                    .app_data(cors.clone())
+                    .app_data(body_timeout.clone())
+                    // Outside the app: preflights are answered before
+                    // authorization.
+                    .wrap(crate::http_headers::cors(&cors))
+                    // Outermost: every answer, a preflight's too, carries
+                    // the request id, and every log line of the request
+                    // names it.
+                    .wrap(actix_web::middleware::from_fn(crate::request_id::assign))
+            },
+            &args.listen,
+            tls,
+        )
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-        for addr in server.addrs() {
+        for addr in &bound.addrs {
             log::info!("listening on {scheme}://{addr}/fhir");
         }
-        server.run().await.context("server failed")?;
+        bound.server.await.context("server failed")?;
         log::info!("server stopped");
         Ok(())
     });

@@ -20,8 +20,9 @@
 //! | `Unauthorized`         | 401  | `login` (`expired`) | bearer token missing, malformed, badly signed, expired, or for another issuer/audience (`WWW-Authenticate: Bearer`, RFC 6750 §3) |
 //! | `Forbidden`            | 403  | `forbidden`       | the token's SMART scopes do not grant the interaction (`WWW-Authenticate: Bearer error="insufficient_scope"`) |
 //! | `UriTooLong`           | 414  | `too-costly`      | a request target longer than [`crate::request_target::MAX_TARGET_BYTES`] |
+//! | `HeadTooLarge`         | 431  | `too-costly`      | a request head (request line and header fields) larger than actix-http reads |
 //! | `NotImplemented`       | 501  | `not-supported`   | an operation the specification defines at a level this server does not implement (type-level `$everything`, type/system `$meta`), named in the message |
-//! | `Unavailable`          | 503  | `transient`       | database unreachable or busy; retrying may work |
+//! | `Unavailable`          | 503  | `transient`       | database unreachable or busy, or every pooled connection in use for `--pool-timeout-secs`; `Retry-After` says when to try again |
 //! | `Fault`                | 500  | `exception`       | a bug or broken database; detail logged, not sent |
 //!
 //! Client errors (4xx) are logged at `info`, faults at `error`.
@@ -161,6 +162,11 @@ pub enum Error {
     UriTooLong {
         limit: usize,
     },
+    /// RFC 6585 §5: the header fields are larger than the server reads
+    /// (found by the connection layer, `crate::wire`).
+    HeadTooLarge {
+        limit: usize,
+    },
     /// RFC 9110 §15.6.2: a defined operation this server does not
     /// implement; the message names it, so a client is not told the
     /// operation's name is a bad id or type.
@@ -204,6 +210,7 @@ impl Error {
             Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            Error::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Fault(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -246,6 +253,13 @@ impl Error {
                 format!(
                     "the request target (path and query) is longer than this server's limit \
                      of {limit} bytes; send long searches as POST [type]/_search with a form body"
+                ),
+            ),
+            Error::HeadTooLarge { limit } => one(
+                IssueCode::TooCostly,
+                format!(
+                    "the request line and header fields are larger than this server's limit \
+                     of {limit} bytes"
                 ),
             ),
             Error::PreconditionFailed(m) => one(IssueCode::Conflict, m.clone()),
@@ -313,12 +327,21 @@ impl Error {
                     HeaderValue::from_static("Bearer realm=\"fhir\", error=\"insufficient_scope\""),
                 ));
             }
+            // RFC 9110 §10.2.3: a busy pool or a database restart passes
+            // in seconds; clients and load balancers that honour it back
+            // off instead of hammering the node.
+            Error::Unavailable(_) => {
+                builder.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+            }
             _ => {}
         }
         let body = serde_json::to_vec(&operation_outcome(&self.issues())).unwrap_or_default();
         builder.body(body)
     }
 }
+
+/// `Retry-After` of a 503: seconds.
+pub const RETRY_AFTER_SECS: u32 = 2;
 
 /// Builds an OperationOutcome (all issues `severity: error`).
 pub fn operation_outcome(issues: &[Issue]) -> Value {
@@ -514,6 +537,25 @@ mod tests {
             assert_eq!(oo["issue"][0]["code"], code);
             assert_eq!(oo["issue"][0]["severity"], "error");
         }
+    }
+
+    /// Issue #18 item 6: a request that found every pooled connection busy
+    /// (r2d2's timeout, as `Store` reports it) is a transient 503 that says
+    /// when to come back.
+    #[test]
+    fn an_exhausted_pool_is_a_503_with_retry_after() {
+        let e = Error::from(StoreError::Unavailable(
+            "timed out waiting for connection".into(),
+        ));
+        let res = e.response();
+        assert_eq!(res.status(), 503);
+        assert_eq!(
+            res.headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some(RETRY_AFTER_SECS.to_string().as_str())
+        );
+        assert_eq!(e.issues()[0].code, IssueCode::Transient);
     }
 
     #[actix_web::test]

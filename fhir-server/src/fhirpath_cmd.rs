@@ -8,10 +8,15 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct FhirpathArgs {
     /// A JSON resource to evaluate against (the input, `%resource`).
-    #[arg(long)]
+    #[arg(long, env = "FHIR_FHIRPATH_RESOURCE")]
     pub resource: Option<std::path::PathBuf>,
     /// Defines `%NAME` as the string VALUE; may be repeated.
-    #[arg(long = "var", value_name = "NAME=VALUE")]
+    #[arg(
+        long = "var",
+        value_name = "NAME=VALUE",
+        env = "FHIR_FHIRPATH_VAR",
+        value_delimiter = ','
+    )]
     pub vars: Vec<String>,
     /// The FHIRPath expression.
     pub expression: String,

@@ -137,6 +137,79 @@ fn scheme_and_host(req: &HttpRequest) -> (String, String) {
     (scheme, host)
 }
 
+/// The client's address: the TCP peer, or, when the peer is a trusted
+/// proxy, the address its `Forwarded: for=` (else `X-Forwarded-For`)
+/// names. The list is read from the right (each proxy appends the peer it
+/// saw), skipping addresses that are trusted proxies themselves: entries
+/// further left were written by the client and prove nothing. An entry
+/// that is not an IP address (`unknown`, an obfuscated name) stops the
+/// walk at the last address known.
+pub fn client_addr(req: &HttpRequest) -> Option<IpAddr> {
+    let peer = req.peer_addr().map(|a| a.ip())?;
+    let Some(trusted) = req
+        .app_data::<web::Data<TrustedProxies>>()
+        .filter(|t| t.trusts(Some(peer)))
+    else {
+        return Some(peer);
+    };
+    let mut client = peer;
+    for hop in forwarded_for(req).iter().rev() {
+        match hop {
+            Some(ip) => {
+                client = *ip;
+                if !trusted.trusts(Some(*ip)) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    Some(client)
+}
+
+/// The addresses a request's proxies name, client first: every `for=` of
+/// every `Forwarded` element (RFC 7239), or else `X-Forwarded-For`.
+fn forwarded_for(req: &HttpRequest) -> Vec<Option<IpAddr>> {
+    let values = |name: &str| -> Vec<String> {
+        req.headers()
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|v| v.trim().to_owned())
+            .collect()
+    };
+    let forwarded: Vec<Option<IpAddr>> = values("forwarded")
+        .iter()
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                k.eq_ignore_ascii_case("for").then(|| node_ip(v))
+            })
+        })
+        .collect();
+    if !forwarded.is_empty() {
+        return forwarded;
+    }
+    values("x-forwarded-for")
+        .iter()
+        .map(|v| node_ip(v))
+        .collect()
+}
+
+/// An RFC 7239 node (`192.0.2.1`, `"192.0.2.1:80"`, `"[2001:db8::1]:80"`)
+/// as an IP address.
+fn node_ip(node: &str) -> Option<IpAddr> {
+    let node = node.trim().trim_matches('"');
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    node.parse().ok().or_else(|| {
+        let (ip, port) = node.rsplit_once(':')?;
+        port.parse::<u16>().ok()?;
+        ip.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+    })
+}
+
 /// `host[:port]` with a DNS name, IPv4 address or bracketed IPv6 address:
 /// no user info, path, scheme or anything else a link could be bent with.
 pub fn valid_authority(s: &str) -> bool {
@@ -187,6 +260,58 @@ mod tests {
         assert!(!v6.contains("fe80::1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<IpBlock>().is_err());
         assert!("example.org".parse::<IpBlock>().is_err());
+    }
+
+    #[test]
+    fn the_client_is_the_first_untrusted_hop_from_the_right() {
+        use actix_web::test::TestRequest;
+        let trusted = web::Data::new(TrustedProxies(vec![
+            "127.0.0.1".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ]));
+        let client = |peer: &str, headers: &[(&str, &str)]| {
+            let mut r = TestRequest::get()
+                .peer_addr(format!("{peer}:5000").parse().unwrap())
+                .app_data(trusted.clone());
+            for (k, v) in headers {
+                r = r.insert_header((*k, *v));
+            }
+            client_addr(&r.to_http_request()).map(|a| a.to_string())
+        };
+        let xff = |v| [("x-forwarded-for", v)];
+        assert_eq!(
+            client("192.0.2.9", &xff("198.51.100.1")).as_deref(),
+            Some("192.0.2.9")
+        );
+        assert_eq!(
+            client("127.0.0.1", &xff("198.51.100.1")).as_deref(),
+            Some("198.51.100.1")
+        );
+        assert_eq!(
+            client("127.0.0.1", &xff("6.6.6.6, 198.51.100.1, 10.1.1.1")).as_deref(),
+            Some("198.51.100.1")
+        );
+        assert_eq!(
+            client("127.0.0.1", &xff("unknown")).as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            client(
+                "127.0.0.1",
+                &[("forwarded", r#"for="[2001:db8::1]:4711";proto=https"#)]
+            )
+            .as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(
+            client(
+                "127.0.0.1",
+                &[("forwarded", "for=192.0.2.60, for=10.2.2.2")]
+            )
+            .as_deref(),
+            Some("192.0.2.60")
+        );
+        assert_eq!(client("127.0.0.1", &[]).as_deref(), Some("127.0.0.1"));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::{Condition, Logger, Next};
+use actix_web::middleware::{Condition, Next};
 
 /// `serve --cors-origin`: the exact browser origins (`https://app.example`)
 /// allowed to call the API; none means no CORS at all. Registered as app
@@ -148,7 +148,8 @@ pub async fn no_store(
     Ok(res)
 }
 
-/// The request line with every query value replaced by `…`:
+/// The request line with every query value replaced by `…`, as the
+/// access log ([`crate::access_log`]) prints it:
 /// `GET /fhir/Patient?family=…&access_token=… HTTP/1.1`. Query values are
 /// search values (names, birth dates, identifiers) or bearer tokens
 /// (`access_token`), which must never reach a log file.
@@ -172,15 +173,6 @@ pub fn redacted_request_line(req: &ServiceRequest) -> String {
     }
     line.push_str(&format!(" {:?}", req.version()));
     line
-}
-
-/// The access log: peer, redacted request line, status, size, user agent,
-/// time. Unlike actix's default format it prints neither query values nor
-/// the `Referer` (which holds the previous URL with its query); no header
-/// that carries credentials is ever printed.
-pub fn access_log() -> Logger {
-    Logger::new(r#"%a "%{request_line}xi" %s %b "%{User-Agent}i" %T"#)
-        .custom_request_replace("request_line", redacted_request_line)
 }
 
 #[cfg(test)]

@@ -25,14 +25,14 @@ use crate::store::{Store, TxWrite};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// `sqlite:PATH` or `postgres://user@host:port/db` (migrations run first).
-    #[arg(long, default_value = "sqlite:fhir.db")]
-    pub database: String,
+    /// The database (as `serve`; migrations run first).
+    #[command(flatten)]
+    pub database: crate::database_args::DatabaseArgs,
     /// NDJSON resources written per database transaction.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, env = "FHIR_IMPORT_BATCH_SIZE", default_value_t = 500)]
     pub batch_size: usize,
     /// Local codes of imported masters, as `serve --local-codes`.
-    #[arg(long, value_enum, default_value_t = crate::local_codes::Mode::Index)]
+    #[arg(long, value_enum, env = "FHIR_LOCAL_CODES", default_value_t = crate::local_codes::Mode::Index)]
     pub local_codes: crate::local_codes::Mode,
     /// Files or folders to load.
     #[arg(required = true)]
@@ -59,8 +59,10 @@ impl Summary {
 }
 
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
-    let store = Store::open(&args.database, 4)
-        .with_context(|| format!("cannot open database {:?}", args.database))?;
+    let store = args
+        .database
+        .resolve()?
+        .open(&crate::store::PoolConfig::fixed(4))?;
     store.local_codes().set_mode(args.local_codes);
     let mut files = Vec::new();
     for p in &args.paths {

@@ -10,8 +10,6 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use terminology::local_codes::Kind;
 
-use crate::store::Store;
-
 /// Which master the file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KindArg {
@@ -24,15 +22,15 @@ pub enum KindArg {
 #[derive(Debug, Args)]
 pub struct ImportCodesArgs {
     /// The layout of the CSV file.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, env = "FHIR_IMPORT_CODES_KIND")]
     pub kind: KindArg,
     /// The canonical url of the local code system (what `Coding.system`
     /// says in the hospital's resources).
-    #[arg(long)]
+    #[arg(long, env = "FHIR_IMPORT_CODES_SYSTEM")]
     pub system: String,
-    /// `sqlite:PATH` or `postgres://…`, as for `serve`.
-    #[arg(long, default_value = "sqlite:fhir.db")]
-    pub database: String,
+    /// The database, as for `serve`.
+    #[command(flatten)]
+    pub database: crate::database_args::DatabaseArgs,
     /// The master, UTF-8 CSV with a header row.
     pub file: std::path::PathBuf,
 }
@@ -40,8 +38,10 @@ pub struct ImportCodesArgs {
 pub fn run(args: ImportCodesArgs) -> anyhow::Result<()> {
     let csv = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let store = Store::open(&args.database, 2)
-        .with_context(|| format!("cannot open database {:?}", args.database))?;
+    let store = args
+        .database
+        .resolve()?
+        .open(&crate::store::PoolConfig::fixed(2))?;
     let kind = match args.kind {
         KindArg::Lab => Kind::Lab,
         KindArg::Drug => Kind::Drug,

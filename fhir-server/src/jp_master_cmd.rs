@@ -20,10 +20,10 @@ pub struct JpMasterArgs {
     /// Which system: jlac10, jlac11, hot7, hot9, hot11, hot13, yj,
     /// receipt or medis-disease. The HOT levels and yj all read the one
     /// MEDIS HOT master.
-    #[arg(long)]
+    #[arg(long, env = "FHIR_JP_MASTER_SYSTEM")]
     pub system: String,
     /// Where to write the CodeSystem (standard output when absent).
-    #[arg(long)]
+    #[arg(long, env = "FHIR_JP_MASTER_OUTPUT")]
     pub output: Option<PathBuf>,
     /// The master's CSV file.
     pub csv: PathBuf,

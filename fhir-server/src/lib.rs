@@ -17,15 +17,18 @@
 //! **Invariant:** this is the only crate that knows actix-web, and it
 //! writes no SQL (fhir-store knows SQL, not HTTP); no crate depends on it.
 
+pub mod access_log;
 pub mod app;
 pub mod audit;
 pub mod binary_raw;
 pub mod cli;
 pub mod content_coding;
+pub mod database_args;
 pub mod error;
 pub mod fhirpath_cmd;
 pub mod format;
 pub mod forwarded;
+pub mod health;
 pub mod http_headers;
 pub mod import_cmd;
 pub mod import_codes_cmd;
@@ -34,14 +37,17 @@ pub mod jp_master_cmd;
 pub mod local_codes;
 pub mod log_levels;
 pub mod migrate_cmd;
+pub mod node_id;
 pub mod operation;
 pub mod packages;
 pub mod profile_enforcement;
 pub mod reference_fetch;
+pub mod request_id;
 pub mod request_target;
 pub mod route;
 pub mod security;
 pub mod validate_cmd;
+pub mod wire;
 
 /// Storage and search live in `fhir-store`; the server reaches them under
 /// their old names so its modules read `crate::store`/`crate::search`.

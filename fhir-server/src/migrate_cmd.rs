@@ -4,21 +4,16 @@
 //! something the first node to start does). It takes the same database
 //! lock as `serve --migrate auto`, so it is safe beside starting nodes too.
 
-use anyhow::Context;
 use clap::Args;
-
-use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// The database (same forms as `serve --database`).
-    #[arg(long, default_value = "sqlite:fhir.db")]
-    pub database: String,
+    #[command(flatten)]
+    pub database: crate::database_args::DatabaseArgs,
 }
 
 pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    let applied = Store::migrate(&args.database)
-        .with_context(|| format!("cannot migrate database {:?}", args.database))?;
+    let applied = args.database.resolve()?.migrate()?;
     if applied.is_empty() {
         println!("the database schema is up to date: no migration pending");
     } else {

@@ -21,11 +21,21 @@ pub struct ValidateArgs {
     /// A FHIR package (`.tgz` or folder) providing profiles, value sets
     /// and code systems; repeatable. Dependencies come from
     /// ~/.fhir/packages when there.
-    #[arg(long = "package", value_name = "PATH")]
+    #[arg(
+        long = "package",
+        value_name = "PATH",
+        env = "FHIR_PACKAGE",
+        value_delimiter = ','
+    )]
     pub packages: Vec<PathBuf>,
     /// A profile every file is validated against (besides `meta.profile`);
     /// repeatable.
-    #[arg(long = "profile", value_name = "URL")]
+    #[arg(
+        long = "profile",
+        value_name = "URL",
+        env = "FHIR_PROFILE",
+        value_delimiter = ','
+    )]
     pub profiles: Vec<String>,
     /// The resources to validate.
     #[arg(required = true)]

@@ -35,6 +35,8 @@ pub struct RequestInfo {
     pub query: String,
     pub peer: Option<String>,
     pub host: String,
+    /// `serve --node-id`.
+    pub node: Option<String>,
     /// Set once a write of this request stored its record (so the
     /// middleware need not record the answer again).
     pub recorded: Arc<AtomicBool>,
@@ -104,6 +106,7 @@ impl WriteAudit for Scope {
                 caller: &self.caller,
                 peer: self.info.peer.clone(),
                 host: &self.info.host,
+                node: self.info.node.as_deref(),
                 answer: answer.as_ref(),
                 location: Some(&location),
                 recorded: &recorded,

@@ -54,10 +54,13 @@ pub struct Exchange<'a> {
     pub query: &'a str,
     pub status: u16,
     pub caller: &'a Caller,
-    /// The client's network address.
+    /// The client's network address (behind a `--trusted-proxy`, the
+    /// client the proxy names: [`crate::forwarded::client_addr`]).
     pub peer: Option<String>,
     /// The server's name as the request addressed it (`Host`).
     pub host: &'a str,
+    /// This server process (`serve --node-id`), when known.
+    pub node: Option<&'a str>,
     /// The answer's body, when it is JSON.
     pub answer: Option<&'a Value>,
     /// `Location` or `Content-Location` of the answer.
@@ -102,6 +105,9 @@ pub fn interaction(
                 ("batch", "E")
             }
         }
+        // Never recorded (see `audit::middleware::record`); listed so a
+        // new route must be placed here on purpose.
+        Route::Liveness | Route::Readiness => ("operation", "E"),
         Route::SystemOperation(_)
         | Route::TypeOperation(..)
         | Route::InstanceOperation(..)
@@ -138,7 +144,7 @@ pub fn build(id: &str, x: &Exchange<'_>) -> Value {
         "outcome": outcome(x.status),
         "agent": agents(x),
         "source": {
-            "observer": {"display": format!("fhir-server at {}", x.host)},
+            "observer": observer(x),
             "type": [{
                 "system": "http://terminology.hl7.org/CodeSystem/security-source-type",
                 "code": "4",
@@ -162,6 +168,22 @@ pub fn build(id: &str, x: &Exchange<'_>) -> Value {
         event["entity"] = Value::Array(entities);
     }
     event
+}
+
+/// The identifier system of node ids (`serve --node-id`).
+pub const NODE_SYSTEM: &str = "http://fhir-server.local/fhir/NamingSystem/node-id";
+
+/// `source.observer`, "the identity of source detecting the event": this
+/// server as addressed, and the node (process) among several on one
+/// database that recorded it.
+fn observer(x: &Exchange<'_>) -> Value {
+    match x.node {
+        Some(node) => json!({
+            "identifier": {"system": NODE_SYSTEM, "value": node},
+            "display": format!("fhir-server node {node} at {}", x.host)
+        }),
+        None => json!({"display": format!("fhir-server at {}", x.host)}),
+    }
 }
 
 fn balp_profile(action: &str, code: &str) -> Option<&'static str> {
@@ -332,6 +354,7 @@ mod tests {
             caller,
             peer: Some("127.0.0.1".into()),
             host: "localhost",
+            node: Some("node-a"),
             answer,
             location: None,
             recorded: "2026-12-05T00:00:00.000Z",
@@ -386,6 +409,7 @@ mod tests {
             ),
         );
         assert_eq!(e["subtype"][0]["code"], "read");
+        assert_eq!(e["source"]["observer"]["identifier"]["value"], "node-a");
         assert_eq!(e["outcome"], "0");
         assert_eq!(e["agent"][0]["who"]["identifier"]["value"], "app");
         assert_eq!(e["agent"][1]["who"]["identifier"]["value"], "alice");

@@ -62,6 +62,14 @@ pub async fn record(
         Ok(()) => next.call(req).await?.map_into_boxed_body(),
         Err(e) => req.into_response(e.response()),
     };
+    let health_check = res
+        .request()
+        .extensions()
+        .get::<crate::route::Classified>()
+        .is_some_and(|c| c.route.is_health_check());
+    if health_check {
+        return Ok(res);
+    }
     Ok(record_answer(res).await)
 }
 
@@ -128,6 +136,7 @@ pub async fn record_answer(res: ServiceResponse<BoxBody>) -> ServiceResponse<Box
             caller: &caller,
             peer: info.peer.clone(),
             host: &info.host,
+            node: info.node.as_deref(),
             answer: answer.as_ref(),
             location: location.as_deref(),
             recorded: &recorded,
@@ -164,8 +173,9 @@ fn request_info(req: &HttpRequest) -> RequestInfo {
         method: req.method().clone(),
         path: super::target::path(req.path()),
         query: req.query_string().to_owned(),
-        peer: req.peer_addr().map(|a| a.ip().to_string()),
+        peer: crate::forwarded::client_addr(req).map(|a| a.to_string()),
         host: crate::forwarded::host(req),
+        node: crate::node_id::get().map(|n| n.as_str().to_owned()),
         recorded: Arc::new(AtomicBool::new(false)),
     }
 }

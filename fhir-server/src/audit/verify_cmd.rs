@@ -13,7 +13,6 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::key::AuditKey;
-use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -29,27 +28,29 @@ pub enum AuditCommand {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The server's database (same forms as `serve --database`).
-    #[arg(long, default_value = "sqlite:fhir.db")]
-    pub database: String,
+    /// The server's database (as `serve`).
+    #[command(flatten)]
+    pub database: crate::database_args::DatabaseArgs,
     /// The key the server signs its chain with (`serve --audit-key-file`).
-    #[arg(long)]
+    #[arg(long, env = "FHIR_AUDIT_KEY_FILE")]
     pub audit_key_file: PathBuf,
     /// The checkpoints the server appended (`serve --audit-checkpoint-file`):
     /// without it, the removal of the last records cannot be seen.
-    #[arg(long)]
+    #[arg(long, env = "FHIR_AUDIT_CHECKPOINT_FILE")]
     pub audit_checkpoint_file: Option<PathBuf>,
     /// How many seconds a record may wait for the sealer before it counts
     /// as unchained.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, env = "FHIR_AUDIT_PENDING_GRACE", default_value_t = 60)]
     pub pending_grace: i64,
 }
 
 pub fn run(args: AuditArgs) -> anyhow::Result<()> {
     let AuditCommand::Verify(args) = args.command;
     let key = AuditKey::from_file(&args.audit_key_file)?;
-    let store = Store::open(&args.database, 1)
-        .with_context(|| format!("cannot open database {:?}", args.database))?;
+    let store = args
+        .database
+        .resolve()?
+        .open(&crate::store::PoolConfig::fixed(1))?;
     let pending: HashMap<String, String> = store
         .audit_pending()
         .context("cannot read the pending AuditEvents")?

@@ -164,9 +164,9 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 /// Runs synchronous work (diesel calls, and parsing of bodies that may be
 /// megabytes) on actix's blocking pool, so it never stalls the threads that
 /// serve other connections. A panic in `f` comes back as a fault (500), not
-/// a dropped connection. The request's audit context goes along, so the
-/// writes `f` makes store their AuditEvents in their own transactions
-/// ([`crate::audit::context`]).
+/// a dropped connection. The request's id goes along (its log lines name
+/// it), and so does its audit context, so the writes `f` makes store their
+/// AuditEvents in their own transactions ([`crate::audit::context`]).
 pub(crate) async fn run<T, E, F>(f: F) -> Result<T, Error>
 where
     T: Send + 'static,
@@ -174,9 +174,14 @@ where
     F: FnOnce() -> Result<T, E> + Send + 'static,
 {
     let audit = crate::audit::context::current();
-    web::block(move || crate::audit::context::on_this_thread(audit, f))
-        .await?
-        .map_err(Into::into)
+    let request = crate::request_id::current();
+    web::block(move || {
+        crate::request_id::on_this_thread(request, || {
+            crate::audit::context::on_this_thread(audit, f)
+        })
+    })
+    .await?
+    .map_err(Into::into)
 }
 
 pub(crate) use crate::forwarded::base_url;

@@ -44,6 +44,12 @@ pub enum Route {
     Metadata,
     /// `GET /.well-known/smart-configuration` (also under the base).
     SmartConfiguration,
+    /// `GET /healthz`: the process is alive (outside the FHIR base,
+    /// public, not audited; [`crate::health`]).
+    Liveness,
+    /// `GET /readyz`: this node can serve (database, migrations, caches;
+    /// public, not audited; [`crate::health`]).
+    Readiness,
     /// `POST [base]`: batch or transaction.
     Bundle,
     /// `GET [base]?_type=…`, `POST [base]/_search`.
@@ -145,6 +151,21 @@ impl Route {
         }
     }
 
+    /// The routes any caller may ask for, with no token: the
+    /// CapabilityStatement, the SMART configuration and the health checks.
+    pub fn is_public(&self) -> bool {
+        matches!(
+            self,
+            Route::Metadata | Route::SmartConfiguration | Route::Liveness | Route::Readiness
+        )
+    }
+
+    /// The health checks, which a load balancer polls every few seconds:
+    /// not audited (they touch no resource and would flood the trail).
+    pub fn is_health_check(&self) -> bool {
+        matches!(self, Route::Liveness | Route::Readiness)
+    }
+
     /// True for routes that change stored data.
     pub fn writes(&self) -> bool {
         match self {
@@ -228,6 +249,8 @@ pub fn classify(method: &Method, path: &DecodedPath) -> Classified {
             Route::SmartConfiguration,
             "/.well-known/smart-configuration",
         ),
+        ["healthz"] => only_get(method, Route::Liveness, "/healthz"),
+        ["readyz"] => only_get(method, Route::Readiness, "/readyz"),
         ["fhir", rest @ ..] => classify_fhir(method, rest).unwrap_or_else(|c| c),
         _ => Classified::unknown(format!("no FHIR endpoint at {}", path.canonical())),
     }
@@ -549,6 +572,8 @@ mod tests {
             "%2F",
             "metadata",
             "$validate",
+            "healthz",
+            "readyz",
         ];
         let methods = [
             Method::GET,
@@ -637,6 +662,13 @@ mod tests {
             route(Method::GET, "/.well-known/smart-configuration"),
             Route::SmartConfiguration
         );
+        assert_eq!(route(Method::GET, "/healthz"), Route::Liveness);
+        assert_eq!(route(Method::HEAD, "/readyz"), Route::Readiness);
+        assert_eq!(route(Method::POST, "/readyz"), Route::MethodNotAllowed);
+        assert!(matches!(
+            route(Method::GET, "/fhir/healthz"),
+            Route::Unknown(_)
+        ));
         assert!(matches!(
             route(Method::GET, "/elsewhere"),
             Route::Unknown(_)

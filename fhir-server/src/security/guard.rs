@@ -99,7 +99,11 @@ pub fn check(
         must_see(store, rt.as_str(), id.as_str(), &rule)
     };
     match route {
-        Route::Metadata | Route::SmartConfiguration | Route::MethodNotAllowed => Ok(()),
+        Route::Metadata
+        | Route::SmartConfiguration
+        | Route::Liveness
+        | Route::Readiness
+        | Route::MethodNotAllowed => Ok(()),
         Route::Unknown(_) | Route::Invalid(_) => match route.refusal() {
             Some(e) => Err(e),
             None => Err(forbidden("this request cannot be judged, so it is refused")),

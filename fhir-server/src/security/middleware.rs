@@ -1,6 +1,6 @@
 //! The actix middleware that makes the server a SMART resource server:
 //! every request but the public ones (`metadata`, the SMART
-//! configuration) needs `Authorization: Bearer <JWT>`; a missing or bad
+//! configuration, `/healthz`, `/readyz`: [`Route::is_public`]) needs `Authorization: Bearer <JWT>`; a missing or bad
 //! token is a 401 with `WWW-Authenticate` (RFC 6750 §3) and an
 //! OperationOutcome; a request the scopes do not grant is a 403. The
 //! checked caller goes into the request's extensions as an [`Access`].
@@ -39,7 +39,7 @@ pub async fn authorize(
     let verifier = req
         .app_data::<web::Data<Security>>()
         .and_then(|s| s.verifier.clone());
-    let public = matches!(route, Route::Metadata | Route::SmartConfiguration);
+    let public = route.is_public();
     let Some(verifier) = verifier.filter(|_| !public) else {
         if let Some(e) = route.refusal() {
             return Ok(req.into_response(e.response()));

@@ -34,10 +34,10 @@ pub enum TokenCommand {
     /// Print the JWKS (public key) that verifies the tokens of KEY.
     Jwks {
         /// The private key (PEM: RSA, or EC P-256).
-        #[arg(long)]
+        #[arg(long, env = "FHIR_TOKEN_KEY")]
         key: PathBuf,
         /// The key id the tokens name.
-        #[arg(long, default_value = "test-key")]
+        #[arg(long, env = "FHIR_TOKEN_KID", default_value = "test-key")]
         kid: String,
     },
 }
@@ -45,35 +45,40 @@ pub enum TokenCommand {
 #[derive(Debug, Args)]
 pub struct MintArgs {
     /// The private key (PEM: RSA for RS256, EC P-256 for ES256).
-    #[arg(long)]
+    #[arg(long, env = "FHIR_TOKEN_KEY")]
     pub key: Option<PathBuf>,
     /// The key id written in the token header.
-    #[arg(long, default_value = "test-key")]
+    #[arg(long, env = "FHIR_TOKEN_KID", default_value = "test-key")]
     pub kid: String,
     /// `iss`: must equal the server's `--auth-issuer`.
-    #[arg(long)]
+    #[arg(long, env = "FHIR_TOKEN_ISS")]
     pub iss: Option<String>,
     /// `aud`: must equal the server's `--auth-audience`.
-    #[arg(long)]
+    #[arg(long, env = "FHIR_TOKEN_AUD")]
     pub aud: Option<String>,
     /// Space-separated SMART scopes, e.g. "patient/*.rs openid".
-    #[arg(long, default_value = "")]
+    #[arg(long, env = "FHIR_TOKEN_SCOPE", default_value = "")]
     pub scope: String,
     /// The `patient` launch context.
-    #[arg(long)]
+    #[arg(long, env = "FHIR_TOKEN_PATIENT")]
     pub patient: Option<String>,
     /// `sub`.
-    #[arg(long)]
+    #[arg(long, env = "FHIR_TOKEN_SUB")]
     pub sub: Option<String>,
     /// `organization`: the Organization the client acts for
     /// (`Organization/id`), which patients' Consents can deny.
-    #[arg(long)]
+    #[arg(long, env = "FHIR_TOKEN_ORGANIZATION")]
     pub organization: Option<String>,
     /// Seconds until `exp` (negative: an already expired token, for tests).
-    #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        env = "FHIR_TOKEN_TTL",
+        default_value_t = 3600,
+        allow_negative_numbers = true
+    )]
     pub ttl: i64,
     /// RS256 or ES256; by default the one the key's type allows.
-    #[arg(long)]
+    #[arg(long, env = "FHIR_TOKEN_ALG")]
     pub alg: Option<String>,
 }
 

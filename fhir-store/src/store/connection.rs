@@ -70,7 +70,8 @@ impl DatabaseUrl {
             });
         }
         Err(StoreError::Config(format!(
-            "database URL {url:?} is neither sqlite:PATH nor postgres://…"
+            "database URL {:?} is neither sqlite:PATH nor postgres://…",
+            masked(url)
         )))
     }
 
@@ -78,6 +79,70 @@ impl DatabaseUrl {
     /// must hold exactly one connection.
     pub fn is_memory(&self) -> bool {
         self.backend == Backend::Sqlite && self.target == ":memory:"
+    }
+}
+
+/// `url` with its password (the user-info's, and a `password=` query
+/// parameter's) replaced by `***`: what logs, errors and `ps`-visible
+/// messages may show of a database URL.
+pub fn masked(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match head.split_once("://") {
+        Some((scheme, rest)) => {
+            // The authority ends at the first `/`; its user-info at the last `@`.
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                    let hidden = if userinfo.contains(':') { ":***" } else { "" };
+                    format!("{scheme}://{user}{hidden}@{host}{path}")
+                }
+                None => head.to_owned(),
+            }
+        }
+        None => head.to_owned(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+/// How the pool of `serve` is sized (`--pool-max`, `--pool-min-idle`,
+/// `--pool-timeout-secs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// The most connections this process opens.
+    pub max_size: u32,
+    /// Idle connections kept open; the pool grows from here to `max_size`
+    /// only under load. `None` keeps `max_size` open from the start, which
+    /// N nodes multiply against PostgreSQL's `max_connections`.
+    pub min_idle: Option<u32>,
+    /// How long a request waits for a free connection before it is
+    /// answered 503 with `Retry-After`.
+    pub timeout: Duration,
+}
+
+impl PoolConfig {
+    /// `max_size` connections, all opened at start, 10 s wait: the tools
+    /// (`import`, `audit verify`) and the tests.
+    pub fn fixed(max_size: u32) -> Self {
+        PoolConfig {
+            max_size,
+            min_idle: None,
+            timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -215,7 +280,7 @@ pub enum Migrate {
 /// timeouts every pooled connection gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DbOptions {
-    pub pool_size: u32,
+    pub pool: PoolConfig,
     pub migrate: Migrate,
     /// PostgreSQL `statement_timeout` (0: none): a runaway statement ends
     /// with 503 instead of holding a connection and its locks forever.
@@ -237,7 +302,7 @@ impl DbOptions {
     /// Migrations `Auto` and the default timeouts.
     pub fn new(pool_size: u32) -> Self {
         Self {
-            pool_size,
+            pool: PoolConfig::fixed(pool_size),
             migrate: Migrate::Auto,
             statement_timeout_ms: DEFAULT_STATEMENT_TIMEOUT_MS,
             lock_timeout_ms: DEFAULT_LOCK_TIMEOUT_MS,
@@ -373,8 +438,9 @@ pub fn open_pool(url: &DatabaseUrl, opts: &DbOptions) -> Result<Pool<Manager>, S
     let max_size = if url.is_memory() {
         1
     } else {
-        opts.pool_size.max(1)
+        opts.pool.max_size.max(1)
     };
+    let min_idle = opts.pool.min_idle.map(|n| n.min(max_size));
     let (manager, mut first) = first_connection(url)?;
     // `:memory:` is a database per connection: migrate the pool's own.
     if !url.is_memory() {
@@ -383,7 +449,8 @@ pub fn open_pool(url: &DatabaseUrl, opts: &DbOptions) -> Result<Pool<Manager>, S
     drop(first);
     let pool = Pool::builder()
         .max_size(max_size)
-        .connection_timeout(Duration::from_secs(10))
+        .min_idle(min_idle)
+        .connection_timeout(opts.pool.timeout)
         .connection_customizer(Box::new(ConnectionSettings {
             statement_timeout_ms: opts.statement_timeout_ms,
             lock_timeout_ms: opts.lock_timeout_ms,
@@ -398,4 +465,38 @@ pub fn open_pool(url: &DatabaseUrl, opts: &DbOptions) -> Result<Pool<Manager>, S
         prepare_schema(&mut conn, opts.migrate)?;
     }
     Ok(pool)
+}
+
+/// Whether migrations embedded in this binary are not yet applied to the
+/// database `conn` is on (`/readyz`: a node must not serve a schema it
+/// does not know).
+pub fn has_pending_migrations(conn: &mut DbConnection) -> Result<bool, StoreError> {
+    match conn {
+        DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+        DbConnection::Postgresql(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+    }
+    .map_err(|e| StoreError::Fault(format!("reading the applied migrations failed: {e}")))
+}
+
+#[cfg(test)]
+mod masked_tests {
+    use super::masked;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            masked("postgres://fhir:s3cret@db:5432/fhir"),
+            "postgres://fhir:***@db:5432/fhir"
+        );
+        assert_eq!(
+            masked("postgres://fhir:p@ss@db/fhir?sslmode=require"),
+            "postgres://fhir:***@db/fhir?sslmode=require"
+        );
+        assert_eq!(
+            masked("postgresql://db/fhir?user=a&password=s3cret"),
+            "postgresql://db/fhir?user=a&password=***"
+        );
+        assert_eq!(masked("postgres://fhir@db/fhir"), "postgres://fhir@db/fhir");
+        assert_eq!(masked("sqlite:fhir.db"), "sqlite:fhir.db");
+    }
 }

@@ -52,7 +52,8 @@ pub use cluster_lock::{ClusterLock, Held};
 pub use conditional::{CondOutcome, Conditional, Criteria};
 pub use conditional::{Plan, Tx};
 pub use connection::{
-    Backend, DatabaseUrl, DbOptions, Migrate, DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS,
+    masked, Backend, DatabaseUrl, DbOptions, Migrate, PoolConfig, DEFAULT_LOCK_TIMEOUT_MS,
+    DEFAULT_STATEMENT_TIMEOUT_MS,
 };
 use connection::{DbConnection, Manager};
 pub use index_format::INDEX_FORMAT;
@@ -391,6 +392,23 @@ impl Store {
             DbConnection::Postgresql(c) => c.batch_execute("ANALYZE"),
         }
         .map_err(Into::into)
+    }
+
+    /// `/readyz`: a connection within `timeout` that answers, and no
+    /// migration of this binary left to apply.
+    pub fn check_ready(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
+        let mut conn = self
+            .pool
+            .get_timeout(timeout)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        diesel::r2d2::R2D2Connection::ping(&mut *conn)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        if connection::has_pending_migrations(&mut conn)? {
+            return Err(StoreError::Unavailable(
+                "database migrations of this version are not applied yet".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
