@@ -3,9 +3,10 @@
 //! resources at start ([`ClusterLock::Schema`], the key migrations also
 //! take) and refreshing the planner statistics ([`ClusterLock::Statistics`]).
 //!
-//! PostgreSQL: a session advisory lock, held on one pooled connection for
-//! the length of the work and released before that connection goes back
-//! to the pool (a crashed node's session ends, and its lock with it).
+//! PostgreSQL: a session advisory lock, held on a connection of its own
+//! (outside the pool, so the work under the lock can use the whole pool)
+//! for the length of the work, released and closed on drop (a crashed
+//! node's session ends, and its lock with it).
 //! Waiting is by `pg_try_advisory_lock` in a loop rather than
 //! `pg_advisory_lock`, so the pooled connection's `lock_timeout` does not
 //! cut the wait short. SQLite: an OS file lock on `DATABASE.lock` beside
@@ -15,11 +16,11 @@
 use std::fs::File;
 use std::time::{Duration, Instant};
 
-use diesel::r2d2::PooledConnection;
 use diesel::sql_types::{BigInt, Bool};
 use diesel::RunQueryDsl;
+use diesel::{Connection, PgConnection};
 
-use super::connection::{DbConnection, Manager, SCHEMA_LOCK};
+use super::connection::{DbConnection, SCHEMA_LOCK};
 use super::{Backend, Store, StoreError};
 
 /// The work a lock guards.
@@ -50,7 +51,7 @@ pub struct Held {
 }
 
 enum Inner {
-    Pg(Box<PooledConnection<Manager>>, i64),
+    Pg(Box<DbConnection>, i64),
     File(File),
     Nothing,
 }
@@ -74,7 +75,7 @@ impl Drop for Held {
             Inner::Pg(conn, key) => {
                 if let Err(e) = diesel::sql_query("SELECT pg_advisory_unlock($1)")
                     .bind::<BigInt, _>(*key)
-                    .execute(&mut ***conn)
+                    .execute(&mut **conn)
                 {
                     log::error!("releasing a cluster lock failed: {e}");
                 }
@@ -110,7 +111,12 @@ impl Store {
     pub fn try_hold(&self, lock: ClusterLock) -> Result<Option<Held>, StoreError> {
         match self.backend {
             Backend::Postgres => {
-                let mut conn = self.conn()?;
+                let target = self.pg_target.as_deref().ok_or_else(|| {
+                    StoreError::Fault("a PostgreSQL store without its URL".into())
+                })?;
+                let mut conn = PgConnection::establish(target)
+                    .map(DbConnection::Postgresql)
+                    .map_err(|e| StoreError::Unavailable(format!("cannot connect: {e}")))?;
                 if try_pg(&mut conn, lock.key())? {
                     Ok(Some(Held {
                         inner: Inner::Pg(Box::new(conn), lock.key()),

@@ -304,6 +304,11 @@ pub struct Store {
     /// The SQLite file (none for `:memory:` and PostgreSQL), beside which
     /// [`cluster_lock`] keeps its lock files.
     sqlite_path: Option<String>,
+    /// PostgreSQL only: where [`cluster_lock`] opens the session that holds
+    /// an advisory lock, outside the pool (a lock held on a pooled
+    /// connection would starve work that needs the pool under it, e.g. the
+    /// start-up reindex with `--pool-max 1`).
+    pg_target: Option<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -339,6 +344,7 @@ impl Store {
         let sqlite_path =
             (url.backend == Backend::Sqlite && !url.is_memory()).then(|| url.target.clone());
         let write_lock = (url.backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let pg_target = (url.backend == Backend::Postgres).then(|| url.target.clone());
         Ok(Self {
             pool,
             backend: url.backend,
@@ -346,6 +352,7 @@ impl Store {
             registry: Arc::new(RwLock::new(crate::search::registry::core())),
             local_codes: Default::default(),
             sqlite_path,
+            pg_target,
         })
     }
 
