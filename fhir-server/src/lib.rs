@@ -41,4 +41,5 @@ pub mod route;
 pub mod search;
 pub mod security;
 pub mod store;
+pub mod stored_profiles;
 pub mod validate_cmd;

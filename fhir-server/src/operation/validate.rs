@@ -5,17 +5,18 @@
 //! `profile` may also be a query parameter.
 //!
 //! The work is [`profiles::Validator`], with the packages the server was
-//! started with (`serve --package`). The answer is always 200 with an
+//! started with (`serve --package`) and the conformance resources stored in
+//! the database ([`crate::stored_profiles`]). The answer is always 200 with an
 //! OperationOutcome of the issues found (an `information` "no issues" one
 //! when clean): the operation succeeded even when the resource is invalid.
 //! `mode=delete` has nothing to check here and answers "no issues".
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use fhir_model::json::tree::{self, Value as Json};
-use profiles::{Issue, Severity, Validator};
+use profiles::{Issue, Severity};
+
+use crate::stored_profiles::Profiles;
 
 use crate::app::AppState;
 use crate::error::{Error, FHIR_JSON};
@@ -36,8 +37,7 @@ pub async fn type_level(
     let json = format::body_as_json(body.format, &body.bytes)?;
     let validator = state.validator.clone();
     let query_profiles = query_profiles(&params);
-    let issues =
-        run(move || Ok::<_, Error>(validate_body(&validator, &rt, &json, query_profiles))).await?;
+    let issues = run(move || validate_body(&validator, &rt, &json, query_profiles)).await?;
     Ok(outcome_response(&issues))
 }
 
@@ -57,9 +57,7 @@ pub async fn instance(
     if req.method() == actix_web::http::Method::POST {
         let body = read_body(&req, payload, state.max_body_bytes).await?;
         let json = format::body_as_json(body.format, &body.bytes)?;
-        let issues =
-            run(move || Ok::<_, Error>(validate_body(&validator, &rt, &json, query_profiles)))
-                .await?;
+        let issues = run(move || validate_body(&validator, &rt, &json, query_profiles)).await?;
         return Ok(outcome_response(&issues));
     }
     let store = state.store.clone();
@@ -67,7 +65,7 @@ pub async fn instance(
     let body = v.body.unwrap_or_default();
     let issues = run(move || {
         let refs: Vec<&str> = query_profiles.iter().map(String::as_str).collect();
-        Ok::<_, Error>(validator.validate_json(&body, &refs))
+        Ok::<_, Error>(validator.validator()?.validate_json(&body, &refs))
     })
     .await?;
     Ok(outcome_response(&issues))
@@ -84,11 +82,12 @@ fn query_profiles(params: &[(String, String)]) -> Vec<String> {
 /// Validates a request body: the resource itself, or a `Parameters` with
 /// `resource` (unless the type is `Parameters` and no `resource` is in it).
 fn validate_body(
-    validator: &Arc<Validator>,
+    server_profiles: &Profiles,
     rt: &str,
     json: &[u8],
     mut profiles: Vec<String>,
-) -> Vec<Issue> {
+) -> Result<Vec<Issue>, Error> {
+    let validator = server_profiles.validator()?;
     let mut resource_bytes = None;
     if let Ok(t) = tree::parse(json) {
         if str_field(&t, "resourceType") == Some("Parameters") {
@@ -112,7 +111,7 @@ fn validate_body(
                             }
                         }
                         Some("mode") if str_field(p, "valueCode") == Some("delete") => {
-                            return Vec::new();
+                            return Ok(Vec::new());
                         }
                         _ => {}
                     }
@@ -136,7 +135,7 @@ fn validate_body(
             );
         }
     }
-    issues
+    Ok(issues)
 }
 
 fn field<'a>(v: &'a Json, name: &str) -> Option<&'a Json> {
@@ -302,7 +301,9 @@ mod tests {
         let app = test::init_service(build_app(AppState {
             store: db.store.clone(),
             max_body_bytes: 1 << 20,
-            validator: Arc::new(profiles::Validator::new(Arc::new(set))),
+            validator: Arc::new(crate::stored_profiles::Profiles::fixed(
+                profiles::Validator::new(Arc::new(set)),
+            )),
             terminology: Default::default(),
         }))
         .await;

@@ -25,6 +25,8 @@
 mod audit;
 mod conditional;
 mod connection;
+mod definition_watch;
+mod definitions;
 pub mod encryption;
 mod index_format;
 mod index_rows;
@@ -35,6 +37,7 @@ mod queries;
 mod schema;
 mod search;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use diesel::r2d2::{Pool, PooledConnection};
@@ -48,6 +51,7 @@ pub use conditional::{CondOutcome, Conditional, Criteria};
 pub(crate) use conditional::{Plan, Tx};
 pub use connection::{Backend, DatabaseUrl};
 use connection::{DbConnection, Manager};
+pub use definitions::{DefinitionFeed, DefinitionKind, DefinitionsChanged, Stamps};
 pub use index_format::INDEX_FORMAT;
 pub use local_codes::UnmappedCode;
 use model::{NewVersion, VersionRow};
@@ -262,8 +266,15 @@ pub struct Store {
     /// The search parameters every write is indexed by; replaced when
     /// packages or SearchParameter resources add parameters.
     registry: Arc<RwLock<ParamRegistry>>,
+    /// The `definitions` stamp of SearchParameters `registry` was built
+    /// from ([`definitions`]).
+    registry_stamp: Arc<AtomicI64>,
     /// Local code mappings applied to writes (`serve --local-codes`).
     local_codes: Arc<crate::local_codes::LocalCodes>,
+    /// What this process knows of the stored definitions ([`definitions`]).
+    definitions: Arc<DefinitionFeed>,
+    /// The database, for the watcher's own connection.
+    url: Arc<DatabaseUrl>,
 }
 
 impl std::fmt::Debug for Store {
@@ -291,13 +302,61 @@ impl Store {
         let url = DatabaseUrl::parse(url)?;
         let pool = connection::open_pool(&url, pool_size)?;
         let write_lock = (url.backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Self {
+        let store = Self {
             pool,
             backend: url.backend,
             write_lock,
             registry: Arc::new(RwLock::new(crate::search::registry::core())),
+            registry_stamp: Arc::new(AtomicI64::new(-1)),
             local_codes: Default::default(),
-        })
+            definitions: Default::default(),
+            url: Arc::new(url),
+        };
+        // The stamps as of now, so caches built at start are keyed right.
+        let stamps = definitions::read(&mut *store.conn()?)?;
+        store.definitions.observe(stamps);
+        Ok(store)
+    }
+
+    /// What this process knows of the stored definitions: the stamps the
+    /// in-process caches compare theirs with ([`definitions`]).
+    pub fn definitions(&self) -> &DefinitionFeed {
+        &self.definitions
+    }
+
+    /// Reads the definition stamps (one small query) and, when the
+    /// SearchParameters changed, rebuilds the search registry before
+    /// returning; the other caches rebuild on their next use. Blocking.
+    pub fn check_definitions(&self) -> Result<DefinitionsChanged, StoreError> {
+        let stamps = {
+            let mut conn = self.conn()?;
+            definitions::read(&mut conn)?
+        };
+        let changed = self.definitions.observe(stamps);
+        let want = self.definitions.seen().get(DefinitionKind::SearchParameter);
+        if self.registry_stamp.load(Ordering::Acquire) != want {
+            let n = self.rebuild_registry()?;
+            log::info!("search parameters reloaded ({n} stored SearchParameters)");
+        }
+        Ok(changed)
+    }
+
+    /// What a write maps and indexes with, as of the last committed
+    /// definition change on any node: the stamps are read first (see
+    /// [`definitions`]: a write never indexes with search parameters or
+    /// maps with local codes older than what is committed when it starts).
+    fn write_snapshot(&self) -> Result<crate::local_codes::Snapshot, StoreError> {
+        self.check_definitions()?;
+        self.local_codes.snapshot(self)
+    }
+
+    /// Called after a write that touched a definition committed (or rolled
+    /// back, which changes nothing): this process sees its own change at
+    /// once. The write stays successful if this fails; logged.
+    fn definitions_written(&self) {
+        if let Err(e) = self.check_definitions() {
+            log::error!("definition stamps not read after a write: {e}");
+        }
     }
 
     /// The local code mappings writes apply ([`crate::local_codes`]).
@@ -317,6 +376,13 @@ impl Store {
     /// old index rows until they are written again or reindexed.
     pub fn set_registry(&self, registry: ParamRegistry) {
         *self.registry.write().unwrap_or_else(|p| p.into_inner()) = registry;
+    }
+
+    /// [`Store::set_registry`] for a registry built from the stored
+    /// SearchParameters as of `stamp`.
+    fn set_registry_at(&self, registry: ParamRegistry, stamp: i64) {
+        self.set_registry(registry);
+        self.registry_stamp.store(stamp, Ordering::Release);
     }
 
     pub fn backend(&self) -> Backend {
@@ -440,7 +506,7 @@ impl Store {
         version: Option<i32>,
         change: impl FnOnce(&mut fhir_model::generated::Meta),
     ) -> Result<StoredVersion, StoreError> {
-        let local = self.local_codes.snapshot(self)?;
+        let local = self.write_snapshot()?;
         let _guard = self.write_guard();
         let registry = self.registry();
         let mut conn = self.conn()?;
@@ -486,23 +552,6 @@ impl Store {
         })
     }
 
-    /// How many versions of `rtype` were ever written and the newest one's
-    /// sequence number: a fingerprint of the type's changes that reads no
-    /// body (the terminology service and the local-code mapper check it on
-    /// every request and write; reading the newest version through
-    /// [`Store::history`] would load a 10 MB CodeSystem each time).
-    pub fn version_stamp(&self, rtype: ResourceType) -> Result<(i64, i64), StoreError> {
-        use diesel::dsl::{count_star, max};
-        use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
-        use schema::resource_versions as v;
-        let mut conn = self.conn()?;
-        let (n, newest): (i64, Option<i64>) = v::table
-            .filter(v::resource_type.eq(rtype.as_str()))
-            .select((count_star(), max(v::seq)))
-            .first(&mut *conn)?;
-        Ok((n, newest.unwrap_or(0)))
-    }
-
     /// One page of history, newest first. Runs in one transaction so that
     /// `total` and the page agree.
     pub fn history(&self, q: &HistoryQuery) -> Result<HistoryPage, StoreError> {
@@ -518,7 +567,7 @@ impl Store {
         &self,
         writes: &mut [TxWrite],
     ) -> Result<Vec<Option<Written>>, (Option<usize>, StoreError)> {
-        let local = self.local_codes.snapshot(self).map_err(|e| (None, e))?;
+        let local = self.write_snapshot().map_err(|e| (None, e))?;
         let _guard = self.write_guard();
         let registry = self.registry();
         let mut conn = self.conn().map_err(|e| (None, e))?;
@@ -568,7 +617,7 @@ impl Store {
         id: &str,
         mut change: Change<'_>,
     ) -> Result<Option<Written>, StoreError> {
-        let local = self.local_codes.snapshot(self)?;
+        let local = self.write_snapshot()?;
         let _guard = self.write_guard();
         let registry = self.registry();
         let mut conn = self.conn()?;
@@ -784,8 +833,7 @@ fn store_version(
     change: &mut Change<'_>,
 ) -> Result<Option<Written>, TxError> {
     let rtype = rt.as_str();
-    search::note_write(rt);
-    local.note_write(rt);
+    definitions::note_write(conn, rt)?;
     queries::lock_current(conn, rtype, id)?;
     let current = queries::current(conn, rtype, id)?;
     let (method, deleted) = match (&*change, &current) {

@@ -68,8 +68,9 @@ pub async fn handle(
             "If-Match does not apply to a Bundle",
         ));
     }
-    let validator = state.validator.clone();
+    let profiles = state.validator.clone();
     let out = run(move || {
+        let validator = profiles.validator()?;
         let bundle = match super::parse_resource(&body, ResourceType::Bundle) {
             Ok(Resource::Bundle(b)) => b,
             Ok(_) => return Err(Error::Fault("parse_resource returned another type".into())),

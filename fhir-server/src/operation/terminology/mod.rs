@@ -13,12 +13,12 @@
 //! R4 core ones ([`core`]): a stored resource wins over a core one with
 //! the same url (and version). It is built on
 //! the first terminology request and rebuilt when one comes after such a
-//! resource was written: each request reads the version count and newest
-//! sequence number of the three types (no bodies), and compares
-//! them with the ones the registry was built from. Writes of other
-//! resources do nothing more than before, and writes of terminology
-//! resources pay nothing either: the rebuild runs on the next terminology
-//! request.
+//! resource was written, on this server or another one on the database:
+//! each request reads the definition stamps (`store/definitions.rs`, one
+//! query of four rows) and compares the Terminology one with the one the
+//! registry was built from. Writes of other resources do nothing more
+//! than before, and writes of terminology resources pay only the stamp
+//! bump: the rebuild runs on the next terminology request.
 
 pub mod core;
 pub mod expand;
@@ -38,7 +38,7 @@ use terminology::Registry;
 use crate::app::AppState;
 use crate::error::{Error, IssueCode, FHIR_JSON};
 use crate::interaction::{parse_resource, read_body, resource_type, run, url_id};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// The operations this module answers, as the last URL segment.
 pub const OPERATIONS: [&str; 5] = [
@@ -56,11 +56,8 @@ const TYPES: [ResourceType; 3] = [
     ResourceType::ConceptMap,
 ];
 
-/// What the registry was built from: per type, the number of versions
-/// and the newest version's `seq`. A write of any of the three types
-/// changes one of them (a transaction that commits late still changes the
-/// count).
-pub(crate) type Fingerprint = [(i64, i64); 3];
+/// What the registry was built from: the Terminology definition stamp.
+type Stamp = i64;
 
 /// The registry of the store's terminology resources, rebuilt lazily.
 #[derive(Default)]
@@ -71,7 +68,7 @@ pub struct TerminologyService {
     /// store cannot hold (another FHIR version's elements, masters too
     /// large to store) or test fixtures.
     seeds: Vec<Vec<u8>>,
-    current: RwLock<Option<(Fingerprint, Arc<Registry>)>>,
+    current: RwLock<Option<(Stamp, Arc<Registry>)>>,
     /// One rebuild at a time; the others wait and take its result.
     rebuild: Mutex<()>,
 }
@@ -94,12 +91,13 @@ impl TerminologyService {
     /// The registry for the store as it is now (blocking: call inside
     /// [`run`]).
     pub fn registry(&self, store: &Store) -> Result<Arc<Registry>, Error> {
-        let fp = fingerprint(store)?;
+        store.check_definitions()?;
+        let fp = stamp(store);
         if let Some(r) = self.cached(&fp) {
             return Ok(r);
         }
         let _one = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
-        let fp = fingerprint(store)?;
+        let fp = stamp(store);
         if let Some(r) = self.cached(&fp) {
             return Ok(r);
         }
@@ -108,7 +106,7 @@ impl TerminologyService {
         Ok(registry)
     }
 
-    fn cached(&self, fp: &Fingerprint) -> Option<Arc<Registry>> {
+    fn cached(&self, fp: &Stamp) -> Option<Arc<Registry>> {
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());
         current
             .as_ref()
@@ -117,12 +115,12 @@ impl TerminologyService {
     }
 }
 
-pub(crate) fn fingerprint(store: &Store) -> Result<Fingerprint, StoreError> {
-    let mut fp = [(0, 0); 3];
-    for (slot, rt) in fp.iter_mut().zip(TYPES) {
-        *slot = store.version_stamp(rt)?;
-    }
-    Ok(fp)
+/// The Terminology stamp as this process last read it.
+fn stamp(store: &Store) -> Stamp {
+    store
+        .definitions()
+        .seen()
+        .get(crate::store::DefinitionKind::Terminology)
 }
 
 /// Indexes one CodeSystem, ValueSet or ConceptMap (JSON) into
