@@ -20,7 +20,7 @@ use fhir_model::primitives::Id;
 use fhir_model::Resource;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::interaction::bundle::{batch, transaction};
+use crate::interaction::bundle::{self, batch, transaction};
 use crate::store::{Store, TxWrite};
 
 #[derive(Debug, Args)]
@@ -192,8 +192,16 @@ fn import_json(store: &Store, name: &str, bytes: &[u8], summary: &mut Summary) {
             .map(|c| c.as_str().to_owned());
         let entries = bundle.entry.len();
         let response = match kind.as_deref() {
-            Some("transaction") => transaction::run(store, "", *bundle),
-            Some("batch") => Ok(batch::run(store, "", *bundle, None)),
+            Some("transaction") => {
+                transaction::run(store, "", *bundle, &bundle::Services::default())
+            }
+            Some("batch") => Ok(batch::run(
+                store,
+                "",
+                *bundle,
+                &bundle::Services::default(),
+                Default::default(),
+            )),
             _ => return store_one(store, name, Resource::Bundle(bundle), summary),
         };
         match response {

@@ -14,7 +14,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use fhir_model::json::tree::{self, Value as Json};
-use profiles::{Issue, Severity};
+use profiles::{Issue, Severity, Validator};
 
 use crate::stored_profiles::Profiles;
 
@@ -37,7 +37,7 @@ pub async fn type_level(
     let json = format::body_as_json(body.format, &body.bytes)?;
     let validator = state.validator.clone();
     let query_profiles = query_profiles(&params);
-    let issues = run(move || validate_body(&validator, &rt, &json, query_profiles)).await?;
+    let issues = run(move || validate_with(&validator, &rt, &json, query_profiles)).await?;
     Ok(outcome_response(&issues))
 }
 
@@ -57,7 +57,7 @@ pub async fn instance(
     if req.method() == actix_web::http::Method::POST {
         let body = read_body(&req, payload, state.max_body_bytes).await?;
         let json = format::body_as_json(body.format, &body.bytes)?;
-        let issues = run(move || validate_body(&validator, &rt, &json, query_profiles)).await?;
+        let issues = run(move || validate_with(&validator, &rt, &json, query_profiles)).await?;
         return Ok(outcome_response(&issues));
     }
     let store = state.store.clone();
@@ -71,7 +71,7 @@ pub async fn instance(
     Ok(outcome_response(&issues))
 }
 
-fn query_profiles(params: &[(String, String)]) -> Vec<String> {
+pub(crate) fn query_profiles(params: &[(String, String)]) -> Vec<String> {
     params
         .iter()
         .filter(|(k, _)| k == "profile")
@@ -79,15 +79,30 @@ fn query_profiles(params: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
-/// Validates a request body: the resource itself, or a `Parameters` with
-/// `resource` (unless the type is `Parameters` and no `resource` is in it).
-fn validate_body(
+/// [`validate_body`] with the server's validator as of now (blocking).
+fn validate_with(
     server_profiles: &Profiles,
     rt: &str,
     json: &[u8],
-    mut profiles: Vec<String>,
+    profiles: Vec<String>,
 ) -> Result<Vec<Issue>, Error> {
-    let validator = server_profiles.validator()?;
+    Ok(validate_body(
+        &server_profiles.validator()?,
+        rt,
+        json,
+        profiles,
+    ))
+}
+
+/// Validates a request body: the resource itself, or a `Parameters` with
+/// `resource` (unless the type is `Parameters` and no `resource` is in it).
+/// Also what a Bundle entry's `$validate` runs.
+pub(crate) fn validate_body(
+    validator: &Validator,
+    rt: &str,
+    json: &[u8],
+    mut profiles: Vec<String>,
+) -> Vec<Issue> {
     let mut resource_bytes = None;
     if let Ok(t) = tree::parse(json) {
         if str_field(&t, "resourceType") == Some("Parameters") {
@@ -111,7 +126,7 @@ fn validate_body(
                             }
                         }
                         Some("mode") if str_field(p, "valueCode") == Some("delete") => {
-                            return Ok(Vec::new());
+                            return Vec::new();
                         }
                         _ => {}
                     }
@@ -135,7 +150,7 @@ fn validate_body(
             );
         }
     }
-    Ok(issues)
+    issues
 }
 
 fn field<'a>(v: &'a Json, name: &str) -> Option<&'a Json> {
@@ -153,10 +168,14 @@ fn str_field<'a>(v: &'a Json, name: &str) -> Option<&'a str> {
 }
 
 fn outcome_response(issues: &[Issue]) -> HttpResponse {
-    let body = tree::to_json(&profiles::operation_outcome(issues));
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, FHIR_JSON))
-        .body(body)
+        .body(outcome_json(issues))
+}
+
+/// The OperationOutcome `$validate` answers with (200 whatever it found).
+pub(crate) fn outcome_json(issues: &[Issue]) -> Vec<u8> {
+    tree::to_json(&profiles::operation_outcome(issues))
 }
 
 #[cfg(test)]

@@ -48,12 +48,20 @@ use fhir_model::{Resource, ResourceType};
 
 pub use audit::PendingRecord;
 pub use conditional::{CondOutcome, Conditional, Criteria};
-pub(crate) use conditional::{Plan, Tx};
+pub use conditional::{Plan, Tx};
 pub use connection::{Backend, DatabaseUrl};
 use connection::{DbConnection, Manager};
 pub use definitions::{DefinitionFeed, DefinitionKind, DefinitionsChanged, Stamps};
 pub use index_format::INDEX_FORMAT;
 pub use local_codes::UnmappedCode;
+
+/// The terminology resources (their writes move the Terminology
+/// definition stamp, see [`definitions`]).
+pub const TERMINOLOGY_TYPES: [ResourceType; 3] = [
+    ResourceType::CodeSystem,
+    ResourceType::ValueSet,
+    ResourceType::ConceptMap,
+];
 use model::{NewVersion, VersionRow};
 pub use precondition::{NoneMatch, Preconditions};
 use queries::HistoryFilter;
@@ -231,7 +239,7 @@ pub enum TxWrite {
 
 /// Why one attempt of a write transaction failed: a database error, a
 /// refusal to report, or a lost race that reruns the transaction.
-pub(crate) enum TxError {
+pub enum TxError {
     Db(DieselError),
     Store(StoreError),
     /// Lost a race; run the transaction again.
@@ -919,8 +927,10 @@ fn store_version(
     }))
 }
 
-#[cfg(test)]
-pub(crate) mod testutil;
+/// Throwaway test databases, for this crate's tests and (feature
+/// `testutil`) the server's.
+#[cfg(any(test, feature = "testutil"))]
+pub mod testutil;
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! Local lab and drug codes mapped to standard codes on write (the
 //! library side is `terminology::local_codes`).
 //!
-//! `import-codes` (CLI, [`import`]) or `CodeSystem/$import-codes` (REST,
+//! `import-codes` (CLI, fhir-server's `local_codes::import`) or `CodeSystem/$import-codes` (REST,
 //! `operation::local_codes`) store a hospital's master as a local
 //! CodeSystem plus ConceptMaps, tagged as local. Every write then consults
 //! a [`Mapper`] of those maps, by `serve --local-codes` ([`Mode`]):
@@ -35,7 +35,6 @@
 //! its [`Snapshot`], so a write that starts after an import committed on
 //! any process maps with it.
 
-pub mod import;
 pub mod scan;
 
 use std::sync::{Arc, Mutex, RwLock};
