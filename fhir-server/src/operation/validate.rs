@@ -87,7 +87,7 @@ fn validate_with(
     profiles: Vec<String>,
 ) -> Result<Vec<Issue>, Error> {
     Ok(validate_body(
-        &server_profiles.validator()?,
+        &*server_profiles.validator()?,
         rt,
         json,
         profiles,
