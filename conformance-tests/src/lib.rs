@@ -34,6 +34,7 @@ pub mod nodes;
 pub mod postgres;
 pub mod raw_http;
 pub mod search_params;
+pub mod second_node;
 pub mod server;
 pub mod smart;
 pub mod synthea;

@@ -4,66 +4,17 @@
 //! answers 500, and `audit verify` finds one intact chain sealed by both
 //! processes' sealers without a cluster-wide lock on the request path.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use conformance_tests::audit::{audits, verify_sealed, KEY};
-use conformance_tests::server::server_binary;
+use conformance_tests::second_node::SecondNode;
 use conformance_tests::{location, Backend, Client, TestServer};
 use serde_json::json;
-
-/// A second server process on the database of `first`, killed on drop.
-struct SecondNode {
-    child: Child,
-    base: String,
-}
-
-impl SecondNode {
-    fn start(first: &TestServer) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let listen = format!("127.0.0.1:{port}");
-        let child = Command::new(server_binary())
-            .args([
-                "serve",
-                "--listen",
-                &listen,
-                "--database",
-                &first.database_url(),
-            ])
-            .args(["--audit", "--audit-key-file", KEY])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the second node");
-        let base = format!("http://127.0.0.1:{port}/fhir");
-        let probe = Client::new(&base);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !probe.try_get("/metadata").is_ok_and(|r| r.status == 200) {
-            assert!(Instant::now() < deadline, "the second node did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        SecondNode { child, base }
-    }
-}
-
-impl Drop for SecondNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn concurrent_writes_on_two_nodes(backend: Backend) {
     if backend.skipped() {
         return;
     }
     let first = TestServer::start_with_args(backend, &["--audit", "--audit-key-file", KEY]);
-    let second = SecondNode::start(&first);
+    let second = SecondNode::start(&first, &["--audit", "--audit-key-file", KEY]);
     let bases = [first.base_url().to_owned(), second.base.clone()];
     const THREADS: usize = 4;
     const PER_THREAD: usize = 15;

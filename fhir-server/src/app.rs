@@ -77,9 +77,10 @@ pub struct AppState {
     pub store: Store,
     /// Request bodies above this answer 413.
     pub max_body_bytes: usize,
-    /// `$validate`: the validator over the packages of `serve --package`
-    /// (its `packages()`), caching compiled profiles across requests.
-    pub validator: std::sync::Arc<profiles::Validator>,
+    /// `$validate` and profile enforcement: the validator over the
+    /// packages of `serve --package` and the stored conformance resources
+    /// (`stored_profiles`), caching compiled profiles across requests.
+    pub validator: std::sync::Arc<crate::stored_profiles::Profiles>,
     /// The terminology operations' registry, built from the stored
     /// CodeSystems, ValueSets and ConceptMaps on first use and shared by
     /// every worker.

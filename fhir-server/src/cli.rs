@@ -303,6 +303,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .rebuild_registry()
         .context("cannot read the stored SearchParameter resources")?;
     log::info!("search parameters: R4 core plus {stored} stored SearchParameter(s)");
+    // Definitions changed by another process on the database reach this
+    // one's caches through the watcher (`store/definitions.rs`).
+    store.watch_definitions();
     // Index rows stored by an older version of the server are rebuilt
     // before the first request (see `store/index_format.rs`), by one node:
     // the others wait for it under the schema lock, then find the index
@@ -355,10 +358,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         // References the validator cannot resolve inside the payload are
         // read from this server's store, so their targets are checked too.
-        validator: std::sync::Arc::new(
-            profiles::Validator::new(std::sync::Arc::new(packages))
-                .fetcher(crate::reference_fetch::fetcher(fetch_store)),
-        ),
+        validator: std::sync::Arc::new(crate::stored_profiles::Profiles::new(
+            packages,
+            fetch_store.clone(),
+            crate::reference_fetch::fetcher(fetch_store),
+        )),
         terminology: Default::default(),
     };
     let trusted = actix_web::web::Data::new(crate::forwarded::TrustedProxies(

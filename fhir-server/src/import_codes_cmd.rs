@@ -3,8 +3,8 @@
 //! and one ConceptMap per standard system (see [`crate::local_codes`]),
 //! the same import as `POST [base]/CodeSystem/$import-codes`, and prints
 //! the summary: concepts, mappings per target, rows without any mapping.
-//! A running server on the same database picks the new mappings up within
-//! [`crate::local_codes::RECHECK`].
+//! A running server on the same database maps with them from its next
+//! write on (the definition stamps, `store/definitions.rs`).
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};

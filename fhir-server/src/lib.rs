@@ -46,6 +46,7 @@ pub mod request_id;
 pub mod request_target;
 pub mod route;
 pub mod security;
+pub mod stored_profiles;
 pub mod validate_cmd;
 pub mod wire;
 

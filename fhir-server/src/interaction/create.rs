@@ -57,7 +57,8 @@ pub async fn handle(
     let (warnings, outcome) = run(move || {
         let mut resource = parse_resource(&body, rt)?;
         resource.set_id(Some(new_id));
-        let warnings = crate::profile_enforcement::current().check(&validator, &resource, "")?;
+        let warnings =
+            crate::profile_enforcement::current().check(&*validator.validator()?, &resource, "")?;
         Ok::<_, Error>((
             warnings,
             match if_none_exist {

@@ -50,7 +50,8 @@ pub async fn handle(
     let (warnings, written) = run(move || {
         let mut resource = parse_resource(&body, rt)?;
         check_body_id(&resource, &expected_id)?;
-        let warnings = crate::profile_enforcement::current().check(&validator, &resource, "")?;
+        let warnings =
+            crate::profile_enforcement::current().check(&*validator.validator()?, &resource, "")?;
         Ok::<_, Error>((warnings, store.update_checked(&mut resource, &pre)?))
     })
     .await?;

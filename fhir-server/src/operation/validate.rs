@@ -5,7 +5,8 @@
 //! `profile` may also be a query parameter.
 //!
 //! The work is [`profiles::Validator`], with the packages the server was
-//! started with (`serve --package`). The answer is always 200 with an
+//! started with (`serve --package`) and the conformance resources stored in
+//! the database ([`crate::stored_profiles`]). The answer is always 200 with an
 //! OperationOutcome of the issues found (an `information` "no issues" one
 //! when clean): the operation succeeded even when the resource is invalid.
 //! `mode=delete` has nothing to check here and answers "no issues".
@@ -14,6 +15,8 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use fhir_model::json::tree::{self, Value as Json};
 use profiles::{Issue, Severity, Validator};
+
+use crate::stored_profiles::Profiles;
 
 use crate::app::AppState;
 use crate::error::{Error, FHIR_JSON};
@@ -34,8 +37,7 @@ pub async fn type_level(
     let json = format::body_as_json(body.format, &body.bytes)?;
     let validator = state.validator.clone();
     let query_profiles = query_profiles(&params);
-    let issues =
-        run(move || Ok::<_, Error>(validate_body(&validator, &rt, &json, query_profiles))).await?;
+    let issues = run(move || validate_with(&validator, &rt, &json, query_profiles)).await?;
     Ok(outcome_response(&issues))
 }
 
@@ -55,9 +57,7 @@ pub async fn instance(
     if req.method() == actix_web::http::Method::POST {
         let body = read_body(&req, payload, state.max_body_bytes).await?;
         let json = format::body_as_json(body.format, &body.bytes)?;
-        let issues =
-            run(move || Ok::<_, Error>(validate_body(&validator, &rt, &json, query_profiles)))
-                .await?;
+        let issues = run(move || validate_with(&validator, &rt, &json, query_profiles)).await?;
         return Ok(outcome_response(&issues));
     }
     let store = state.store.clone();
@@ -65,7 +65,7 @@ pub async fn instance(
     let body = v.body.unwrap_or_default();
     let issues = run(move || {
         let refs: Vec<&str> = query_profiles.iter().map(String::as_str).collect();
-        Ok::<_, Error>(validator.validate_json(&body, &refs))
+        Ok::<_, Error>(validator.validator()?.validate_json(&body, &refs))
     })
     .await?;
     Ok(outcome_response(&issues))
@@ -77,6 +77,21 @@ pub(crate) fn query_profiles(params: &[(String, String)]) -> Vec<String> {
         .filter(|(k, _)| k == "profile")
         .map(|(_, v)| v.clone())
         .collect()
+}
+
+/// [`validate_body`] with the server's validator as of now (blocking).
+fn validate_with(
+    server_profiles: &Profiles,
+    rt: &str,
+    json: &[u8],
+    profiles: Vec<String>,
+) -> Result<Vec<Issue>, Error> {
+    Ok(validate_body(
+        &*server_profiles.validator()?,
+        rt,
+        json,
+        profiles,
+    ))
 }
 
 /// Validates a request body: the resource itself, or a `Parameters` with
@@ -305,7 +320,9 @@ mod tests {
         let app = test::init_service(build_app(AppState {
             store: db.store.clone(),
             max_body_bytes: 1 << 20,
-            validator: Arc::new(profiles::Validator::new(Arc::new(set))),
+            validator: Arc::new(crate::stored_profiles::Profiles::fixed(
+                profiles::Validator::new(Arc::new(set)),
+            )),
             terminology: Default::default(),
         }))
         .await;

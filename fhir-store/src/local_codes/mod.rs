@@ -30,26 +30,19 @@
 //! them to the index of resources stored before (index mode).
 //!
 //! The mapper is rebuilt when the stored CodeSystems or ConceptMaps change,
-//! noticed the way the terminology service notices it (the history
-//! fingerprint of those types): at once after a write of one in this
-//! process, and within [`RECHECK`] when another process (the CLI) wrote.
+//! noticed through the Terminology stamp of the definition change feed
+//! (`store/definitions.rs`): every write reads the stamps before it takes
+//! its [`Snapshot`], so a write that starts after an import committed on
+//! any process maps with it.
 
 pub mod scan;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
 
-use fhir_model::ResourceType;
 use terminology::local_codes::{Mapper, LOCAL_CODES_TAG, TAG_SYSTEM};
 
 use crate::search::index::IndexEntries;
-use crate::store::TerminologyFingerprint as Fingerprint;
-use crate::store::{Store, StoreError};
-
-/// How often a write checks whether another process changed the stored
-/// terminology (three indexed count queries).
-pub const RECHECK: Duration = Duration::from_secs(1);
+use crate::store::{DefinitionKind, Store, StoreError};
 
 /// A coding of a local system: (system, code).
 pub type LocalCode = (String, String);
@@ -67,17 +60,15 @@ pub enum Mode {
 }
 
 struct Loaded {
-    fingerprint: Option<Fingerprint>,
+    /// The Terminology stamp the mapper was built from (`None`: never).
+    stamp: Option<i64>,
     mapper: Arc<Mapper>,
-    checked: Option<Instant>,
 }
 
 /// The store's local-code state: the mode and the current mapper.
 pub struct LocalCodes {
     mode: RwLock<Mode>,
     loaded: RwLock<Loaded>,
-    /// Set by a write of a CodeSystem or ConceptMap in this process.
-    dirty: AtomicBool,
     rebuild: Mutex<()>,
 }
 
@@ -86,11 +77,9 @@ impl Default for LocalCodes {
         LocalCodes {
             mode: RwLock::new(Mode::default()),
             loaded: RwLock::new(Loaded {
-                fingerprint: None,
+                stamp: None,
                 mapper: Arc::new(Mapper::new()),
-                checked: None,
             }),
-            dirty: AtomicBool::new(false),
             rebuild: Mutex::new(()),
         }
     }
@@ -109,7 +98,6 @@ impl std::fmt::Debug for LocalCodes {
 pub struct Snapshot {
     pub mode: Mode,
     pub mapper: Arc<Mapper>,
-    owner: Option<Arc<LocalCodes>>,
 }
 
 impl Snapshot {
@@ -118,22 +106,11 @@ impl Snapshot {
         Snapshot {
             mode: Mode::Off,
             mapper: Arc::new(Mapper::new()),
-            owner: None,
         }
     }
 
     fn active(&self) -> bool {
         self.mode != Mode::Off && !self.mapper.is_empty()
-    }
-
-    /// Called for every resource written: a CodeSystem or ConceptMap
-    /// may change the mappings.
-    pub fn note_write(&self, rt: ResourceType) {
-        if matches!(rt, ResourceType::CodeSystem | ResourceType::ConceptMap) {
-            if let Some(o) = &self.owner {
-                o.dirty.store(true, Ordering::Release);
-            }
-        }
     }
 
     /// Before a body is stored: in enrich mode, adds the standard codings
@@ -201,20 +178,21 @@ impl LocalCodes {
         *self.mode.write().unwrap_or_else(|p| p.into_inner()) = mode;
     }
 
-    /// The mapper as of now: rebuilt first when this process wrote a
-    /// CodeSystem or ConceptMap, or (checked every [`RECHECK`]) when the
-    /// stored ones changed. Never called inside a write transaction.
+    /// The mapper as of the Terminology stamp the store last saw: rebuilt
+    /// first when it moved. Never called inside a write transaction (the
+    /// store's write path reads the stamps just before).
     pub fn snapshot(self: &Arc<Self>, store: &Store) -> Result<Snapshot, StoreError> {
         let mode = self.mode();
         if mode == Mode::Off {
             return Ok(Snapshot::none());
         }
-        let due = {
+        let want = store.definitions().seen().get(DefinitionKind::Terminology);
+        let current = {
             let l = self.loaded.read().unwrap_or_else(|p| p.into_inner());
-            l.checked.is_none_or(|t| t.elapsed() >= RECHECK)
+            l.stamp.is_some_and(|b| b >= want)
         };
-        if self.dirty.swap(false, Ordering::AcqRel) || due {
-            self.refresh(store)?;
+        if !current {
+            self.refresh(store, want)?;
         }
         let mapper = self
             .loaded
@@ -222,11 +200,7 @@ impl LocalCodes {
             .unwrap_or_else(|p| p.into_inner())
             .mapper
             .clone();
-        Ok(Snapshot {
-            mode,
-            mapper,
-            owner: Some(self.clone()),
-        })
+        Ok(Snapshot { mode, mapper })
     }
 
     /// The current mapper, without checking for changes (responses).
@@ -238,33 +212,28 @@ impl LocalCodes {
             .clone()
     }
 
-    fn refresh(&self, store: &Store) -> Result<(), StoreError> {
+    /// Builds the mapper for Terminology stamp `want`, once: threads
+    /// that waited for another's rebuild take its result.
+    fn refresh(&self, store: &Store, want: i64) -> Result<(), StoreError> {
         let _one = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
-        let fp = store.terminology_fingerprint()?;
-        let same = self
-            .loaded
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .fingerprint
-            == Some(fp);
-        let mapper = if same {
-            None
-        } else {
-            Some(Arc::new(build(store)?))
-        };
-        let mut l = self.loaded.write().unwrap_or_else(|p| p.into_inner());
-        l.fingerprint = Some(fp);
-        l.checked = Some(Instant::now());
-        if let Some(m) = mapper {
-            if !m.is_empty() || !l.mapper.is_empty() {
-                log::info!(
-                    "local codes: {} local systems, {} mappings",
-                    m.systems().count(),
-                    m.len()
-                );
-            }
-            l.mapper = m;
+        let built = self.loaded.read().unwrap_or_else(|p| p.into_inner()).stamp;
+        if built.is_some_and(|b| b >= want) {
+            return Ok(());
         }
+        // Built from what is stored now, which is at least `want`: a
+        // change committed meanwhile moves the stamp on, and the next
+        // snapshot builds again.
+        let m = Arc::new(build(store)?);
+        let mut l = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        l.stamp = Some(want);
+        if !m.is_empty() || !l.mapper.is_empty() {
+            log::info!(
+                "local codes: {} local systems, {} mappings",
+                m.systems().count(),
+                m.len()
+            );
+        }
+        l.mapper = m;
         Ok(())
     }
 }
@@ -381,7 +350,6 @@ mod tests {
         Snapshot {
             mode,
             mapper: Arc::new(m),
-            owner: None,
         }
     }
 

@@ -386,7 +386,7 @@ impl Store {
         lock_keys: &[i64],
         mut f: impl FnMut(&mut Tx<'_>) -> Result<T, TxError>,
     ) -> Result<T, StoreError> {
-        let local = self.local_codes().snapshot(self)?;
+        let local = self.write_snapshot()?;
         let _guard = self.write_guard();
         let registry = self.registry();
         let mut keys = lock_keys.to_vec();

@@ -26,6 +26,8 @@ mod audit;
 mod cluster_lock;
 mod conditional;
 mod connection;
+mod definition_watch;
+mod definitions;
 pub mod encryption;
 mod index_format;
 mod index_rows;
@@ -39,6 +41,7 @@ mod search;
 mod statistics;
 mod write_clock;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use diesel::r2d2::{Pool, PooledConnection};
@@ -56,18 +59,17 @@ pub use connection::{
     DEFAULT_STATEMENT_TIMEOUT_MS,
 };
 use connection::{DbConnection, Manager};
+pub use definitions::{DefinitionFeed, DefinitionKind, DefinitionsChanged, Stamps};
 pub use index_format::INDEX_FORMAT;
 pub use local_codes::UnmappedCode;
 
-/// The terminology resources whose changes [`Store::terminology_fingerprint`] stamps.
+/// The terminology resources (their writes move the Terminology
+/// definition stamp, see [`definitions`]).
 pub const TERMINOLOGY_TYPES: [ResourceType; 3] = [
     ResourceType::CodeSystem,
     ResourceType::ValueSet,
     ResourceType::ConceptMap,
 ];
-
-/// Per terminology type, the number of versions and the newest version's `seq`.
-pub type TerminologyFingerprint = [(i64, i64); 3];
 use model::{NewVersion, VersionRow};
 pub use precondition::{NoneMatch, Preconditions};
 use queries::HistoryFilter;
@@ -299,6 +301,9 @@ pub struct Store {
     /// The search parameters every write is indexed by; replaced when
     /// packages or SearchParameter resources add parameters.
     registry: Arc<RwLock<ParamRegistry>>,
+    /// The `definitions` stamp of SearchParameters `registry` was built
+    /// from ([`definitions`]).
+    registry_stamp: Arc<AtomicI64>,
     /// Local code mappings applied to writes (`serve --local-codes`).
     local_codes: Arc<crate::local_codes::LocalCodes>,
     /// The SQLite file (none for `:memory:` and PostgreSQL), beside which
@@ -309,6 +314,10 @@ pub struct Store {
     /// connection would starve work that needs the pool under it, e.g. the
     /// start-up reindex with `--pool-max 1`).
     pg_target: Option<String>,
+    /// What this process knows of the stored definitions ([`definitions`]).
+    definitions: Arc<DefinitionFeed>,
+    /// The database, for the watcher's own connection.
+    url: Arc<DatabaseUrl>,
 }
 
 impl std::fmt::Debug for Store {
@@ -345,15 +354,63 @@ impl Store {
             (url.backend == Backend::Sqlite && !url.is_memory()).then(|| url.target.clone());
         let write_lock = (url.backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let pg_target = (url.backend == Backend::Postgres).then(|| url.target.clone());
-        Ok(Self {
+        let store = Self {
             pool,
             backend: url.backend,
             write_lock,
             registry: Arc::new(RwLock::new(crate::search::registry::core())),
+            registry_stamp: Arc::new(AtomicI64::new(-1)),
             local_codes: Default::default(),
             sqlite_path,
             pg_target,
-        })
+            definitions: Default::default(),
+            url: Arc::new(url),
+        };
+        // The stamps as of now, so caches built at start are keyed right.
+        let stamps = definitions::read(&mut *store.conn()?)?;
+        store.definitions.observe(stamps);
+        Ok(store)
+    }
+
+    /// What this process knows of the stored definitions: the stamps the
+    /// in-process caches compare theirs with ([`definitions`]).
+    pub fn definitions(&self) -> &DefinitionFeed {
+        &self.definitions
+    }
+
+    /// Reads the definition stamps (one small query) and, when the
+    /// SearchParameters changed, rebuilds the search registry before
+    /// returning; the other caches rebuild on their next use. Blocking.
+    pub fn check_definitions(&self) -> Result<DefinitionsChanged, StoreError> {
+        let stamps = {
+            let mut conn = self.conn()?;
+            definitions::read(&mut conn)?
+        };
+        let changed = self.definitions.observe(stamps);
+        let want = self.definitions.seen().get(DefinitionKind::SearchParameter);
+        if self.registry_stamp.load(Ordering::Acquire) != want {
+            let n = self.rebuild_registry()?;
+            log::info!("search parameters reloaded ({n} stored SearchParameters)");
+        }
+        Ok(changed)
+    }
+
+    /// What a write maps and indexes with, as of the last committed
+    /// definition change on any node: the stamps are read first (see
+    /// [`definitions`]: a write never indexes with search parameters or
+    /// maps with local codes older than what is committed when it starts).
+    fn write_snapshot(&self) -> Result<crate::local_codes::Snapshot, StoreError> {
+        self.check_definitions()?;
+        self.local_codes.snapshot(self)
+    }
+
+    /// Called after a write that touched a definition committed (or rolled
+    /// back, which changes nothing): this process sees its own change at
+    /// once. The write stays successful if this fails; logged.
+    fn definitions_written(&self) {
+        if let Err(e) = self.check_definitions() {
+            log::error!("definition stamps not read after a write: {e}");
+        }
     }
 
     /// `fhir-server migrate`: applies the pending migrations (under the
@@ -379,6 +436,13 @@ impl Store {
     /// old index rows until they are written again or reindexed.
     pub fn set_registry(&self, registry: ParamRegistry) {
         *self.registry.write().unwrap_or_else(|p| p.into_inner()) = registry;
+    }
+
+    /// [`Store::set_registry`] for a registry built from the stored
+    /// SearchParameters as of `stamp`.
+    fn set_registry_at(&self, registry: ParamRegistry, stamp: i64) {
+        self.set_registry(registry);
+        self.registry_stamp.store(stamp, Ordering::Release);
     }
 
     pub fn backend(&self) -> Backend {
@@ -519,7 +583,7 @@ impl Store {
         version: Option<i32>,
         change: impl FnOnce(&mut fhir_model::generated::Meta),
     ) -> Result<StoredVersion, StoreError> {
-        let local = self.local_codes.snapshot(self)?;
+        let local = self.write_snapshot()?;
         let _guard = self.write_guard();
         let registry = self.registry();
         let mut conn = self.conn()?;
@@ -565,36 +629,6 @@ impl Store {
         })
     }
 
-    /// The version stamps of the terminology resources (CodeSystem,
-    /// ValueSet, ConceptMap, in that order): what the terminology registry
-    /// and the local-code mapper were built from. A write of any of the
-    /// three types changes one of them (a transaction that commits late
-    /// still changes the count).
-    pub fn terminology_fingerprint(&self) -> Result<TerminologyFingerprint, StoreError> {
-        let mut fp = [(0, 0); 3];
-        for (slot, rt) in fp.iter_mut().zip(TERMINOLOGY_TYPES) {
-            *slot = self.version_stamp(rt)?;
-        }
-        Ok(fp)
-    }
-
-    /// How many versions of `rtype` were ever written and the newest one's
-    /// sequence number: a fingerprint of the type's changes that reads no
-    /// body (the terminology service and the local-code mapper check it on
-    /// every request and write; reading the newest version through
-    /// [`Store::history`] would load a 10 MB CodeSystem each time).
-    pub fn version_stamp(&self, rtype: ResourceType) -> Result<(i64, i64), StoreError> {
-        use diesel::dsl::{count_star, max};
-        use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
-        use schema::resource_versions as v;
-        let mut conn = self.conn()?;
-        let (n, newest): (i64, Option<i64>) = v::table
-            .filter(v::resource_type.eq(rtype.as_str()))
-            .select((count_star(), max(v::seq)))
-            .first(&mut *conn)?;
-        Ok((n, newest.unwrap_or(0)))
-    }
-
     /// One page of history, newest first. Runs in one transaction so that
     /// `total` and the page agree.
     pub fn history(&self, q: &HistoryQuery) -> Result<HistoryPage, StoreError> {
@@ -610,7 +644,7 @@ impl Store {
         &self,
         writes: &mut [TxWrite],
     ) -> Result<Vec<Option<Written>>, (Option<usize>, StoreError)> {
-        let local = self.local_codes.snapshot(self).map_err(|e| (None, e))?;
+        let local = self.write_snapshot().map_err(|e| (None, e))?;
         let _guard = self.write_guard();
         let registry = self.registry();
         let mut conn = self.conn().map_err(|e| (None, e))?;
@@ -661,7 +695,7 @@ impl Store {
         id: &str,
         mut change: Change<'_>,
     ) -> Result<Option<Written>, StoreError> {
-        let local = self.local_codes.snapshot(self)?;
+        let local = self.write_snapshot()?;
         let _guard = self.write_guard();
         let registry = self.registry();
         let mut conn = self.conn()?;
@@ -897,8 +931,7 @@ fn store_version(
     change: &mut Change<'_>,
 ) -> Result<Option<Written>, TxError> {
     let rtype = rt.as_str();
-    search::note_write(rt);
-    local.note_write(rt);
+    definitions::note_write(conn, rt)?;
     queries::lock_current(conn, rtype, id)?;
     let current = queries::current(conn, rtype, id)?;
     let (method, deleted) = match (&*change, &current) {

@@ -143,3 +143,12 @@ diesel::table! {
         uri -> Text,
     }
 }
+
+// The change feed of definitions (migration `…_definition_stamps`; see
+// store/definitions.rs).
+diesel::table! {
+    definition_stamps (kind) {
+        kind -> Text,
+        stamp -> BigInt,
+    }
+}

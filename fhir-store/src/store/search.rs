@@ -670,6 +670,12 @@ impl Store {
     /// [`crate::search::registry::build`].
     pub fn rebuild_registry(&self) -> Result<usize, StoreError> {
         let _serial = REBUILD.lock().unwrap_or_else(|p| p.into_inner());
+        // Read before the bodies: a change committed meanwhile moves the
+        // stamp past this one, and the next check rebuilds again.
+        let stamp = self
+            .definitions()
+            .seen()
+            .get(super::DefinitionKind::SearchParameter);
         let core_urls = core_urls();
         let mut trees = Vec::new();
         for (id, body) in self.current_bodies("SearchParameter")? {
@@ -684,18 +690,8 @@ impl Store {
         }
         let refs: Vec<&fhir_model::json::tree::Value> = trees.iter().collect();
         let (registry, _warnings) = crate::search::registry::build(&refs);
-        self.set_registry(registry);
+        self.set_registry_at(registry, stamp);
         Ok(trees.len())
-    }
-
-    /// Called after a write of a SearchParameter committed: the registry
-    /// follows the stored SearchParameters. The write stays successful if
-    /// this fails; the failure is logged.
-    pub(super) fn search_parameters_changed(&self) {
-        match self.rebuild_registry() {
-            Ok(n) => log::info!("search parameters reloaded ({n} stored SearchParameters)"),
-            Err(e) => log::error!("search parameters not reloaded: {e}"),
-        }
     }
 
     /// `(id, body)` of every current (not deleted) resource of `rtype`, in
@@ -748,6 +744,9 @@ impl Store {
                 rows.into_iter().map(|r| r.rt).collect()
             }
         };
+        // The stamps first: a node that has not heard of a new
+        // SearchParameter yet must not reindex without it (store/definitions.rs).
+        self.check_definitions()?;
         let registry = self.registry();
         let mut done = 0;
         for t in &types {
@@ -782,7 +781,7 @@ impl Store {
         rtype: &str,
         ids: &[String],
     ) -> Result<usize, StoreError> {
-        let local = self.local_codes().snapshot(self)?;
+        let local = self.write_snapshot()?;
         let _guard = self.write_guard();
         let mut conn = self.conn()?;
         let n = conn.transaction::<_, diesel::result::Error, _>(|c| {
@@ -863,28 +862,15 @@ pub(super) fn explain_on(
     }
 }
 
-thread_local! {
-    /// Set by [`note_write`] when this thread wrote a SearchParameter in
-    /// the write transaction it runs; read when its [`WriteGuard`] drops.
-    static SEARCH_PARAMETER_WRITTEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Called by every write of a resource (`write_once`), inside its
-/// transaction.
-pub(super) fn note_write(rt: fhir_model::ResourceType) {
-    if rt == fhir_model::ResourceType::SearchParameter {
-        SEARCH_PARAMETER_WRITTEN.with(|w| w.set(true));
-    }
-}
-
 /// The guard every write path of the store holds from before its
 /// transaction until after its commit (`Store::write_guard`): SQLite's
-/// in-process writer lock, and the one place where the search parameter
-/// registry follows the stored SearchParameters. When the thread wrote a
-/// SearchParameter meanwhile ([`note_write`]), dropping the guard releases
-/// the writer lock, then rebuilds the registry from the database. Writes
-/// of other types only pay for reading a thread-local flag. A rolled-back
-/// write of a SearchParameter rebuilds too, which changes nothing.
+/// in-process writer lock, and the one place where this process takes in
+/// its own definition changes. When the thread wrote a definition
+/// meanwhile (`definitions::note_write`), dropping the guard releases the
+/// writer lock, then reads the definition stamps (and rebuilds the search
+/// registry when SearchParameters changed). Writes of other types only pay
+/// for reading a thread-local flag. A rolled-back write of a definition
+/// reads them too, which changes nothing.
 pub(super) struct WriteGuard<'a> {
     store: &'a Store,
     lock: Option<std::sync::MutexGuard<'a, ()>>,
@@ -894,7 +880,7 @@ impl<'a> WriteGuard<'a> {
     pub(super) fn new(store: &'a Store, lock: Option<std::sync::MutexGuard<'a, ()>>) -> Self {
         // A flag left by a write that never reached a guard's drop (a
         // panic) must not trigger this one.
-        SEARCH_PARAMETER_WRITTEN.with(|w| w.set(false));
+        super::definitions::reset_written();
         Self { store, lock }
     }
 }
@@ -902,8 +888,8 @@ impl<'a> WriteGuard<'a> {
 impl Drop for WriteGuard<'_> {
     fn drop(&mut self) {
         drop(self.lock.take());
-        if SEARCH_PARAMETER_WRITTEN.with(|w| w.replace(false)) && !std::thread::panicking() {
-            self.store.search_parameters_changed();
+        if super::definitions::take_written() && !std::thread::panicking() {
+            self.store.definitions_written();
         }
     }
 }

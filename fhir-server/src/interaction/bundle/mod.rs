@@ -80,13 +80,14 @@ pub async fn handle(
             "If-Match does not apply to a Bundle",
         ));
     }
-    let validator = state.validator.clone();
+    let profiles = state.validator.clone();
     let terminology = state.terminology.clone();
     let access = crate::security::access(&req);
     // Entries authorization or Consent refused (a batch's; a transaction
     // with one never gets here).
     let refused = crate::security::entry_refusals::take(&req);
     let out = run(move || {
+        let validator = profiles.validator()?;
         let services = Services {
             validator: Some(&*validator),
             terminology: Some(&*terminology),

@@ -13,12 +13,12 @@
 //! R4 core ones ([`core`]): a stored resource wins over a core one with
 //! the same url (and version). It is built on
 //! the first terminology request and rebuilt when one comes after such a
-//! resource was written: each request reads the version count and newest
-//! sequence number of the three types (no bodies), and compares
-//! them with the ones the registry was built from. Writes of other
-//! resources do nothing more than before, and writes of terminology
-//! resources pay nothing either: the rebuild runs on the next terminology
-//! request.
+//! resource was written, on this server or another one on the database:
+//! each request reads the definition stamps (`store/definitions.rs`, one
+//! query of four rows) and compares the Terminology one with the one the
+//! registry was built from. Writes of other resources do nothing more
+//! than before, and writes of terminology resources pay only the stamp
+//! bump: the rebuild runs on the next terminology request.
 
 pub mod core;
 pub mod expand;
@@ -38,7 +38,7 @@ use terminology::Registry;
 use crate::app::AppState;
 use crate::error::{Error, IssueCode, FHIR_JSON};
 use crate::interaction::{parse_resource, read_body, resource_type, run, url_id};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// The operations this module answers, as the last URL segment.
 pub const OPERATIONS: [&str; 5] = [
@@ -49,7 +49,8 @@ pub const OPERATIONS: [&str; 5] = [
     "$translate",
 ];
 
-use fhir_store::store::TerminologyFingerprint as Fingerprint;
+/// What the registry was built from: the Terminology definition stamp.
+type Stamp = i64;
 
 /// The registry of the store's terminology resources, rebuilt lazily.
 #[derive(Default)]
@@ -60,7 +61,7 @@ pub struct TerminologyService {
     /// store cannot hold (another FHIR version's elements, masters too
     /// large to store) or test fixtures.
     seeds: Vec<Vec<u8>>,
-    current: RwLock<Option<(Fingerprint, Arc<Registry>)>>,
+    current: RwLock<Option<(Stamp, Arc<Registry>)>>,
     /// One rebuild at a time; the others wait and take its result.
     rebuild: Mutex<()>,
 }
@@ -83,12 +84,13 @@ impl TerminologyService {
     /// The registry for the store as it is now (blocking: call inside
     /// [`run`]).
     pub fn registry(&self, store: &Store) -> Result<Arc<Registry>, Error> {
-        let fp = fingerprint(store)?;
+        store.check_definitions()?;
+        let fp = stamp(store);
         if let Some(r) = self.cached(&fp) {
             return Ok(r);
         }
         let _one = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
-        let fp = fingerprint(store)?;
+        let fp = stamp(store);
         if let Some(r) = self.cached(&fp) {
             return Ok(r);
         }
@@ -97,7 +99,7 @@ impl TerminologyService {
         Ok(registry)
     }
 
-    fn cached(&self, fp: &Fingerprint) -> Option<Arc<Registry>> {
+    fn cached(&self, fp: &Stamp) -> Option<Arc<Registry>> {
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());
         current
             .as_ref()
@@ -106,8 +108,12 @@ impl TerminologyService {
     }
 }
 
-fn fingerprint(store: &Store) -> Result<Fingerprint, StoreError> {
-    store.terminology_fingerprint()
+/// The Terminology stamp as this process last read it.
+fn stamp(store: &Store) -> Stamp {
+    store
+        .definitions()
+        .seen()
+        .get(crate::store::DefinitionKind::Terminology)
 }
 
 /// Indexes one CodeSystem, ValueSet or ConceptMap (JSON) into

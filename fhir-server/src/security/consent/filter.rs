@@ -25,8 +25,7 @@ use crate::store::Store;
 
 /// The middleware: writes and operations judged before they run
 /// ([`super::writes`]); denials for the caller's Organization applied to
-/// the answer; the loaded denials forgotten after a request that may have
-/// written a Consent ([`super::may_write_consent`]).
+/// the answer (the denials follow the Consent stamp, see [`super::Consents`]).
 pub async fn enforce(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -53,11 +52,7 @@ pub async fn enforce(
             return Ok(req.into_response(e.response()));
         }
     }
-    let res = next.call(req).await;
-    if route.as_ref().is_some_and(super::may_write_consent) {
-        security.consents.invalidate();
-    }
-    let res = res?.map_into_boxed_body();
+    let res = next.call(req).await?.map_into_boxed_body();
     // The answer of a write that happened is the caller's own data (its
     // target was judged before it ran); every other answer is filtered.
     let own_write = route.as_ref().is_some_and(|r| match r {

@@ -60,46 +60,30 @@
 //! written: known limit, failing closed.
 //!
 //! **The denials** are kept in memory ([`Consents`]), read from the stored
-//! Consents on first use and read again after any request that may have
-//! written a Consent ([`may_write_consent`]: a write to `Consent` by any
-//! route, a batch or transaction, a server-wide operation), whatever its
-//! answer. Consents written into the database by other means (`fhir-server
-//! import`, another server process) are seen after the next such request
-//! or a restart.
+//! Consents on first use and read again when the Consent stamp of the
+//! definition change feed moved (`store/definitions.rs`): at once after a
+//! Consent write through this process commits (by any route), and within
+//! a second after one through another server process or `fhir-server
+//! import` on the same database.
 
 pub mod filter;
 pub mod rules;
 pub mod writes;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use fhir_model::ResourceType;
 use rules::Denial;
-
-use crate::route::Route;
 
 use crate::error::Error;
 use crate::search::query::{SearchRequest, TotalMode};
-use crate::store::Store;
+use crate::store::{DefinitionKind, Store};
 
 /// The denials of every active Consent, loaded lazily; shared by the
 /// workers.
 #[derive(Debug, Default)]
 pub struct Consents {
-    loaded: RwLock<Option<Arc<Vec<Denial>>>>,
-    /// Bumped by every invalidation: a load that began before one is not
-    /// kept (it may have read the Consents before the write committed).
-    generation: AtomicU64,
-}
-
-/// The one test of which requests may write a Consent, so that the
-/// loaded denials are forgotten after them: writes to `Consent` by any
-/// route (conditional ones, `$meta-add`/`-delete` included), batches and
-/// transactions (their entries, however spelled), and writes about no one
-/// type (server-wide operations).
-pub fn may_write_consent(route: &Route) -> bool {
-    route.writes() && matches!(route.resource_type(), None | Some(ResourceType::Consent))
+    /// The denials and the Consent stamp they were read at.
+    loaded: RwLock<Option<(i64, Arc<Vec<Denial>>)>>,
 }
 
 /// Consents read per page when loading.
@@ -130,22 +114,20 @@ impl Consents {
             .collect())
     }
 
-    /// Forgets the loaded denials: a Consent may have changed.
-    pub fn invalidate(&self) {
-        let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        *loaded = None;
-    }
-
+    /// The denials as of the Consent stamp this process last saw. The
+    /// stamp is taken before the Consents are read: one committed
+    /// meanwhile moves it on, and the next call reads again.
     fn all(&self, store: &Store) -> Result<Arc<Vec<Denial>>, Error> {
-        if let Some(d) = &*self.loaded.read().unwrap_or_else(|p| p.into_inner()) {
-            return Ok(d.clone());
+        let want = store.definitions().seen().get(DefinitionKind::Consent);
+        if let Some((at, d)) = &*self.loaded.read().unwrap_or_else(|p| p.into_inner()) {
+            if *at >= want {
+                return Ok(d.clone());
+            }
         }
-        let began = self.generation.load(Ordering::SeqCst);
         let denials = Arc::new(load(store)?);
         let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
-        if self.generation.load(Ordering::SeqCst) == began {
-            *loaded = Some(denials.clone());
+        if loaded.as_ref().is_none_or(|(at, _)| *at < want) {
+            *loaded = Some((want, denials.clone()));
         }
         Ok(denials)
     }
