@@ -21,6 +21,7 @@ use fhir_model::Resource;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::interaction::bundle::{batch, transaction};
+use crate::interaction::headers::Return;
 use crate::store::{Store, TxWrite};
 
 #[derive(Debug, Args)]
@@ -192,8 +193,9 @@ fn import_json(store: &Store, name: &str, bytes: &[u8], summary: &mut Summary) {
             .map(|c| c.as_str().to_owned());
         let entries = bundle.entry.len();
         let response = match kind.as_deref() {
-            Some("transaction") => transaction::run(store, "", *bundle),
-            Some("batch") => Ok(batch::run(store, "", *bundle, None)),
+            // Only the statuses are counted: no copy of each resource.
+            Some("transaction") => transaction::run(store, "", *bundle, Return::Minimal),
+            Some("batch") => Ok(batch::run(store, "", *bundle, None, Return::Minimal)),
             _ => return store_one(store, name, Resource::Bundle(bundle), summary),
         };
         match response {

@@ -17,6 +17,7 @@ use super::{
     written_entry, CondRef, EntryJson, EntryOp, Get,
 };
 use crate::error::Error;
+use crate::interaction::headers::Return;
 use crate::store::{Store, StoreError, TxError};
 use profiles::Validator;
 
@@ -29,6 +30,7 @@ pub fn run(
     base: &str,
     mut bundle: Bundle,
     validator: Option<&Validator>,
+    prefer: Return,
 ) -> Vec<u8> {
     let entries = std::mem::take(&mut bundle.entry);
     run_entries(
@@ -36,6 +38,7 @@ pub fn run(
         base,
         entries.into_iter().map(Ok).collect(),
         validator,
+        prefer,
     )
 }
 
@@ -46,6 +49,7 @@ pub fn run_entries(
     base: &str,
     entries: Vec<Result<BundleEntry, Error>>,
     validator: Option<&Validator>,
+    prefer: Return,
 ) -> Vec<u8> {
     let registry = store.registry();
     let mut out: Vec<EntryJson> = vec![Vec::new(); entries.len()];
@@ -86,7 +90,7 @@ pub fn run_entries(
     for (k, op) in in_processing_order(ops) {
         let i = indices[k];
         let refs = std::mem::take(&mut refs[k]);
-        out[i] = match run_one(store, base, op, &refs) {
+        out[i] = match run_one(store, base, op, &refs, prefer) {
             Ok(v) => v,
             Err(e) => error_entry(&e),
         };
@@ -99,6 +103,7 @@ fn run_one(
     base: &str,
     mut op: EntryOp,
     refs: &[CondRef],
+    prefer: Return,
 ) -> Result<EntryJson, Error> {
     if let EntryOp::Read {
         rt,
@@ -159,5 +164,5 @@ fn run_one(
         }
     });
     let (rt, id, status, w) = result.map_err(|e| entry_err.take().unwrap_or_else(|| e.into()))?;
-    Ok(written_entry(base, rt, &id, status, w))
+    Ok(written_entry(base, rt, &id, status, w, prefer))
 }

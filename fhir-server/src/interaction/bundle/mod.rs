@@ -69,6 +69,9 @@ pub async fn handle(
         ));
     }
     let validator = state.validator.clone();
+    // http.html#transaction-response: `Prefer: return=` shapes the entries
+    // of writes as it shapes the answer to a single create or update.
+    let prefer = headers::prefer_return(req.headers());
     let out = run(move || {
         let bundle = match super::parse_resource(&body, ResourceType::Bundle) {
             Ok(Resource::Bundle(b)) => b,
@@ -78,7 +81,7 @@ pub async fn handle(
             Err(e) => match batch_entries(&body) {
                 Some(entries) => {
                     let mapper = store.local_codes().mapper();
-                    let out = batch::run_entries(&store, &base, entries, Some(&validator));
+                    let out = batch::run_entries(&store, &base, entries, Some(&validator), prefer);
                     return Ok(crate::local_codes::scan::annotate_bundle(&mapper, out));
                 }
                 None => return Err(e),
@@ -97,13 +100,14 @@ pub async fn handle(
         match kind.as_deref() {
             Some("transaction") => {
                 crate::profile_enforcement::check_entries(&validator, &bundle)?;
-                transaction::run(&store, &base, *bundle).map(annotate)
+                transaction::run(&store, &base, *bundle, prefer).map(annotate)
             }
             Some("batch") => Ok(annotate(batch::run(
                 &store,
                 &base,
                 *bundle,
                 Some(&validator),
+                prefer,
             ))),
             other => Err(Error::Invalid(vec![Issue::new(
                 IssueCode::Invalid,
@@ -829,13 +833,18 @@ fn entry_json(resource: Option<(String, Vec<u8>)>, response: Value) -> EntryJson
 }
 
 /// The response entry of a stored write (`None`: a delete of nothing).
-/// `fullUrl` is absolute, as Bundle.entry.fullUrl must be.
+/// `fullUrl` is absolute, as Bundle.entry.fullUrl must be. `prefer`
+/// (`Prefer: return=`) decides what comes with the response: the stored
+/// resource (the default), nothing (`minimal`: a load that only wants
+/// the statuses gets no copy of what it sent), or an OperationOutcome in
+/// `response.outcome`.
 fn written_entry(
     base: &str,
     rt: ResourceType,
     id: &str,
     status: StatusCode,
     w: Option<Written>,
+    prefer: headers::Return,
 ) -> EntryJson {
     let Some(w) = w else {
         let status = string(status_line(StatusCode::NO_CONTENT));
@@ -850,8 +859,30 @@ fn written_entry(
     }
     response.push(("etag", string(super::etag(w.version))));
     response.push(("lastModified", string(w.last_updated)));
-    let resource = w.body.map(|b| (format!("{base}/{rt}/{id}"), b));
-    entry_json(resource, obj(response))
+    match prefer {
+        headers::Return::Representation => {
+            let resource = w.body.map(|b| (format!("{base}/{rt}/{id}"), b));
+            entry_json(resource, obj(response))
+        }
+        headers::Return::Minimal => entry_json(None, obj(response)),
+        headers::Return::OperationOutcome => {
+            let what = match status {
+                StatusCode::CREATED => "created",
+                StatusCode::NO_CONTENT => "deleted",
+                _ => "stored",
+            };
+            let outcome = serde_json::json!({
+                "resourceType": "OperationOutcome",
+                "issue": [{
+                    "severity": "information",
+                    "code": "informational",
+                    "diagnostics": format!("{rt}/{id} {what} as version {}", w.version),
+                }],
+            });
+            response.push(("outcome", Value::from(outcome)));
+            entry_json(None, obj(response))
+        }
+    }
 }
 
 /// The response entry of a read.

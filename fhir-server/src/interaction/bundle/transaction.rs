@@ -37,6 +37,7 @@ use super::{
     EntryOp, Get,
 };
 use crate::error::{Error, Issue, IssueCode};
+use crate::interaction::headers::Return;
 use crate::store::{
     CondOutcome, Conditional, Plan, Store, StoreError, Tx, TxError, TxWrite, Written,
 };
@@ -44,7 +45,12 @@ use crate::store::{
 /// What one write entry did: its type, id, status and stored version.
 type Done = (usize, ResourceType, String, StatusCode, Option<Written>);
 
-pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Result<Vec<u8>, Error> {
+pub fn run(
+    store: &Store,
+    base: &str,
+    mut bundle: Bundle,
+    prefer: Return,
+) -> Result<Vec<u8>, Error> {
     let registry = store.registry();
     let mut entries = entries_of(&mut bundle);
     let mut ops = Vec::with_capacity(entries.len());
@@ -222,7 +228,7 @@ pub fn run(store: &Store, base: &str, mut bundle: Bundle) -> Result<Vec<u8>, Err
 
     let mut out: Vec<EntryJson> = vec![Vec::new(); entries.len()];
     for (i, rt, id, status, w) in done {
-        out[i] = written_entry(base, rt, &id, status, w);
+        out[i] = written_entry(base, rt, &id, status, w, prefer);
     }
     for (i, entry) in reads {
         out[i] = entry;
