@@ -19,7 +19,7 @@ seconds="${1:-300}"
 shift || true
 targets=("$@")
 if [[ ${#targets[@]} == 0 ]]; then
-    targets=(json_resource xml_resource search_params fhirpath route)
+    targets=(json_resource xml_resource search_params fhirpath route wire_head)
 fi
 cache="${FHIR_TEST_CACHE:-$HOME/.cache/fhir-server-tests}"
 corpus_root="$cache/fuzz-corpus"
@@ -74,6 +74,19 @@ PY
             /fhir/Patient/pa/Observation /fhir/%2e%2e/x /fhir//Patient /.well-known/smart-configuration; do
             i=$((i + 1))
             printf '%s%s' "$(printf "\\x0$((i % 6))")" "$p" >"$dir/seed$i"
+        done
+        ;;
+    wire_head)
+        # Two split bytes, then what a client sends: raw UTF-8, keep-alive
+        # with bodies (Content-Length, chunked), malformed heads.
+        local i=0
+        for r in 'GET /fhir/Patient?family=山田 HTTP/1.1\r\nHost: x\r\n\r\n' \
+            'POST /fhir/Patient/_search?given=太郎 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /fhir/metadata HTTP/1.1\r\n\r\n' \
+            'POST /fhir HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /ﾔﾏﾀﾞ HTTP/1.1\r\n\r\n' \
+            'GET / HTTP/1.1\r\nBad Name: x\r\n\r\n' 'GET /\xff\xfe HTTP/1.1\r\n\r\n' \
+            'GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nraw'; do
+            i=$((i + 1))
+            printf "\\x0$i\\x00$r" >"$dir/seed$i"
         done
         ;;
     search_params)

@@ -102,6 +102,26 @@ macro_rules! backend_tests {
     };
 }
 
+/// Gets each test function `f(Backend)` (which starts its own server, for
+/// example with [`smart::run_with_auth`]) as `f_sqlite` and `f_postgres`.
+///
+/// ```ignore
+/// both_backends!(authorization_per_entry, consent_per_entry);
+/// ```
+#[macro_export]
+macro_rules! both_backends {
+    ($($f:ident),* $(,)?) => {
+        $(
+            $crate::paste::paste! {
+                #[test]
+                fn [<$f _sqlite>]() { $f($crate::Backend::Sqlite) }
+                #[test]
+                fn [<$f _postgres>]() { $f($crate::Backend::Postgres) }
+            }
+        )*
+    };
+}
+
 /// The FHIR JSON content type every answer with a body must carry.
 pub const FHIR_JSON_UTF8: &str = "application/fhir+json; charset=utf-8";
 

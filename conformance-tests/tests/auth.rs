@@ -380,18 +380,29 @@ fn patient_writes_stay_in_the_compartment(server: &TestServer) {
     let r = c.post("", &tx);
     outcome(&r, 403);
     assert_eq!(admin.get("/Observation/t1").status, 404);
-    // Absolute URLs name the same resources.
+    // Absolute URLs name the same resources. A batch's entries are
+    // independent: a refused one answers its own 403.
+    let refused_alone = |r: &Response| {
+        assert_eq!(r.status, 200, "{}", r.text());
+        let entry = &r.json()["entry"][0];
+        assert_eq!(entry["response"]["status"], "403 Forbidden", "{entry}");
+        assert_eq!(
+            entry["response"]["outcome"]["resourceType"],
+            "OperationOutcome"
+        );
+        assert!(entry.get("resource").is_none(), "{entry}");
+    };
     let abs = format!("{}/Observation/other-lab", server.base_url());
     let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
         {"resource": obs("other-lab", "me", "laboratory"),
          "request": {"method": "PUT", "url": abs}}
     ]});
-    outcome(&c.post("", &batch), 403);
+    refused_alone(&c.post("", &batch));
     let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
         {"request": {"method": "GET", "url": "Observation/other-lab"}}
     ]});
     let r = c.post("", &batch);
-    outcome(&r, 403);
+    refused_alone(&r);
     no_leak(&r);
     let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
         {"request": {"method": "GET", "url": "Observation/me-lab"}},

@@ -368,20 +368,7 @@ fn create_tokens_learn_nothing(backend: Backend) {
     });
 }
 
-macro_rules! both {
-    ($($f:ident),*) => {
-        $(
-            conformance_tests::paste::paste! {
-                #[test]
-                fn [<$f _sqlite>]() { $f(Backend::Sqlite) }
-                #[test]
-                fn [<$f _postgres>]() { $f(Backend::Postgres) }
-            }
-        )*
-    };
-}
-
-both!(
+conformance_tests::both_backends!(
     encoded_base_writes_nothing,
     encoded_segments_are_judged,
     types_outside_the_compartment_are_a_patients,

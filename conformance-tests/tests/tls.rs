@@ -245,3 +245,48 @@ fn non_loopback_without_protection_is_refused() {
     assert!(err.contains("--insecure"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `curl --http1.1` over HTTPS with the URL's bytes as given: the status
+/// and the body.
+fn curl_bytes(server: &Server, path: &[u8]) -> (Option<u16>, String) {
+    use std::os::unix::ffi::OsStrExt;
+    let mut url = format!("https://127.0.0.1:{}", server.port).into_bytes();
+    url.extend_from_slice(path);
+    let out = Command::new("curl")
+        .args(["-sS", "--http1.1", "--path-as-is", "-w", "\n%{http_code}"])
+        .args(["--max-time", "30", "--cacert"])
+        .arg(server.dir.join("ca.pem"))
+        .arg(std::ffi::OsStr::from_bytes(&url))
+        .output()
+        .expect("curl is needed for this test");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.trim().parse().ok(), body.to_owned())
+}
+
+/// Issue #17 item 23 over TLS: the connection layer reads the decrypted
+/// stream, so raw UTF-8 in the target works, and bytes that are not UTF-8
+/// or a 100 KB target get an OperationOutcome (HTTP/1.1: under HTTP/2 the
+/// target travels HPACK-encoded, not as a request line).
+#[test]
+fn raw_utf8_and_long_targets_over_https() {
+    let dir = temp_dir("tls-raw");
+    certificates(&dir);
+    let server = start(&dir, &[], false);
+    let (status, body) = curl_bytes(&server, "/fhir/Patient?family=山田".as_bytes());
+    assert_eq!(status, Some(200), "{body}");
+    assert!(body.contains("searchset"), "{body}");
+    let (status, body) = curl_bytes(&server, b"/fhir/Patient?family=\xFF");
+    assert_eq!(status, Some(400), "{body}");
+    assert!(
+        body.contains("OperationOutcome") && body.contains("UTF-8"),
+        "{body}"
+    );
+    let long = format!("/fhir/Patient?name={}", "a".repeat(100_000));
+    let (status, body) = curl_bytes(&server, long.as_bytes());
+    assert_eq!(status, Some(414), "{body}");
+    assert!(body.contains("OperationOutcome"), "{body}");
+    // The base URL the server writes still says https.
+    let (_, body) = curl_bytes(&server, b"/fhir/Patient");
+    assert!(body.contains("https://127.0.0.1"), "{body}");
+}

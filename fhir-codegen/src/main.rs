@@ -3,7 +3,7 @@
 //! profile engine's base invariants and required codes (`profiles/data`). The
 //! paths default to the ones in the workspace
 //! (`../shared/fhir-packages/hl7.fhir.r4.core-4.0.1.tgz`,
-//! `fhir-model/src/generated`, `fhir-server/data`).
+//! `fhir-model/src/generated`, `fhir-store/data`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The built-in search data of `fhir-server`: every R4 core SearchParameter
 //! and the five CompartmentDefinitions, cut down to what the server's
-//! registry reads, as `fhir-server/data/search-parameters.json` and
-//! `fhir-server/data/compartments.json`; and `code-systems.json`, the code
+//! registry reads, as `fhir-store/data/search-parameters.json` and
+//! `fhir-store/data/compartments.json`; and `code-systems.json`, the code
 //! system of every `code` element whose required binding draws from one
 //! code system (`Patient.gender` → administrative-gender), so token search
 //! indexes such codes with their system (`gender=system|male`).
@@ -24,7 +24,7 @@ use crate::package;
 pub const GENERATED_BY: &str = "cargo run -p fhir-codegen (from hl7.fhir.r4.core 4.0.1, CC0)";
 
 /// Where the files go relative to the workspace root.
-pub const DEFAULT_DATA_OUT: &str = "fhir-server/data";
+pub const DEFAULT_DATA_OUT: &str = "fhir-store/data";
 
 /// The generated files, by name relative to the data folder.
 pub fn generate(package_path: &Path) -> Result<BTreeMap<PathBuf, String>, String> {

@@ -1,4 +1,4 @@
-//! The committed search data (`fhir-server/data`) is exactly what the
+//! The committed search data (`fhir-store/data`) is exactly what the
 //! generator makes today: a change to the generator without
 //! `cargo run -p fhir-codegen`, or a hand edit, fails here.
 
@@ -22,7 +22,7 @@ fn committed_search_data_matches_a_fresh_generation() {
     }
     assert!(
         stale.is_empty(),
-        "fhir-server/data is stale; run `cargo run -p fhir-codegen`:\n{}",
+        "fhir-store/data is stale; run `cargo run -p fhir-codegen`:\n{}",
         stale.join("\n")
     );
     assert_eq!(

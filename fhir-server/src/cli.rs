@@ -266,28 +266,30 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         std::time::Duration::from_secs(args.body_timeout_secs),
     ));
     let served = actix_web::rt::System::new().block_on(async move {
-        // actix-web stops on SIGINT and SIGTERM: it stops accepting, lets
+        // actix-server stops on SIGINT and SIGTERM: it stops accepting, lets
         // in-flight requests (and their storage calls) finish for up to
         // `shutdown_timeout`, then returns; the pool is dropped after that.
-        let server = actix_web::HttpServer::new(move || {
-            crate::app::build_app_with(state.clone(), security.clone())
-                .app_data(trusted.clone())
-                .app_data(cors.clone())
-                .app_data(body_timeout.clone())
-                // Outermost: preflights are answered before authorization.
-                .wrap(crate::http_headers::cors(&cors))
-        })
-        .shutdown_timeout(30);
+        // The connection layer (`wire`) sits between each connection and
+        // actix-http, so requests actix-http would refuse with an empty
+        // 400 get an OperationOutcome; it builds what HttpServer would.
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let server = match tls {
-            Some(acceptor) => server.bind_openssl(&args.listen, acceptor),
-            None => server.bind(&args.listen),
-        }
+        let bound = crate::wire::server::bind(
+            move || {
+                crate::app::build_app_with(state.clone(), security.clone())
+                    .app_data(trusted.clone())
+                    .app_data(cors.clone())
+                    .app_data(body_timeout.clone())
+                    // Outermost: preflights are answered before authorization.
+                    .wrap(crate::http_headers::cors(&cors))
+            },
+            &args.listen,
+            tls,
+        )
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-        for addr in server.addrs() {
+        for addr in &bound.addrs {
             log::info!("listening on {scheme}://{addr}/fhir");
         }
-        server.run().await.context("server failed")?;
+        bound.server.await.context("server failed")?;
         log::info!("server stopped");
         Ok(())
     });

@@ -20,6 +20,7 @@
 //! | `Unauthorized`         | 401  | `login` (`expired`) | bearer token missing, malformed, badly signed, expired, or for another issuer/audience (`WWW-Authenticate: Bearer`, RFC 6750 §3) |
 //! | `Forbidden`            | 403  | `forbidden`       | the token's SMART scopes do not grant the interaction (`WWW-Authenticate: Bearer error="insufficient_scope"`) |
 //! | `UriTooLong`           | 414  | `too-costly`      | a request target longer than [`crate::request_target::MAX_TARGET_BYTES`] |
+//! | `HeadTooLarge`         | 431  | `too-costly`      | a request head (request line and header fields) larger than actix-http reads |
 //! | `NotImplemented`       | 501  | `not-supported`   | an operation the specification defines at a level this server does not implement (type-level `$everything`, type/system `$meta`), named in the message |
 //! | `Unavailable`          | 503  | `transient`       | database unreachable or busy; retrying may work |
 //! | `Fault`                | 500  | `exception`       | a bug or broken database; detail logged, not sent |
@@ -161,6 +162,11 @@ pub enum Error {
     UriTooLong {
         limit: usize,
     },
+    /// RFC 6585 §5: the header fields are larger than the server reads
+    /// (found by the connection layer, `crate::wire`).
+    HeadTooLarge {
+        limit: usize,
+    },
     /// RFC 9110 §15.6.2: a defined operation this server does not
     /// implement; the message names it, so a client is not told the
     /// operation's name is a bad id or type.
@@ -204,6 +210,7 @@ impl Error {
             Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            Error::HeadTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Fault(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -246,6 +253,13 @@ impl Error {
                 format!(
                     "the request target (path and query) is longer than this server's limit \
                      of {limit} bytes; send long searches as POST [type]/_search with a form body"
+                ),
+            ),
+            Error::HeadTooLarge { limit } => one(
+                IssueCode::TooCostly,
+                format!(
+                    "the request line and header fields are larger than this server's limit \
+                     of {limit} bytes"
                 ),
             ),
             Error::PreconditionFailed(m) => one(IssueCode::Conflict, m.clone()),

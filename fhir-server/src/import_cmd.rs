@@ -20,7 +20,7 @@ use fhir_model::primitives::Id;
 use fhir_model::Resource;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::interaction::bundle::{batch, transaction};
+use crate::interaction::bundle::{self, batch, transaction};
 use crate::interaction::headers::Return;
 use crate::store::{Store, TxWrite};
 
@@ -194,8 +194,21 @@ fn import_json(store: &Store, name: &str, bytes: &[u8], summary: &mut Summary) {
         let entries = bundle.entry.len();
         let response = match kind.as_deref() {
             // Only the statuses are counted: no copy of each resource.
-            Some("transaction") => transaction::run(store, "", *bundle, Return::Minimal),
-            Some("batch") => Ok(batch::run(store, "", *bundle, None, Return::Minimal)),
+            Some("transaction") => transaction::run(
+                store,
+                "",
+                *bundle,
+                &bundle::Services::default(),
+                Return::Minimal,
+            ),
+            Some("batch") => Ok(batch::run(
+                store,
+                "",
+                *bundle,
+                &bundle::Services::default(),
+                Default::default(),
+                Return::Minimal,
+            )),
             _ => return store_one(store, name, Resource::Bundle(bundle), summary),
         };
         match response {

@@ -1,5 +1,5 @@
-//! The FHIR R4 REST server: the layer that joins `fhir-model` to HTTP
-//! (actix-web) and to storage (diesel).
+//! The FHIR R4 REST server: the layer that joins `fhir-model` and the
+//! storage engine (`fhir-store`) to HTTP (actix-web).
 //!
 //! How the pieces fit:
 //! - [`cli`] parses the command line and starts the server; `main.rs` only
@@ -8,13 +8,14 @@
 //!   each routed to one module of [`interaction`].
 //! - [`interaction`] has one module per FHIR interaction (read, create, …);
 //!   each is a thin handler: check the input, call the [`store`], answer.
-//! - [`store`] keeps every version of every resource in SQLite or
-//!   PostgreSQL, chosen at run time from the database URL.
+//! - [`store`] (the `fhir-store` crate) keeps every version of every
+//!   resource in SQLite or PostgreSQL, chosen at run time from the
+//!   database URL.
 //! - [`error`] is the only place that turns failures into HTTP statuses and
 //!   OperationOutcome bodies.
 //!
-//! **Invariant:** this is the only crate that knows actix-web and diesel; no
-//! crate depends on it.
+//! **Invariant:** this is the only crate that knows actix-web, and it
+//! writes no SQL (fhir-store knows SQL, not HTTP); no crate depends on it.
 
 pub mod app;
 pub mod audit;
@@ -38,7 +39,10 @@ pub mod profile_enforcement;
 pub mod reference_fetch;
 pub mod request_target;
 pub mod route;
-pub mod search;
 pub mod security;
-pub mod store;
 pub mod validate_cmd;
+pub mod wire;
+
+/// Storage and search live in `fhir-store`; the server reaches them under
+/// their old names so its modules read `crate::store`/`crate::search`.
+pub use fhir_store::{search, store};

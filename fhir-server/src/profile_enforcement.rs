@@ -234,9 +234,32 @@ pub fn check_entry(
         .and_then(|r| r.method.as_ref())
         .and_then(|m| m.value.as_ref())
         .map(|m| m.as_str().to_owned());
-    let (Some(resource), Some("POST" | "PUT")) = (&entry.resource, method.as_deref()) else {
+    let (Some(resource), Some(m @ ("POST" | "PUT"))) = (&entry.resource, method.as_deref()) else {
         return Ok(());
     };
+    // An operation's resource is its input (`$validate`, a Parameters):
+    // nothing is written.
+    let url = entry
+        .request
+        .as_ref()
+        .and_then(|r| r.url.as_ref())
+        .and_then(|u| u.value.as_ref())
+        .map(|u| u.as_str().to_owned())
+        .unwrap_or_default();
+    let method =
+        actix_web::http::Method::from_bytes(m.as_bytes()).unwrap_or(actix_web::http::Method::POST);
+    if let Ok((c, _)) = crate::route::classify_url(&method, &url) {
+        use crate::route::Route;
+        if matches!(
+            c.route,
+            Route::SystemOperation(_)
+                | Route::TypeOperation(..)
+                | Route::InstanceOperation(..)
+                | Route::VersionOperation(..)
+        ) {
+            return Ok(());
+        }
+    }
     let at = format!("Bundle.entry[{i}].resource");
     for w in e.check(validator, resource, &at)? {
         log::info!(

@@ -8,7 +8,7 @@
 #![no_main]
 
 use fhir_model::Resource;
-use fhir_server::search::{extract, registry};
+use fhir_store::search::{extract, registry};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,8 +4,8 @@
 //! resource type; the rest is the query string.
 #![no_main]
 
-use fhir_server::search::{query, registry, sql};
-use fhir_server::store::Backend;
+use fhir_store::search::{query, registry, sql};
+use fhir_store::store::Backend;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

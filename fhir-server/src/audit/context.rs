@@ -15,7 +15,6 @@
 //! `--package` loading at start) have no scope and are not audited per
 //! request.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,7 +23,8 @@ use actix_web::http::Method;
 use serde_json::Value;
 
 use super::event::{self, Caller, Exchange};
-use super::key::AuditKey;
+use fhir_store::audit::key::AuditKey;
+use fhir_store::audit::WriteAudit;
 
 /// What the audit middleware knows of a request before it runs.
 #[derive(Debug, Clone)]
@@ -60,13 +60,13 @@ pub struct Scope {
     pub key: AuditKey,
 }
 
-impl Scope {
+impl WriteAudit for Scope {
     /// The AuditEvent of one write of this request: `rt/id` stored as
     /// `version` by `method` (`POST`, `PUT`, `DELETE`), `body` the stored
     /// resource. Entries of a batch or transaction are recorded as the
     /// create, update or delete they are; the Bundle itself gets its own
     /// record from the middleware.
-    pub fn write_event(
+    fn write_event(
         &self,
         rt: &str,
         id: &str,
@@ -112,17 +112,17 @@ impl Scope {
     }
 
     /// Notes that a write's record was stored.
-    pub fn mark_recorded(&self) {
+    fn key(&self) -> &AuditKey {
+        &self.key
+    }
+
+    fn mark_recorded(&self) {
         self.info.recorded.store(true, Ordering::Release);
     }
 }
 
 tokio::task_local! {
     static REQUEST: Arc<Scope>;
-}
-
-thread_local! {
-    static BLOCKING: RefCell<Option<Arc<Scope>>> = const { RefCell::new(None) };
 }
 
 /// Runs `f` (the rest of a request) with `scope` as its audit context.
@@ -136,22 +136,12 @@ pub fn current() -> Option<Arc<Scope>> {
 }
 
 /// Runs `f` on this (blocking) thread with `scope` as the audit context
-/// [`active`] answers; the previous one is restored afterwards, even if
-/// `f` panics.
+/// the store's writes record into ([`fhir_store::audit::active`]).
 pub fn on_this_thread<T>(scope: Option<Arc<Scope>>, f: impl FnOnce() -> T) -> T {
-    struct Restore(Option<Arc<Scope>>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            BLOCKING.with(|b| *b.borrow_mut() = previous);
-        }
-    }
-    let previous = BLOCKING.with(|b| b.replace(scope));
-    let _restore = Restore(previous);
-    f()
+    fhir_store::audit::on_this_thread(scope.map(|s| s as Arc<dyn WriteAudit>), f)
 }
 
-/// The audit context of the storage call running on this thread.
-pub fn active() -> Option<Arc<Scope>> {
-    BLOCKING.with(|b| b.borrow().clone())
+/// Whether the storage call running on this thread serves an audited request.
+pub fn active() -> bool {
+    fhir_store::audit::active().is_some()
 }

@@ -24,12 +24,11 @@
 //! suites that count resources do not expect; production deployments turn
 //! it on.
 
-pub mod chain;
 pub mod checkpoint;
 pub mod context;
+pub use fhir_store::audit::{chain, key};
 pub mod event;
 pub mod immutable;
-pub mod key;
 pub mod middleware;
 pub mod sealer;
 pub mod target;

@@ -137,6 +137,16 @@ async fn terminology_capabilities(
         .body(serde_json::to_vec(&body).unwrap_or_default()))
 }
 
+/// What batch and transaction entries may carry (http.html#transaction),
+/// said in the CapabilityStatement.
+pub const BUNDLE_ENTRIES: &str = "Entries may create, update (also conditionally), \
+    PATCH (JSON Patch in a Binary, FHIRPath Patch in a Parameters), delete, read and vread \
+    (ifNoneMatch and ifModifiedSince answer 304), search (type, system, compartment), read \
+    history at every level and metadata, and run $everything, $meta, $validate and the \
+    terminology operations (GET, or POST with a Parameters resource); each is judged by the \
+    same authorization and Consent as a direct request. $meta-add, $meta-delete, type- and \
+    system-level operations and nested Bundles answer 501 not-supported for their entry.";
+
 /// What an update does with `meta.security` (store/mod.rs,
 /// `keep_security_labels`).
 pub const SECURITY_LABELS_KEPT: &str = "An update (PUT, also in a transaction) that carries no \
@@ -285,8 +295,11 @@ pub fn capability_statement(base: &str, registry: &ParamRegistry) -> Value {
             "documentation": SECURITY_LABELS_KEPT,
             "resource": resources,
             "interaction": [
-                {"code": "transaction"},
-                {"code": "batch"},
+                {"code": "transaction", "documentation": format!("{BUNDLE_ENTRIES} A transaction \
+                    is all or nothing: its GETs run after its writes and see them, and a failing \
+                    or refused entry fails it, naming the entry.")},
+                {"code": "batch", "documentation": format!("{BUNDLE_ENTRIES} Each batch entry \
+                    succeeds or fails alone, a refused one with its own 403.")},
                 {"code": "search-system"},
                 {"code": "history-system"},
             ],

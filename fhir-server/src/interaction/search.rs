@@ -22,6 +22,8 @@ use crate::error::{Error, Issue, IssueCode, FHIR_JSON};
 use crate::search::compartment;
 use crate::search::query::{self, SearchRequest};
 use crate::store::{Found, SearchPage};
+use fhir_model::primitives::Id;
+use fhir_model::ResourceType;
 
 type Params = web::Query<Vec<(String, String)>>;
 
@@ -59,7 +61,7 @@ pub async fn system(
     params: Params,
 ) -> Result<HttpResponse, Error> {
     let params = params.into_inner();
-    let types = system_types(&state, &params)?;
+    let types = system_types(&state.store.registry(), &params)?;
     respond(req, state, types, params, None).await
 }
 
@@ -72,7 +74,7 @@ pub async fn post_system(
 ) -> Result<HttpResponse, Error> {
     let mut all = params.into_inner();
     all.extend(form_body(&req, payload, state.max_body_bytes).await?);
-    let types = system_types(&state, &all)?;
+    let types = system_types(&state.store.registry(), &all)?;
     respond(req, state, types, all, None).await
 }
 
@@ -90,35 +92,63 @@ pub async fn compartment(
 ) -> Result<HttpResponse, Error> {
     let comp_type = resource_type(&comp)?;
     let id = url_id(&id)?;
-    let types: Vec<String> = if target == "*" {
-        compartment::compartment_types(comp_type.as_str())
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
-    } else {
-        let t = resource_type(&target)?;
-        vec![t.as_str().to_owned()]
+    let target = match target.as_str() {
+        "*" => None,
+        t => Some(resource_type(t)?),
     };
-    if compartment::compartment_types(comp_type.as_str()).is_empty() {
-        return Err(Error::NotFound(format!(
-            "{} is not a compartment (compartments: Patient, Encounter, RelatedPerson, \
-             Practitioner, Device)",
-            comp_type.as_str()
-        )));
-    }
-    let scope = CompartmentScope {
-        compartment: comp_type.as_str().to_owned(),
-        id: id.as_str().to_owned(),
-    };
+    let (scope, types) = CompartmentScope::of(comp_type, &id, target)?;
     respond(req, state, types, params, Some(scope)).await
 }
 
-struct CompartmentScope {
+/// The compartment a compartment search is bound to.
+pub(crate) struct CompartmentScope {
     compartment: String,
     id: String,
 }
 
-fn system_types(state: &AppState, params: &[(String, String)]) -> Result<Vec<String>, Error> {
+impl CompartmentScope {
+    /// The scope of `[Compartment]/[id]/[target]` (`None`: `*`) and the
+    /// types it searches; 404 when `comp` is no compartment. Also what a
+    /// Bundle entry's compartment search uses.
+    pub(crate) fn of(
+        comp: ResourceType,
+        id: &Id,
+        target: Option<ResourceType>,
+    ) -> Result<(CompartmentScope, Vec<String>), Error> {
+        let all = compartment::compartment_types(comp.as_str());
+        if all.is_empty() {
+            return Err(Error::NotFound(format!(
+                "{} is not a compartment (compartments: Patient, Encounter, RelatedPerson, \
+                 Practitioner, Device)",
+                comp.as_str()
+            )));
+        }
+        let types = match target {
+            None => all.into_iter().map(str::to_owned).collect(),
+            Some(t) => vec![t.as_str().to_owned()],
+        };
+        let scope = CompartmentScope {
+            compartment: comp.as_str().to_owned(),
+            id: id.as_str().to_owned(),
+        };
+        Ok((scope, types))
+    }
+
+    /// The path `self` and `next` links use for a search of `types`.
+    pub(crate) fn self_path(&self, types: &[String]) -> String {
+        match types {
+            [one] => format!("{}/{}/{one}", self.compartment, self.id),
+            _ => format!("{}/{}/*", self.compartment, self.id),
+        }
+    }
+}
+
+/// The types a system search (`[base]?_type=…`) covers: those `_type`
+/// names, or every type. Also what a Bundle entry's system search uses.
+pub(crate) fn system_types(
+    registry: &crate::search::param::ParamRegistry,
+    params: &[(String, String)],
+) -> Result<Vec<String>, Error> {
     let named: Vec<&str> = params
         .iter()
         .filter(|(k, _)| k == "_type")
@@ -127,7 +157,7 @@ fn system_types(state: &AppState, params: &[(String, String)]) -> Result<Vec<Str
         .filter(|t| !t.is_empty())
         .collect();
     if named.is_empty() {
-        return Ok(state.store.registry().resource_types());
+        return Ok(registry.resource_types());
     }
     named
         .into_iter()
@@ -222,10 +252,7 @@ async fn respond(
         return Err(Error::Invalid(issues));
     }
     let self_path = match &scope {
-        Some(s) if search.types.len() == 1 => {
-            format!("{}/{}/{}", s.compartment, s.id, search.types[0])
-        }
-        Some(s) => format!("{}/{}/*", s.compartment, s.id),
+        Some(s) => s.self_path(&search.types),
         None if req.path().trim_end_matches('/').ends_with("/fhir")
             || req.path().ends_with("/fhir/_search") =>
         {
@@ -282,7 +309,10 @@ pub(crate) fn searchset(
 /// the compartment when one of the type's compartment parameters refers
 /// to the compartment's resource. Types not in the compartment match
 /// nothing.
-fn add_compartment(search: &mut SearchRequest, scope: &CompartmentScope) -> Result<(), Error> {
+pub(crate) fn add_compartment(
+    search: &mut SearchRequest,
+    scope: &CompartmentScope,
+) -> Result<(), Error> {
     let mut kept = Vec::new();
     let mut per_type = Vec::new();
     for t in &search.types {

@@ -44,21 +44,58 @@ pub async fn handle(
     id: String,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, Error> {
-    let owner = resource_type(&rt)?;
-    let owner = owner.as_str();
+    let owner_type = resource_type(&rt)?;
+    let owner = owner_type.as_str();
+    let id = url_id(&id)?;
+    let (mut search, paged) = search_of(&state.store.registry(), owner, &id, &params)?;
+    // The owner must exist (404/410 otherwise), as for a read.
+    {
+        let store = state.store.clone();
+        let id = id.clone();
+        crate::interaction::run(move || store.read(owner_type, &id)).await?;
+    }
+    let self_path = format!("{owner}/{}/$everything", id.as_str());
+    if paged {
+        search.includes.push(referenced());
+        return answer(&req, &state, search, &self_path).await;
+    }
+    crate::security::restrict_search(&req, &state.store, &mut search)?;
+    let base = base_url(&req);
+    let self_url = link(&base, &self_path, &search.used, None);
+    let pager = Pager::new(state.store.clone(), search, base, self_url);
+    let body = Streamed::start(pager).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, FHIR_JSON))
+        .body(body))
+}
+
+/// One level of references on each page, as `_include=*` would: what a
+/// paged `$everything` adds to its matches.
+pub(crate) fn referenced() -> Include {
+    Include {
+        source_type: "*".into(),
+        param: None,
+        target_type: None,
+        iterate: false,
+    }
+}
+
+/// The search `$everything` runs over the compartment of `owner`/`id`
+/// (`Patient` or `Encounter`), from the operation's parameters, and
+/// whether it is paged (`_count` or a `next` link's `_cursor` given).
+/// Shared by the REST operation and a Bundle entry's
+/// (`interaction::bundle`). Unknown parameters are a 400.
+pub(crate) fn search_of(
+    registry: &crate::search::param::ParamRegistry,
+    owner: &str,
+    id: &fhir_model::primitives::Id,
+    params: &[(String, String)],
+) -> Result<(SearchRequest, bool), Error> {
     if owner != "Patient" && owner != "Encounter" {
         return Err(Error::NotFound(format!(
             "$everything is defined on Patient and Encounter, not {owner}"
         )));
     }
-    let id = url_id(&id)?;
-    // The owner must exist (404/410 otherwise), as for a read.
-    {
-        let store = state.store.clone();
-        let (rt, id) = (resource_type(owner)?, id.clone());
-        crate::interaction::run(move || store.read(rt, &id)).await?;
-    }
-    let registry = state.store.registry();
     let mut types: Vec<String> = compartment::compartment_types(owner)
         .into_iter()
         .map(str::to_owned)
@@ -76,12 +113,12 @@ pub async fn handle(
     // streamed Bundle.
     let paged = params.iter().any(|(k, _)| k == "_count" || k == "_cursor");
     let (mut start, mut end) = (None, None);
-    for (k, v) in &params {
+    for (k, v) in params {
         match k.as_str() {
             "start" => start = Some(v.clone()),
             "end" => end = Some(v.clone()),
             "_since" => {
-                match query::criterion(&registry, owner, "_lastUpdated", &format!("ge{v}"), 0) {
+                match query::criterion(registry, owner, "_lastUpdated", &format!("ge{v}"), 0) {
                     Ok(c) => search.criteria.push(c),
                     Err(e) => issues.push(Issue::new(IssueCode::Value, e).at("_since")),
                 }
@@ -132,7 +169,7 @@ pub async fn handle(
             else {
                 continue;
             };
-            match query::criterion(&registry, t, code, &format!("{prefix}{value}"), 0) {
+            match query::criterion(registry, t, code, &format!("{prefix}{value}"), 0) {
                 Ok(c) => search.type_criteria.push((t.clone(), c)),
                 Err(e) => {
                     issues.push(Issue::new(IssueCode::Value, e).at(if prefix == "ge" {
@@ -165,25 +202,7 @@ pub async fn handle(
         include_owner: true,
     });
     search.used = used;
-    let self_path = format!("{owner}/{}/$everything", id.as_str());
-    if paged {
-        // One level of references on each page, as `_include=*` would.
-        search.includes.push(Include {
-            source_type: "*".into(),
-            param: None,
-            target_type: None,
-            iterate: false,
-        });
-        return answer(&req, &state, search, &self_path).await;
-    }
-    crate::security::restrict_search(&req, &state.store, &mut search)?;
-    let base = base_url(&req);
-    let self_url = link(&base, &self_path, &search.used, None);
-    let pager = Pager::new(state.store.clone(), search, base, self_url);
-    let body = Streamed::start(pager).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, FHIR_JSON))
-        .body(body))
+    Ok((search, paged))
 }
 
 #[cfg(test)]

@@ -75,8 +75,10 @@ pub(crate) async fn handle(
     let store = state.store.clone();
     if op == Op::Read {
         let v = run(move || store.read_version(rt, &id, version)).await?;
-        let meta = run(move || stored_meta(v.body.as_deref().unwrap_or_default())).await?;
-        return Ok(parameters_response(&meta));
+        let body = run(move || meta_parameters(v.body.as_deref().unwrap_or_default())).await?;
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, FHIR_JSON))
+            .body(body));
     }
     if req.method() != actix_web::http::Method::POST {
         return Err(Error::MethodNotAllowed {
@@ -98,6 +100,12 @@ pub(crate) async fn handle(
     })
     .await?;
     Ok(parameters_response(&stored))
+}
+
+/// `$meta`'s answer for a stored body: the REST operation's and a Bundle
+/// entry's (`interaction::bundle`).
+pub(crate) fn meta_parameters(body: &[u8]) -> Result<Vec<u8>, Error> {
+    Ok(parameters_json(&stored_meta(body)?))
 }
 
 fn stored_meta(body: &[u8]) -> Result<Meta, Error> {
@@ -172,17 +180,21 @@ fn remove(meta: &mut Meta, given: &Meta) {
         .retain(|s| !given.security.iter().any(|u| same_coding(u, s)));
 }
 
-/// `Parameters { parameter: [{ name: "return", valueMeta: … }] }`.
 fn parameters_response(meta: &Meta) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, FHIR_JSON))
+        .body(parameters_json(meta))
+}
+
+/// `Parameters { parameter: [{ name: "return", valueMeta: … }] }`.
+fn parameters_json(meta: &Meta) -> Vec<u8> {
     let mut w = JsonWriter::new();
     meta.write_json(&mut w);
     let meta_json = String::from_utf8(w.into_bytes()).unwrap_or_default();
-    let body = format!(
+    format!(
         r#"{{"resourceType":"Parameters","parameter":[{{"name":"return","valueMeta":{meta_json}}}]}}"#
-    );
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, FHIR_JSON))
-        .body(body)
+    )
+    .into_bytes()
 }
 
 #[cfg(test)]

@@ -10,8 +10,6 @@
 //! when clean): the operation succeeded even when the resource is invalid.
 //! `mode=delete` has nothing to check here and answers "no issues".
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use fhir_model::json::tree::{self, Value as Json};
@@ -73,7 +71,7 @@ pub async fn instance(
     Ok(outcome_response(&issues))
 }
 
-fn query_profiles(params: &[(String, String)]) -> Vec<String> {
+pub(crate) fn query_profiles(params: &[(String, String)]) -> Vec<String> {
     params
         .iter()
         .filter(|(k, _)| k == "profile")
@@ -83,8 +81,9 @@ fn query_profiles(params: &[(String, String)]) -> Vec<String> {
 
 /// Validates a request body: the resource itself, or a `Parameters` with
 /// `resource` (unless the type is `Parameters` and no `resource` is in it).
-fn validate_body(
-    validator: &Arc<Validator>,
+/// Also what a Bundle entry's `$validate` runs.
+pub(crate) fn validate_body(
+    validator: &Validator,
     rt: &str,
     json: &[u8],
     mut profiles: Vec<String>,
@@ -154,10 +153,14 @@ fn str_field<'a>(v: &'a Json, name: &str) -> Option<&'a str> {
 }
 
 fn outcome_response(issues: &[Issue]) -> HttpResponse {
-    let body = tree::to_json(&profiles::operation_outcome(issues));
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, FHIR_JSON))
-        .body(body)
+        .body(outcome_json(issues))
+}
+
+/// The OperationOutcome `$validate` answers with (200 whatever it found).
+pub(crate) fn outcome_json(issues: &[Issue]) -> Vec<u8> {
+    tree::to_json(&profiles::operation_outcome(issues))
 }
 
 #[cfg(test)]

@@ -7,11 +7,11 @@
 //!    (403 otherwise); instances must be visible (404 otherwise, so that a
 //!    token cannot learn which resources of other patients exist); writes
 //!    must leave the resource in the compartment; every batch/transaction
-//!    entry is checked the same way, and one refused entry refuses the
-//!    Bundle (403).
-//! 2. [`restrict_search`], inside search and `$everything`: the compartment
-//!    and the constraints become SQL criteria, so paging and totals stay
-//!    right.
+//!    entry is checked the same way ([`bundle_refusals`]): a refused entry
+//!    answers its own 403 in a batch and refuses a transaction whole.
+//! 2. [`restrict_search`], inside search and `$everything` (direct or in
+//!    a Bundle entry): the compartment and the constraints become SQL
+//!    criteria, so paging and totals stay right.
 //! 3. [`filter_response`], after the handler: every resource in the answer
 //!    (a resource, or any Bundle entry: `_include`d, `_revinclude`d,
 //!    history, batch responses) must be visible, or it is dropped (a
@@ -85,7 +85,7 @@ pub struct Body<'a> {
 /// | type terminology operations | `r` on the type |
 /// | `$reindex`, `$import-codes` (server-wide writes) | `*.u` without patient or constraints |
 /// | `$unmapped-codes` (a server-wide report) | `*.r` without patient or constraints |
-/// | batch, transaction | each entry as if it came alone |
+/// | batch, transaction | each entry as if it came alone ([`bundle_refusals`]) |
 /// | anything else | refused |
 pub fn check(
     state: &AppState,
@@ -231,7 +231,10 @@ pub fn check(
         Route::SystemOperation(op) | Route::TypeOperation(_, op) => Err(forbidden(format!(
             "{op} is not an operation this token can be judged for here"
         ))),
-        Route::Bundle => check_bundle(state, access, body.json),
+        Route::Bundle => match bundle_refusals(state, access, body.json).into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        },
     }
 }
 
@@ -249,15 +252,24 @@ fn system_wide(access: &Access, interaction: Interaction, what: &str) -> Result<
 }
 
 /// Every entry of a batch or transaction, as if it came alone, with its
-/// `request.url` decoded and classified exactly as a request's path.
-fn check_bundle(state: &AppState, access: &Access, bundle: Option<&Value>) -> Result<(), Error> {
+/// `request.url` decoded and classified exactly as a request's path: the
+/// entries refused, each with its error (a batch answers each alone, a
+/// transaction is refused whole: see [`super::entry_refusals`]).
+/// Searches and `$everything` in entries are bounded by
+/// [`restrict_search`] when they run, as direct ones are.
+pub fn bundle_refusals(
+    state: &AppState,
+    access: &Access,
+    bundle: Option<&Value>,
+) -> Vec<(usize, Error)> {
     let Some(entries) = bundle
         .and_then(|b| b.get("entry"))
         .and_then(Value::as_array)
     else {
-        return Ok(());
+        return Vec::new();
     };
     let limited = !unrestricted(access);
+    let mut refused = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
         let request = entry.get("request");
         let method = request
@@ -269,9 +281,9 @@ fn check_bundle(state: &AppState, access: &Access, bundle: Option<&Value>) -> Re
             .and_then(Value::as_str)
             .unwrap_or("");
         let refuse = |why: String| {
-            Err(forbidden(format!(
+            forbidden(format!(
                 "Bundle.entry[{i}]: {method} {url:?} {why}; it is refused"
-            )))
+            ))
         };
         let method = actix_web::http::Method::from_bytes(method.as_bytes()).ok();
         let classified = method.as_ref().map(|m| crate::route::classify_url(m, url));
@@ -281,46 +293,47 @@ fn check_bundle(state: &AppState, access: &Access, bundle: Option<&Value>) -> Re
             // them the same way); a limited token gets no benefit of the
             // doubt.
             _ if !limited => continue,
-            Some(Err(e)) => return refuse(format!("cannot be judged ({e})")),
-            None => return refuse("has no method this token can be judged for".into()),
+            Some(Err(e)) => {
+                refused.push((i, refuse(format!("cannot be judged ({e})"))));
+                continue;
+            }
+            None => {
+                refused.push((
+                    i,
+                    refuse("has no method this token can be judged for".into()),
+                ));
+                continue;
+            }
         };
         if matches!(
             route,
             Route::Bundle | Route::MethodNotAllowed | Route::Unknown(_) | Route::Invalid(_)
         ) {
             if limited {
-                return refuse("is not an interaction this token can be judged for".into());
+                refused.push((
+                    i,
+                    refuse("is not an interaction this token can be judged for".into()),
+                ));
             }
             continue;
-        }
-        if matches!(
-            route,
-            Route::Search(_) | Route::SystemSearch | Route::CompartmentSearch { .. }
-        ) {
-            // Searches in a Bundle do not pass through `restrict_search`.
-            let open = match &route {
-                Route::Search(t) => need(access, t.as_str(), Interaction::Search)?.is_open(),
-                _ => access.scopes.grants_everything(Interaction::Search),
-            };
-            if !open {
-                return refuse(
-                    "is a search, which inside a Bundle is not available to a token limited to \
-                     a patient or by constraints"
-                        .into(),
-                );
-            }
         }
         let body = Body {
             json: entry.get("resource"),
             conditional: request.and_then(|r| r.get("ifNoneExist")).is_some(),
         };
-        check(state, access, &route, &body).map_err(|e| match e {
-            Error::Forbidden(m) => Error::Forbidden(format!("Bundle.entry[{i}]: {m}")),
-            Error::NotFound(m) => Error::Forbidden(format!("Bundle.entry[{i}]: {m}")),
-            other => other,
-        })?;
+        if let Err(e) = check(state, access, &route, &body) {
+            refused.push((
+                i,
+                match e {
+                    Error::Forbidden(m) | Error::NotFound(m) => {
+                        Error::Forbidden(format!("Bundle.entry[{i}]: {m}"))
+                    }
+                    other => other,
+                },
+            ));
+        }
     }
-    Ok(())
+    refused
 }
 
 fn exists(store: &Store, rt: &str, id: &str) -> Result<bool, Error> {

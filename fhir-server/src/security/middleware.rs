@@ -71,7 +71,21 @@ pub async fn authorize(
         Err(e) => return Ok(req.into_response(e.response())),
     };
     let conditional = req.headers().contains_key("if-none-exist");
-    {
+    if route == Route::Bundle {
+        // Each entry judged alone: a batch answers its refused entries,
+        // a transaction with one is refused whole.
+        let batch = super::entry_refusals::is_batch(body.as_ref());
+        let (state, access) = (state.clone(), access.clone());
+        let refused =
+            web::block(move || guard::bundle_refusals(&state, &access, body.as_ref())).await;
+        let refused = match refused {
+            Ok(r) => r,
+            Err(e) => return Ok(req.into_response(Error::Fault(e.to_string()).response())),
+        };
+        if let Err(e) = super::entry_refusals::record(&req, batch, refused) {
+            return Ok(req.into_response(e.response()));
+        }
+    } else {
         let (state, access, route) = (state.clone(), access.clone(), route.clone());
         let checked = web::block(move || {
             guard::check(

@@ -12,6 +12,8 @@
 //!   compartment of a `patient` launch context, v2 constraints.
 //! - [`consent`] hides a patient's data from the Organizations the
 //!   patient's Consent denies, on every answer.
+//! - [`entry_refusals`] carries the batch entries either refuses to the
+//!   batch, which answers each alone.
 //! - [`smart_config`] answers `/.well-known/smart-configuration` and the
 //!   CapabilityStatement `rest.security`; [`token_cmd`] is
 //!   `fhir-server token`.
@@ -22,6 +24,7 @@
 pub mod answer_filter;
 pub mod consent;
 pub mod context;
+pub mod entry_refusals;
 pub mod guard;
 pub mod jwt;
 pub mod middleware;

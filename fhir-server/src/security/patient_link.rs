@@ -38,22 +38,7 @@ pub enum Link {
     None,
 }
 
-/// The server-defined SearchParameters that link types outside the
-/// compartment to their patient (url, code, base, expression).
-pub const SERVER_PARAMS: [(&str, &str, &str, &str); 2] = [
-    (
-        "urn:fhir-server:SearchParameter/Binary-security-context",
-        "security-context",
-        "Binary",
-        "Binary.securityContext",
-    ),
-    (
-        "urn:fhir-server:SearchParameter/Bundle-composition-subject",
-        "composition-subject",
-        "Bundle",
-        "Bundle.entry.resource.ofType(Composition).subject",
-    ),
-];
+pub use fhir_store::search::registry::SERVER_PARAMS;
 
 /// The [`Link`] of `rt`.
 pub fn link(registry: &ParamRegistry, rt: &str) -> Link {

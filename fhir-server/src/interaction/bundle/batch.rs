@@ -8,28 +8,31 @@
 //! is a conditional entry) runs before it writes; a conditional reference
 //! that matches no or several resources fails that entry only.
 
+use std::collections::BTreeMap;
+
 use fhir_model::generated::{Bundle, BundleEntry};
 use fhir_model::primitives::Id;
 
 use super::transaction::{conditional_done, resource_of, resource_of_mut, write_one};
 use super::{
     conditional_refs, error_entry, in_processing_order, parse_entry, resolve_ref, response_bundle,
-    written_entry, CondRef, EntryJson, EntryOp, Get,
+    written_entry, CondRef, EntryJson, EntryOp, Services,
 };
 use crate::error::Error;
 use crate::interaction::headers::Return;
 use crate::store::{Store, StoreError, TxError};
-use profiles::Validator;
 
-/// Runs the entries of a batch Bundle.
-/// With a `validator`, each resource written is checked by profile
-/// enforcement first (`serve --profile-enforcement`), failing its entry
-/// alone.
+/// Runs the entries of a batch Bundle. With a validator in `services`,
+/// each resource written is checked by profile enforcement first
+/// (`serve --profile-enforcement`), failing its entry alone. `refused`:
+/// the entries authorization or Consent refused, which answer their error
+/// and do not run.
 pub fn run(
     store: &Store,
     base: &str,
     mut bundle: Bundle,
-    validator: Option<&Validator>,
+    services: &Services<'_>,
+    refused: BTreeMap<usize, Error>,
     prefer: Return,
 ) -> Vec<u8> {
     let entries = std::mem::take(&mut bundle.entry);
@@ -37,7 +40,8 @@ pub fn run(
         store,
         base,
         entries.into_iter().map(Ok).collect(),
-        validator,
+        services,
+        refused,
         prefer,
     )
 }
@@ -48,7 +52,8 @@ pub fn run_entries(
     store: &Store,
     base: &str,
     entries: Vec<Result<BundleEntry, Error>>,
-    validator: Option<&Validator>,
+    services: &Services<'_>,
+    mut refused: BTreeMap<usize, Error>,
     prefer: Return,
 ) -> Vec<u8> {
     let registry = store.registry();
@@ -56,7 +61,12 @@ pub fn run_entries(
     let mut ops = Vec::with_capacity(entries.len());
     let mut failed = Vec::new();
     for (i, entry) in entries.into_iter().enumerate() {
-        let entry = entry.and_then(|e| match validator {
+        if let Some(e) = refused.remove(&i) {
+            ops.push(None);
+            failed.push((i, e));
+            continue;
+        }
+        let entry = entry.and_then(|e| match services.validator {
             Some(v) => crate::profile_enforcement::check_entry(v, i, &e).map(|()| e),
             None => Ok(e),
         });
@@ -90,7 +100,7 @@ pub fn run_entries(
     for (k, op) in in_processing_order(ops) {
         let i = indices[k];
         let refs = std::mem::take(&mut refs[k]);
-        out[i] = match run_one(store, base, op, &refs, prefer) {
+        out[i] = match run_one(store, base, op, &refs, services, prefer) {
             Ok(v) => v,
             Err(e) => error_entry(&e),
         };
@@ -103,6 +113,7 @@ fn run_one(
     base: &str,
     mut op: EntryOp,
     refs: &[CondRef],
+    services: &Services<'_>,
     prefer: Return,
 ) -> Result<EntryJson, Error> {
     if let EntryOp::Read {
@@ -110,18 +121,26 @@ fn run_one(
         id,
         version,
         if_none_match,
+        if_modified_since,
     } = op
     {
         let v = store.read_version(rt, &id, version)?;
-        return Ok(super::read_result(base, v, if_none_match.as_ref()));
+        return Ok(super::read_result(
+            base,
+            v,
+            if_none_match.as_ref(),
+            if_modified_since.as_deref(),
+        ));
     }
     if let EntryOp::Get(get) = &op {
-        let (search, history) = match &**get {
-            Get::Search { search, .. } => (Some(store.search(search)?), None),
-            Get::History { query, .. } => (None, Some(store.history(query)?)),
-            Get::Metadata => (None, None),
+        let mut reader = store;
+        return match get.run(&mut reader, store, base, services) {
+            Ok(answer) => answer,
+            Err(TxError::Store(e)) => Err(e.into()),
+            Err(_) => Err(Error::Fault(
+                "a read outside a transaction failed as one".into(),
+            )),
         };
-        return get.answer(base, &store.registry(), search.as_ref(), history.as_ref());
     }
     if let Some(r) = super::posted_resource(&mut op) {
         let id =

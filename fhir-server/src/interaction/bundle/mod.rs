@@ -17,13 +17,24 @@
 //! cannot use are a 400 for the entry, never ignored.
 //!
 //! Entries may also carry `ifMatch` (PUT, PATCH, DELETE, conditional
-//! DELETE) and `ifNoneMatch` (PUT, DELETE; on a GET a 304), PATCH (JSON
-//! Patch as a Binary, FHIRPath Patch as a Parameters), and GETs of a
-//! search, history (all levels) or `metadata`, answered by the REST
-//! handlers' code. Not (yet) in entries: system and compartment searches
-//! and `$operations`, which answer not-supported for their entry.
+//! DELETE), `ifNoneMatch` (PUT, DELETE; on a read a 304) and
+//! `ifModifiedSince` (on a read a 304), PATCH (JSON Patch as a Binary,
+//! FHIRPath Patch as a Parameters), and GETs of searches (type, system,
+//! compartment), history (all levels), `metadata` and the read-only
+//! operations ([`get`]), answered by the REST handlers' code. Every
+//! `request.url` is decoded and classified by the one decoded route
+//! (`crate::route`), as the authorization layer judged it; what names no
+//! route is refused for its entry, and what is deliberately not supported
+//! here (a Bundle in a Bundle, operations that change data) answers 501
+//! naming it.
+//!
+//! Authorization and Consent judge each entry before the handler runs
+//! (`crate::security::entry_refusals`): a refused entry of a batch
+//! answers its own 403 and does not run; a refused entry of a
+//! transaction refuses the whole transaction.
 
 pub mod batch;
+pub mod get;
 mod rewrite;
 pub mod transaction;
 
@@ -47,10 +58,11 @@ use crate::store::{
 };
 use base64::Engine;
 
-use super::history::Paging;
 use super::patch::{Patch, PatchFormat};
+use crate::route::Route;
 use crate::search::query::SearchRequest;
-use crate::store::{HistoryPage, HistoryQuery, HistoryScope, SearchPage};
+use crate::store::HistoryScope;
+pub(crate) use get::{Get, Services};
 
 /// `POST [base]`: a Bundle of type `batch` or `transaction`.
 pub async fn handle(
@@ -72,7 +84,18 @@ pub async fn handle(
     // http.html#transaction-response: `Prefer: return=` shapes the entries
     // of writes as it shapes the answer to a single create or update.
     let prefer = headers::prefer_return(req.headers());
+    let terminology = state.terminology.clone();
+    let access = crate::security::access(&req);
+    // Entries authorization or Consent refused (a batch's; a transaction
+    // with one never gets here).
+    let refused = crate::security::entry_refusals::take(&req);
     let out = run(move || {
+        let services = Services {
+            validator: Some(&*validator),
+            terminology: Some(&*terminology),
+            access: access.as_ref(),
+            registry: None,
+        };
         let bundle = match super::parse_resource(&body, ResourceType::Bundle) {
             Ok(Resource::Bundle(b)) => b,
             Ok(_) => return Err(Error::Fault("parse_resource returned another type".into())),
@@ -81,7 +104,8 @@ pub async fn handle(
             Err(e) => match batch_entries(&body) {
                 Some(entries) => {
                     let mapper = store.local_codes().mapper();
-                    let out = batch::run_entries(&store, &base, entries, Some(&validator), prefer);
+                    let out =
+                        batch::run_entries(&store, &base, entries, &services, refused, prefer);
                     return Ok(crate::local_codes::scan::annotate_bundle(&mapper, out));
                 }
                 None => return Err(e),
@@ -99,15 +123,14 @@ pub async fn handle(
         let annotate = |out| crate::local_codes::scan::annotate_bundle(&mapper, out);
         match kind.as_deref() {
             Some("transaction") => {
+                if let Some((_, e)) = refused.into_iter().next() {
+                    return Err(e);
+                }
                 crate::profile_enforcement::check_entries(&validator, &bundle)?;
-                transaction::run(&store, &base, *bundle, prefer).map(annotate)
+                transaction::run(&store, &base, *bundle, &services, prefer).map(annotate)
             }
             Some("batch") => Ok(annotate(batch::run(
-                &store,
-                &base,
-                *bundle,
-                Some(&validator),
-                prefer,
+                &store, &base, *bundle, &services, refused, prefer,
             ))),
             other => Err(Error::Invalid(vec![Issue::new(
                 IssueCode::Invalid,
@@ -226,69 +249,13 @@ pub(crate) enum EntryOp {
         version: Option<i32>,
         /// `request.ifNoneMatch`: 304 when the version read is among these.
         if_none_match: Option<NoneMatch>,
+        /// `request.ifModifiedSince` (an instant): 304 when the version
+        /// read is not newer.
+        if_modified_since: Option<String>,
     },
     /// A GET that answers a Bundle or a resource of the server's own:
     /// boxed, a search request is large.
     Get(Box<Get>),
-}
-
-/// The GETs of [`EntryOp::Get`], each answered by the REST handler's own
-/// code (`search::searchset`, `history::history_bundle`,
-/// `capabilities::capability_statement`).
-#[derive(Clone)]
-pub(crate) enum Get {
-    /// `GET [type]?…`; `self_path` is the searchset's link path.
-    Search {
-        search: Box<SearchRequest>,
-        self_path: String,
-    },
-    /// `GET [type]/[id]/_history`, `[type]/_history`, `_history`.
-    History {
-        query: Box<HistoryQuery>,
-        paging: Box<Paging>,
-        /// The request path (`/fhir/Patient/x/_history`).
-        path: String,
-    },
-    /// `GET metadata`.
-    Metadata,
-}
-
-impl Get {
-    /// The answer, from the page a search or history read (on the store,
-    /// or inside a transaction).
-    fn answer(
-        &self,
-        base: &str,
-        registry: &ParamRegistry,
-        search: Option<&SearchPage>,
-        history: Option<&HistoryPage>,
-    ) -> Result<EntryJson, Error> {
-        let body = match (self, search, history) {
-            (Get::Search { search, self_path }, Some(page), _) => {
-                super::search::searchset(base, self_path, search, page)?
-            }
-            (Get::History { paging, path, .. }, _, Some(page)) => {
-                super::history::history_bundle(base, path, paging, page)
-            }
-            (Get::Metadata, _, _) => {
-                serde_json::to_vec(&super::capabilities::capability_statement(base, registry))
-                    .map_err(|e| Error::Fault(e.to_string()))?
-            }
-            _ => {
-                return Err(Error::Fault(
-                    "a GET entry was answered without its page".into(),
-                ))
-            }
-        };
-        let response = tree::to_json(&obj(vec![("status", string(status_line(StatusCode::OK)))]));
-        let mut out = Vec::with_capacity(body.len() + response.len() + 32);
-        out.extend_from_slice(b"{\"resource\":");
-        out.extend_from_slice(&body);
-        out.extend_from_slice(b",\"response\":");
-        out.extend_from_slice(&response);
-        out.push(b'}');
-        Ok(out)
-    }
 }
 
 impl EntryOp {
@@ -350,13 +317,11 @@ pub(crate) fn parse_entry(
         .as_ref()
         .and_then(|v| v.value.as_deref())
         .map(str::to_owned);
-    if request.if_modified_since.is_some() {
-        return Err(entry_error(
-            i,
-            IssueCode::NotSupported,
-            "ifModifiedSince in a Bundle entry is not supported",
-        ));
-    }
+    let if_modified_since = request
+        .if_modified_since
+        .as_ref()
+        .and_then(|v| v.value.as_ref())
+        .map(|v| v.as_str().to_owned());
     let if_match = match request.if_match.as_ref().and_then(|m| m.value.as_deref()) {
         None => None,
         Some(tag) => Some(headers::version_of(tag).ok_or_else(|| {
@@ -394,6 +359,16 @@ pub(crate) fn parse_entry(
     let joined = decoded.segments[1..].join("/");
     let path = joined.as_str();
     let parts: Vec<&str> = path.split('/').collect();
+    // Classified as the authorization layer classified it: what names no
+    // route of this server is refused here (deny by default).
+    let http_method = actix_web::http::Method::from_bytes(method.as_bytes()).map_err(|_| {
+        entry_error(
+            i,
+            IssueCode::Invalid,
+            format!("{method:?} is not an HTTP method"),
+        )
+    })?;
+    let route = crate::route::classify(&http_method, &decoded).route;
     let criteria_of = |rt: ResourceType, text: &str| {
         criteria(registry, rt, text, base).map_err(|e| at_entry(i, e))
     };
@@ -404,6 +379,23 @@ pub(crate) fn parse_entry(
         "GET" | "HEAD" => pre.if_match.is_none(),
         _ => false,
     };
+    let is_read = matches!(route, Route::Read(..) | Route::Vread(..));
+    if (if_modified_since.is_some() || pre.if_none_match.is_some())
+        && matches!(method.as_str(), "GET" | "HEAD")
+        && !is_read
+    {
+        return Err(Error::NotImplemented(format!(
+            "entry {i}: {method} {url}: ifNoneMatch and ifModifiedSince are supported on reads \
+             of one resource ([type]/[id], [type]/[id]/_history/[vid]), not here"
+        )));
+    }
+    if if_modified_since.is_some() && !is_read {
+        return Err(entry_error(
+            i,
+            IssueCode::NotSupported,
+            format!("ifModifiedSince does not apply to {method} {url}"),
+        ));
+    }
     if !pre.is_empty() && (!preconditions_allowed || if_none_exist.is_some()) {
         return Err(entry_error(
             i,
@@ -455,6 +447,93 @@ pub(crate) fn parse_entry(
             "ifNoneExist belongs to a POST to [type]",
         ));
     }
+    let search_of = |types: Vec<String>, params: &mut Vec<(String, String)>| {
+        // References to this server may be written absolute.
+        let own = format!("{base}/");
+        for (_, v) in params.iter_mut() {
+            if v.contains(&own) {
+                *v = v.replace(&own, "");
+            }
+        }
+        crate::search::query::parse_with(registry, types, params, None)
+    };
+    let search_params = || query_params(query.unwrap_or("")).map_err(|e| at_entry(i, e));
+    let boxed = |search: SearchRequest, self_path: String| -> Result<EntryOp, Error> {
+        Ok(EntryOp::Get(Box::new(Get::Search {
+            search: Box::new(search),
+            self_path,
+        })))
+    };
+    match &route {
+        Route::Unknown(m) => {
+            return Err(Error::NotFound(format!("entry {i}: {method} {url}: {m}")));
+        }
+        Route::Invalid(m) => {
+            return Err(entry_error(
+                i,
+                IssueCode::Value,
+                format!("{method} {url}: {m}"),
+            ))
+        }
+        Route::MethodNotAllowed => {
+            return Err(entry_error(
+                i,
+                IssueCode::NotSupported,
+                format!("{method} is not an interaction on {url}"),
+            ))
+        }
+        Route::Bundle | Route::SmartConfiguration => {
+            return Err(Error::NotImplemented(format!(
+                "entry {i}: {method} {url}: a batch or transaction (or the SMART configuration) \
+                 is not supported inside a Bundle entry"
+            )))
+        }
+        Route::Search(rt) => {
+            let mut params = search_params()?;
+            let search = search_of(vec![rt.as_str().to_owned()], &mut params);
+            return boxed(search, rt.as_str().to_owned());
+        }
+        Route::SystemSearch => {
+            let mut params = search_params()?;
+            let types =
+                super::search::system_types(registry, &params).map_err(|e| at_entry(i, e))?;
+            let mut search = search_of(types, &mut params);
+            if params.iter().any(|(k, _)| k == "_type") {
+                let listed = search.types.join(",");
+                search.used.insert(0, ("_type".into(), listed));
+            }
+            return boxed(search, String::new());
+        }
+        Route::CompartmentSearch {
+            compartment,
+            id,
+            target,
+        } => {
+            let (scope, types) = super::search::CompartmentScope::of(*compartment, id, *target)
+                .map_err(|e| at_entry(i, e))?;
+            let mut params = search_params()?;
+            let mut search = search_of(types, &mut params);
+            super::search::add_compartment(&mut search, &scope).map_err(|e| at_entry(i, e))?;
+            let self_path = scope.self_path(&search.types);
+            return boxed(search, self_path);
+        }
+        Route::SystemOperation(_)
+        | Route::TypeOperation(..)
+        | Route::InstanceOperation(..)
+        | Route::VersionOperation(..) => {
+            return get::operation_entry(
+                i,
+                &method,
+                &url,
+                &route,
+                query.unwrap_or(""),
+                resource,
+                registry,
+            )
+            .map(|g| EntryOp::Get(Box::new(g)));
+        }
+        _ => {}
+    }
     match (method.as_str(), parts.as_slice(), query) {
         ("POST", [t], None) => {
             let rt = rt_of(t)?;
@@ -502,23 +581,6 @@ pub(crate) fn parse_entry(
                 path: format!("/fhir/{path}"),
             })))
         }
-        ("GET" | "HEAD", [t], _) if !t.is_empty() && !t.starts_with('$') => {
-            let rt = rt_of(t)?;
-            let mut params = query_params(query.unwrap_or("")).map_err(|e| at_entry(i, e))?;
-            // References to this server may be written absolute.
-            let own = format!("{base}/");
-            for (_, v) in params.iter_mut() {
-                if v.contains(&own) {
-                    *v = v.replace(&own, "");
-                }
-            }
-            let search =
-                crate::search::query::parse_with(registry, vec![rt.as_str().to_owned()], &params, None);
-            Ok(EntryOp::Get(Box::new(Get::Search {
-                search: Box::new(search),
-                self_path: rt.as_str().to_owned(),
-            })))
-        }
         (_, _, Some(_)) => Err(entry_error(
             i,
             IssueCode::NotSupported,
@@ -556,6 +618,7 @@ pub(crate) fn parse_entry(
             id: id_of(id)?,
             version: None,
             if_none_match: pre.if_none_match,
+            if_modified_since,
         }),
         ("GET" | "HEAD", [t, id, "_history", v], None) => {
             let version =
@@ -567,6 +630,7 @@ pub(crate) fn parse_entry(
                 id: id_of(id)?,
                 version: Some(version),
                 if_none_match: pre.if_none_match,
+                if_modified_since,
             })
         }
         _ => Err(entry_error(
@@ -897,12 +961,24 @@ fn read_entry(base: &str, v: StoredVersion) -> EntryJson {
 }
 
 /// The response entry of a read, or 304 when `if_none_match`
-/// (`request.ifNoneMatch`) names the version read.
-fn read_result(base: &str, v: StoredVersion, if_none_match: Option<&NoneMatch>) -> EntryJson {
-    let not_modified = match if_none_match {
-        None => false,
-        Some(NoneMatch::Any) => true,
-        Some(NoneMatch::Versions(list)) => list.contains(&v.version),
+/// (`request.ifNoneMatch`) names the version read or, without it,
+/// `if_modified_since` (`request.ifModifiedSince`) is not older than it
+/// (the rules of a direct read's headers, `headers::not_modified`).
+fn read_result(
+    base: &str,
+    v: StoredVersion,
+    if_none_match: Option<&NoneMatch>,
+    if_modified_since: Option<&str>,
+) -> EntryJson {
+    let instant = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+    let not_modified = match (if_none_match, if_modified_since) {
+        (Some(NoneMatch::Any), _) => true,
+        (Some(NoneMatch::Versions(list)), _) => list.contains(&v.version),
+        (None, Some(since)) => match (instant(&v.last_updated), instant(since)) {
+            (Some(updated), Some(since)) => updated <= since,
+            _ => false,
+        },
+        (None, None) => false,
     };
     if !not_modified {
         return read_entry(base, v);

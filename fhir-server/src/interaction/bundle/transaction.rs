@@ -34,7 +34,7 @@ use super::rewrite::rewrite_references;
 use super::{
     conditional_refs, conditional_type, entries_of, in_processing_order, parse_entry,
     posted_resource, resolve_ref, response_bundle, written_entry, written_from, CondRef, EntryJson,
-    EntryOp, Get,
+    EntryOp, Services,
 };
 use crate::error::{Error, Issue, IssueCode};
 use crate::interaction::headers::Return;
@@ -49,6 +49,7 @@ pub fn run(
     store: &Store,
     base: &str,
     mut bundle: Bundle,
+    services: &Services<'_>,
     prefer: Return,
 ) -> Result<Vec<u8>, Error> {
     let registry = store.registry();
@@ -109,6 +110,31 @@ pub fn run(
         ops.push(op);
     }
 
+    // The terminology operations read the server's terminology registry,
+    // built from what is committed: they cannot see CodeSystems, ValueSets
+    // or ConceptMaps this transaction writes, so that pairing is refused
+    // rather than answered from the old state. The registry is taken
+    // before the transaction holds a connection.
+    let terminology_entry = ops
+        .iter()
+        .position(|op| matches!(op, EntryOp::Get(g) if g.is_terminology()));
+    let mut term_registry = None;
+    if let Some(i) = terminology_entry {
+        if let Some(t) = ops.iter().find_map(written_terminology) {
+            return Err(Error::NotImplemented(format!(
+                "entry {i}: a terminology operation in a transaction that writes a {t} is not \
+                 supported: it would not see the transaction's own {t}; send it in a batch after \
+                 the transaction"
+            )));
+        }
+        if let Some(service) = services.terminology {
+            term_registry = Some(service.registry(store)?);
+        }
+    }
+    let services = Services {
+        registry: term_registry.as_ref().or(services.registry),
+        ..*services
+    };
     let ordered = in_processing_order(ops);
     let locks: Vec<i64> = ordered
         .iter()
@@ -186,26 +212,28 @@ pub fn run(
                         id,
                         version,
                         if_none_match,
+                        if_modified_since,
                     },
                     _,
                 ) => {
                     let v = tx.read(rt, &id, version)?;
-                    reads.push((i, super::read_result(base, v, if_none_match.as_ref())));
+                    reads.push((
+                        i,
+                        super::read_result(
+                            base,
+                            v,
+                            if_none_match.as_ref(),
+                            if_modified_since.as_deref(),
+                        ),
+                    ));
                 }
-                (EntryOp::Get(get), _) => {
-                    let (search, history) = match &*get {
-                        Get::Search { search, .. } => (Some(tx.search(search)?), None),
-                        Get::History { query, .. } => (None, Some(tx.history(query)?)),
-                        Get::Metadata => (None, None),
-                    };
-                    match get.answer(base, &registry, search.as_ref(), history.as_ref()) {
-                        Ok(entry) => reads.push((i, entry)),
-                        Err(e) => {
-                            entry_err = Some(at_entry_error(i, e));
-                            return Err(TxError::Store(StoreError::BadRequest("entry".into())));
-                        }
+                (EntryOp::Get(get), _) => match get.run(tx, store, base, &services)? {
+                    Ok(entry) => reads.push((i, entry)),
+                    Err(e) => {
+                        entry_err = Some(at_entry_error(i, e));
+                        return Err(TxError::Store(StoreError::BadRequest("entry".into())));
                     }
-                }
+                },
                 (op, _) => match write_one(tx, op) {
                     Ok(Ok((rt, id, status, w))) => done.push((i, rt, id, status, w)),
                     Ok(Err(e)) => {
@@ -269,6 +297,20 @@ pub(crate) fn conditional_done(i: usize, rt: ResourceType, o: CondOutcome) -> Do
             }
         }
     }
+}
+
+/// The terminology resource type an entry writes, if any.
+fn written_terminology(op: &EntryOp) -> Option<ResourceType> {
+    let rt = match op {
+        EntryOp::Delete { rt, .. } | EntryOp::Patch { rt, .. } => Some(*rt),
+        EntryOp::Conditional(c) => Some(conditional_type(c)),
+        op => resource_of(op).map(Resource::resource_type),
+    }?;
+    matches!(
+        rt,
+        ResourceType::CodeSystem | ResourceType::ValueSet | ResourceType::ConceptMap
+    )
+    .then_some(rt)
 }
 
 /// The resource an entry writes, if any.

@@ -49,18 +49,7 @@ pub const OPERATIONS: [&str; 5] = [
     "$translate",
 ];
 
-/// The terminology resources the registry is built from.
-const TYPES: [ResourceType; 3] = [
-    ResourceType::CodeSystem,
-    ResourceType::ValueSet,
-    ResourceType::ConceptMap,
-];
-
-/// What the registry was built from: per type, the number of versions
-/// and the newest version's `seq`. A write of any of the three types
-/// changes one of them (a transaction that commits late still changes the
-/// count).
-pub(crate) type Fingerprint = [(i64, i64); 3];
+use fhir_store::store::TerminologyFingerprint as Fingerprint;
 
 /// The registry of the store's terminology resources, rebuilt lazily.
 #[derive(Default)]
@@ -117,12 +106,8 @@ impl TerminologyService {
     }
 }
 
-pub(crate) fn fingerprint(store: &Store) -> Result<Fingerprint, StoreError> {
-    let mut fp = [(0, 0); 3];
-    for (slot, rt) in fp.iter_mut().zip(TYPES) {
-        *slot = store.version_stamp(rt)?;
-    }
-    Ok(fp)
+fn fingerprint(store: &Store) -> Result<Fingerprint, StoreError> {
+    store.terminology_fingerprint()
 }
 
 /// Indexes one CodeSystem, ValueSet or ConceptMap (JSON) into
@@ -159,7 +144,7 @@ fn build(store: &Store, seeds: &[Vec<u8>]) -> Result<Registry, Error> {
             log::warn!("terminology resource {i} left out: {e}");
         }
     }
-    for rt in TYPES {
+    for rt in fhir_store::store::TERMINOLOGY_TYPES {
         for (id, body) in store.current_bodies(rt.as_str())? {
             if let Err(e) = insert_resource(&mut registry, rt.as_str(), &body) {
                 skipped += 1;
@@ -196,7 +181,7 @@ pub fn term_error(e: terminology::Error) -> Error {
 pub struct Params(Vec<Map<String, Value>>);
 
 impl Params {
-    fn from_query(query: Vec<(String, String)>) -> Params {
+    pub(crate) fn from_query(query: Vec<(String, String)>) -> Params {
         Params(
             query
                 .into_iter()
@@ -211,7 +196,7 @@ impl Params {
         )
     }
 
-    fn from_body(body: &Value) -> Params {
+    pub(crate) fn from_body(body: &Value) -> Params {
         Params(
             body["parameter"]
                 .as_array()
@@ -220,6 +205,11 @@ impl Params {
                 .filter_map(|p| p.as_object().cloned())
                 .collect(),
         )
+    }
+
+    /// `other`'s parameters after these (a POST's query string).
+    pub(crate) fn extend(&mut self, other: Params) {
+        self.0.extend(other.0);
     }
 
     fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Map<String, Value>> {
@@ -351,7 +341,7 @@ async fn read_params(
             .map_err(|e| Error::Fault(format!("Parameters do not round-trip: {e}")))?;
         let mut params = Params::from_body(&json);
         // The query string may carry parameters too (`_format` aside).
-        params.0.extend(Params::from_query(query).0);
+        params.extend(Params::from_query(query));
         Ok::<_, Error>(params)
     })
     .await
@@ -391,7 +381,8 @@ pub async fn instance(
     answer(&state, rt, op, Target::Instance(body), params).await
 }
 
-fn check_type(rt: ResourceType, op: &str) -> Result<(), Error> {
+/// The types each terminology operation is defined on.
+pub(crate) fn check_type(rt: ResourceType, op: &str) -> Result<(), Error> {
     let ok = match op {
         "$lookup" | "$subsumes" => rt == ResourceType::CodeSystem,
         "$validate-code" => matches!(rt, ResourceType::CodeSystem | ResourceType::ValueSet),
@@ -419,21 +410,32 @@ async fn answer(
     check_type(rt, &op)?;
     let service = state.terminology.clone();
     let store = state.store.clone();
-    let body = run(move || {
-        let registry = with_tx_resources(service.registry(&store)?, &params)?;
-        match op.as_str() {
-            "$lookup" => lookup::answer(&registry, &params, &target),
-            "$subsumes" => subsumes::answer(&registry, &params, &target),
-            "$expand" => expand::answer(&registry, &params, &target),
-            "$translate" => translate::answer(&registry, &params, &target),
-            _ if rt == ResourceType::ValueSet => {
-                validate_code::value_set_code(&registry, &params, &target)
-            }
-            _ => validate_code::code_system(&registry, &params, &target),
-        }
-    })
-    .await?;
+    let body =
+        run(move || run_operation(service.registry(&store)?, rt, &op, &params, &target)).await?;
     Ok(respond(body))
+}
+
+/// Runs terminology operation `op` (checked by [`check_type`]) on
+/// `registry` (the server's, [`TerminologyService::registry`]): the REST
+/// operation's work and a Bundle entry's (`interaction::bundle`).
+pub(crate) fn run_operation(
+    registry: Arc<Registry>,
+    rt: ResourceType,
+    op: &str,
+    params: &Params,
+    target: &Target,
+) -> Result<Value, Error> {
+    let registry = with_tx_resources(registry, params)?;
+    match op {
+        "$lookup" => lookup::answer(&registry, params, target),
+        "$subsumes" => subsumes::answer(&registry, params, target),
+        "$expand" => expand::answer(&registry, params, target),
+        "$translate" => translate::answer(&registry, params, target),
+        _ if rt == ResourceType::ValueSet => {
+            validate_code::value_set_code(&registry, params, target)
+        }
+        _ => validate_code::code_system(&registry, params, target),
+    }
 }
 
 /// The server's registry, or, when the request brings `tx-resource`

@@ -130,7 +130,9 @@ async fn judge(
         organization.clone(),
     );
     let if_none_exist = req.headers().contains_key("if-none-exist");
-    web::block(move || {
+    let batch = crate::security::entry_refusals::is_batch(body.as_ref());
+    let bundle = route == Route::Bundle;
+    let refused = web::block(move || {
         let request = writes::Request {
             route: &route,
             organization: organization.as_deref(),
@@ -139,10 +141,17 @@ async fn judge(
             patch: patch_format.filter(|_| is_patch).zip(raw.as_deref()),
             if_none_exist,
         };
-        writes::check(&state.store, &security.consents, &request)
+        if bundle {
+            // Each entry judged alone: a batch answers its refused
+            // entries, a transaction with one is refused whole.
+            writes::bundle_refusals(&state.store, &security.consents, &request)
+        } else {
+            writes::check(&state.store, &security.consents, &request).map(|()| Vec::new())
+        }
     })
     .await
-    .map_err(|e| Error::Fault(e.to_string()))?
+    .map_err(|e| Error::Fault(e.to_string()))??;
+    crate::security::entry_refusals::record(req, batch, refused)
 }
 
 /// The answer without what `denials` hide. `Ok(None)`: unchanged;

@@ -78,36 +78,43 @@ pub fn check(store: &Store, consents: &Consents, req: &Request<'_>) -> Result<()
         return Ok(());
     }
     if *req.route == Route::Bundle {
-        return each_entry(req.body, |i, route, entry| {
-            let conditional = entry
-                .get("request")
-                .and_then(|r| r.get("ifNoneExist"))
-                .is_some();
-            let at = |e: Error| in_entry(i, e);
-            caller.judge(&route, conditional).map_err(at)?;
-            if let Some(r) = entry.get("resource") {
-                caller.conditional_references(r).map_err(at)?;
-            }
-            Ok(())
-        });
+        return match caller.entries(req.body).into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        };
     }
     caller.judge(req.route, req.if_none_exist)
+}
+
+/// [`check`] for a batch or transaction, entry by entry: each refused
+/// entry with its error (a batch answers each alone; a transaction is
+/// refused whole). Blocking.
+pub fn bundle_refusals(
+    store: &Store,
+    consents: &Consents,
+    req: &Request<'_>,
+) -> Result<Vec<(usize, Error)>, Error> {
+    let mut refused = each_entry(req.body, |i, _, entry| consent_entry(req.base, i, entry));
+    if let Some(org) = req.organization {
+        let caller = Caller {
+            store,
+            org,
+            active: consents.against(store, org)?,
+            naming: consents.naming(store, org)?,
+        };
+        if !caller.naming.is_empty() {
+            refused.extend(caller.entries(req.body));
+        }
+    }
+    // One error per entry: the first found.
+    refused.sort_by_key(|(i, _)| *i);
+    refused.dedup_by_key(|(i, _)| *i);
+    Ok(refused)
 }
 
 /// A Consent about to be written (as a body, a patched Consent, or a
 /// Bundle entry) must be enforceable: 422 otherwise.
 fn check_consent_content(store: &Store, req: &Request<'_>) -> Result<(), Error> {
-    let refuse = |issues: Vec<String>, prefix: &str| {
-        if issues.is_empty() {
-            return Ok(());
-        }
-        Err(Error::Unprocessable(
-            issues
-                .into_iter()
-                .map(|m| Issue::new(IssueCode::Value, format!("{prefix}{m}")))
-                .collect(),
-        ))
-    };
     match req.route {
         Route::Create(ResourceType::Consent)
         | Route::Update(ResourceType::Consent, _)
@@ -138,29 +145,54 @@ fn check_consent_content(store: &Store, req: &Request<'_>) -> Result<(), Error> 
                 None => Ok(()),
             }
         }
-        Route::Bundle => each_entry(req.body, |i, _, entry| {
-            let consent = entry
-                .get("resource")
-                .filter(|r| r.get("resourceType").and_then(Value::as_str) == Some("Consent"));
-            match consent {
-                Some(c) => refuse(
-                    rules::check_references(c, req.base, true),
-                    &format!("Bundle.entry[{i}].resource: "),
-                ),
+        Route::Bundle => {
+            match each_entry(req.body, |i, _, entry| consent_entry(req.base, i, entry))
+                .into_iter()
+                .next()
+            {
+                Some((_, e)) => Err(e),
                 None => Ok(()),
             }
-        }),
+        }
         _ => Ok(()),
     }
 }
 
+/// 422 with `issues` (each after `prefix`), when there are any.
+fn refuse(issues: Vec<String>, prefix: &str) -> Result<(), Error> {
+    if issues.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Unprocessable(
+        issues
+            .into_iter()
+            .map(|m| Issue::new(IssueCode::Value, format!("{prefix}{m}")))
+            .collect(),
+    ))
+}
+
+/// A Consent in entry `i` must be enforceable: 422 otherwise.
+fn consent_entry(base: &str, i: usize, entry: &Value) -> Result<(), Error> {
+    let consent = entry
+        .get("resource")
+        .filter(|r| r.get("resourceType").and_then(Value::as_str) == Some("Consent"));
+    let Some(c) = consent else {
+        return Ok(());
+    };
+    refuse(
+        rules::check_references(c, base, true),
+        &format!("Bundle.entry[{i}].resource: "),
+    )
+}
+
 /// Runs `f` on every entry of a Bundle whose `request` classifies as a
 /// route (entries that do not are the handler's to refuse, and the
-/// authorization guard's).
+/// authorization guard's), collecting the entries it refuses.
 fn each_entry(
     bundle: Option<&Value>,
     mut f: impl FnMut(usize, Route, &Value) -> Result<(), Error>,
-) -> Result<(), Error> {
+) -> Vec<(usize, Error)> {
+    let mut refused = Vec::new();
     let entries = bundle
         .and_then(|b| b.get("entry"))
         .and_then(Value::as_array);
@@ -174,10 +206,12 @@ fn each_entry(
             continue;
         };
         if let Ok((classified, _)) = classify_url(&method, url) {
-            f(i, classified.route, entry)?;
+            if let Err(e) = f(i, classified.route, entry) {
+                refused.push((i, e));
+            }
         }
     }
-    Ok(())
+    refused
 }
 
 fn in_entry(i: usize, e: Error) -> Error {
@@ -222,6 +256,23 @@ struct Caller<'a> {
 }
 
 impl Caller<'_> {
+    /// The entries of a Bundle this caller may not run, each judged as if
+    /// it came alone.
+    fn entries(&self, bundle: Option<&Value>) -> Vec<(usize, Error)> {
+        each_entry(bundle, |i, route, entry| {
+            let conditional = entry
+                .get("request")
+                .and_then(|r| r.get("ifNoneExist"))
+                .is_some();
+            let at = |e: Error| in_entry(i, e);
+            self.judge(&route, conditional).map_err(at)?;
+            if let Some(r) = entry.get("resource") {
+                self.conditional_references(r).map_err(at)?;
+            }
+            Ok(())
+        })
+    }
+
     fn forbidden(&self, what: impl std::fmt::Display) -> Error {
         Error::Forbidden(format!(
             "{what}: a patient's Consent restricts Organization/{}, and its clients may not \

@@ -38,7 +38,7 @@ pub(super) fn entries(item: &Item, param: &str, group: i32, out: &mut IndexEntri
 /// sorting and `ap`; a value beyond `f64`'s range is clamped to its
 /// largest, the exact comparison is [`decimal_key`]'s). `None` unless the
 /// text is a number.
-pub(crate) fn parse(text: &str) -> Option<(f64, f64, f64)> {
+pub fn parse(text: &str) -> Option<(f64, f64, f64)> {
     let text = text.trim();
     let (mantissa, exp) = match text.find(['e', 'E']) {
         Some(i) => (&text[..i], text[i + 1..].parse::<i32>().ok()?),

@@ -125,7 +125,7 @@ pub enum CondOutcome {
 }
 
 /// One open write transaction; see the module doc.
-pub(crate) struct Tx<'a> {
+pub struct Tx<'a> {
     pub(super) conn: &'a mut DbConnection,
     registry: &'a ParamRegistry,
     local: &'a crate::local_codes::Snapshot,
@@ -158,7 +158,7 @@ impl Tx<'_> {
 
     /// The ids of at most `limit` resources matching `req`, seen from this
     /// transaction (its own earlier writes included).
-    pub(crate) fn matching(
+    pub fn matching(
         &mut self,
         req: &SearchRequest,
         limit: usize,
@@ -168,7 +168,7 @@ impl Tx<'_> {
     }
 
     /// The current version of a resource, deletions included.
-    pub(crate) fn current(
+    pub fn current(
         &mut self,
         rt: ResourceType,
         id: &str,
@@ -178,22 +178,19 @@ impl Tx<'_> {
 
     /// One page of a search seen from this transaction (its own writes
     /// included).
-    pub(crate) fn search(&mut self, req: &SearchRequest) -> Result<super::SearchPage, TxError> {
+    pub fn search(&mut self, req: &SearchRequest) -> Result<super::SearchPage, TxError> {
         self.fulltext.flush(self.conn)?;
         Ok(search::search_on(self.conn, self.backend, req)?)
     }
 
     /// One page of history seen from this transaction.
-    pub(crate) fn history(
-        &mut self,
-        q: &super::HistoryQuery,
-    ) -> Result<super::HistoryPage, TxError> {
+    pub fn history(&mut self, q: &super::HistoryQuery) -> Result<super::HistoryPage, TxError> {
         Ok(super::history_on(self.conn, q)?)
     }
 
     /// A read or vread seen from this transaction (its own writes
     /// included): `NotFound` or `Gone` as [`Store::read_version`] answers.
-    pub(crate) fn read(
+    pub fn read(
         &mut self,
         rt: ResourceType,
         id: &Id,
@@ -212,7 +209,7 @@ impl Tx<'_> {
     }
 
     /// One plain write, as [`Store::transaction`] does it.
-    pub(crate) fn write(&mut self, w: &mut TxWrite) -> Result<Option<Written>, TxError> {
+    pub fn write(&mut self, w: &mut TxWrite) -> Result<Option<Written>, TxError> {
         self.write_with(w, &mut None)
     }
 
@@ -240,7 +237,7 @@ impl Tx<'_> {
     /// Searches, then writes according to what was found (see
     /// [`Conditional`]). The caller holds the criteria's lock (taken by
     /// [`Store::transaction_with`] from the keys it was given).
-    pub(crate) fn conditional(&mut self, op: &mut Conditional) -> Result<CondOutcome, TxError> {
+    pub fn conditional(&mut self, op: &mut Conditional) -> Result<CondOutcome, TxError> {
         let plan = self.plan(op)?;
         self.apply(op, plan)
     }
@@ -250,7 +247,7 @@ impl Tx<'_> {
     /// resource gets the id it will be stored under. A transaction plans
     /// every conditional entry first, so that references to their
     /// `fullUrl`s can be rewritten before anything is written.
-    pub(crate) fn plan(&mut self, op: &mut Conditional) -> Result<Plan, TxError> {
+    pub fn plan(&mut self, op: &mut Conditional) -> Result<Plan, TxError> {
         // Refused even when the criteria match nothing.
         super::audit::refuse_audit_write(
             self.conn,
@@ -331,11 +328,7 @@ impl Tx<'_> {
 
     /// The write half of [`Tx::conditional`], for a plan made in this
     /// transaction.
-    pub(crate) fn apply(
-        &mut self,
-        op: &mut Conditional,
-        plan: Plan,
-    ) -> Result<CondOutcome, TxError> {
+    pub fn apply(&mut self, op: &mut Conditional, plan: Plan) -> Result<CondOutcome, TxError> {
         match (op, plan) {
             (Conditional::Create(resource, _), Plan::Write(id)) => {
                 let rt = resource.resource_type();
@@ -377,7 +370,7 @@ impl Tx<'_> {
 
 /// What a planned [`Conditional`] will do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Plan {
+pub enum Plan {
     /// Store the resource under this id (create, or update).
     Write(String),
     /// A conditional create matched this resource: write nothing.
@@ -406,7 +399,7 @@ impl Store {
     /// for each other's keys in opposite order) and the in-process writer
     /// lock on SQLite. A lost race reruns `f` in a new transaction (see
     /// the module doc); `f`'s own errors roll everything back.
-    pub(crate) fn transaction_with<T>(
+    pub fn transaction_with<T>(
         &self,
         lock_keys: &[i64],
         mut f: impl FnMut(&mut Tx<'_>) -> Result<T, TxError>,

@@ -45,12 +45,22 @@ use fhir_model::{Resource, ResourceType};
 
 pub use audit::PendingRecord;
 pub use conditional::{CondOutcome, Conditional, Criteria};
-pub(crate) use conditional::{Plan, Tx};
+pub use conditional::{Plan, Tx};
 pub use connection::{Backend, DatabaseUrl};
 use connection::{DbConnection, Manager};
 pub use index_format::INDEX_FORMAT;
 use index_rows::PendingFulltext;
 pub use local_codes::UnmappedCode;
+
+/// The terminology resources whose changes [`Store::terminology_fingerprint`] stamps.
+pub const TERMINOLOGY_TYPES: [ResourceType; 3] = [
+    ResourceType::CodeSystem,
+    ResourceType::ValueSet,
+    ResourceType::ConceptMap,
+];
+
+/// Per terminology type, the number of versions and the newest version's `seq`.
+pub type TerminologyFingerprint = [(i64, i64); 3];
 use model::{NewVersion, VersionRow};
 pub use precondition::{NoneMatch, Preconditions};
 use queries::HistoryFilter;
@@ -228,7 +238,7 @@ pub enum TxWrite {
 
 /// Why one attempt of a write transaction failed: a database error, a
 /// refusal to report, or a lost race that reruns the transaction.
-pub(crate) enum TxError {
+pub enum TxError {
     Db(DieselError),
     Store(StoreError),
     /// Lost a race; run the transaction again.
@@ -485,6 +495,19 @@ impl Store {
             TxError::Store(e) => e,
             TxError::Retry => StoreError::VersionConflict(what()),
         })
+    }
+
+    /// The version stamps of the terminology resources (CodeSystem,
+    /// ValueSet, ConceptMap, in that order): what the terminology registry
+    /// and the local-code mapper were built from. A write of any of the
+    /// three types changes one of them (a transaction that commits late
+    /// still changes the count).
+    pub fn terminology_fingerprint(&self) -> Result<TerminologyFingerprint, StoreError> {
+        let mut fp = [(0, 0); 3];
+        for (slot, rt) in fp.iter_mut().zip(TERMINOLOGY_TYPES) {
+            *slot = self.version_stamp(rt)?;
+        }
+        Ok(fp)
     }
 
     /// How many versions of `rtype` were ever written and the newest one's
@@ -1065,8 +1088,10 @@ fn store_version(
     }))
 }
 
-#[cfg(test)]
-pub(crate) mod testutil;
+/// Throwaway test databases, for this crate's tests and (feature
+/// `testutil`) the server's.
+#[cfg(any(test, feature = "testutil"))]
+pub mod testutil;
 
 #[cfg(test)]
 mod tests;

@@ -18,7 +18,7 @@ const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A store on a database that is deleted when this is dropped.
-pub(crate) struct TestDb {
+pub struct TestDb {
     pub store: Store,
     pub label: &'static str,
     /// The `--database` URL of this database.
@@ -40,7 +40,7 @@ fn unique_name() -> String {
     format!("fhir_t_{}_{}_{}", std::process::id(), nanos, n)
 }
 
-pub(crate) fn sqlite() -> TestDb {
+pub fn sqlite() -> TestDb {
     let path = std::env::temp_dir().join(format!("{}.db", unique_name()));
     let url = format!("sqlite:{}", path.display());
     let store = Store::open(&url, 4).expect("open SQLite test store");
@@ -73,7 +73,7 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
-pub(crate) fn postgres() -> Option<TestDb> {
+pub fn postgres() -> Option<TestDb> {
     if skip_postgres() {
         return None;
     }
@@ -100,7 +100,7 @@ pub(crate) fn postgres() -> Option<TestDb> {
 }
 
 /// One fresh store per backend: SQLite always, PostgreSQL unless skipped.
-pub(crate) fn backends() -> Vec<TestDb> {
+pub fn backends() -> Vec<TestDb> {
     let mut v = vec![sqlite()];
     v.extend(postgres());
     v

@@ -66,7 +66,7 @@ impl Preconditions {
 impl Tx<'_> {
     /// Checks `pre` against the current version of `rt/id`, holding its
     /// row for the rest of the transaction.
-    pub(crate) fn check(
+    pub fn check(
         &mut self,
         rt: ResourceType,
         id: &str,

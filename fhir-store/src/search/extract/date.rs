@@ -70,7 +70,7 @@ fn period(json: &Json) -> Option<(EpochMillis, EpochMillis)> {
 }
 
 /// The interval a FHIR date, dateTime or instant stands for.
-pub(crate) fn parse(s: &str) -> Option<(EpochMillis, EpochMillis)> {
+pub fn parse(s: &str) -> Option<(EpochMillis, EpochMillis)> {
     range(&Temporal::parse_datetime(s.trim())?)
 }
 

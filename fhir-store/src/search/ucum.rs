@@ -163,7 +163,7 @@ pub fn canonical(code: &str, value: f64) -> Option<(String, f64)> {
 }
 
 /// `x` rounded to `digits` significant digits; `None` when not finite.
-pub(crate) fn round_sig(x: f64, digits: usize) -> Option<f64> {
+pub fn round_sig(x: f64, digits: usize) -> Option<f64> {
     if !x.is_finite() {
         return None;
     }

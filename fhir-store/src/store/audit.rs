@@ -8,7 +8,7 @@
 //! transaction of the request's write, or in a transaction of its own for
 //! a read; nothing every request shares is locked. The chain order is
 //! assigned afterwards by [`Store::seal_audit`], which every server
-//! process runs from its sealer ([`crate::audit::sealer`]): one batch per
+//! process runs from its sealer (fhir-server's `audit::sealer`): one batch per
 //! transaction, which first updates the single `audit_chain_head` row, so
 //! sealers of several processes take turns on that row's lock (PostgreSQL)
 //! or SQLite's write lock, for the length of one batch only, never while a
@@ -54,7 +54,7 @@ pub(super) fn refuse_audit_write(conn: &mut DbConnection, rt: ResourceType) -> R
     if rt != ResourceType::AuditEvent {
         return Ok(());
     }
-    let audited = crate::audit::context::active().is_some() || holds_audit_trail(conn)?;
+    let audited = crate::audit::active().is_some() || holds_audit_trail(conn)?;
     if audited {
         return Err(TxError::Store(StoreError::ReadOnly(
             "AuditEvents are written by the server only; they cannot be created, changed or \
@@ -80,7 +80,7 @@ fn holds_audit_trail(conn: &mut DbConnection) -> Result<bool, TxError> {
 
 /// Stores the record of one write in the write's transaction, when the
 /// storage call runs for an audited request
-/// ([`crate::audit::context::active`]).
+/// ([`crate::audit::active`]).
 pub(super) fn record_write(
     conn: &mut DbConnection,
     registry: &ParamRegistry,
@@ -90,7 +90,7 @@ pub(super) fn record_write(
     method: &str,
     written: &Written,
 ) -> Result<(), TxError> {
-    let Some(scope) = crate::audit::context::active() else {
+    let Some(scope) = crate::audit::active() else {
         return Ok(());
     };
     let method = if written.created && method == "PUT" {
@@ -105,7 +105,7 @@ pub(super) fn record_write(
         method,
         written.body.as_deref(),
     );
-    insert_record(conn, registry, local, &event, &scope.key)?;
+    insert_record(conn, registry, local, &event, scope.key())?;
     scope.mark_recorded();
     Ok(())
 }

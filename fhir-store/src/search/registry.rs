@@ -23,6 +23,23 @@ use serde_json::Value;
 use super::param::{Component, ParamDef, ParamKind, ParamRegistry};
 
 /// The built-in data, generated from `hl7.fhir.r4.core` 4.0.1.
+/// The server-defined SearchParameters that link types outside the
+/// compartment to their patient (read by fhir-server's `security::patient_link`) (url, code, base, expression).
+pub const SERVER_PARAMS: [(&str, &str, &str, &str); 2] = [
+    (
+        "urn:fhir-server:SearchParameter/Binary-security-context",
+        "security-context",
+        "Binary",
+        "Binary.securityContext",
+    ),
+    (
+        "urn:fhir-server:SearchParameter/Bundle-composition-subject",
+        "composition-subject",
+        "Bundle",
+        "Bundle.entry.resource.ofType(Composition).subject",
+    ),
+];
+
 const CORE_DATA: &str = include_str!("../../data/search-parameters.json");
 
 /// The R4 core parameters. Built once (parsing and compiling ~1,400
@@ -72,7 +89,7 @@ fn core_params() -> Vec<RawParam> {
         .collect();
     // The server's own: what links a Binary or a document Bundle to its
     // patient (crate::security::patient_link).
-    for (url, code, base, expression) in crate::security::patient_link::SERVER_PARAMS {
+    for (url, code, base, expression) in SERVER_PARAMS {
         raws.push(RawParam {
             url: url.to_owned(),
             code: code.to_owned(),

@@ -11,6 +11,8 @@
 
 use std::path::Path;
 
+use crate::store::StoreError;
+
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::sign::Signer;
@@ -30,20 +32,21 @@ impl std::fmt::Debug for AuditKey {
 
 impl AuditKey {
     /// Reads the key file; refuses an empty or short key.
-    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| anyhow::anyhow!("cannot read the audit key file {path:?}: {e}"))?;
+    pub fn from_file(path: &Path) -> Result<Self, StoreError> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            StoreError::Config(format!("cannot read the audit key file {path:?}: {e}"))
+        })?;
         Self::new(bytes.trim_ascii().to_vec())
-            .map_err(|e| anyhow::anyhow!("audit key file {path:?}: {e}"))
+            .map_err(|e| StoreError::Config(format!("audit key file {path:?}: {e}")))
     }
 
-    pub fn new(bytes: Vec<u8>) -> anyhow::Result<Self> {
+    pub fn new(bytes: Vec<u8>) -> Result<Self, StoreError> {
         if bytes.len() < MIN_KEY_BYTES {
-            anyhow::bail!(
+            return Err(StoreError::Config(format!(
                 "the key has {} byte(s); use at least {MIN_KEY_BYTES} random bytes \
                  (e.g. `openssl rand -hex 32 > audit.key`)",
                 bytes.len()
-            );
+            )));
         }
         Ok(Self(bytes))
     }

@@ -1,7 +1,7 @@
 //! Local lab and drug codes mapped to standard codes on write (the
 //! library side is `terminology::local_codes`).
 //!
-//! `import-codes` (CLI, [`import`]) or `CodeSystem/$import-codes` (REST,
+//! `import-codes` (CLI, fhir-server's `local_codes::import`) or `CodeSystem/$import-codes` (REST,
 //! `operation::local_codes`) store a hospital's master as a local
 //! CodeSystem plus ConceptMaps, tagged as local. Every write then consults
 //! a [`Mapper`] of those maps, by `serve --local-codes` ([`Mode`]):
@@ -34,7 +34,6 @@
 //! fingerprint of those types): at once after a write of one in this
 //! process, and within [`RECHECK`] when another process (the CLI) wrote.
 
-pub mod import;
 pub mod scan;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,8 +43,8 @@ use std::time::{Duration, Instant};
 use fhir_model::ResourceType;
 use terminology::local_codes::{Mapper, LOCAL_CODES_TAG, TAG_SYSTEM};
 
-use crate::operation::terminology::{fingerprint, Fingerprint};
 use crate::search::index::IndexEntries;
+use crate::store::TerminologyFingerprint as Fingerprint;
 use crate::store::{Store, StoreError};
 
 /// How often a write checks whether another process changed the stored
@@ -241,7 +240,7 @@ impl LocalCodes {
 
     fn refresh(&self, store: &Store) -> Result<(), StoreError> {
         let _one = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
-        let fp = fingerprint(store)?;
+        let fp = store.terminology_fingerprint()?;
         let same = self
             .loaded
             .read()

@@ -14,8 +14,8 @@
 //! is logged at debug level and skipped, and values that cannot be read
 //! (a malformed date, a number that is not finite) yield no row.
 
-pub(crate) mod date;
-pub(crate) mod number;
+pub mod date;
+pub mod number;
 mod quantity;
 mod reference;
 mod string;
@@ -288,7 +288,7 @@ fn primitive_text(item: &Item) -> Option<String> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+pub mod tests {
     use std::collections::HashMap;
     use std::sync::Arc;
 
@@ -299,11 +299,11 @@ pub(crate) mod tests {
     use crate::search::index::{QuantityEntry, TokenEntry};
     use crate::search::param::Component;
 
-    pub(crate) fn json(text: &str) -> Json {
+    pub fn json(text: &str) -> Json {
         parse(text.as_bytes()).expect("test JSON")
     }
 
-    pub(crate) fn def(code: &str, kind: ParamKind, expr: &str) -> ParamDef {
+    pub fn def(code: &str, kind: ParamKind, expr: &str) -> ParamDef {
         ParamDef {
             code: code.to_owned(),
             url: format!("http://example.org/SearchParameter/{code}"),
@@ -315,7 +315,7 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn registry(ty: &str, defs: Vec<ParamDef>) -> ParamRegistry {
+    pub fn registry(ty: &str, defs: Vec<ParamDef>) -> ParamRegistry {
         let params = defs
             .into_iter()
             .map(|d| (d.code.clone(), Arc::new(d)))
@@ -324,7 +324,7 @@ pub(crate) mod tests {
     }
 
     /// Extracts one parameter of `kind` with `expr` from `resource`.
-    pub(crate) fn one(kind: ParamKind, expr: &str, resource: &str) -> IndexEntries {
+    pub fn one(kind: ParamKind, expr: &str, resource: &str) -> IndexEntries {
         let res = json(resource);
         let ty = match &res {
             Json::Object(m) => m
