@@ -21,6 +21,7 @@ use fhir_model::Resource;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::interaction::bundle::{self, batch, transaction};
+use crate::interaction::headers::Return;
 use crate::store::{Store, TxWrite};
 
 #[derive(Debug, Args)]
@@ -196,15 +197,21 @@ fn import_json(store: &Store, name: &str, bytes: &[u8], summary: &mut Summary) {
             .map(|c| c.as_str().to_owned());
         let entries = bundle.entry.len();
         let response = match kind.as_deref() {
-            Some("transaction") => {
-                transaction::run(store, "", *bundle, &bundle::Services::default())
-            }
+            // Only the statuses are counted: no copy of each resource.
+            Some("transaction") => transaction::run(
+                store,
+                "",
+                *bundle,
+                &bundle::Services::default(),
+                Return::Minimal,
+            ),
             Some("batch") => Ok(batch::run(
                 store,
                 "",
                 *bundle,
                 &bundle::Services::default(),
                 Default::default(),
+                Return::Minimal,
             )),
             _ => return store_one(store, name, Resource::Bundle(bundle), summary),
         };

@@ -42,6 +42,21 @@ impl IndexEntries {
             && self.quantities.is_empty()
             && self.uris.is_empty()
     }
+
+    /// Adds `other`'s rows (of other parameters: nothing is deduplicated).
+    /// The full-text tokens are kept unless `self` has none.
+    pub fn append(&mut self, other: IndexEntries) {
+        self.strings.extend(other.strings);
+        self.tokens.extend(other.tokens);
+        self.references.extend(other.references);
+        self.dates.extend(other.dates);
+        self.numbers.extend(other.numbers);
+        self.quantities.extend(other.quantities);
+        self.uris.extend(other.uris);
+        if self.fulltext.is_empty() {
+            self.fulltext = other.fulltext;
+        }
+    }
 }
 
 /// A string value (from string, HumanName, Address, markdown, …).

@@ -105,6 +105,13 @@ impl ParamRegistry {
         v
     }
 
+    /// Whether `other` is this very registry (not a rebuilt one): a write
+    /// indexed before the writer lock checks under it that the
+    /// parameters did not change in between.
+    pub fn same_as(&self, other: &ParamRegistry) -> bool {
+        Arc::ptr_eq(&self.by_type, &other.by_type)
+    }
+
     /// Every parameter of `resource_type`, in no particular order.
     pub fn for_type(&self, resource_type: &str) -> impl Iterator<Item = &Arc<ParamDef>> {
         self.by_type

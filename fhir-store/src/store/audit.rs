@@ -140,6 +140,8 @@ fn insert_record(
         ResourceType::AuditEvent,
         &id,
         &mut Change::Create(&mut resource),
+        None,
+        None,
     )?
     .ok_or_else(|| fault("the audit record stored nothing".into()))?;
     let stored: Value = serde_json::from_slice(written.body.as_deref().unwrap_or_default())

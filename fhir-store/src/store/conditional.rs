@@ -30,9 +30,10 @@ use fhir_model::primitives::Id;
 use fhir_model::{Resource, ResourceType};
 
 use super::connection::DbConnection;
+use super::index_rows::PendingFulltext;
 use super::{
-    queries, search, type_and_id, write_once, Backend, Change, Store, StoreError, StoredVersion,
-    TxError, TxWrite, Written, WRITE_ATTEMPTS,
+    queries, search, type_and_id, write_once, Backend, Change, Prepared, Store, StoreError,
+    StoredVersion, TxError, TxWrite, Written, WRITE_ATTEMPTS,
 };
 use crate::search::param::ParamRegistry;
 use crate::search::query::SearchRequest;
@@ -129,9 +130,32 @@ pub struct Tx<'a> {
     registry: &'a ParamRegistry,
     local: &'a crate::local_codes::Snapshot,
     backend: Backend,
+    /// The transaction's full-text rows, written before it searches and
+    /// before it commits.
+    fulltext: PendingFulltext,
 }
 
 impl Tx<'_> {
+    /// One write, its full-text row held for the transaction.
+    fn write_change(
+        &mut self,
+        rt: ResourceType,
+        id: &str,
+        change: &mut Change<'_>,
+        prepared: &mut Option<Prepared>,
+    ) -> Result<Option<Written>, TxError> {
+        write_once(
+            self.conn,
+            self.registry,
+            self.local,
+            rt,
+            id,
+            change,
+            prepared,
+            Some(&mut self.fulltext),
+        )
+    }
+
     /// The ids of at most `limit` resources matching `req`, seen from this
     /// transaction (its own earlier writes included).
     pub fn matching(
@@ -139,6 +163,7 @@ impl Tx<'_> {
         req: &SearchRequest,
         limit: usize,
     ) -> Result<Vec<(String, String)>, TxError> {
+        self.fulltext.flush(self.conn)?;
         Ok(search::matching_ids(self.conn, self.backend, req, limit)?)
     }
 
@@ -154,6 +179,7 @@ impl Tx<'_> {
     /// One page of a search seen from this transaction (its own writes
     /// included).
     pub fn search(&mut self, req: &SearchRequest) -> Result<super::SearchPage, TxError> {
+        self.fulltext.flush(self.conn)?;
         Ok(search::search_on(self.conn, self.backend, req)?)
     }
 
@@ -184,6 +210,16 @@ impl Tx<'_> {
 
     /// One plain write, as [`Store::transaction`] does it.
     pub fn write(&mut self, w: &mut TxWrite) -> Result<Option<Written>, TxError> {
+        self.write_with(w, &mut None)
+    }
+
+    /// [`Tx::write`] with the work [`super::prepare`] did before the
+    /// transaction took the writer lock.
+    pub(crate) fn write_with(
+        &mut self,
+        w: &mut TxWrite,
+        prepared: &mut Option<Prepared>,
+    ) -> Result<Option<Written>, TxError> {
         let (rt, id, mut change) = match w {
             TxWrite::Create(r) => {
                 let (rt, id) = type_and_id(r)?;
@@ -195,7 +231,7 @@ impl Tx<'_> {
             }
             TxWrite::Delete(rt, id) => (*rt, id.as_str().to_owned(), Change::Delete),
         };
-        write_once(self.conn, self.registry, self.local, rt, &id, &mut change)
+        self.write_change(rt, &id, &mut change, prepared)
     }
 
     /// Searches, then writes according to what was found (see
@@ -296,15 +332,9 @@ impl Tx<'_> {
         match (op, plan) {
             (Conditional::Create(resource, _), Plan::Write(id)) => {
                 let rt = resource.resource_type();
-                let written = write_once(
-                    self.conn,
-                    self.registry,
-                    self.local,
-                    rt,
-                    &id,
-                    &mut Change::Create(resource),
-                )?
-                .ok_or_else(|| fault("conditional create stored nothing"))?;
+                let written = self
+                    .write_change(rt, &id, &mut Change::Create(resource), &mut None)?
+                    .ok_or_else(|| fault("conditional create stored nothing"))?;
                 Ok(CondOutcome::Created { id, written })
             }
             (Conditional::Create(resource, _), Plan::Existing(id)) => {
@@ -315,28 +345,16 @@ impl Tx<'_> {
             }
             (Conditional::Update(resource, _), Plan::Write(id)) => {
                 let rt = resource.resource_type();
-                let written = write_once(
-                    self.conn,
-                    self.registry,
-                    self.local,
-                    rt,
-                    &id,
-                    &mut Change::Update(resource, None),
-                )?
-                .ok_or_else(|| fault("conditional update stored nothing"))?;
+                let written = self
+                    .write_change(rt, &id, &mut Change::Update(resource, None), &mut None)?
+                    .ok_or_else(|| fault("conditional update stored nothing"))?;
                 Ok(CondOutcome::Updated { id, written })
             }
             (Conditional::Delete { resource_type, .. }, Plan::Delete(ids)) => {
                 let mut deleted = Vec::with_capacity(ids.len());
                 for id in ids {
-                    let w = write_once(
-                        self.conn,
-                        self.registry,
-                        self.local,
-                        *resource_type,
-                        &id,
-                        &mut Change::Delete,
-                    )?;
+                    let w =
+                        self.write_change(*resource_type, &id, &mut Change::Delete, &mut None)?;
                     if let Some(w) = w {
                         deleted.push((id, w));
                     }
@@ -408,8 +426,11 @@ impl Store {
                     registry: &registry,
                     local: &local,
                     backend,
+                    fulltext: PendingFulltext::default(),
                 };
-                f(&mut tx)
+                let out = f(&mut tx)?;
+                tx.fulltext.flush(tx.conn)?;
+                Ok(out)
             });
             match result {
                 Ok(v) => return Ok(v),

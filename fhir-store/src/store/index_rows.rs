@@ -4,10 +4,21 @@
 //! The full-text rows (`idx_fulltext`, see `search/fulltext/`) are written
 //! here too, in SQL of each backend's own (an FTS5 virtual table, a
 //! `tsvector` column), so every write path that indexes also indexes text.
+//!
+//! **Full-text rows per transaction.** FTS5 keeps what a transaction adds
+//! in memory and writes it out as a new segment at commit, but also at
+//! the start of every later statement of the transaction that opens a
+//! statement journal (a savepoint; the multi-row inserts of the other
+//! index tables do): writing each resource's row as it is stored made one
+//! segment, and later merges, per resource (issue #27: 92,257 segment
+//! writes for 92,114 resources). A transaction of many writes therefore
+//! holds its rows in a [`PendingFulltext`] and inserts them together,
+//! in one statement, after its other writes ([`PendingFulltext::flush`]),
+//! and before any search it runs, so it still sees its own text.
 
 use diesel::prelude::*;
 use diesel::result::QueryResult;
-use diesel::sql_types::Text;
+use diesel::sql_types::{BigInt, Text};
 
 use super::connection::DbConnection;
 use super::schema::{
@@ -20,8 +31,87 @@ use crate::search::index::IndexEntries;
 /// SQLite's limit of 32,766 bound variables (14 columns at most here).
 const CHUNK: usize = 500;
 
-/// Removes every index row of one resource.
-pub fn delete(conn: &mut DbConnection, rtype: &str, id: &str) -> QueryResult<()> {
+/// Full-text rows per INSERT (3 bound values each): every row of a
+/// Synthea patient's transaction in one statement, so one segment.
+const FULLTEXT_CHUNK: usize = 10_000;
+
+diesel::table! {
+    /// SQLite's FTS5 table as far as an INSERT needs it (the `schema`
+    /// module leaves virtual tables out).
+    idx_fulltext (rowid) {
+        rowid -> BigInt,
+        narrative -> Text,
+        content -> Text,
+    }
+}
+
+/// The full-text rows of an open SQLite transaction, inserted together by
+/// [`PendingFulltext::flush`] (see the module doc). On PostgreSQL rows are
+/// written at once and this stays empty.
+#[derive(Debug, Default)]
+pub(crate) struct PendingFulltext {
+    rows: Vec<PendingRow>,
+}
+
+/// One held row, with the resource it indexes.
+#[derive(Debug)]
+struct PendingRow {
+    /// `idx_fulltext_doc.id`, the FTS5 rowid.
+    doc: i64,
+    resource_type: String,
+    resource_id: String,
+    narrative: String,
+    content: String,
+}
+
+impl PendingFulltext {
+    /// Inserts the held rows; call before the transaction commits and
+    /// before it searches.
+    pub(crate) fn flush(&mut self, conn: &mut DbConnection) -> QueryResult<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.rows);
+        if let DbConnection::Sqlite(c) = conn {
+            for chunk in rows.chunks(FULLTEXT_CHUNK) {
+                let values: Vec<_> = chunk
+                    .iter()
+                    .map(|r| {
+                        (
+                            idx_fulltext::rowid.eq(r.doc),
+                            idx_fulltext::narrative.eq(r.narrative.as_str()),
+                            idx_fulltext::content.eq(r.content.as_str()),
+                        )
+                    })
+                    .collect();
+                diesel::insert_into(idx_fulltext::table)
+                    .values(&values)
+                    .execute(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct DocId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Removes every index row of one resource, and its full-text row held in
+/// `pending` (its `idx_fulltext_doc` id may be given to the next row, and
+/// FTS5 rowids must be unique).
+pub(crate) fn delete(
+    conn: &mut DbConnection,
+    rtype: &str,
+    id: &str,
+    pending: Option<&mut PendingFulltext>,
+) -> QueryResult<()> {
+    if let Some(p) = pending {
+        p.rows
+            .retain(|r| !(r.resource_type == rtype && r.resource_id == id));
+    }
     macro_rules! clear {
         ($($t:ident),*) => {$(
             diesel::delete($t::table.filter($t::resource_type.eq(rtype)).filter($t::resource_id.eq(id)))
@@ -70,17 +160,36 @@ fn delete_fulltext(conn: &mut DbConnection, rtype: &str, id: &str) -> QueryResul
 }
 
 /// The full-text row of one resource (after [`delete`]); none when it has
-/// no text at all.
+/// no text at all. With `pending`, SQLite's FTS5 row is held there.
 fn insert_fulltext(
     conn: &mut DbConnection,
     rtype: &str,
     id: &str,
     d: &Document,
+    pending: Option<&mut PendingFulltext>,
 ) -> QueryResult<()> {
     if d.is_empty() {
         return Ok(());
     }
     match conn {
+        DbConnection::Sqlite(c) if pending.is_some() => {
+            let doc: DocId = diesel::sql_query(
+                "INSERT INTO idx_fulltext_doc (resource_type, resource_id) VALUES (?, ?) \
+                 RETURNING id",
+            )
+            .bind::<Text, _>(rtype)
+            .bind::<Text, _>(id)
+            .get_result(c)?;
+            if let Some(p) = pending {
+                p.rows.push(PendingRow {
+                    doc: doc.id,
+                    resource_type: rtype.to_owned(),
+                    resource_id: id.to_owned(),
+                    narrative: fulltext::fts5_text(&d.narrative),
+                    content: fulltext::fts5_text(&d.content),
+                });
+            }
+        }
         DbConnection::Sqlite(c) => {
             diesel::sql_query(
                 "INSERT INTO idx_fulltext_doc (resource_type, resource_id) VALUES (?, ?)",
@@ -111,8 +220,15 @@ fn insert_fulltext(
     Ok(())
 }
 
-/// Inserts the rows of one resource (after [`delete`]).
-pub fn insert(conn: &mut DbConnection, rtype: &str, id: &str, e: &IndexEntries) -> QueryResult<()> {
+/// Inserts the rows of one resource (after [`delete`]); its full-text row
+/// is held in `pending` when given (see the module doc).
+pub(crate) fn insert(
+    conn: &mut DbConnection,
+    rtype: &str,
+    id: &str,
+    e: &IndexEntries,
+    pending: Option<&mut PendingFulltext>,
+) -> QueryResult<()> {
     macro_rules! put {
         ($list:expr, $t:ident, |$x:ident| ($($col:ident = $val:expr),* $(,)?)) => {
             for chunk in $list.chunks(CHUNK) {
@@ -182,7 +298,7 @@ pub fn insert(conn: &mut DbConnection, rtype: &str, id: &str, e: &IndexEntries) 
         value_key = x.key.as_deref(),
     ));
     put!(e.uris, idx_uri, |x| (uri = x.uri.as_str()));
-    insert_fulltext(conn, rtype, id, &e.fulltext)
+    insert_fulltext(conn, rtype, id, &e.fulltext, pending)
 }
 
 #[cfg(test)]

@@ -61,6 +61,7 @@ pub use connection::{
 use connection::{DbConnection, Manager};
 pub use definitions::{DefinitionFeed, DefinitionKind, DefinitionsChanged, Stamps};
 pub use index_format::INDEX_FORMAT;
+use index_rows::PendingFulltext;
 pub use local_codes::UnmappedCode;
 
 /// The terminology resources (their writes move the Terminology
@@ -608,9 +609,9 @@ impl Store {
             // `_tag`, `_profile` and `_security` search the current version.
             let current = queries::current(c, rtype, rid).map_err(TxError::Db)?;
             if current.is_some_and(|cur| cur.version == row.version) {
-                index_rows::delete(c, rtype, rid).map_err(TxError::Db)?;
+                index_rows::delete(c, rtype, rid, None).map_err(TxError::Db)?;
                 let entries = index_entries(&registry, &local, rtype, &body);
-                index_rows::insert(c, rtype, rid, &entries).map_err(TxError::Db)?;
+                index_rows::insert(c, rtype, rid, &entries, None).map_err(TxError::Db)?;
             }
             let written = Written {
                 version: row.version,
@@ -645,14 +646,16 @@ impl Store {
         writes: &mut [TxWrite],
     ) -> Result<Vec<Option<Written>>, (Option<usize>, StoreError)> {
         let local = self.write_snapshot().map_err(|e| (None, e))?;
+        let mut prepared = prepare_all(&self.registry(), &local, writes);
         let _guard = self.write_guard();
         let registry = self.registry();
         let mut conn = self.conn().map_err(|e| (None, e))?;
         for attempt in 1..=WRITE_ATTEMPTS {
             let mut failed_at = None;
             let result = conn.transaction(|c| {
+                let mut fulltext = PendingFulltext::default();
                 let mut out = Vec::with_capacity(writes.len());
-                for (i, w) in writes.iter_mut().enumerate() {
+                for ((i, w), prepared) in writes.iter_mut().enumerate().zip(&mut prepared) {
                     failed_at = Some(i);
                     let (rt, id, change) = match w {
                         TxWrite::Create(r) => {
@@ -666,9 +669,19 @@ impl Store {
                         TxWrite::Delete(rt, id) => (*rt, id.as_str().to_owned(), Change::Delete),
                     };
                     let mut change = change;
-                    out.push(write_once(c, &registry, &local, rt, &id, &mut change)?);
+                    out.push(write_once(
+                        c,
+                        &registry,
+                        &local,
+                        rt,
+                        &id,
+                        &mut change,
+                        prepared,
+                        Some(&mut fulltext),
+                    )?);
                 }
                 failed_at = None;
+                fulltext.flush(c)?;
                 Ok(out)
             });
             match result {
@@ -696,11 +709,28 @@ impl Store {
         mut change: Change<'_>,
     ) -> Result<Option<Written>, StoreError> {
         let local = self.write_snapshot()?;
+        // The CPU work first, so the writer lock is held for the database
+        // writes only (#17 item 25).
+        let mut prepared = match &mut change {
+            Change::Create(r) | Change::Update(r, _) => prepare(&self.registry(), &local, r),
+            Change::Delete => None,
+        };
         let _guard = self.write_guard();
         let registry = self.registry();
         let mut conn = self.conn()?;
         for attempt in 1..=WRITE_ATTEMPTS {
-            match conn.transaction(|c| write_once(c, &registry, &local, rt, id, &mut change)) {
+            match conn.transaction(|c| {
+                write_once(
+                    c,
+                    &registry,
+                    &local,
+                    rt,
+                    id,
+                    &mut change,
+                    &mut prepared,
+                    None,
+                )
+            }) {
                 Ok(w) => return Ok(w),
                 Err(TxError::Retry) => {
                     log::debug!(
@@ -841,6 +871,147 @@ fn checked_tree(
     }
 }
 
+/// A write's CPU work done before the writer lock (#17 item 25: one
+/// 6 MB Patient held every other write for seconds): the body serialised
+/// with placeholder `meta.versionId`/`meta.lastUpdated`, parsed, checked
+/// against the base write rules and indexed by every parameter that does
+/// not read `meta`, with its full-text tokens (which skip `meta`). Under
+/// the lock, [`Prepared::finish`] puts the real version and time into the
+/// tree and evaluates only the parameters that read `meta`; the stored
+/// body is serialised there from the resource as before. The work is
+/// redone under the lock instead when the parameters changed in between
+/// ([`ParamRegistry::same_as`]) or the update keeps security labels the
+/// body lacked ([`keep_security_labels`]).
+pub(crate) struct Prepared {
+    registry: ParamRegistry,
+    /// The local-code mapping it was made with (see `write_once`).
+    mapper: Arc<terminology::local_codes::Mapper>,
+    local_mode: crate::local_codes::Mode,
+    tree: fhir_model::json::tree::Value,
+    /// The base write rules' issues: reported under the lock, where the
+    /// other refusals (an AuditEvent, a taken id, `If-Match`) come first,
+    /// as they did before.
+    issues: Vec<profiles::Issue>,
+    /// The rows of the parameters that do not read `meta`, local-code
+    /// rows and the full-text tokens.
+    entries: crate::search::index::IndexEntries,
+}
+
+/// [`Prepared`] for a resource about to be written; `None` when the body
+/// does not come out as expected, leaving the work to the lock's side,
+/// which reports it.
+fn prepare(
+    registry: &ParamRegistry,
+    local: &crate::local_codes::Snapshot,
+    r: &mut Resource,
+) -> Option<Prepared> {
+    let rtype = r.resource_type().as_str();
+    let vid = Id::new("1".to_owned()).ok()?;
+    let lu = Instant::new(now_instant()).ok()?;
+    r.set_version_meta(&vid, &lu);
+    let (body, _) = local.prepare(r, r.to_json_vec()).ok()?;
+    let tree = fhir_model::json::tree::parse(&body).ok()?;
+    let issues = profiles::write_rules::check(&tree);
+    let mut entries = crate::search::index::IndexEntries::default();
+    if issues.is_empty() {
+        entries = crate::search::extract::extract_some(registry, rtype, &tree, |d| {
+            !crate::search::extract::reads_meta(d)
+        });
+        local.add_index_rows(&mut entries);
+        entries.fulltext = crate::search::fulltext::document(&tree);
+    }
+    Some(Prepared {
+        registry: registry.clone(),
+        mapper: local.mapper.clone(),
+        local_mode: local.mode,
+        tree,
+        issues,
+        entries,
+    })
+}
+
+/// [`prepare`] for each write of a transaction, spread over the cores.
+fn prepare_all(
+    registry: &ParamRegistry,
+    local: &crate::local_codes::Snapshot,
+    writes: &mut [TxWrite],
+) -> Vec<Option<Prepared>> {
+    let one = |w: &mut TxWrite| match w {
+        TxWrite::Create(r) | TxWrite::Update(r, _) => prepare(registry, local, r),
+        TxWrite::Delete(..) => None,
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || writes.len() < 2 {
+        return writes.iter_mut().map(one).collect();
+    }
+    let size = writes.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = writes
+            .chunks_mut(size)
+            .map(|part| {
+                let len = part.len();
+                (
+                    len,
+                    s.spawn(move || part.iter_mut().map(one).collect::<Vec<_>>()),
+                )
+            })
+            .collect();
+        // One result per write, in order; a part that panicked leaves its
+        // writes to be done under the lock.
+        parts
+            .into_iter()
+            .flat_map(|(len, h)| {
+                h.join()
+                    .unwrap_or_else(|_| (0..len).map(|_| None).collect())
+            })
+            .collect()
+    })
+}
+
+impl Prepared {
+    /// The index rows of the body as stored under `version` at
+    /// `last_updated`, or the write rules' refusal.
+    fn finish(
+        mut self,
+        registry: &ParamRegistry,
+        local: &crate::local_codes::Snapshot,
+        rtype: &str,
+        version: i32,
+        last_updated: &str,
+    ) -> Result<crate::search::index::IndexEntries, TxError> {
+        use fhir_model::json::tree::Value;
+        if !self.issues.is_empty() {
+            return Err(TxError::Store(StoreError::Unprocessable(self.issues)));
+        }
+        if let Value::Object(root) = &mut self.tree {
+            if let Some((_, Value::Object(meta))) = root.iter_mut().find(|(k, _)| k == "meta") {
+                for (k, v) in meta.iter_mut() {
+                    match k.as_str() {
+                        "versionId" => *v = Value::String(version.to_string()),
+                        "lastUpdated" => *v = Value::String(last_updated.to_owned()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let mut meta = crate::search::extract::extract_some(
+            registry,
+            rtype,
+            &self.tree,
+            crate::search::extract::reads_meta,
+        );
+        local.add_index_rows(&mut meta);
+        self.entries.append(meta);
+        Ok(self.entries)
+    }
+}
+
+/// The security labels of a resource, to see whether an update kept
+/// the stored ones.
+fn security_labels(r: &Resource) -> usize {
+    r.meta().map_or(0, |m| m.security.len())
+}
+
 fn type_and_id(resource: &Resource) -> Result<(ResourceType, String), StoreError> {
     let id = resource
         .id()
@@ -899,6 +1070,10 @@ pub fn only_dots(id: &str) -> bool {
 /// One write in an open transaction, as every write path makes it: refused
 /// for AuditEvents, and recorded in the same transaction when the request
 /// is audited ([`audit::record_write`]).
+/// `prepared` is the work [`prepare`] did before the writer lock (taken:
+/// a rerun after a lost race does the work again); `fulltext`, when given,
+/// holds the full-text row for the transaction ([`PendingFulltext`]).
+#[allow(clippy::too_many_arguments)]
 fn write_once(
     conn: &mut DbConnection,
     registry: &ParamRegistry,
@@ -906,6 +1081,8 @@ fn write_once(
     rt: ResourceType,
     id: &str,
     change: &mut Change<'_>,
+    prepared: &mut Option<Prepared>,
+    fulltext: Option<&mut PendingFulltext>,
 ) -> Result<Option<Written>, TxError> {
     audit::refuse_audit_write(conn, rt)?;
     let method = match change {
@@ -913,7 +1090,13 @@ fn write_once(
         Change::Update(..) => "PUT",
         Change::Delete => "DELETE",
     };
-    let written = store_version(conn, registry, local, rt, id, change)?;
+    // Made with the parameters and local codes this write uses, or redone.
+    let prepared = prepared.take().filter(|p| {
+        p.registry.same_as(registry)
+            && Arc::ptr_eq(&p.mapper, &local.mapper)
+            && p.local_mode == local.mode
+    });
+    let written = store_version(conn, registry, local, rt, id, change, prepared, fulltext)?;
     if let Some(w) = &written {
         audit::record_write(conn, registry, local, rt, id, method, w)?;
     }
@@ -921,7 +1104,9 @@ fn write_once(
 }
 
 /// Stores one version (or deletion) of `rt/id`: the row moves, the
-/// version is inserted, the index follows.
+/// version is inserted, the index follows. Takes [`write_once`]'s
+/// arguments as they are.
+#[allow(clippy::too_many_arguments)]
 fn store_version(
     conn: &mut DbConnection,
     registry: &ParamRegistry,
@@ -929,6 +1114,8 @@ fn store_version(
     rt: ResourceType,
     id: &str,
     change: &mut Change<'_>,
+    mut prepared: Option<Prepared>,
+    fulltext: Option<&mut PendingFulltext>,
 ) -> Result<Option<Written>, TxError> {
     let rtype = rt.as_str();
     definitions::note_write(conn, rt)?;
@@ -968,7 +1155,12 @@ fn store_version(
     let body = match change {
         Change::Create(r) | Change::Update(r, _) => {
             if method == "PUT" && current.as_ref().is_some_and(|c| !c.deleted) {
+                let labels = security_labels(r);
                 keep_security_labels(conn, rtype, id, r)?;
+                if security_labels(r) != labels {
+                    // Prepared without the labels the update keeps.
+                    prepared = None;
+                }
             }
             let vid = Id::new(version.to_string())
                 .map_err(|e| TxError::Store(StoreError::Fault(e.to_string())))?;
@@ -981,9 +1173,12 @@ fn store_version(
         }
         Change::Delete => None,
     };
-    let tree = match &body {
-        Some(b) => checked_tree(rtype, b)?,
-        None => None,
+    let entries = match (&body, prepared) {
+        (None, _) => None,
+        (Some(_), Some(p)) => Some(p.finish(registry, local, rtype, version, &last_updated)?),
+        (Some(b), None) => {
+            checked_tree(rtype, b)?.map(|tree| index_tree(registry, local, rtype, &tree))
+        }
     };
     let row = NewVersion {
         resource_type: rtype,
@@ -1003,11 +1198,12 @@ fn store_version(
         }
     }
     queries::insert_version(conn, &row)?;
+    let mut fulltext = fulltext;
     if current.is_some() {
-        index_rows::delete(conn, rtype, id)?;
+        index_rows::delete(conn, rtype, id, fulltext.as_deref_mut())?;
     }
-    if let Some(tree) = &tree {
-        index_rows::insert(conn, rtype, id, &index_tree(registry, local, rtype, tree))?;
+    if let Some(entries) = &entries {
+        index_rows::insert(conn, rtype, id, entries, fulltext)?;
     }
     local_codes::record(conn, rtype, id, &unmapped, &last_updated)?;
     let created = current.as_ref().is_none_or(|c| c.deleted);

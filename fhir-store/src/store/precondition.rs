@@ -91,10 +91,13 @@ impl Store {
         pre: &Preconditions,
     ) -> Result<Written, StoreError> {
         let (rt, id) = type_and_id(resource)?;
+        // The CPU work before the writer lock (#17 item 25).
+        let local = self.local_codes().snapshot(self)?;
+        let mut prepared = super::prepare(&self.registry(), &local, resource);
         self.transaction_with(&[], |tx| {
             tx.check(rt, &id, pre)?;
             let mut w = TxWrite::Update(resource.clone(), None);
-            tx.write(&mut w)?
+            tx.write_with(&mut w, &mut prepared)?
                 .ok_or_else(|| TxError::Store(StoreError::Fault("update stored nothing".into())))
         })
     }

@@ -364,15 +364,26 @@ fn page_query(backend: Backend, req: &SearchRequest, cursor: Option<&Vec<Bind>>)
              AND v.resource_id = r.resource_id AND v.version = r.version WHERE ",
         );
         filters(&mut q, req);
-        if let Some(c) = cursor {
-            let (t, id) = (&c[0], &c[1]);
-            q.push(" AND (r.resource_type > ");
-            q.bind(t.clone());
-            q.push(" OR (r.resource_type = ");
-            q.bind(t.clone());
-            q.push(" AND r.resource_id > ");
-            q.bind(id.clone());
-            q.push("))");
+        match (cursor, req.types.as_slice()) {
+            // One type: a plain range on the id, which SQLite seeks in the
+            // primary key, so a page starts where the last one ended. The
+            // `OR` form below made it walk every match before the cursor
+            // again, so each page cost more than the one before (#27).
+            (Some(c), [one]) if matches!(&c[0], Bind::Text(t) if t == one) => {
+                q.push(" AND r.resource_id > ");
+                q.bind(c[1].clone());
+            }
+            (Some(c), _) => {
+                let (t, id) = (&c[0], &c[1]);
+                q.push(" AND (r.resource_type > ");
+                q.bind(t.clone());
+                q.push(" OR (r.resource_type = ");
+                q.bind(t.clone());
+                q.push(" AND r.resource_id > ");
+                q.bind(id.clone());
+                q.push("))");
+            }
+            (None, _) => {}
         }
         q.push(" ORDER BY r.resource_type, r.resource_id LIMIT ");
         q.bind(Bind::Int(limit));
@@ -795,9 +806,9 @@ impl Store {
                 let (false, Some(body)) = (row.deleted, row.body) else {
                     continue;
                 };
-                super::index_rows::delete(c, rtype, id)?;
+                super::index_rows::delete(c, rtype, id, None)?;
                 let entries = super::index_entries(registry, &local, rtype, &body);
-                super::index_rows::insert(c, rtype, id, &entries)?;
+                super::index_rows::insert(c, rtype, id, &entries, None)?;
                 n += 1;
             }
             Ok(n)

@@ -19,6 +19,7 @@ use super::{
     written_entry, CondRef, EntryJson, EntryOp, Services,
 };
 use crate::error::Error;
+use crate::interaction::headers::Return;
 use crate::store::{Store, StoreError, TxError};
 
 /// Runs the entries of a batch Bundle. With a validator in `services`,
@@ -32,6 +33,7 @@ pub fn run(
     mut bundle: Bundle,
     services: &Services<'_>,
     refused: BTreeMap<usize, Error>,
+    prefer: Return,
 ) -> Vec<u8> {
     let entries = std::mem::take(&mut bundle.entry);
     run_entries(
@@ -40,6 +42,7 @@ pub fn run(
         entries.into_iter().map(Ok).collect(),
         services,
         refused,
+        prefer,
     )
 }
 
@@ -51,6 +54,7 @@ pub fn run_entries(
     entries: Vec<Result<BundleEntry, Error>>,
     services: &Services<'_>,
     mut refused: BTreeMap<usize, Error>,
+    prefer: Return,
 ) -> Vec<u8> {
     let registry = store.registry();
     let mut out: Vec<EntryJson> = vec![Vec::new(); entries.len()];
@@ -96,7 +100,7 @@ pub fn run_entries(
     for (k, op) in in_processing_order(ops) {
         let i = indices[k];
         let refs = std::mem::take(&mut refs[k]);
-        out[i] = match run_one(store, base, op, &refs, services) {
+        out[i] = match run_one(store, base, op, &refs, services, prefer) {
             Ok(v) => v,
             Err(e) => error_entry(&e),
         };
@@ -110,6 +114,7 @@ fn run_one(
     mut op: EntryOp,
     refs: &[CondRef],
     services: &Services<'_>,
+    prefer: Return,
 ) -> Result<EntryJson, Error> {
     if let EntryOp::Read {
         rt,
@@ -178,5 +183,5 @@ fn run_one(
         }
     });
     let (rt, id, status, w) = result.map_err(|e| entry_err.take().unwrap_or_else(|| e.into()))?;
-    Ok(written_entry(base, rt, &id, status, w))
+    Ok(written_entry(base, rt, &id, status, w, prefer))
 }

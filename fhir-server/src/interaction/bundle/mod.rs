@@ -81,6 +81,9 @@ pub async fn handle(
         ));
     }
     let profiles = state.validator.clone();
+    // http.html#transaction-response: `Prefer: return=` shapes the entries
+    // of writes as it shapes the answer to a single create or update.
+    let prefer = headers::prefer_return(req.headers());
     let terminology = state.terminology.clone();
     let access = crate::security::access(&req);
     // Entries authorization or Consent refused (a batch's; a transaction
@@ -102,7 +105,8 @@ pub async fn handle(
             Err(e) => match batch_entries(&body) {
                 Some(entries) => {
                     let mapper = store.local_codes().mapper();
-                    let out = batch::run_entries(&store, &base, entries, &services, refused);
+                    let out =
+                        batch::run_entries(&store, &base, entries, &services, refused, prefer);
                     return Ok(crate::local_codes::scan::annotate_bundle(&mapper, out));
                 }
                 None => return Err(e),
@@ -124,10 +128,10 @@ pub async fn handle(
                     return Err(e);
                 }
                 crate::profile_enforcement::check_entries(&validator, &bundle)?;
-                transaction::run(&store, &base, *bundle, &services).map(annotate)
+                transaction::run(&store, &base, *bundle, &services, prefer).map(annotate)
             }
             Some("batch") => Ok(annotate(batch::run(
-                &store, &base, *bundle, &services, refused,
+                &store, &base, *bundle, &services, refused, prefer,
             ))),
             other => Err(Error::Invalid(vec![Issue::new(
                 IssueCode::Invalid,
@@ -894,13 +898,18 @@ fn entry_json(resource: Option<(String, Vec<u8>)>, response: Value) -> EntryJson
 }
 
 /// The response entry of a stored write (`None`: a delete of nothing).
-/// `fullUrl` is absolute, as Bundle.entry.fullUrl must be.
+/// `fullUrl` is absolute, as Bundle.entry.fullUrl must be. `prefer`
+/// (`Prefer: return=`) decides what comes with the response: the stored
+/// resource (the default), nothing (`minimal`: a load that only wants
+/// the statuses gets no copy of what it sent), or an OperationOutcome in
+/// `response.outcome`.
 fn written_entry(
     base: &str,
     rt: ResourceType,
     id: &str,
     status: StatusCode,
     w: Option<Written>,
+    prefer: headers::Return,
 ) -> EntryJson {
     let Some(w) = w else {
         let status = string(status_line(StatusCode::NO_CONTENT));
@@ -915,8 +924,30 @@ fn written_entry(
     }
     response.push(("etag", string(super::etag(w.version))));
     response.push(("lastModified", string(w.last_updated)));
-    let resource = w.body.map(|b| (format!("{base}/{rt}/{id}"), b));
-    entry_json(resource, obj(response))
+    match prefer {
+        headers::Return::Representation => {
+            let resource = w.body.map(|b| (format!("{base}/{rt}/{id}"), b));
+            entry_json(resource, obj(response))
+        }
+        headers::Return::Minimal => entry_json(None, obj(response)),
+        headers::Return::OperationOutcome => {
+            let what = match status {
+                StatusCode::CREATED => "created",
+                StatusCode::NO_CONTENT => "deleted",
+                _ => "stored",
+            };
+            let outcome = serde_json::json!({
+                "resourceType": "OperationOutcome",
+                "issue": [{
+                    "severity": "information",
+                    "code": "informational",
+                    "diagnostics": format!("{rt}/{id} {what} as version {}", w.version),
+                }],
+            });
+            response.push(("outcome", Value::from(outcome)));
+            entry_json(None, obj(response))
+        }
+    }
 }
 
 /// The response entry of a read.

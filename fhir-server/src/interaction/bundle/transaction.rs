@@ -37,6 +37,7 @@ use super::{
     EntryOp, Services,
 };
 use crate::error::{Error, Issue, IssueCode};
+use crate::interaction::headers::Return;
 use crate::store::{
     CondOutcome, Conditional, Plan, Store, StoreError, Tx, TxError, TxWrite, Written,
 };
@@ -49,6 +50,7 @@ pub fn run(
     base: &str,
     mut bundle: Bundle,
     services: &Services<'_>,
+    prefer: Return,
 ) -> Result<Vec<u8>, Error> {
     let registry = store.registry();
     let mut entries = entries_of(&mut bundle);
@@ -254,7 +256,7 @@ pub fn run(
 
     let mut out: Vec<EntryJson> = vec![Vec::new(); entries.len()];
     for (i, rt, id, status, w) in done {
-        out[i] = written_entry(base, rt, &id, status, w);
+        out[i] = written_entry(base, rt, &id, status, w, prefer);
     }
     for (i, entry) in reads {
         out[i] = entry;

@@ -34,9 +34,23 @@ use super::param::{ParamDef, ParamKind, ParamRegistry};
 /// The rows `resource` (of type `resource_type`) yields for every
 /// parameter of its type that has an expression, without duplicates.
 pub fn extract(registry: &ParamRegistry, resource_type: &str, resource: &Json) -> IndexEntries {
+    extract_some(registry, resource_type, resource, |_| true)
+}
+
+/// [`extract`] for the parameters `keep` selects. A write extracts the
+/// parameters that read `meta` ([`reads_meta`]) apart from the others:
+/// `meta.versionId` and `meta.lastUpdated` are known only under the
+/// writer lock, the rest of the work is done before it.
+pub fn extract_some(
+    registry: &ParamRegistry,
+    resource_type: &str,
+    resource: &Json,
+    keep: impl Fn(&ParamDef) -> bool,
+) -> IndexEntries {
     let mut defs: Vec<&ParamDef> = registry
         .for_type(resource_type)
         .map(|d| d.as_ref())
+        .filter(|d| keep(d))
         .collect();
     // A stable order, so the same resource always gives the same rows.
     defs.sort_by(|a, b| a.code.cmp(&b.code));
@@ -46,6 +60,16 @@ pub fn extract(registry: &ParamRegistry, resource_type: &str, resource: &Json) -
     }
     dedup(&mut out);
     out
+}
+
+/// Whether a parameter may read the resource's `meta` (`_lastUpdated`,
+/// `_tag`, `_profile`, `_security`, `_source`, or a custom parameter that
+/// names it): judged on the expressions' text, so it errs on the side of
+/// "yes", which only moves work under the writer lock.
+pub fn reads_meta(def: &ParamDef) -> bool {
+    let mentions = |e: &Expression| e.text().contains("meta");
+    def.expression.as_ref().is_some_and(mentions)
+        || def.components.iter().any(|c| mentions(&c.expression))
 }
 
 /// The parameter name under which component `n` (0-based, in the order of
