@@ -137,6 +137,27 @@ impl Enforcement {
     /// `Err(Unprocessable)` in `reject` mode when there are errors;
     /// otherwise the issues worth telling the client (errors and
     /// warnings, as warnings).
+    /// [`Enforcement::check`] with the server's validator, which is taken
+    /// (and rebuilt, after a definition change) only when enforcement is
+    /// on: a server loading thousands of conformance resources with
+    /// enforcement off must not rebuild the validator once per write.
+    pub fn check_with(
+        &self,
+        profiles: &crate::stored_profiles::Profiles,
+        resource: &fhir_model::Resource,
+        at: &str,
+    ) -> Result<Vec<Issue>, Error> {
+        if self.mode == Mode::Off {
+            return Ok(Vec::new());
+        }
+        self.check(&*profiles.validator()?, resource, at)
+    }
+
+    /// Whether writes are checked against profiles at all.
+    pub fn is_on(&self) -> bool {
+        self.mode != Mode::Off
+    }
+
     pub fn check(
         &self,
         validator: &Validator,

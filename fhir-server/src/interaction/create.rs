@@ -58,7 +58,7 @@ pub async fn handle(
         let mut resource = parse_resource(&body, rt)?;
         resource.set_id(Some(new_id));
         let warnings =
-            crate::profile_enforcement::current().check(&*validator.validator()?, &resource, "")?;
+            crate::profile_enforcement::current().check_with(&validator, &resource, "")?;
         Ok::<_, Error>((
             warnings,
             match if_none_exist {

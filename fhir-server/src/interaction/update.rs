@@ -51,7 +51,7 @@ pub async fn handle(
         let mut resource = parse_resource(&body, rt)?;
         check_body_id(&resource, &expected_id)?;
         let warnings =
-            crate::profile_enforcement::current().check(&*validator.validator()?, &resource, "")?;
+            crate::profile_enforcement::current().check_with(&validator, &resource, "")?;
         Ok::<_, Error>((warnings, store.update_checked(&mut resource, &pre)?))
     })
     .await?;

@@ -90,9 +90,20 @@ pub async fn handle(
     // with one never gets here).
     let refused = crate::security::entry_refusals::take(&req);
     let out = run(move || {
-        let validator = profiles.validator()?;
+        // The validator only where an entry can need it (it is rebuilt
+        // after definition changes, which a Bundle of conformance
+        // resources makes on every entry): profile enforcement, or a
+        // `$validate` entry (a false positive of this byte search only
+        // costs the rebuild).
+        let wanted = crate::profile_enforcement::current().is_on()
+            || body.bytes.windows(9).any(|w| w == b"$validate");
+        let validator = if wanted {
+            Some(profiles.validator()?)
+        } else {
+            None
+        };
         let services = Services {
-            validator: Some(&*validator),
+            validator: validator.as_deref(),
             terminology: Some(&*terminology),
             access: access.as_ref(),
             registry: None,
@@ -127,7 +138,9 @@ pub async fn handle(
                 if let Some((_, e)) = refused.into_iter().next() {
                     return Err(e);
                 }
-                crate::profile_enforcement::check_entries(&validator, &bundle)?;
+                if let Some(v) = &validator {
+                    crate::profile_enforcement::check_entries(v, &bundle)?;
+                }
                 transaction::run(&store, &base, *bundle, &services, prefer).map(annotate)
             }
             Some("batch") => Ok(annotate(batch::run(
