@@ -62,6 +62,11 @@ pub enum Mode {
 struct Loaded {
     /// The Terminology stamp the mapper was built from (`None`: never).
     stamp: Option<i64>,
+    /// The version stamps of CodeSystem and ConceptMap it was built from:
+    /// the Terminology stamp also moves for ValueSets, which the mapper
+    /// does not read, and rebuilding on each of them made loading a
+    /// package or the R4 examples quadratic.
+    sources: Option<[(i64, i64); 2]>,
     mapper: Arc<Mapper>,
 }
 
@@ -78,6 +83,7 @@ impl Default for LocalCodes {
             mode: RwLock::new(Mode::default()),
             loaded: RwLock::new(Loaded {
                 stamp: None,
+                sources: None,
                 mapper: Arc::new(Mapper::new()),
             }),
             rebuild: Mutex::new(()),
@@ -223,9 +229,24 @@ impl LocalCodes {
         // Built from what is stored now, which is at least `want`: a
         // change committed meanwhile moves the stamp on, and the next
         // snapshot builds again.
+        let sources = [
+            store.version_stamp(fhir_model::ResourceType::CodeSystem)?,
+            store.version_stamp(fhir_model::ResourceType::ConceptMap)?,
+        ];
+        let unchanged = self
+            .loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .sources
+            == Some(sources);
+        if unchanged {
+            self.loaded.write().unwrap_or_else(|p| p.into_inner()).stamp = Some(want);
+            return Ok(());
+        }
         let m = Arc::new(build(store)?);
         let mut l = self.loaded.write().unwrap_or_else(|p| p.into_inner());
         l.stamp = Some(want);
+        l.sources = Some(sources);
         if !m.is_empty() || !l.mapper.is_empty() {
             log::info!(
                 "local codes: {} local systems, {} mappings",

@@ -630,6 +630,23 @@ impl Store {
         })
     }
 
+    /// How many versions of `rtype` were ever written and the newest one's
+    /// sequence number: a fingerprint of the type's changes that reads no
+    /// body (the local-code mapper checks it so that a ValueSet write,
+    /// which moves the Terminology stamp, does not rebuild a mapper built
+    /// from CodeSystems and ConceptMaps only).
+    pub fn version_stamp(&self, rtype: ResourceType) -> Result<(i64, i64), StoreError> {
+        use diesel::dsl::{count_star, max};
+        use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+        use schema::resource_versions as v;
+        let mut conn = self.conn()?;
+        let (n, newest): (i64, Option<i64>) = v::table
+            .filter(v::resource_type.eq(rtype.as_str()))
+            .select((count_star(), max(v::seq)))
+            .first(&mut *conn)?;
+        Ok((n, newest.unwrap_or(0)))
+    }
+
     /// One page of history, newest first. Runs in one transaction so that
     /// `total` and the page agree.
     pub fn history(&self, q: &HistoryQuery) -> Result<HistoryPage, StoreError> {
