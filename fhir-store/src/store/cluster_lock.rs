@@ -111,10 +111,10 @@ impl Store {
     pub fn try_hold(&self, lock: ClusterLock) -> Result<Option<Held>, StoreError> {
         match self.backend {
             Backend::Postgres => {
-                let target = self.pg_target.as_deref().ok_or_else(|| {
-                    StoreError::Fault("a PostgreSQL store without its URL".into())
-                })?;
-                let mut conn = PgConnection::establish(target)
+                // A session of its own: a lock held on a pooled connection
+                // would starve the work under it of the pool (the start-up
+                // reindex with `--pool-max 1`).
+                let mut conn = PgConnection::establish(&self.url.target)
                     .map(DbConnection::Postgresql)
                     .map_err(|e| StoreError::Unavailable(format!("cannot connect: {e}")))?;
                 if try_pg(&mut conn, lock.key())? {
@@ -155,7 +155,11 @@ impl Store {
     /// `DATABASE.schema.lock` / `DATABASE.statistics.lock`; none for an
     /// in-memory database.
     fn lock_file(&self, lock: ClusterLock) -> Option<String> {
-        let target = self.sqlite_path.as_deref()?;
+        let url = &self.url;
+        if url.backend != Backend::Sqlite || url.is_memory() {
+            return None;
+        }
+        let target = &url.target;
         let suffix = match lock {
             ClusterLock::Schema => "schema",
             ClusterLock::Statistics => "statistics",

@@ -307,17 +307,11 @@ pub struct Store {
     registry_stamp: Arc<AtomicI64>,
     /// Local code mappings applied to writes (`serve --local-codes`).
     local_codes: Arc<crate::local_codes::LocalCodes>,
-    /// The SQLite file (none for `:memory:` and PostgreSQL), beside which
-    /// [`cluster_lock`] keeps its lock files.
-    sqlite_path: Option<String>,
-    /// PostgreSQL only: where [`cluster_lock`] opens the session that holds
-    /// an advisory lock, outside the pool (a lock held on a pooled
-    /// connection would starve work that needs the pool under it, e.g. the
-    /// start-up reindex with `--pool-max 1`).
-    pg_target: Option<String>,
     /// What this process knows of the stored definitions ([`definitions`]).
     definitions: Arc<DefinitionFeed>,
-    /// The database, for the watcher's own connection.
+    /// The database, for the connections opened outside the pool: the
+    /// definition watcher's, and the session [`cluster_lock`] holds an
+    /// advisory lock on.
     url: Arc<DatabaseUrl>,
 }
 
@@ -351,10 +345,7 @@ impl Store {
     pub fn open_with(url: &str, opts: &DbOptions) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
         let pool = connection::open_pool(&url, opts)?;
-        let sqlite_path =
-            (url.backend == Backend::Sqlite && !url.is_memory()).then(|| url.target.clone());
         let write_lock = (url.backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        let pg_target = (url.backend == Backend::Postgres).then(|| url.target.clone());
         let store = Self {
             pool,
             backend: url.backend,
@@ -362,8 +353,6 @@ impl Store {
             registry: Arc::new(RwLock::new(crate::search::registry::core())),
             registry_stamp: Arc::new(AtomicI64::new(-1)),
             local_codes: Default::default(),
-            sqlite_path,
-            pg_target,
             definitions: Default::default(),
             url: Arc::new(url),
         };
