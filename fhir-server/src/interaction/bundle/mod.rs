@@ -94,7 +94,10 @@ pub async fn handle(
         // after definition changes, which a Bundle of conformance
         // resources makes on every entry): profile enforcement, or a
         // `$validate` entry (a false positive of this byte search only
-        // costs the rebuild).
+        // costs the rebuild). It is taken here, before any entry runs,
+        // rather than by the `$validate` entry itself: a rebuild reads the
+        // store and must not wait for a connection a transaction holds
+        // (as with `Services::registry`).
         let wanted = crate::profile_enforcement::current().is_on()
             || body.bytes.windows(9).any(|w| w == b"$validate");
         let validator = if wanted {
