@@ -37,6 +37,7 @@ mod hot;
 mod jlac10;
 mod jlac11;
 pub mod master;
+mod master_csv;
 mod medis_disease;
 mod receipt;
 mod shape;
