@@ -5,9 +5,7 @@ use crate::error::Error;
 use crate::value::Collection;
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, frame, ..
-    } = c;
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     let agg = args.first().ok_or_else(|| unreachable_family(f))?;
     let mut total = if args.len() > 1 {
         arg(ev, args, 1, frame)?

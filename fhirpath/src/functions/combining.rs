@@ -5,9 +5,7 @@ use crate::error::Error;
 use crate::value::Collection;
 
 pub fn call<'a>(c: Call<'_, 'a>, mut input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, frame, ..
-    } = c;
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     let other = arg(ev, args, 0, frame)?;
     crate::value::check_size(input.len() + other.len())?;
     Ok(match f {

@@ -151,9 +151,7 @@ fn to_quantity(i: &Item, unit: Option<&str>) -> Option<Quantity> {
 }
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, frame, ..
-    } = c;
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     let Some(v) = singleton_system(&input)? else {
         return Ok(Vec::new());
     };

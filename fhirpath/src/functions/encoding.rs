@@ -9,9 +9,7 @@ use crate::error::Error;
 use crate::value::{Collection, Item};
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, frame, ..
-    } = c;
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     let Some(s) = super::string::string_input(f, &input)? else {
         return Ok(Vec::new());
     };

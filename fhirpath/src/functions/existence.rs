@@ -20,9 +20,7 @@ fn bools(input: &[Item]) -> Result<Vec<bool>, Error> {
 }
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, frame, ..
-    } = c;
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     Ok(match f {
         Func::Empty => boolean(input.is_empty()),
         Func::Exists => match args.first() {

@@ -12,9 +12,7 @@ use crate::value::{fhir_is, Collection, Item};
 const CORE_SD: &str = "http://hl7.org/fhir/StructureDefinition/";
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, frame, ..
-    } = c;
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     Ok(match f {
         Func::Extension => {
             let Some(url) = arg_string(ev, args, 0, frame)? else {

@@ -11,9 +11,7 @@ use crate::value::{equals, Collection};
 const MAX_REPEAT: usize = crate::value::MAX_COMPARED;
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, ty, ..
-    } = c;
+    let (ev, f, args, ty) = (c.ev, c.f, c.args, c.ty);
     let need_ty = || ty.ok_or_else(|| Error::Semantic(format!("{f:?} needs a type")));
     Ok(match f {
         Func::Where => {

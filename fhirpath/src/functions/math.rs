@@ -16,9 +16,7 @@ fn float_result<'a>(f: f64) -> Collection<'a> {
 }
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, frame, ..
-    } = c;
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     let Some(v) = singleton_system(&input)? else {
         return Ok(Vec::new());
     };

@@ -67,7 +67,7 @@ pub fn children<'a>(ev: &Eval<'_, 'a>, input: &[Item<'a>]) -> Result<Collection<
 }
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call { ev, f, .. } = c;
+    let (ev, f) = (c.ev, c.f);
     match f {
         Func::Children => children(ev, &input),
         Func::Descendants => {

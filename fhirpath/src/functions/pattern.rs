@@ -47,9 +47,7 @@ fn regex(pattern: &str, full: bool) -> Result<std::sync::Arc<regex::Regex>, Erro
 }
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, frame, ..
-    } = c;
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     let Some(s) = super::string::string_input(f, &input)? else {
         return Ok(Vec::new());
     };

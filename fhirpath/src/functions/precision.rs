@@ -128,9 +128,7 @@ fn precision_of(i: &Item) -> Option<i64> {
 }
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, frame, ..
-    } = c;
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     let Some(v) = singleton_system(&input)? else {
         return Ok(Vec::new());
     };

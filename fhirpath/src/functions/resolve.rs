@@ -11,7 +11,7 @@ use crate::eval::Eval;
 use crate::value::{Collection, Item, Node};
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call { ev, f, .. } = c;
+    let (ev, f) = (c.ev, c.f);
     Ok(match f {
         Func::Resolve => {
             let mut out = Vec::new();

@@ -66,9 +66,7 @@ pub(super) fn string_input(f: Func, input: &Collection<'_>) -> Result<Option<Str
 }
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, frame, ..
-    } = c;
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     if f == Func::Join {
         return join(ev, &input, args, frame);
     }

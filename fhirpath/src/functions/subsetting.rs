@@ -6,9 +6,7 @@ use crate::error::{eval_err, Error};
 use crate::value::{equals, Collection};
 
 pub fn call<'a>(c: Call<'_, 'a>, mut input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, frame, ..
-    } = c;
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     let count = |n: Option<i64>| usize::try_from(n.unwrap_or(0).max(0)).unwrap_or(0);
     Ok(match f {
         Func::Single => {

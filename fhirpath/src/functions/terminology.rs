@@ -9,9 +9,7 @@ use crate::error::Error;
 use crate::value::{fhir_is, Collection, Item, Node};
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, frame, ..
-    } = c;
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     Ok(match f {
         Func::MemberOf => {
             let Some(vs) = arg_string(ev, args, 0, frame)? else {

@@ -35,9 +35,7 @@ fn unreachable_date() -> Temporal {
 }
 
 pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
-    let Call {
-        ev, f, args, frame, ..
-    } = c;
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     Ok(match f {
         Func::Iif => {
             if input.len() > 1 {
