@@ -674,7 +674,7 @@ mod tests {
             Ok(_) => panic!("a ValueSet the engine should refuse"),
         };
         let shape = match terminology::japanese::HotCode::parse_any("12AB") {
-            Err(e) => terminology::Error::Shape(e),
+            Err(e) => e,
             Ok(c) => panic!("{c:?} is not a HOT code"),
         };
         let cases = [

@@ -117,8 +117,8 @@ impl Registry {
         let strip = |s: &str| s.split_once('|').map_or(s, |(u, _)| u).to_owned();
         match (system_for(system_a), system_for(system_b)) {
             (Some(JpSystem::Hot(la)), Some(JpSystem::Hot(lb))) => {
-                let ha = HotCode::parse(a, la).map_err(Error::Shape)?;
-                let hb = HotCode::parse(b, lb).map_err(Error::Shape)?;
+                let ha = HotCode::parse(a, la)?;
+                let hb = HotCode::parse(b, lb)?;
                 self.hot_subsumes(&ha, &hb)
             }
             _ if strip(system_a) == strip(system_b) => self.subsumes(system_a, version, a, b),

@@ -10,7 +10,7 @@
 //! are flat (two different well-formed codes are never in a subsumption
 //! relation, whether or not they exist).
 
-use super::{HotCode, JpCode, JpSystem, ShapeError};
+use super::{HotCode, JpCode, JpSystem};
 use crate::code_system::{CodeSystem, Coding, Property, PropertyValue};
 use crate::operations::{Lookup, Subsumption, ValidateOptions, Validation};
 use crate::{Error, Registry};
@@ -34,7 +34,7 @@ impl Registry {
         display_language: Option<&str>,
         missing: Error,
     ) -> Result<Lookup, Error> {
-        let parsed = system.check(code).map_err(Error::Shape)?;
+        let parsed = system.check(code)?;
         match self.jp_master(system) {
             Some(_) if version.is_some() => Err(missing),
             Some(cs) => cs.lookup(code, properties, display_language),
@@ -70,8 +70,8 @@ impl Registry {
         a: &str,
         b: &str,
     ) -> Result<Subsumption, Error> {
-        let ca = system.check(a).map_err(Error::Shape)?;
-        let cb = system.check(b).map_err(Error::Shape)?;
+        let ca = system.check(a)?;
+        let cb = system.check(b)?;
         if let (JpCode::Hot(ha), JpCode::Hot(hb)) = (&ca, &cb) {
             return self.hot_subsumes(ha, hb);
         }
@@ -114,7 +114,7 @@ impl Registry {
 }
 
 /// `$validate-code` of a malformed code: `false`, with the shape error.
-pub(crate) fn malformed(e: &ShapeError) -> Validation {
+pub(crate) fn malformed(e: &Error) -> Validation {
     Validation {
         result: false,
         message: Some(e.to_string()),

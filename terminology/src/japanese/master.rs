@@ -45,7 +45,7 @@ use std::collections::HashMap;
 use fhir_model::json::tree::{self, Value};
 
 use super::master_csv::{col, decode, Col, Table};
-use super::{HotCode, HotLevel, Jlac10Code, JpSystem, ShapeError};
+use super::{HotCode, HotLevel, Jlac10Code, JpSystem};
 use crate::code_system::CodeSystem;
 use crate::Error;
 
@@ -144,7 +144,7 @@ impl Table {
 /// A property declaration: code, FHIR type, description.
 type PropDef = (&'static str, &'static str, &'static str);
 
-fn shape_error(line: u64, column: &str, e: &ShapeError) -> Error {
+fn shape_error(line: u64, column: &str, e: &Error) -> Error {
     Error::Csv {
         line,
         column: Some(column.to_owned()),

@@ -182,7 +182,7 @@ impl JpSystem {
     }
 
     /// Checks a code's shape for this system.
-    pub fn check(self, code: &str) -> Result<JpCode, ShapeError> {
+    pub fn check(self, code: &str) -> Result<JpCode, crate::Error> {
         Ok(match self {
             JpSystem::Jlac10 => JpCode::Jlac10(Jlac10Code::parse(code)?),
             JpSystem::Jlac11 => JpCode::Jlac11(Jlac11Code::parse(code)?),
