@@ -137,15 +137,7 @@ impl Registry {
                 display_language,
                 active_only,
             )),
-            Err(m) => Outcome::OtherVersion(
-                Validation {
-                    result: false,
-                    message: None,
-                    display: item.display.clone(),
-                    inactive: item.inactive,
-                },
-                m,
-            ),
+            Err(other_version) => other_version,
         }
     }
 
@@ -175,13 +167,13 @@ impl Registry {
     /// The code system version to check a member in. The coding's version
     /// must be the one the value set pins (a pattern such as 1.x matches
     /// several); unpinned, the coding's version is the one checked. `Err`
-    /// says why the coding's version does not fit.
+    /// is the answer when the coding's version does not fit.
     fn version_to_check(
         &self,
         system: &str,
         item: &Item,
         c: &CodingToCheck,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, Outcome> {
         let Some(given) = &c.version else {
             return Ok(item.version.clone());
         };
@@ -193,8 +185,16 @@ impl Registry {
         if ok && self.get(system, Some(given)).is_ok() {
             Ok(Some(given.clone()))
         } else if given != &used {
-            Err(format!(
-                "The code system '{system}' version '{used}' in the ValueSet include is different to the one in the value ('{given}')"
+            Err(Outcome::OtherVersion(
+                Validation {
+                    result: false,
+                    message: None,
+                    display: item.display.clone(),
+                    inactive: item.inactive,
+                },
+                format!(
+                    "The code system '{system}' version '{used}' in the ValueSet include is different to the one in the value ('{given}')"
+                ),
             ))
         } else {
             Ok(item.version.clone())
