@@ -283,6 +283,27 @@ impl Error {
         }
     }
 
+    /// The same error with `what` said first in each issue's diagnostics
+    /// (`tx-resource[0] cannot be used: …`), for a failure inside one part
+    /// of a request; the issue codes and locations stay.
+    pub fn context(self, what: &str) -> Error {
+        let prefix = |issues: Vec<Issue>| -> Vec<Issue> {
+            issues
+                .into_iter()
+                .map(|mut i| {
+                    i.diagnostics = format!("{what}: {}", i.diagnostics);
+                    i
+                })
+                .collect()
+        };
+        match self {
+            Error::Invalid(issues) => Error::Invalid(prefix(issues)),
+            Error::Unprocessable(issues) => Error::Unprocessable(prefix(issues)),
+            Error::NotFound(m) => Error::NotFound(format!("{what}: {m}")),
+            other => other,
+        }
+    }
+
     /// The HTTP response: status, headers and OperationOutcome body. Also
     /// logs: faults at `error` with their detail, client errors at `info`
     /// with their issue codes and locations only: diagnostics quote the
@@ -465,6 +486,31 @@ impl From<StoreError> for Error {
     }
 }
 
+/// A terminology error as the server answers it: what the request names
+/// and the engine does not know (system, code, value set, map) is 404;
+/// the rest is the request's fault (400) with the issue code of what is
+/// wrong (`too-costly`, `not-supported`, else `invalid`: a resource the
+/// engine cannot index, with where, a code of the wrong shape, a bad CSV
+/// line).
+impl From<terminology::Error> for Error {
+    fn from(e: terminology::Error) -> Self {
+        use terminology::Error as T;
+        if e.category() == terminology::Category::NotFound {
+            return Error::NotFound(e.to_string());
+        }
+        let code = match &e {
+            T::TooCostly { .. } => IssueCode::TooCostly,
+            T::NotSupported(_) => IssueCode::NotSupported,
+            _ => IssueCode::Invalid,
+        };
+        let issue = Issue::new(code, e.to_string());
+        Error::Invalid(vec![match e {
+            T::Invalid { path, .. } => issue.at(path),
+            _ => issue,
+        }])
+    }
+}
+
 impl From<actix_web::error::BlockingError> for Error {
     fn from(e: actix_web::error::BlockingError) -> Self {
         Error::Fault(format!("blocking task failed: {e}"))
@@ -619,5 +665,75 @@ mod tests {
             Error::from(StoreError::Fault("x".into())).status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+    }
+
+    #[actix_web::test]
+    async fn terminology_errors_keep_their_issue_code_and_location() {
+        let engine = |bytes: &[u8]| match terminology::ValueSet::from_json(bytes) {
+            Err(e) => e,
+            Ok(_) => panic!("a ValueSet the engine should refuse"),
+        };
+        let shape = match terminology::japanese::HotCode::parse_any("12AB") {
+            Err(e) => e,
+            Ok(c) => panic!("{c:?} is not a HOT code"),
+        };
+        let cases = [
+            (
+                engine(br#"{"resourceType":"ValueSet","compose":{"include":[{}]}}"#),
+                400,
+                "invalid",
+            ),
+            (shape, 400, "invalid"),
+            (
+                terminology::Error::NotSupported("the filter 'x' is not supported".into()),
+                400,
+                "not-supported",
+            ),
+            (
+                terminology::Error::TooCostly {
+                    url: "http://ex/vs".into(),
+                    limit: 10,
+                },
+                400,
+                "too-costly",
+            ),
+            (
+                terminology::Error::UnknownValueSet {
+                    url: "http://ex/nope".into(),
+                    version: None,
+                },
+                404,
+                "not-found",
+            ),
+        ];
+        for (e, status, code) in cases {
+            let message = e.to_string();
+            let (got, body) = outcome(Error::from(e.clone())).await;
+            assert_eq!(
+                (got, body["issue"][0]["code"].as_str()),
+                (status, Some(code)),
+                "{e:?}"
+            );
+            assert_eq!(body["issue"][0]["severity"], "error");
+            assert_eq!(
+                body["issue"][0]["diagnostics"].as_str(),
+                Some(message.as_str())
+            );
+        }
+        let invalid = engine(br#"{"resourceType":"ValueSet","compose":{"include":[{}]}}"#);
+        let path = match &invalid {
+            terminology::Error::Invalid { path, .. } => path.clone(),
+            other => panic!("{other:?} is not Invalid"),
+        };
+        let (_, body) =
+            outcome(Error::from(invalid).context("tx-resource[0] cannot be used")).await;
+        assert_eq!(body["issue"][0]["code"], "invalid");
+        assert_eq!(
+            body["issue"][0]["expression"][0].as_str(),
+            Some(path.as_str())
+        );
+        assert!(body["issue"][0]["diagnostics"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("tx-resource[0] cannot be used: invalid resource at")));
     }
 }

@@ -1,7 +1,7 @@
 //! The compiled form of an expression: a tree with function names and
 //! type specifiers resolved, literals already turned into values.
 
-use crate::functions::Func;
+use crate::func::Func;
 use crate::value::Item;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

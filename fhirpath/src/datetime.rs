@@ -51,6 +51,18 @@ fn days_in_month(y: i32, m: u32) -> u32 {
 }
 
 impl Temporal {
+    /// Sets the date and time fields (not the precision or zone) from a
+    /// chrono value; a leap second's extra milliseconds wrap.
+    pub(crate) fn set_fields(&mut self, dt: &(impl chrono::Datelike + chrono::Timelike)) {
+        self.year = dt.year();
+        self.month = dt.month();
+        self.day = dt.day();
+        self.hour = dt.hour();
+        self.minute = dt.minute();
+        self.second = dt.second();
+        self.millis = dt.nanosecond() / 1_000_000 % 1000;
+    }
+
     fn empty() -> Temporal {
         Temporal {
             year: 0,
@@ -307,7 +319,7 @@ impl Temporal {
 
     /// Adds a calendar amount (`unit` in FHIRPath words) for date arithmetic.
     pub fn add(&self, amount: i64, unit: &str) -> Option<Temporal> {
-        use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
+        use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
         let mut t = *self;
         match unit {
             "year" | "years" | "a" => {
@@ -338,14 +350,7 @@ impl Temporal {
         let time = NaiveTime::from_hms_milli_opt(t.hour, t.minute, t.second, t.millis)?;
         let dt = NaiveDateTime::new(date, time)
             .checked_add_signed(chrono::Duration::milliseconds(millis))?;
-        t.year = dt.year();
-        t.month = dt.month();
-        t.day = dt.day();
-        use chrono::Timelike;
-        t.hour = dt.hour();
-        t.minute = dt.minute();
-        t.second = dt.second();
-        t.millis = dt.nanosecond() / 1_000_000;
+        t.set_fields(&dt);
         Some(t)
     }
 

@@ -560,7 +560,7 @@ fn binary_values<'a>(
             let (Some(x), Some(y)) = (singleton(&left)?, singleton(&right)?) else {
                 return Ok(Vec::new());
             };
-            let ord = value::compare(&x, &y).map_err(Error::Evaluation)?;
+            let ord = value::compare(&x, &y)?;
             b(ord.map(|o| match op {
                 BinOp::Lt => o == Ordering::Less,
                 BinOp::Le => o != Ordering::Greater,

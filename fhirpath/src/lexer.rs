@@ -30,135 +30,127 @@ pub fn lex(src: &str) -> Result<Vec<Tok>, Error> {
     let s: Vec<char> = src.chars().collect();
     let mut i = 0;
     let mut out = Vec::new();
-    let syntax = |m: String| Error::Syntax(m);
     while i < s.len() {
         let c = s[i];
         if c.is_whitespace() {
             i += 1;
             continue;
         }
-        if c == '/' && s.get(i + 1) == Some(&'/') {
-            while i < s.len() && s[i] != '\n' {
-                i += 1;
-            }
+        if let Some(next) = skip_comment(&s, i)? {
+            i = next;
             continue;
         }
-        if c == '/' && s.get(i + 1) == Some(&'*') {
+        let (tok, next) = match c {
+            _ if c.is_ascii_digit() => number(&s, i),
+            _ if c.is_alphabetic() || c == '_' => {
+                let end = scan_while(&s, i, |c| c.is_alphanumeric() || c == '_');
+                (Tok::Ident(s[i..end].iter().collect(), false), end)
+            }
+            '\'' => {
+                let (text, next) = quoted(&s, i)?;
+                (Tok::Str(text), next)
+            }
+            '`' => {
+                let (text, next) = quoted(&s, i)?;
+                (Tok::Ident(text, true), next)
+            }
+            '$' => {
+                let end = scan_while(&s, i + 1, char::is_alphanumeric);
+                (Tok::Special(s[i + 1..end].iter().collect()), end)
+            }
+            '%' => variable(&s, i + 1)?,
+            '@' => temporal(&s, i + 1),
+            _ => operator(&s, i)?,
+        };
+        out.push(tok);
+        i = next;
+    }
+    Ok(out)
+}
+
+/// The index after the run of characters from `i` that `keep` accepts.
+fn scan_while(s: &[char], mut i: usize, keep: impl Fn(char) -> bool) -> usize {
+    while i < s.len() && keep(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// A `//` or `/* */` comment at `i`: the index after it.
+fn skip_comment(s: &[char], i: usize) -> Result<Option<usize>, Error> {
+    if s[i] != '/' {
+        return Ok(None);
+    }
+    match s.get(i + 1) {
+        Some('/') => Ok(Some(scan_while(s, i, |c| c != '\n'))),
+        Some('*') => {
             let mut j = i + 2;
             loop {
                 if j + 1 >= s.len() {
-                    return Err(syntax("unterminated comment".into()));
+                    return Err(Error::Syntax("unterminated comment".into()));
                 }
                 if s[j] == '*' && s[j + 1] == '/' {
-                    break;
+                    return Ok(Some(j + 2));
                 }
                 j += 1;
             }
-            i = j + 2;
-            continue;
         }
-        if c.is_ascii_digit() {
-            let start = i;
-            while i < s.len() && s[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i + 1 < s.len() && s[i] == '.' && s[i + 1].is_ascii_digit() {
-                i += 1;
-                while i < s.len() && s[i].is_ascii_digit() {
-                    i += 1;
-                }
-            }
-            out.push(Tok::Number(s[start..i].iter().collect()));
-            continue;
-        }
-        if c.is_alphabetic() || c == '_' {
-            let start = i;
-            while i < s.len() && (s[i].is_alphanumeric() || s[i] == '_') {
-                i += 1;
-            }
-            out.push(Tok::Ident(s[start..i].iter().collect(), false));
-            continue;
-        }
-        if c == '\'' || c == '`' {
-            let (text, next) = quoted(&s, i)?;
-            i = next;
-            out.push(if c == '\'' {
-                Tok::Str(text)
-            } else {
-                Tok::Ident(text, true)
-            });
-            continue;
-        }
-        if c == '$' {
-            let start = i + 1;
+        _ => Ok(None),
+    }
+}
+
+/// An integer or decimal at `i`.
+fn number(s: &[char], start: usize) -> (Tok, usize) {
+    let mut i = scan_while(s, start, |c| c.is_ascii_digit());
+    if i + 1 < s.len() && s[i] == '.' && s[i + 1].is_ascii_digit() {
+        i = scan_while(s, i + 1, |c| c.is_ascii_digit());
+    }
+    (Tok::Number(s[start..i].iter().collect()), i)
+}
+
+/// The name of an environment variable after `%`, plain or quoted.
+fn variable(s: &[char], i: usize) -> Result<(Tok, usize), Error> {
+    if let Some('\'' | '`') = s.get(i) {
+        let (text, next) = quoted(s, i)?;
+        return Ok((Tok::Var(text), next));
+    }
+    let end = scan_while(s, i, |c| c.is_alphanumeric() || c == '_' || c == '-');
+    if end == i {
+        return Err(Error::Syntax("'%' without a name".into()));
+    }
+    Ok((Tok::Var(s[i..end].iter().collect()), end))
+}
+
+/// A date, date-time or time literal after `@`.
+fn temporal(s: &[char], i: usize) -> (Tok, usize) {
+    if s.get(i) == Some(&'T') {
+        let end = scan_time(s, i + 1);
+        return (Tok::Time(s[i + 1..end].iter().collect()), end);
+    }
+    let start = i;
+    let mut i = scan_date(s, i);
+    if s.get(i) == Some(&'T') {
+        i = scan_time(s, i + 1);
+        // offset
+        if s.get(i) == Some(&'Z') {
             i += 1;
-            while i < s.len() && s[i].is_alphanumeric() {
-                i += 1;
-            }
-            out.push(Tok::Special(s[start..i].iter().collect()));
-            continue;
-        }
-        if c == '%' {
-            i += 1;
-            match s.get(i) {
-                Some('\'') | Some('`') => {
-                    let (text, next) = quoted(&s, i)?;
-                    i = next;
-                    out.push(Tok::Var(text));
-                }
-                _ => {
-                    let start = i;
-                    while i < s.len() && (s[i].is_alphanumeric() || s[i] == '_' || s[i] == '-') {
-                        i += 1;
-                    }
-                    if start == i {
-                        return Err(syntax("'%' without a name".into()));
-                    }
-                    out.push(Tok::Var(s[start..i].iter().collect()));
-                }
-            }
-            continue;
-        }
-        if c == '@' {
-            i += 1;
-            if s.get(i) == Some(&'T') {
-                i += 1;
-                let start = i;
-                i = scan_time(&s, i);
-                out.push(Tok::Time(s[start..i].iter().collect()));
-            } else {
-                let start = i;
-                i = scan_date(&s, i);
-                if s.get(i) == Some(&'T') {
-                    i += 1;
-                    i = scan_time(&s, i);
-                    // offset
-                    if s.get(i) == Some(&'Z') {
-                        i += 1;
-                    } else if matches!(s.get(i), Some('+') | Some('-'))
-                        && s.get(i + 1).is_some_and(|c| c.is_ascii_digit())
-                        && s.get(i - 1).is_some_and(|c| c.is_ascii_digit())
-                    {
-                        i += 1;
-                        while i < s.len() && (s[i].is_ascii_digit() || s[i] == ':') {
-                            i += 1;
-                        }
-                    }
-                }
-                out.push(Tok::DateTime(s[start..i].iter().collect()));
-            }
-            continue;
-        }
-        let rest: String = s[i..(i + 2).min(s.len())].iter().collect();
-        match OPS.iter().find(|op| rest.starts_with(**op)) {
-            Some(op) => {
-                out.push(Tok::Op(op));
-                i += op.chars().count();
-            }
-            None => return Err(syntax(format!("unexpected character '{c}'"))),
+        } else if matches!(s.get(i), Some('+') | Some('-'))
+            && s.get(i + 1).is_some_and(|c| c.is_ascii_digit())
+            && s.get(i - 1).is_some_and(|c| c.is_ascii_digit())
+        {
+            i = scan_while(s, i + 1, |c| c.is_ascii_digit() || c == ':');
         }
     }
-    Ok(out)
+    (Tok::DateTime(s[start..i].iter().collect()), i)
+}
+
+/// An operator or punctuation at `i`, the longest that fits.
+fn operator(s: &[char], i: usize) -> Result<(Tok, usize), Error> {
+    let rest: String = s[i..(i + 2).min(s.len())].iter().collect();
+    match OPS.iter().find(|op| rest.starts_with(**op)) {
+        Some(op) => Ok((Tok::Op(op), i + op.chars().count())),
+        None => Err(Error::Syntax(format!("unexpected character '{}'", s[i]))),
+    }
 }
 
 fn digits(s: &[char], mut i: usize, n: usize) -> Option<usize> {

@@ -26,6 +26,7 @@ pub mod datetime;
 pub mod decimal;
 mod error;
 mod eval;
+pub mod func;
 pub mod functions;
 pub mod lexer;
 mod model;

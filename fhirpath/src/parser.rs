@@ -5,7 +5,7 @@ use crate::ast::{Ast, BinOp, TypeSpec};
 use crate::datetime::Temporal;
 use crate::decimal::Decimal;
 use crate::error::Error;
-use crate::functions::Func;
+use crate::func::Func;
 use crate::lexer::{lex, Tok};
 use crate::quantity::{is_calendar_word, Quantity};
 use crate::value::Item;

@@ -13,6 +13,7 @@ use fhir_model::meta::{self, Kind};
 
 use crate::datetime::Temporal;
 use crate::decimal::Decimal;
+use crate::error::{eval_err, Error};
 use crate::quantity::Quantity;
 
 /// A node of the JSON tree.
@@ -459,9 +460,9 @@ fn json_eq(a: &Json, b: &Json, equiv: bool) -> bool {
 
 /// Ordering for `<`, `>`, … : `Ok(None)` when unknown, `Err` when the
 /// types cannot be compared.
-pub fn compare(a: &Item, b: &Item) -> Result<Option<Ordering>, String> {
+pub fn compare(a: &Item, b: &Item) -> Result<Option<Ordering>, Error> {
     let (Some(x), Some(y)) = (a.system(), b.system()) else {
-        return Err(format!(
+        return eval_err(format!(
             "cannot compare {} with {}",
             a.type_name(),
             b.type_name()
@@ -482,14 +483,14 @@ pub fn compare(a: &Item, b: &Item) -> Result<Option<Ordering>, String> {
         (Item::Quantity(p), Item::Quantity(q)) => match p.compare(q) {
             Some(o) => Some(o),
             None => {
-                return Err(format!(
+                return eval_err(format!(
                     "cannot compare quantities in '{}' and '{}'",
                     p.unit, q.unit
                 ))
             }
         },
         _ => {
-            return Err(format!(
+            return eval_err(format!(
                 "cannot compare {} with {}",
                 a.type_name(),
                 b.type_name()

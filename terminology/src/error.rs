@@ -121,3 +121,20 @@ impl Error {
         }
     }
 }
+
+impl From<crate::japanese::ShapeError> for Error {
+    fn from(e: crate::japanese::ShapeError) -> Self {
+        Error::Shape(e)
+    }
+}
+
+#[cfg(test)]
+impl Error {
+    /// The shape error inside, for the tests of the code parsers.
+    pub(crate) fn into_shape(self) -> crate::japanese::ShapeError {
+        match self {
+            Error::Shape(e) => e,
+            other => panic!("{other:?} is not a shape error"),
+        }
+    }
+}

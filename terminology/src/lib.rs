@@ -52,25 +52,31 @@
 //! **Invariant:** no input panics the engine; malformed resources are
 //! [`Error::Invalid`] with a FHIRPath-style path.
 
+mod by_system;
 mod code_system;
 mod concept_map;
 mod error;
+mod expand;
 pub mod japanese;
 pub mod local_codes;
+mod members;
+mod membership;
 mod operations;
 mod registry;
+mod translate;
 mod value_set;
+mod value_set_filter;
+#[cfg(test)]
+mod value_set_tests;
 
 pub use code_system::{
     CodeSystem, Coding, Concept, Designation, Property, PropertyDefinition, PropertyValue,
 };
-pub use concept_map::{
-    ConceptMap, MappingView, TranslateRequest, Translation, TranslationMatch, Unmapped,
-};
+pub use concept_map::{ConceptMap, MappingView, Unmapped};
 pub use error::{Category, Error};
+pub use expand::{ExpandOptions, Expansion, ExpansionEntry, ParameterValue};
+pub use membership::CodingToCheck;
 pub use operations::{language_matches, Lookup, Subsumption, ValidateOptions, Validation};
 pub use registry::Registry;
-pub use value_set::{
-    CodingToCheck, ConceptReference, ConceptSet, ExpandOptions, Expansion, ExpansionEntry, Filter,
-    ParameterValue, ValueSet,
-};
+pub use translate::{TranslateRequest, Translation, TranslationMatch};
+pub use value_set::{ConceptReference, ConceptSet, Filter, ValueSet};

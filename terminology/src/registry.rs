@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use crate::code_system::CodeSystem;
 use crate::concept_map::ConceptMap;
-use crate::operations::{Lookup, Subsumption, ValidateOptions, Validation};
 use crate::value_set::ValueSet;
 use crate::Error;
 
@@ -130,12 +129,33 @@ impl Registry {
         })
     }
 
-    pub(crate) fn concept_maps_mut(&mut self) -> &mut HashMap<String, Vec<ConceptMap>> {
-        &mut self.concept_maps
+    /// Adds a ConceptMap, replacing one with the same url and version.
+    pub fn insert_concept_map(&mut self, cm: ConceptMap) {
+        let key = cm.url().unwrap_or_default().to_owned();
+        let versions = self.concept_maps.entry(key).or_default();
+        versions.retain(|v| v.version() != cm.version());
+        versions.push(cm);
     }
 
-    pub(crate) fn concept_maps_ref(&self) -> &HashMap<String, Vec<ConceptMap>> {
-        &self.concept_maps
+    /// The ConceptMap for `url` (or `url|version`).
+    pub fn concept_map(&self, url: &str, version: Option<&str>) -> Result<&ConceptMap, Error> {
+        let (u, v) = split_canonical(url, version);
+        let found = self.concept_maps.get(u).and_then(|versions| match v {
+            None => versions.last(),
+            Some(v) => versions.iter().rev().find(|cm| cm.version() == Some(v)),
+        });
+        if let (None, Some(p)) = (found, &self.parent) {
+            return p.concept_map(url, version);
+        }
+        found.ok_or_else(|| Error::UnknownConceptMap {
+            url: url.to_owned(),
+        })
+    }
+
+    /// Every ConceptMap of this registry (not its parent's), in no
+    /// particular order.
+    pub(crate) fn own_concept_maps(&self) -> impl Iterator<Item = &ConceptMap> {
+        self.concept_maps.values().flatten()
     }
 
     /// Every ValueSet, in no particular order.
@@ -167,98 +187,13 @@ impl Registry {
     pub fn iter(&self) -> impl Iterator<Item = &CodeSystem> {
         self.systems.values().flatten()
     }
-
-    /// `CodeSystem/$lookup` by system url.
-    pub fn lookup(
-        &self,
-        system: &str,
-        code: &str,
-        version: Option<&str>,
-        properties: &[&str],
-        display_language: Option<&str>,
-    ) -> Result<Lookup, Error> {
-        match self.get(system, version) {
-            Ok(cs) => cs.lookup(code, properties, display_language),
-            // A Japanese standard system: a master under another of its
-            // urls, or the parts its shape defines (`japanese`).
-            Err(e) => match crate::japanese::system_for(system) {
-                Some(jp) => self.jp_lookup(jp, version, code, properties, display_language, e),
-                None => Err(e),
-            },
-        }
-    }
-
-    /// `CodeSystem/$validate-code` by system url. An unknown system is an
-    /// answer (`result = false` and a message), as terminology servers
-    /// give it, not an error.
-    pub fn validate_code(
-        &self,
-        system: &str,
-        version: Option<&str>,
-        code: &str,
-        options: &ValidateOptions<'_>,
-    ) -> Validation {
-        let (url, version) = split_canonical(system, version);
-        let japanese = crate::japanese::system_for(url);
-        // A Japanese standard code of the wrong shape fails whether or not
-        // a master is loaded; a well-formed one without a master is
-        // checked for shape only (`japanese`).
-        let jp_code = match japanese.map(|jp| jp.check(code)).transpose() {
-            Ok(c) => c,
-            Err(e) => return crate::japanese::malformed(&e),
-        };
-        if let Ok(cs) = self.get(url, version) {
-            return cs.validate_code(code, options);
-        }
-        if let (Some(jp), Some(c)) = (japanese, &jp_code) {
-            if let Some(v) = self.jp_validate(jp, version, c, options) {
-                return v;
-            }
-        }
-        // The tx ecosystem suite's wording; naming the versions held helps
-        // a client whose version pin is stale.
-        let message = match version {
-            None => format!(
-                "A definition for CodeSystem '{url}' could not be found, so the code cannot be validated"
-            ),
-            Some(v) => {
-                let known: Vec<&str> = self.versions(url).collect();
-                let mut m = format!(
-                    "A definition for CodeSystem '{url}' version '{v}' could not be found, so the code cannot be validated"
-                );
-                if !known.is_empty() {
-                    m.push_str(". Valid versions: ");
-                    m.push_str(&join_or(&known));
-                }
-                m
-            }
-        };
-        Validation {
-            result: false,
-            message: Some(message),
-            display: None,
-            inactive: false,
-        }
-    }
-
-    /// `CodeSystem/$subsumes` by system url.
-    pub fn subsumes(
-        &self,
-        system: &str,
-        version: Option<&str>,
-        a: &str,
-        b: &str,
-    ) -> Result<Subsumption, Error> {
-        if let Some(jp) = crate::japanese::system_for(system) {
-            let (url, version) = split_canonical(system, version);
-            return self.jp_subsumes(jp, url, version, a, b);
-        }
-        self.get(system, version)?.subsumes(a, b)
-    }
 }
 
 /// Splits `url|version`; an explicit version wins over the piped one.
-fn split_canonical<'a>(system: &'a str, version: Option<&'a str>) -> (&'a str, Option<&'a str>) {
+pub(crate) fn split_canonical<'a>(
+    system: &'a str,
+    version: Option<&'a str>,
+) -> (&'a str, Option<&'a str>) {
     match system.split_once('|') {
         Some((u, v)) => (u, version.or(Some(v))),
         None => (system, version),
@@ -280,55 +215,10 @@ pub(crate) fn version_matches(pattern: &str, have: &str) -> bool {
 }
 
 /// `a`, `a or b`, `a, b or c`.
-fn join_or(items: &[&str]) -> String {
+pub(crate) fn join_or(items: &[&str]) -> String {
     match items {
         [] => String::new(),
         [one] => (*one).to_owned(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cs(version: &str, display: &str) -> CodeSystem {
-        let json = format!(
-            r#"{{"resourceType":"CodeSystem","url":"http://ex/cs","version":"{version}",
-               "concept":[{{"code":"a","display":"{display}"}}]}}"#
-        );
-        CodeSystem::from_json(json.as_bytes()).unwrap()
-    }
-
-    #[test]
-    fn versions_and_defaults() {
-        let mut r = Registry::new();
-        assert!(r.insert(cs("1", "one")).is_none());
-        r.insert(cs("2", "two"));
-        assert_eq!(r.len(), 2);
-        let display = |v| r.lookup("http://ex/cs", "a", v, &[], None).unwrap().display;
-        assert_eq!(display(None).as_deref(), Some("two"));
-        assert_eq!(display(Some("1")).as_deref(), Some("one"));
-        assert_eq!(r.get("http://ex/cs|1", None).unwrap().version(), Some("1"));
-        assert!(r.insert(cs("1", "uno")).is_some());
-        assert_eq!(r.len(), 2);
-        assert!(matches!(
-            r.get("http://ex/cs", Some("9")),
-            Err(Error::UnknownSystem { .. })
-        ));
-        let v = r.validate_code("http://nope", None, "a", &ValidateOptions::default());
-        assert!(!v.result);
-        assert_eq!(
-            v.message.as_deref(),
-            Some("A definition for CodeSystem 'http://nope' could not be found, so the code cannot be validated")
-        );
-        let v = r.validate_code("http://ex/cs|3", None, "a", &ValidateOptions::default());
-        assert_eq!(
-            v.message.as_deref(),
-            Some("A definition for CodeSystem 'http://ex/cs' version '3' could not be found, so the code cannot be validated. Valid versions: 2 or 1")
-        );
-        assert_eq!(join_or(&["a", "b", "c"]), "a, b or c");
-        assert!(version_matches("1.x.x", "1.2.0") && !version_matches("1", "1.0.0"));
-        assert!(!version_matches("1.x", "2.0") && !version_matches("1.2.3.4", "1.2.3"));
     }
 }

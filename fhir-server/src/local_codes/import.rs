@@ -8,7 +8,7 @@ use fhir_model::{Resource, ResourceType};
 use serde_json::{json, Value};
 use terminology::local_codes::{build, Kind};
 
-use crate::error::{Error, IssueCode};
+use crate::error::Error;
 use crate::store::{CondOutcome, Conditional, Store};
 
 /// What an import stored.
@@ -65,10 +65,7 @@ impl Summary {
 /// Reads `csv` as a master of `kind` for the local system `system` and
 /// stores its CodeSystem and ConceptMaps. Blocking.
 pub fn run(store: &Store, kind: Kind, system: &str, csv: &[u8]) -> Result<Summary, Error> {
-    let imported = build(kind, system, csv).map_err(|e| match e {
-        e @ terminology::Error::Csv { .. } => Error::invalid(IssueCode::Invalid, e.to_string()),
-        other => Error::invalid(IssueCode::Value, other.to_string()),
-    })?;
+    let imported = build(kind, system, csv)?;
     let mut writes: Vec<(ResourceType, String, &[u8])> = vec![(
         ResourceType::CodeSystem,
         system.to_owned(),

@@ -1,19 +1,11 @@
 //! Combining: `union` (without duplicates) and `combine` (with).
 
-use super::{arg, unreachable_family, Func};
-use crate::ast::{Ast, TypeSpec};
+use super::{arg, unreachable_family, Call, Func};
 use crate::error::Error;
-use crate::eval::{Eval, Frame};
 use crate::value::Collection;
 
-pub fn call<'a>(
-    ev: &Eval<'_, 'a>,
-    f: Func,
-    mut input: Collection<'a>,
-    args: &[Ast],
-    _ty: Option<&TypeSpec>,
-    frame: &Frame<'_, 'a>,
-) -> Result<Collection<'a>, Error> {
+pub fn call<'a>(c: Call<'_, 'a>, mut input: Collection<'a>) -> Result<Collection<'a>, Error> {
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     let other = arg(ev, args, 0, frame)?;
     crate::value::check_size(input.len() + other.len())?;
     Ok(match f {

@@ -2,12 +2,11 @@
 //! `toDate`, `toDateTime`, `toTime`, `toQuantity` and their `convertsTo*`
 //! companions (fhirpath.html#conversion).
 
-use super::{arg_string, boolean, unreachable_family, Func};
-use crate::ast::{Ast, TypeSpec};
+use super::{arg_string, boolean, unreachable_family, Call, Func};
 use crate::datetime::{Temporal, DAY};
 use crate::decimal::Decimal;
 use crate::error::Error;
-use crate::eval::{singleton_system, Eval, Frame};
+use crate::eval::singleton_system;
 use crate::quantity::{is_calendar_word, Quantity};
 use crate::value::{Collection, Item};
 
@@ -151,14 +150,8 @@ fn to_quantity(i: &Item, unit: Option<&str>) -> Option<Quantity> {
     }
 }
 
-pub fn call<'a>(
-    ev: &Eval<'_, 'a>,
-    f: Func,
-    input: Collection<'a>,
-    args: &[Ast],
-    _ty: Option<&TypeSpec>,
-    frame: &Frame<'_, 'a>,
-) -> Result<Collection<'a>, Error> {
+pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     let Some(v) = singleton_system(&input)? else {
         return Ok(Vec::new());
     };

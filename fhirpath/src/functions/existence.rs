@@ -1,9 +1,8 @@
 //! Existence: `empty`, `exists`, `all`, `allTrue`, …, `count`, `distinct`.
 
-use super::{arg, boolean, lambda, unreachable_family, Func};
-use crate::ast::{Ast, TypeSpec};
+use super::{arg, boolean, lambda, unreachable_family, Call, Func};
 use crate::error::{eval_err, Error};
-use crate::eval::{to_bool, Eval, Frame};
+use crate::eval::to_bool;
 use crate::value::{equals, Collection, Item};
 
 fn contains(c: &[Item], x: &Item) -> bool {
@@ -20,14 +19,8 @@ fn bools(input: &[Item]) -> Result<Vec<bool>, Error> {
         .collect()
 }
 
-pub fn call<'a>(
-    ev: &Eval<'_, 'a>,
-    f: Func,
-    input: Collection<'a>,
-    args: &[Ast],
-    _ty: Option<&TypeSpec>,
-    frame: &Frame<'_, 'a>,
-) -> Result<Collection<'a>, Error> {
+pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     Ok(match f {
         Func::Empty => boolean(input.is_empty()),
         Func::Exists => match args.first() {

@@ -1,24 +1,17 @@
 //! Filtering and projection: `where`, `select`, `repeat`, `ofType`, and
 //! the function forms of `is` and `as`.
 
-use super::{lambda, unreachable_family, Func};
-use crate::ast::{Ast, TypeSpec};
+use super::{lambda, unreachable_family, Call, Func};
 use crate::error::{eval_err, Error};
-use crate::eval::{is_type, is_type_exact, to_bool, Eval, Frame};
+use crate::eval::{is_type, is_type_exact, to_bool};
 use crate::value::{equals, Collection};
 
 /// `repeat()` stops here: a guard against cycles that equality cannot
 /// see and against exponential blow-up.
 const MAX_REPEAT: usize = crate::value::MAX_COMPARED;
 
-pub fn call<'a>(
-    ev: &Eval<'_, 'a>,
-    f: Func,
-    input: Collection<'a>,
-    args: &[Ast],
-    ty: Option<&TypeSpec>,
-    _frame: &Frame<'_, 'a>,
-) -> Result<Collection<'a>, Error> {
+pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
+    let (ev, f, args, ty) = (c.ev, c.f, c.args, c.ty);
     let need_ty = || ty.ok_or_else(|| Error::Semantic(format!("{f:?} needs a type")));
     Ok(match f {
         Func::Where => {

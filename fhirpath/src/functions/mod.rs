@@ -1,173 +1,47 @@
 //! The function library, one module per family of the spec
 //! (fhirpath.html#functions), plus the FHIR additions in [`fhir`].
 //!
-//! Names are resolved when an expression is compiled ([`Func::lookup`]),
-//! so an unknown function or a wrong number of arguments is a compile
-//! error, and evaluation dispatches on an enum.
+//! Names are resolved when an expression is compiled ([`Func::lookup`],
+//! in [`crate::func`]), so an unknown function or a wrong number of
+//! arguments is a compile error, and evaluation dispatches on an enum.
 
 pub mod aggregate;
 pub mod combining;
 pub mod conversion;
+pub mod encoding;
 pub mod existence;
 pub mod fhir;
 pub mod filtering;
 pub mod math;
 pub mod navigation;
+pub mod pattern;
+pub mod precision;
+pub mod resolve;
 pub mod string;
 pub mod subsetting;
+pub mod terminology;
 pub mod utility;
 
 use crate::ast::{Ast, TypeSpec};
 use crate::error::{eval_err, Error};
 use crate::eval::{singleton_system, Eval, Frame};
+pub use crate::func::{Family, Func};
 use crate::value::{Collection, Item};
 
-macro_rules! funcs {
-    ($($variant:ident $name:literal $min:literal $max:literal $family:ident;)*) => {
-        /// A function of the library.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum Func { $($variant,)* }
-
-        const TABLE: &[(&str, Func, usize, usize)] = &[$(($name, Func::$variant, $min, $max),)*];
-
-        /// Calls the family module that implements `f`.
-        fn dispatch<'a>(
-            ev: &Eval<'_, 'a>,
-            f: Func,
-            input: Collection<'a>,
-            args: &[Ast],
-            ty: Option<&TypeSpec>,
-            frame: &Frame<'_, 'a>,
-        ) -> Result<Collection<'a>, Error> {
-            match f {
-                $(Func::$variant => $family::call(ev, f, input, args, ty, frame),)*
-            }
-        }
-    };
+/// One call of a library function, as each family's `call` receives it:
+/// the function, its argument expressions (evaluated by the family, some
+/// lazily, some per item), its type argument (`is`, `as`, `ofType`), and
+/// the evaluator and frame it runs in.
+#[derive(Clone, Copy)]
+pub struct Call<'c, 'a> {
+    pub ev: &'c Eval<'c, 'a>,
+    pub f: Func,
+    pub args: &'c [Ast],
+    pub ty: Option<&'c TypeSpec>,
+    pub frame: &'c Frame<'c, 'a>,
 }
 
-funcs! {
-    Empty "empty" 0 0 existence;
-    Exists "exists" 0 1 existence;
-    All "all" 1 1 existence;
-    AllTrue "allTrue" 0 0 existence;
-    AnyTrue "anyTrue" 0 0 existence;
-    AllFalse "allFalse" 0 0 existence;
-    AnyFalse "anyFalse" 0 0 existence;
-    SubsetOf "subsetOf" 1 1 existence;
-    SupersetOf "supersetOf" 1 1 existence;
-    Count "count" 0 0 existence;
-    Distinct "distinct" 0 0 existence;
-    IsDistinct "isDistinct" 0 0 existence;
-    Where "where" 1 1 filtering;
-    Select "select" 1 1 filtering;
-    Repeat "repeat" 1 1 filtering;
-    OfType "ofType" 1 1 filtering;
-    Is "is" 1 1 filtering;
-    As "as" 1 1 filtering;
-    Single "single" 0 0 subsetting;
-    First "first" 0 0 subsetting;
-    Last "last" 0 0 subsetting;
-    Tail "tail" 0 0 subsetting;
-    Skip "skip" 1 1 subsetting;
-    Take "take" 1 1 subsetting;
-    Intersect "intersect" 1 1 subsetting;
-    Exclude "exclude" 1 1 subsetting;
-    Union "union" 1 1 combining;
-    Combine "combine" 1 1 combining;
-    Iif "iif" 2 3 utility;
-    ToBoolean "toBoolean" 0 0 conversion;
-    ConvertsToBoolean "convertsToBoolean" 0 0 conversion;
-    ToInteger "toInteger" 0 0 conversion;
-    ConvertsToInteger "convertsToInteger" 0 0 conversion;
-    ToDecimal "toDecimal" 0 0 conversion;
-    ConvertsToDecimal "convertsToDecimal" 0 0 conversion;
-    ToString "toString" 0 0 conversion;
-    ConvertsToString "convertsToString" 0 0 conversion;
-    ToDate "toDate" 0 0 conversion;
-    ConvertsToDate "convertsToDate" 0 0 conversion;
-    ToDateTime "toDateTime" 0 0 conversion;
-    ConvertsToDateTime "convertsToDateTime" 0 0 conversion;
-    ToTime "toTime" 0 0 conversion;
-    ConvertsToTime "convertsToTime" 0 0 conversion;
-    ToQuantity "toQuantity" 0 1 conversion;
-    ConvertsToQuantity "convertsToQuantity" 0 1 conversion;
-    IndexOf "indexOf" 1 1 string;
-    Substring "substring" 1 2 string;
-    StartsWith "startsWith" 1 1 string;
-    EndsWith "endsWith" 1 1 string;
-    Contains "contains" 1 1 string;
-    Upper "upper" 0 0 string;
-    Lower "lower" 0 0 string;
-    Replace "replace" 2 2 string;
-    Matches "matches" 1 1 string;
-    MatchesFull "matchesFull" 1 1 string;
-    ReplaceMatches "replaceMatches" 2 2 string;
-    Length "length" 0 0 string;
-    ToChars "toChars" 0 0 string;
-    Split "split" 1 1 string;
-    Join "join" 0 1 string;
-    Trim "trim" 0 0 string;
-    Encode "encode" 1 1 string;
-    Decode "decode" 1 1 string;
-    Escape "escape" 1 1 string;
-    Unescape "unescape" 1 1 string;
-    Abs "abs" 0 0 math;
-    Ceiling "ceiling" 0 0 math;
-    Exp "exp" 0 0 math;
-    Floor "floor" 0 0 math;
-    Ln "ln" 0 0 math;
-    Log "log" 1 1 math;
-    Power "power" 1 1 math;
-    Round "round" 0 1 math;
-    Sqrt "sqrt" 0 0 math;
-    Truncate "truncate" 0 0 math;
-    LowBoundary "lowBoundary" 0 1 math;
-    HighBoundary "highBoundary" 0 1 math;
-    Precision "precision" 0 0 math;
-    Comparable "comparable" 1 1 math;
-    Children "children" 0 0 navigation;
-    Descendants "descendants" 0 0 navigation;
-    Trace "trace" 1 2 utility;
-    Now "now" 0 0 utility;
-    TimeOfDay "timeOfDay" 0 0 utility;
-    Today "today" 0 0 utility;
-    Not "not" 0 0 utility;
-    Type "type" 0 0 utility;
-    Sort "sort" 0 9 utility;
-    Aggregate "aggregate" 1 2 aggregate;
-    Extension "extension" 1 1 fhir;
-    HasValue "hasValue" 0 0 fhir;
-    GetValue "getValue" 0 0 fhir;
-    Resolve "resolve" 0 0 fhir;
-    MemberOf "memberOf" 1 1 fhir;
-    ConformsTo "conformsTo" 1 1 fhir;
-    HtmlChecks "htmlChecks" 0 0 fhir;
-    Subsumes "subsumes" 1 1 fhir;
-    SubsumedBy "subsumedBy" 1 1 fhir;
-    CheckModifiers "checkModifiers" 1 9 fhir;
-}
-
-impl Func {
-    /// The function called `name` with `argc` arguments.
-    pub fn lookup(name: &str, argc: usize) -> Result<Func, Error> {
-        let Some((_, f, min, max)) = TABLE.iter().find(|(n, ..)| *n == name) else {
-            return Err(Error::Semantic(format!("unknown function {name}()")));
-        };
-        if argc < *min || argc > *max {
-            return Err(Error::Semantic(format!(
-                "{name}() takes {min} to {max} arguments, not {argc}"
-            )));
-        }
-        Ok(*f)
-    }
-
-    /// Whether the argument is a type specifier, not an expression.
-    pub fn takes_type(self) -> bool {
-        matches!(self, Func::Is | Func::As | Func::OfType)
-    }
-}
-
+/// Calls the family module that implements `f`.
 pub fn call<'a>(
     ev: &Eval<'_, 'a>,
     f: Func,
@@ -176,7 +50,32 @@ pub fn call<'a>(
     ty: Option<&TypeSpec>,
     frame: &Frame<'_, 'a>,
 ) -> Result<Collection<'a>, Error> {
-    dispatch(ev, f, input, args, ty, frame)
+    let family = match f.family() {
+        Family::Existence => existence::call,
+        Family::Filtering => filtering::call,
+        Family::Subsetting => subsetting::call,
+        Family::Combining => combining::call,
+        Family::Utility => utility::call,
+        Family::Conversion => conversion::call,
+        Family::String => string::call,
+        Family::Pattern => pattern::call,
+        Family::Encoding => encoding::call,
+        Family::Math => math::call,
+        Family::Precision => precision::call,
+        Family::Navigation => navigation::call,
+        Family::Aggregate => aggregate::call,
+        Family::Fhir => fhir::call,
+        Family::Resolve => resolve::call,
+        Family::Terminology => terminology::call,
+    };
+    let c = Call {
+        ev,
+        f,
+        args,
+        ty,
+        frame,
+    };
+    family(c, input)
 }
 
 /// Evaluates argument `i` in the enclosing context (`$this`).

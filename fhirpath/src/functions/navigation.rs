@@ -3,10 +3,9 @@
 use fhir_model::json::tree::Value as Json;
 use fhir_model::meta;
 
-use super::{unreachable_family, Func};
-use crate::ast::{Ast, TypeSpec};
+use super::{unreachable_family, Call, Func};
 use crate::error::{eval_err, Error};
-use crate::eval::{Eval, Frame};
+use crate::eval::Eval;
 use crate::model::upper_first;
 use crate::value::{Collection, Item};
 
@@ -67,14 +66,8 @@ pub fn children<'a>(ev: &Eval<'_, 'a>, input: &[Item<'a>]) -> Result<Collection<
     Ok(out)
 }
 
-pub fn call<'a>(
-    ev: &Eval<'_, 'a>,
-    f: Func,
-    input: Collection<'a>,
-    _args: &[Ast],
-    _ty: Option<&TypeSpec>,
-    _frame: &Frame<'_, 'a>,
-) -> Result<Collection<'a>, Error> {
+pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
+    let (ev, f) = (c.ev, c.f);
     match f {
         Func::Children => children(ev, &input),
         Func::Descendants => {

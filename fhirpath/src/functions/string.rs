@@ -1,53 +1,12 @@
-//! String functions (fhirpath.html#string-manipulation), plus `encode`,
-//! `decode`, `escape` and `unescape`.
+//! String functions (fhirpath.html#string-manipulation) other than the
+//! regular-expression ones ([`super::pattern`]) and the encodings
+//! ([`super::encoding`]).
 
-use base64::Engine;
-
-use super::{arg, arg_int, arg_string, boolean, unreachable_family, Func};
-use crate::ast::{Ast, TypeSpec};
+use super::{arg, arg_int, arg_string, boolean, unreachable_family, Call, Func};
+use crate::ast::Ast;
 use crate::error::{eval_err, Error};
 use crate::eval::{singleton_system, Eval, Frame};
 use crate::value::{Collection, Item};
-
-/// Regexes are compiled with this size limit so a hostile pattern cannot
-/// take all memory.
-const REGEX_SIZE: usize = 1 << 20;
-
-/// How many compiled patterns are kept. Invariants use a handful of
-/// literal patterns at every element (`eld-19`, `eld-20` on each element
-/// of a StructureDefinition): compiling them once each, not per call, is
-/// most of the cost of validating a profile.
-const REGEX_CACHE: usize = 256;
-
-type RegexCache = std::collections::HashMap<(String, bool), std::sync::Arc<regex::Regex>>;
-
-fn regex(pattern: &str, full: bool) -> Result<std::sync::Arc<regex::Regex>, Error> {
-    static CACHE: std::sync::OnceLock<std::sync::Mutex<RegexCache>> = std::sync::OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let key = (pattern.to_owned(), full);
-    if let Some(r) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
-        return Ok(r);
-    }
-    let p = if full {
-        format!("^(?:{pattern})$")
-    } else {
-        pattern.to_owned()
-    };
-    let compiled = std::sync::Arc::new(
-        regex::RegexBuilder::new(&p)
-            .size_limit(REGEX_SIZE)
-            .dot_matches_new_line(true)
-            .build()
-            .map_err(|e| Error::Evaluation(format!("bad regex: {e}")))?,
-    );
-    if let Ok(mut c) = cache.lock() {
-        if c.len() >= REGEX_CACHE {
-            c.clear();
-        }
-        c.insert(key, compiled.clone());
-    }
-    Ok(compiled)
-}
 
 fn chars_substring(s: &str, start: i64, len: Option<i64>) -> Option<String> {
     let chars: Vec<char> = s.chars().collect();
@@ -63,36 +22,38 @@ fn chars_substring(s: &str, start: i64, len: Option<i64>) -> Option<String> {
     Some(chars[start..end].iter().collect())
 }
 
-pub fn call<'a>(
+/// `join(separator)`: the input strings joined.
+fn join<'a>(
     ev: &Eval<'_, 'a>,
-    f: Func,
-    input: Collection<'a>,
+    input: &Collection<'a>,
     args: &[Ast],
-    _ty: Option<&TypeSpec>,
     frame: &Frame<'_, 'a>,
 ) -> Result<Collection<'a>, Error> {
-    if f == Func::Join {
-        let sep = arg_string(ev, args, 0, frame)?.unwrap_or_default();
-        let mut parts = Vec::new();
-        for i in &input {
-            match i.system() {
-                Some(Item::String(s)) => parts.push(s),
-                _ => return eval_err("join() needs strings"),
-            }
+    let sep = arg_string(ev, args, 0, frame)?.unwrap_or_default();
+    let mut parts = Vec::new();
+    for i in input {
+        match i.system() {
+            Some(Item::String(s)) => parts.push(s),
+            _ => return eval_err("join() needs strings"),
         }
-        let joined = parts.join(&sep);
-        if joined.len() > crate::value::MAX_STRING {
-            return eval_err("join() result too long");
-        }
-        return Ok(vec![Item::String(joined)]);
     }
+    let joined = parts.join(&sep);
+    if joined.len() > crate::value::MAX_STRING {
+        return eval_err("join() result too long");
+    }
+    Ok(vec![Item::String(joined)])
+}
+
+/// The input of a string function: one string (`None` for an empty
+/// input), no longer than the engine allows.
+pub(super) fn string_input(f: Func, input: &Collection<'_>) -> Result<Option<String>, Error> {
     if let [Item::Node(n)] = input.as_slice() {
         if !n.is_primitive() {
             return eval_err(format!("{f:?} needs a string, found {}", n.ty));
         }
     }
-    let s = match singleton_system(&input)? {
-        None => return Ok(Vec::new()),
+    let s = match singleton_system(input)? {
+        None => return Ok(None),
         Some(Item::String(s)) => s,
         Some(other) => {
             return eval_err(format!("{f:?} needs a string, found {}", other.type_name()))
@@ -101,6 +62,17 @@ pub fn call<'a>(
     if s.len() > crate::value::MAX_STRING {
         return eval_err("string too long");
     }
+    Ok(Some(s))
+}
+
+pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
+    if f == Func::Join {
+        return join(ev, &input, args, frame);
+    }
+    let Some(s) = string_input(f, &input)? else {
+        return Ok(Vec::new());
+    };
     let string = |x: String| -> Collection<'a> { vec![Item::String(x)] };
     let sarg = |i: usize| arg_string(ev, args, i, frame);
     Ok(match f {
@@ -158,20 +130,6 @@ pub fn call<'a>(
             }
             _ => Vec::new(),
         },
-        Func::Matches | Func::MatchesFull => match sarg(0)? {
-            None => Vec::new(),
-            Some(p) => boolean(regex(&p, f == Func::MatchesFull)?.is_match(&s)),
-        },
-        Func::ReplaceMatches => match (sarg(0)?, sarg(1)?) {
-            (Some(p), Some(rep)) => {
-                if p.is_empty() {
-                    string(s)
-                } else {
-                    string(regex(&p, false)?.replace_all(&s, rep.as_str()).into_owned())
-                }
-            }
-            _ => Vec::new(),
-        },
         Func::Length => vec![Item::Integer(s.chars().count() as i64)],
         Func::ToChars => s.chars().map(|c| Item::String(c.to_string())).collect(),
         Func::Split => match sarg(0)? {
@@ -183,50 +141,6 @@ pub fn call<'a>(
                 .collect(),
         },
         Func::Trim => string(s.trim().to_owned()),
-        Func::Encode => match sarg(0)?.as_deref() {
-            Some("base64") => string(base64::engine::general_purpose::STANDARD.encode(&s)),
-            Some("urlbase64") => string(base64::engine::general_purpose::URL_SAFE.encode(&s)),
-            Some("hex") => string(s.bytes().map(|b| format!("{b:02x}")).collect()),
-            _ => Vec::new(),
-        },
-        Func::Decode => {
-            let bytes = match sarg(0)?.as_deref() {
-                Some("base64") => base64::engine::general_purpose::STANDARD.decode(&s).ok(),
-                Some("urlbase64") => base64::engine::general_purpose::URL_SAFE.decode(&s).ok(),
-                Some("hex") => (0..s.len())
-                    .step_by(2)
-                    .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                    .collect(),
-                _ => None,
-            };
-            bytes
-                .and_then(|b| String::from_utf8(b).ok())
-                .map(Item::String)
-                .into_iter()
-                .collect()
-        }
-        Func::Escape => match sarg(0)?.as_deref() {
-            Some("html") => string(
-                s.replace('&', "&amp;")
-                    .replace('<', "&lt;")
-                    .replace('>', "&gt;")
-                    .replace('"', "&quot;")
-                    .replace('\'', "&#39;"),
-            ),
-            Some("json") => string(s.replace('\\', "\\\\").replace('"', "\\\"")),
-            _ => Vec::new(),
-        },
-        Func::Unescape => match sarg(0)?.as_deref() {
-            Some("html") => string(
-                s.replace("&quot;", "\"")
-                    .replace("&#39;", "'")
-                    .replace("&lt;", "<")
-                    .replace("&gt;", ">")
-                    .replace("&amp;", "&"),
-            ),
-            Some("json") => string(s.replace("\\\"", "\"").replace("\\\\", "\\")),
-            _ => Vec::new(),
-        },
         _ => {
             let _ = arg(ev, args, 0, frame)?;
             return Err(unreachable_family(f));

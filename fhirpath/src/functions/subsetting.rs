@@ -1,20 +1,12 @@
 //! Subsetting: `single`, `first`, `last`, `tail`, `skip`, `take`,
 //! `intersect`, `exclude`.
 
-use super::{arg, arg_int, unreachable_family, Func};
-use crate::ast::{Ast, TypeSpec};
+use super::{arg, arg_int, unreachable_family, Call, Func};
 use crate::error::{eval_err, Error};
-use crate::eval::{Eval, Frame};
 use crate::value::{equals, Collection};
 
-pub fn call<'a>(
-    ev: &Eval<'_, 'a>,
-    f: Func,
-    mut input: Collection<'a>,
-    args: &[Ast],
-    _ty: Option<&TypeSpec>,
-    frame: &Frame<'_, 'a>,
-) -> Result<Collection<'a>, Error> {
+pub fn call<'a>(c: Call<'_, 'a>, mut input: Collection<'a>) -> Result<Collection<'a>, Error> {
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     let count = |n: Option<i64>| usize::try_from(n.unwrap_or(0).max(0)).unwrap_or(0);
     Ok(match f {
         Func::Single => {

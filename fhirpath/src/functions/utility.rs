@@ -3,8 +3,8 @@
 
 use std::cmp::Ordering;
 
-use super::{arg, arg_string, boolean, lambda, unreachable_family, Func};
-use crate::ast::{Ast, TypeSpec};
+use super::{arg, arg_string, boolean, lambda, unreachable_family, Call, Func};
+use crate::ast::Ast;
 use crate::datetime::{Temporal, DAY, MILLI};
 use crate::error::{eval_err, Error};
 use crate::eval::{to_bool, Eval, Frame};
@@ -12,16 +12,8 @@ use crate::value::{compare, fhirpath_type_name, Collection, Item};
 
 /// The current instant in UTC, with millisecond precision.
 pub fn current_time() -> Temporal {
-    use chrono::{Datelike, Timelike};
-    let now = chrono::Utc::now();
     let mut t = Temporal::parse_date("2000-01-01").unwrap_or_else(unreachable_date);
-    t.year = now.year();
-    t.month = now.month();
-    t.day = now.day();
-    t.hour = now.hour();
-    t.minute = now.minute();
-    t.second = now.second();
-    t.millis = now.nanosecond() / 1_000_000 % 1000;
+    t.set_fields(&chrono::Utc::now());
     t.precision = MILLI;
     t.tz = Some(0);
     t
@@ -42,14 +34,8 @@ fn unreachable_date() -> Temporal {
     }
 }
 
-pub fn call<'a>(
-    ev: &Eval<'_, 'a>,
-    f: Func,
-    input: Collection<'a>,
-    args: &[Ast],
-    _ty: Option<&TypeSpec>,
-    frame: &Frame<'_, 'a>,
-) -> Result<Collection<'a>, Error> {
+pub fn call<'a>(c: Call<'_, 'a>, input: Collection<'a>) -> Result<Collection<'a>, Error> {
+    let (ev, f, args, frame) = (c.ev, c.f, c.args, c.frame);
     Ok(match f {
         Func::Iif => {
             if input.len() > 1 {

@@ -10,7 +10,7 @@
 //! are flat (two different well-formed codes are never in a subsumption
 //! relation, whether or not they exist).
 
-use super::{system_for, HotCode, JpCode, JpSystem, ShapeError};
+use super::{HotCode, JpCode, JpSystem};
 use crate::code_system::{CodeSystem, Coding, Property, PropertyValue};
 use crate::operations::{Lookup, Subsumption, ValidateOptions, Validation};
 use crate::{Error, Registry};
@@ -34,7 +34,7 @@ impl Registry {
         display_language: Option<&str>,
         missing: Error,
     ) -> Result<Lookup, Error> {
-        let parsed = system.check(code).map_err(Error::Shape)?;
+        let parsed = system.check(code)?;
         match self.jp_master(system) {
             Some(_) if version.is_some() => Err(missing),
             Some(cs) => cs.lookup(code, properties, display_language),
@@ -61,7 +61,7 @@ impl Registry {
 
     /// `$subsumes` for a Japanese system: both codes must have its shape;
     /// then the master answers if one is loaded, else the structure does
-    /// (see [`Registry::subsumes_codings`] for HOT codes of two levels).
+    /// (see `Registry::subsumes_codings` for HOT codes of two levels).
     pub(crate) fn jp_subsumes(
         &self,
         system: JpSystem,
@@ -70,8 +70,8 @@ impl Registry {
         a: &str,
         b: &str,
     ) -> Result<Subsumption, Error> {
-        let ca = system.check(a).map_err(Error::Shape)?;
-        let cb = system.check(b).map_err(Error::Shape)?;
+        let ca = system.check(a)?;
+        let cb = system.check(b)?;
         if let (JpCode::Hot(ha), JpCode::Hot(hb)) = (&ca, &cb) {
             return self.hot_subsumes(ha, hb);
         }
@@ -87,36 +87,9 @@ impl Registry {
         }
     }
 
-    /// `$subsumes` of two codings that may be of different systems. Only
-    /// the HOT levels relate across systems (HOT7 ⊒ HOT9 ⊒ HOT11 ⊒ HOT13
-    /// when each is a prefix of the next); for one system this is
-    /// [`Registry::subsumes`], and other pairs of systems are
-    /// [`Error::NotSupported`].
-    pub fn subsumes_codings(
-        &self,
-        system_a: &str,
-        a: &str,
-        system_b: &str,
-        b: &str,
-        version: Option<&str>,
-    ) -> Result<Subsumption, Error> {
-        let strip = |s: &str| s.split_once('|').map_or(s, |(u, _)| u).to_owned();
-        match (system_for(system_a), system_for(system_b)) {
-            (Some(JpSystem::Hot(la)), Some(JpSystem::Hot(lb))) => {
-                let ha = HotCode::parse(a, la).map_err(Error::Shape)?;
-                let hb = HotCode::parse(b, lb).map_err(Error::Shape)?;
-                self.hot_subsumes(&ha, &hb)
-            }
-            _ if strip(system_a) == strip(system_b) => self.subsumes(system_a, version, a, b),
-            _ => Err(Error::NotSupported(format!(
-                "$subsumes compares codes of one system (or HOT codes of two levels); {system_a} and {system_b} differ"
-            ))),
-        }
-    }
-
     /// HOT nesting: a code subsumes the longer codes it is a prefix of.
     /// A code must be in its level's master when one is loaded.
-    fn hot_subsumes(&self, a: &HotCode, b: &HotCode) -> Result<Subsumption, Error> {
+    pub(crate) fn hot_subsumes(&self, a: &HotCode, b: &HotCode) -> Result<Subsumption, Error> {
         for c in [a, b] {
             let system = JpSystem::Hot(c.level());
             if let Some(cs) = self.jp_master(system) {
@@ -141,7 +114,7 @@ impl Registry {
 }
 
 /// `$validate-code` of a malformed code: `false`, with the shape error.
-pub(crate) fn malformed(e: &ShapeError) -> Validation {
+pub(crate) fn malformed(e: &Error) -> Validation {
     Validation {
         result: false,
         message: Some(e.to_string()),

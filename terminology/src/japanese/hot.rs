@@ -15,6 +15,7 @@
 use std::fmt;
 
 use super::shape::{part, split, Charset, Part, ShapeError};
+use crate::Error;
 
 /// The four HOT levels, by their number of digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -104,7 +105,7 @@ pub struct HotCode {
 
 impl HotCode {
     /// A code of the given level: exactly that many digits.
-    pub fn parse(code: &str, level: HotLevel) -> Result<HotCode, ShapeError> {
+    pub fn parse(code: &str, level: HotLevel) -> Result<HotCode, Error> {
         split(level.name(), code, level.parts())?;
         Ok(HotCode {
             code: code.to_owned(),
@@ -114,20 +115,20 @@ impl HotCode {
 
     /// A code of any level, the level read from its length (7, 9, 11 or
     /// 13 digits).
-    pub fn parse_any(code: &str) -> Result<HotCode, ShapeError> {
+    pub fn parse_any(code: &str) -> Result<HotCode, Error> {
         match HotLevel::from_digits(code.len()) {
             Some(level) => HotCode::parse(code, level),
             None => {
                 // Report the digits first when there are bad characters.
                 split("HOT", code, &[part("code", code.len(), &[Charset::Digits])])?;
-                Err(ShapeError {
+                Err(Error::Shape(ShapeError {
                     system: "HOT",
                     code: code.to_owned(),
                     reason: format!(
                         "expected 7, 9, 11 or 13 digits (HOT7, HOT9, HOT11, HOT13), found {}",
                         code.chars().count()
                     ),
-                })
+                }))
             }
         }
     }
@@ -185,20 +186,24 @@ mod tests {
 
     #[test]
     fn shape_errors() {
-        let e = HotCode::parse("1038316", HotLevel::Hot9).unwrap_err();
+        let e = HotCode::parse("1038316", HotLevel::Hot9)
+            .unwrap_err()
+            .into_shape();
         assert_eq!(
             e.to_string(),
             "'1038316' is not a valid HOT9 code: expected 9 characters (prescription number (HOT7) 7, company 2), found 7"
         );
-        let e = HotCode::parse("10383160A", HotLevel::Hot9).unwrap_err();
+        let e = HotCode::parse("10383160A", HotLevel::Hot9)
+            .unwrap_err()
+            .into_shape();
         assert!(e.reason.contains("company part '0A'"), "{}", e.reason);
-        let e = HotCode::parse_any("12345678").unwrap_err();
+        let e = HotCode::parse_any("12345678").unwrap_err().into_shape();
         assert!(
             e.reason.starts_with("expected 7, 9, 11 or 13 digits"),
             "{}",
             e.reason
         );
-        let e = HotCode::parse_any("12345A78").unwrap_err();
+        let e = HotCode::parse_any("12345A78").unwrap_err().into_shape();
         assert!(e.reason.contains("must be digits"), "{}", e.reason);
     }
 }

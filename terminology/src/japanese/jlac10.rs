@@ -18,7 +18,8 @@
 //! for `$subsumes`: two codes with the same analyte are siblings, and a
 //! client that wants "every albumin result" filters on the property.
 
-use super::shape::{lab_code_parts, part, split, Charset, Part, ShapeError};
+use super::shape::{lab_code_parts, part, split, Charset, Part};
+use crate::Error;
 
 /// The layout of a JLAC10 code.
 pub(crate) const PARTS: &[Part] = &[
@@ -35,7 +36,7 @@ pub struct Jlac10Code(String);
 
 impl Jlac10Code {
     /// Checks the shape: 17 ASCII characters in the five parts above.
-    pub fn parse(code: &str) -> Result<Jlac10Code, ShapeError> {
+    pub fn parse(code: &str) -> Result<Jlac10Code, Error> {
         split("JLAC10", code, PARTS)?;
         Ok(Jlac10Code(code.to_owned()))
     }
@@ -79,18 +80,24 @@ mod tests {
 
     #[test]
     fn malformed_codes_name_the_part() {
-        let e = Jlac10Code::parse("3H01500000232610").unwrap_err();
+        let e = Jlac10Code::parse("3H01500000232610")
+            .unwrap_err()
+            .into_shape();
         assert_eq!(
             e.reason,
             "expected 17 characters (analyte 5, identification 4, material 3, method 3, result-identification 2), found 16"
         );
-        let e = Jlac10Code::parse("3H0150000023261A1").unwrap_err();
+        let e = Jlac10Code::parse("3H0150000023261A1")
+            .unwrap_err()
+            .into_shape();
         assert!(
             e.reason.contains("result-identification part 'A1'"),
             "{}",
             e.reason
         );
-        let e = Jlac10Code::parse("3h015000002326101").unwrap_err();
+        let e = Jlac10Code::parse("3h015000002326101")
+            .unwrap_err()
+            .into_shape();
         assert!(e.reason.contains("analyte part '3h015'"), "{}", e.reason);
         assert!(Jlac10Code::parse("3H015-0000-023-261-01").is_err());
     }

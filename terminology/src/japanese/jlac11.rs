@@ -18,7 +18,8 @@
 //! The code is the 17 characters without separators; the hyphenated form
 //! is only how tables print it.
 
-use super::shape::{lab_code_parts, part, split, Charset, Part, ShapeError};
+use super::shape::{lab_code_parts, part, split, Charset, Part};
+use crate::Error;
 
 /// The layout of a JLAC11 code.
 pub(crate) const PARTS: &[Part] = &[
@@ -35,7 +36,7 @@ pub struct Jlac11Code(String);
 
 impl Jlac11Code {
     /// Checks the shape: 17 ASCII characters in the five parts above.
-    pub fn parse(code: &str) -> Result<Jlac11Code, ShapeError> {
+    pub fn parse(code: &str) -> Result<Jlac11Code, Error> {
         split("JLAC11", code, PARTS)?;
         Ok(Jlac11Code(code.to_owned()))
     }
@@ -59,12 +60,16 @@ mod tests {
         assert_eq!(c.analyte(), "C2008");
         assert_eq!(c.method(), "009");
         assert_eq!(c.result_unit(), "F7");
-        let e = Jlac11Code::parse("C20080000250009O7").unwrap_err();
+        let e = Jlac11Code::parse("C20080000250009O7")
+            .unwrap_err()
+            .into_shape();
         assert_eq!(
             e.reason,
             "character 16 ('O') of the result-unit part 'O7' (characters 16-17) must be digits 0-9 or upper-case letters A-Z other than I and O"
         );
-        let e = Jlac11Code::parse("C20080000250009FF").unwrap_err();
+        let e = Jlac11Code::parse("C20080000250009FF")
+            .unwrap_err()
+            .into_shape();
         assert!(e.reason.starts_with("character 17 ('F')"), "{}", e.reason);
         assert!(Jlac11Code::parse("C2008-0000-250-009-F7").is_err());
     }

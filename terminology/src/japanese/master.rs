@@ -40,12 +40,12 @@
 //! the levels is the prefix rule, which `$subsumes` applies without any
 //! hierarchy in the resources.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use fhir_model::json::tree::{self, Value};
 
-use super::{HotCode, HotLevel, Jlac10Code, JpSystem, ShapeError};
+use super::master_csv::{col, decode, Col, Table};
+use super::{HotCode, HotLevel, Jlac10Code, JpSystem};
 use crate::code_system::CodeSystem;
 use crate::Error;
 
@@ -58,167 +58,6 @@ pub fn load(system: JpSystem, csv: &[u8]) -> Result<Vec<u8>, Error> {
 /// round trip through JSON).
 pub fn load_code_system(system: JpSystem, csv: &[u8]) -> Result<CodeSystem, Error> {
     CodeSystem::from_tree(build(system, csv)?)
-}
-
-/// UTF-8 when the bytes are UTF-8 (a BOM is dropped), else Shift_JIS.
-/// Shift_JIS text is almost never valid UTF-8, so trying UTF-8 first
-/// does not misread it.
-fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, Error> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        return Ok(Cow::Borrowed(s));
-    }
-    let (text, _, had_errors) = encoding_rs::SHIFT_JIS.decode(bytes);
-    if had_errors {
-        return Err(Error::Csv {
-            line: 1,
-            column: None,
-            message: "the file is neither UTF-8 nor Shift_JIS".to_owned(),
-        });
-    }
-    Ok(text)
-}
-
-/// Header names compare with full-width ASCII folded to half-width and
-/// white space dropped.
-fn normalize(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            _ => c,
-        })
-        .collect::<String>()
-        .to_uppercase()
-}
-
-/// A column a loader reads: its field name, the header names it goes by
-/// (most specific first), and its position (0-based) in the publisher's
-/// file without a header, if that file has none.
-struct Col {
-    field: &'static str,
-    headers: &'static [&'static str],
-    position: Option<usize>,
-}
-
-const fn col(
-    field: &'static str,
-    headers: &'static [&'static str],
-    position: Option<usize>,
-) -> Col {
-    Col {
-        field,
-        headers,
-        position,
-    }
-}
-
-/// The rows of a master with its columns resolved.
-struct Table {
-    rows: Vec<(u64, csv::StringRecord)>,
-    columns: HashMap<&'static str, usize>,
-}
-
-impl Table {
-    /// Reads `text` with `cols`; `key` names the field whose header marks
-    /// the header row (or several fields, all of which must be named),
-    /// and `positional` tells whether a first row holding a valid key is
-    /// read by position.
-    fn read(
-        text: &str,
-        cols: &[Col],
-        keys: &[&str],
-        positional: Option<&dyn Fn(&csv::StringRecord) -> bool>,
-    ) -> Result<Table, Error> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let mut rows = Vec::new();
-        for r in reader.records() {
-            let r = r.map_err(|e| Error::Csv {
-                line: e.position().map_or(0, |p| p.line()),
-                column: None,
-                message: e.to_string(),
-            })?;
-            if r.iter().all(|f| f.trim().is_empty()) {
-                continue;
-            }
-            let line = r.position().map_or(0, |p| p.line());
-            rows.push((line, r));
-        }
-        let Some((_, first)) = rows.first() else {
-            return Err(Error::Csv {
-                line: 1,
-                column: None,
-                message: "the file has no rows".to_owned(),
-            });
-        };
-        let headers: Vec<String> = first.iter().map(normalize).collect();
-        let columns = resolve(&headers, cols);
-        if keys.iter().all(|k| columns.contains_key(k)) {
-            rows.remove(0);
-            return Ok(Table { rows, columns });
-        }
-        if let Some(is_data) = positional {
-            if is_data(first) {
-                let columns = cols
-                    .iter()
-                    .filter_map(|c| c.position.map(|p| (c.field, p)))
-                    .collect();
-                return Ok(Table { rows, columns });
-            }
-        }
-        let names: Vec<&str> = cols
-            .iter()
-            .filter(|c| keys.contains(&c.field))
-            .flat_map(|c| c.headers.iter().copied())
-            .collect();
-        Err(Error::Csv {
-            line: 1,
-            column: None,
-            message: format!(
-                "the first row is neither a header naming the code column(s) ({}) nor a data row of the publisher's layout",
-                names.join(", ")
-            ),
-        })
-    }
-
-    /// A field of a row: trimmed, `None` when absent or empty.
-    fn get<'r>(&self, row: &'r csv::StringRecord, field: &str) -> Option<&'r str> {
-        let i = *self.columns.get(field)?;
-        row.get(i).map(str::trim).filter(|s| !s.is_empty())
-    }
-}
-
-/// Finds each column: first by an exact header name, then by a header
-/// that starts with one of its names, never giving one column twice.
-fn resolve(headers: &[String], cols: &[Col]) -> HashMap<&'static str, usize> {
-    let mut found: HashMap<&'static str, usize> = HashMap::new();
-    let mut taken = vec![false; headers.len()];
-    for exact in [true, false] {
-        for c in cols {
-            if found.contains_key(c.field) {
-                continue;
-            }
-            let names: Vec<String> = c.headers.iter().map(|h| normalize(h)).collect();
-            let hit = headers.iter().enumerate().position(|(i, h)| {
-                !taken[i]
-                    && names.iter().any(|n| {
-                        if exact {
-                            h == n
-                        } else {
-                            h.starts_with(n.as_str())
-                        }
-                    })
-            });
-            if let Some(i) = hit {
-                taken[i] = true;
-                found.insert(c.field, i);
-            }
-        }
-    }
-    found
 }
 
 /// A concept property's value as the loaders write it.
@@ -266,10 +105,46 @@ impl Concepts {
     }
 }
 
+/// What the loaders read from a row beside its code.
+impl Table {
+    /// The string properties of a row: (property, field) pairs whose
+    /// field has a value.
+    fn strings(
+        &self,
+        row: &csv::StringRecord,
+        pairs: &[(&'static str, &str)],
+    ) -> Vec<(&'static str, Prop)> {
+        pairs
+            .iter()
+            .filter_map(|(name, field)| Some((*name, Prop::Str(self.get(row, field)?.to_owned()))))
+            .collect()
+    }
+
+    /// A concept whose display is the row's `name` and whose designation
+    /// is its `kana` reading.
+    fn named_concept(
+        &self,
+        row: &csv::StringRecord,
+        code: &str,
+        properties: Vec<(&'static str, Prop)>,
+    ) -> Concept {
+        Concept {
+            code: code.to_owned(),
+            display: self.get(row, "name").map(str::to_owned),
+            designations: self
+                .get(row, "kana")
+                .map(str::to_owned)
+                .into_iter()
+                .collect(),
+            properties,
+        }
+    }
+}
+
 /// A property declaration: code, FHIR type, description.
 type PropDef = (&'static str, &'static str, &'static str);
 
-fn shape_error(line: u64, column: &str, e: &ShapeError) -> Error {
+fn shape_error(line: u64, column: &str, e: &Error) -> Error {
     Error::Csv {
         line,
         column: Some(column.to_owned()),
@@ -473,16 +348,14 @@ fn receipt(text: &str) -> Result<(Concepts, Vec<PropDef>), Error> {
             continue;
         };
         super::ReceiptDrugCode::parse(code).map_err(|e| shape_error(*line, "医薬品コード", &e))?;
-        let mut props = Vec::new();
-        for (name, field) in [
-            ("unit", "unit"),
-            ("price", "price"),
-            ("drug-price-code", "price_code"),
-        ] {
-            if let Some(v) = t.get(row, field) {
-                props.push((name, Prop::Str(v.to_owned())));
-            }
-        }
+        let mut props = t.strings(
+            row,
+            &[
+                ("unit", "unit"),
+                ("price", "price"),
+                ("drug-price-code", "price_code"),
+            ],
+        );
         if let Some(g) = t.get(row, "generic") {
             props.push(("generic", Prop::Bool(g == "1")));
         }
@@ -493,12 +366,7 @@ fn receipt(text: &str) -> Result<(Concepts, Vec<PropDef>), Error> {
         {
             props.push(("abolished", Prop::Str(d.to_owned())));
         }
-        out.add(Concept {
-            code: code.to_owned(),
-            display: t.get(row, "name").map(str::to_owned),
-            designations: t.get(row, "kana").map(str::to_owned).into_iter().collect(),
-            properties: props,
-        });
+        out.add(t.named_concept(row, code, props));
     }
     let defs = vec![
         ("unit", "string", "単位漢字名称"),
@@ -513,6 +381,60 @@ fn receipt(text: &str) -> Result<(Concepts, Vec<PropDef>), Error> {
 /// JLAC10 and JLAC11: the code in one column or in five.
 fn jlac(text: &str, system: JpSystem) -> Result<(Concepts, Vec<PropDef>), Error> {
     let jlac11 = system == JpSystem::Jlac11;
+    let cols = jlac_columns(jlac11);
+    let parts = ["p1", "p2", "p3", "p4", "p5"];
+    let t = match Table::read(text, &cols, &["code"], None) {
+        Ok(t) => t,
+        Err(_) => Table::read(text, &cols, &parts, None)?,
+    };
+    let mut out = Concepts::default();
+    for (line, row) in &t.rows {
+        let code: String = match t.get(row, "code") {
+            Some(c) => c.to_owned(),
+            None if t.columns.contains_key("code") => continue,
+            None => parts.iter().map(|p| t.get(row, p).unwrap_or("")).collect(),
+        };
+        if code.is_empty() {
+            continue;
+        }
+        let parsed = system
+            .check(&code)
+            .map_err(|e| shape_error(*line, system.name(), &e))?;
+        let mut props: Vec<(&'static str, Prop)> = parsed
+            .parts()
+            .into_iter()
+            .map(|(n, v)| (n, Prop::Code(v.to_owned())))
+            .collect();
+        props.extend(t.strings(
+            row,
+            &[
+                ("abbreviation", "abbreviation"),
+                ("analyte-name", "analyte-name"),
+                ("material-name", "material-name"),
+                ("method-name", "method-name"),
+                ("result-name", "result-name"),
+                ("unit", "unit"),
+            ],
+        ));
+        if let Some(j) = t.get(row, "jlac10") {
+            Jlac10Code::parse(j).map_err(|e| shape_error(*line, "JLAC10", &e))?;
+            props.push(("jlac10", Prop::Coding(JpSystem::Jlac10.url(), j.to_owned())));
+        }
+        out.add(Concept {
+            code,
+            display: t
+                .get(row, "name")
+                .or(t.get(row, "analyte-name"))
+                .map(str::to_owned),
+            designations: Vec::new(),
+            properties: props,
+        });
+    }
+    Ok((out, jlac_properties(jlac11)))
+}
+
+/// The columns of a JLAC10 or JLAC11 master, by the names publishers use.
+fn jlac_columns(jlac11: bool) -> Vec<Col> {
     let mut cols = vec![
         if jlac11 {
             col("code", &["JLAC11コード", "JLAC11"], None)
@@ -559,55 +481,11 @@ fn jlac(text: &str, system: JpSystem) -> Result<(Concepts, Vec<PropDef>), Error>
     if jlac11 {
         cols.push(col("jlac10", &["JLAC10コード", "JLAC10"], None));
     }
-    let parts = ["p1", "p2", "p3", "p4", "p5"];
-    let t = match Table::read(text, &cols, &["code"], None) {
-        Ok(t) => t,
-        Err(_) => Table::read(text, &cols, &parts, None)?,
-    };
-    let mut out = Concepts::default();
-    for (line, row) in &t.rows {
-        let code: String = match t.get(row, "code") {
-            Some(c) => c.to_owned(),
-            None if t.columns.contains_key("code") => continue,
-            None => parts.iter().map(|p| t.get(row, p).unwrap_or("")).collect(),
-        };
-        if code.is_empty() {
-            continue;
-        }
-        let parsed = system
-            .check(&code)
-            .map_err(|e| shape_error(*line, system.name(), &e))?;
-        let mut props: Vec<(&'static str, Prop)> = parsed
-            .parts()
-            .into_iter()
-            .map(|(n, v)| (n, Prop::Code(v.to_owned())))
-            .collect();
-        for f in [
-            "abbreviation",
-            "analyte-name",
-            "material-name",
-            "method-name",
-            "result-name",
-            "unit",
-        ] {
-            if let Some(v) = t.get(row, f) {
-                props.push((f, Prop::Str(v.to_owned())));
-            }
-        }
-        if let Some(j) = t.get(row, "jlac10") {
-            Jlac10Code::parse(j).map_err(|e| shape_error(*line, "JLAC10", &e))?;
-            props.push(("jlac10", Prop::Coding(JpSystem::Jlac10.url(), j.to_owned())));
-        }
-        out.add(Concept {
-            code,
-            display: t
-                .get(row, "name")
-                .or(t.get(row, "analyte-name"))
-                .map(str::to_owned),
-            designations: Vec::new(),
-            properties: props,
-        });
-    }
+    cols
+}
+
+/// The properties of a JLAC10 or JLAC11 CodeSystem.
+fn jlac_properties(jlac11: bool) -> Vec<PropDef> {
     let last = if jlac11 {
         ("result-unit", "code", "結果単位コード (characters 16-17)")
     } else {
@@ -637,7 +515,7 @@ fn jlac(text: &str, system: JpSystem) -> Result<(Concepts, Vec<PropDef>), Error>
             "The JLAC10 code this JLAC11 code determines",
         ));
     }
-    Ok((out, defs))
+    defs
 }
 
 fn disease(text: &str) -> Result<(Concepts, Vec<PropDef>), Error> {
@@ -661,22 +539,15 @@ fn disease(text: &str) -> Result<(Concepts, Vec<PropDef>), Error> {
         };
         super::DiseaseExchangeCode::parse(code)
             .map_err(|e| shape_error(*line, "病名交換用コード", &e))?;
-        let mut props = Vec::new();
-        for (name, field) in [
-            ("key-number", "key"),
-            ("icd10", "icd10"),
-            ("receipt-disease-code", "receipt"),
-        ] {
-            if let Some(v) = t.get(row, field) {
-                props.push((name, Prop::Str(v.to_owned())));
-            }
-        }
-        out.add(Concept {
-            code: code.to_owned(),
-            display: t.get(row, "name").map(str::to_owned),
-            designations: t.get(row, "kana").map(str::to_owned).into_iter().collect(),
-            properties: props,
-        });
+        let props = t.strings(
+            row,
+            &[
+                ("key-number", "key"),
+                ("icd10", "icd10"),
+                ("receipt-disease-code", "receipt"),
+            ],
+        );
+        out.add(t.named_concept(row, code, props));
     }
     let defs = vec![
         ("key-number", "string", "病名管理番号"),

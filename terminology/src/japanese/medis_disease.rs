@@ -4,7 +4,8 @@
 //! other key, the 8-digit disease management number (病名管理番号), is a
 //! property of the loaded master, not a code of this system.
 
-use super::shape::{part, split, Charset, Part, ShapeError};
+use super::shape::{part, split, Charset, Part};
+use crate::Error;
 
 const PARTS: &[Part] = &[part("code", 4, &[Charset::UpperAlnum])];
 
@@ -15,7 +16,7 @@ pub struct DiseaseExchangeCode(String);
 
 impl DiseaseExchangeCode {
     /// Checks the shape: 4 characters, `0-9` or `A-Z`.
-    pub fn parse(code: &str) -> Result<DiseaseExchangeCode, ShapeError> {
+    pub fn parse(code: &str) -> Result<DiseaseExchangeCode, Error> {
         split("MEDIS disease exchange", code, PARTS)?;
         Ok(DiseaseExchangeCode(code.to_owned()))
     }
@@ -33,7 +34,7 @@ mod tests {
     #[test]
     fn four_characters() {
         assert!(DiseaseExchangeCode::parse("L3RF").is_ok());
-        let e = DiseaseExchangeCode::parse("l3RF").unwrap_err();
+        let e = DiseaseExchangeCode::parse("l3RF").unwrap_err().into_shape();
         assert_eq!(
             e.reason,
             "character 1 ('l') must be digits 0-9 or upper-case letters A-Z"

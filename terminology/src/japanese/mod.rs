@@ -37,6 +37,7 @@ mod hot;
 mod jlac10;
 mod jlac11;
 pub mod master;
+mod master_csv;
 mod medis_disease;
 mod receipt;
 mod shape;
@@ -181,7 +182,7 @@ impl JpSystem {
     }
 
     /// Checks a code's shape for this system.
-    pub fn check(self, code: &str) -> Result<JpCode, ShapeError> {
+    pub fn check(self, code: &str) -> Result<JpCode, crate::Error> {
         Ok(match self {
             JpSystem::Jlac10 => JpCode::Jlac10(Jlac10Code::parse(code)?),
             JpSystem::Jlac11 => JpCode::Jlac11(Jlac11Code::parse(code)?),

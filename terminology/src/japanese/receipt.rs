@@ -5,7 +5,8 @@
 //! materials 7, comments 8, procedures 1), so a code with another first
 //! digit is a code of a different master.
 
-use super::shape::{part, split, Charset, Part, ShapeError};
+use super::shape::{part, split, Charset, Part};
+use crate::Error;
 
 const PARTS: &[Part] = &[
     part("master", 1, &[Charset::Exactly('6')]),
@@ -19,7 +20,7 @@ pub struct ReceiptDrugCode(String);
 
 impl ReceiptDrugCode {
     /// Checks the shape: 9 digits, the first `6`.
-    pub fn parse(code: &str) -> Result<ReceiptDrugCode, ShapeError> {
+    pub fn parse(code: &str) -> Result<ReceiptDrugCode, Error> {
         split("receipt drug", code, PARTS)?;
         Ok(ReceiptDrugCode(code.to_owned()))
     }
@@ -40,9 +41,11 @@ mod tests {
             ReceiptDrugCode::parse("620000033").unwrap().as_str(),
             "620000033"
         );
-        let e = ReceiptDrugCode::parse("160000033").unwrap_err();
+        let e = ReceiptDrugCode::parse("160000033")
+            .unwrap_err()
+            .into_shape();
         assert_eq!(e.reason, "character 1 ('1'), the master part, must be '6'");
-        let e = ReceiptDrugCode::parse("62000003").unwrap_err();
+        let e = ReceiptDrugCode::parse("62000003").unwrap_err().into_shape();
         assert_eq!(
             e.reason,
             "expected 9 characters (master 1, number 8), found 8"

@@ -81,7 +81,8 @@ impl Part {
     }
 }
 
-/// Why a code does not have the shape of its system.
+/// Why a code does not have the shape of its system: what
+/// [`crate::Error::Shape`] carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShapeError {
     /// The system's short name (`JLAC10`, `HOT9`).
@@ -101,8 +102,6 @@ impl fmt::Display for ShapeError {
         )
     }
 }
-
-impl std::error::Error for ShapeError {}
 
 /// Splits `code` into `parts`, or says which part is wrong. The length is
 /// checked first (a code of the wrong length has no parts to name), then

@@ -16,7 +16,8 @@
 //! published description the engine relies on, and a wrong guess would
 //! reject real codes.
 
-use super::shape::{part, split, Charset, Part, ShapeError};
+use super::shape::{part, split, Charset, Part};
+use crate::Error;
 
 const PARTS: &[Part] = &[
     part("therapeutic-class", 4, &[Charset::Digits]),
@@ -33,7 +34,7 @@ pub struct YjCode(String);
 
 impl YjCode {
     /// Checks the shape: 12 ASCII characters in the parts above.
-    pub fn parse(code: &str) -> Result<YjCode, ShapeError> {
+    pub fn parse(code: &str) -> Result<YjCode, Error> {
         split("YJ", code, PARTS)?;
         Ok(YjCode(code.to_owned()))
     }
@@ -77,7 +78,7 @@ mod tests {
         assert_eq!(c.therapeutic_class(), "2233");
         assert_eq!(c.dosage_form(), "F");
         assert_eq!(c.parts()[4], ("brand", "28"));
-        let e = YjCode::parse("22330021F280").unwrap_err();
+        let e = YjCode::parse("22330021F280").unwrap_err().into_shape();
         assert_eq!(
             e.reason,
             "character 8 ('1'), the dosage-form part, must be upper-case letters A-Z"

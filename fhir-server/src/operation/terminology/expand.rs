@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use terminology::{ExpandOptions, ParameterValue, Registry, ValueSet};
 
 use super::lookup::coding;
-use super::{missing, term_error, Params, Target};
+use super::{missing, Params, Target};
 use crate::error::{Error, IssueCode};
 
 /// The most codes one expansion may hold before paging.
@@ -30,9 +30,7 @@ pub fn answer(registry: &Registry, params: &Params, target: &Target) -> Result<V
         exclude_nested: params.bool("excludeNested")?.unwrap_or(false),
         limit: MAX_EXPANSION,
     };
-    let e = registry
-        .expand_value_set(&vs, &options)
-        .map_err(term_error)?;
+    let e = registry.expand_value_set(&vs, &options)?;
     let parameter: Vec<Value> = e
         .parameters
         .iter()
@@ -126,10 +124,7 @@ pub(crate) fn value_set(
             })?;
             let version = params.str("valueSetVersion");
             // The registry has it indexed; the answer needs its JSON header.
-            let vs = registry
-                .value_set(&url, version.as_deref())
-                .map_err(term_error)?
-                .clone();
+            let vs = registry.value_set(&url, version.as_deref())?.clone();
             let mut base = Map::new();
             base.insert("resourceType".into(), json!("ValueSet"));
             if let Some(u) = vs.url() {
@@ -143,12 +138,8 @@ pub(crate) fn value_set(
         }
     };
     let bytes = serde_json::to_vec(&json).map_err(|e| Error::Fault(e.to_string()))?;
-    let vs = ValueSet::from_json(&bytes).map_err(|e| {
-        Error::invalid(
-            IssueCode::Invalid,
-            format!("the valueSet cannot be used: {e}"),
-        )
-    })?;
+    let vs = ValueSet::from_json(&bytes)
+        .map_err(|e| Error::from(e).context("the valueSet cannot be used"))?;
     let Value::Object(base) = json else {
         return Err(Error::invalid(
             IssueCode::Invalid,

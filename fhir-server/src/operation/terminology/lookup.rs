@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 use terminology::{Designation, PropertyValue, Registry};
 
-use super::{coding_fields, instance_url, missing, parameters, term_error, Params, Target};
+use super::{coding_fields, instance_url, missing, parameters, Params, Target};
 use crate::error::Error;
 
 pub fn answer(registry: &Registry, params: &Params, target: &Target) -> Result<Value, Error> {
@@ -32,15 +32,13 @@ pub fn answer(registry: &Registry, params: &Params, target: &Target) -> Result<V
     let properties = params.strs("property");
     let props: Vec<&str> = properties.iter().map(String::as_str).collect();
     let display_language = params.str("displayLanguage");
-    let l = registry
-        .lookup(
-            &system,
-            &code,
-            version.as_deref(),
-            &props,
-            display_language.as_deref(),
-        )
-        .map_err(term_error)?;
+    let l = registry.lookup(
+        &system,
+        &code,
+        version.as_deref(),
+        &props,
+        display_language.as_deref(),
+    )?;
     let mut out = vec![json!({"name": "name", "valueString": l.name})];
     if let Some(v) = l.version {
         out.push(json!({"name": "version", "valueString": v}));

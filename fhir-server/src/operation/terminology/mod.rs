@@ -167,19 +167,6 @@ fn build(store: &Store, seeds: &[Vec<u8>]) -> Result<Registry, Error> {
     Ok(registry)
 }
 
-/// A terminology error as the server answers it: unknown systems, codes,
-/// value sets and maps are 404; bad input and unsupported requests 400.
-pub fn term_error(e: terminology::Error) -> Error {
-    match e.category() {
-        terminology::Category::NotFound => Error::NotFound(e.to_string()),
-        terminology::Category::TooCostly => Error::invalid(IssueCode::TooCostly, e.to_string()),
-        _ => match e {
-            terminology::Error::NotSupported(m) => Error::invalid(IssueCode::NotSupported, m),
-            other => Error::invalid(IssueCode::Invalid, other.to_string()),
-        },
-    }
-}
-
 /// The input parameters of an operation: from the query string (GET) or
 /// a `Parameters` body (POST), each as its `Parameters.parameter` JSON
 /// (a query parameter `x=v` becomes `{"name":"x","valueString":"v"}`).
@@ -462,10 +449,7 @@ fn with_tx_resources(registry: Arc<Registry>, params: &Params) -> Result<Arc<Reg
     for (i, r) in extra.into_iter().enumerate() {
         let bytes = serde_json::to_vec(r).map_err(|e| Error::Fault(e.to_string()))?;
         let bad = |e: terminology::Error| {
-            Error::invalid(
-                IssueCode::Invalid,
-                format!("tx-resource[{i}] cannot be used: {e}"),
-            )
+            Error::from(e).context(&format!("tx-resource[{i}] cannot be used"))
         };
         match r["resourceType"].as_str() {
             Some(rt @ ("CodeSystem" | "ValueSet" | "ConceptMap")) => {

@@ -10,7 +10,7 @@
 use serde_json::{json, Value};
 use terminology::Registry;
 
-use super::{coding_fields, instance_url, missing, parameters, term_error, Params, Target};
+use super::{coding_fields, instance_url, missing, parameters, Params, Target};
 use crate::error::{Error, IssueCode};
 
 pub fn answer(registry: &Registry, params: &Params, target: &Target) -> Result<Value, Error> {
@@ -60,9 +60,7 @@ pub fn answer(registry: &Registry, params: &Params, target: &Target) -> Result<V
             ))
         }
     };
-    let outcome = registry
-        .subsumes_codings(&system_a, &a, &system_b, &b, version.as_deref())
-        .map_err(term_error)?;
+    let outcome = registry.subsumes_codings(&system_a, &a, &system_b, &b, version.as_deref())?;
     Ok(parameters(vec![
         json!({"name": "outcome", "valueCode": outcome.code()}),
     ]))

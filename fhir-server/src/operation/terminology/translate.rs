@@ -9,8 +9,8 @@
 use serde_json::{json, Map, Value};
 use terminology::{ConceptMap, Registry, TranslateRequest, Translation};
 
-use super::{coding_fields, instance_url, missing, parameters, term_error, Params, Target};
-use crate::error::{Error, IssueCode};
+use super::{coding_fields, instance_url, missing, parameters, Params, Target};
+use crate::error::Error;
 
 pub fn answer(
     shared: &std::sync::Arc<Registry>,
@@ -27,12 +27,8 @@ pub fn answer(
         map_version = v;
     } else if let Some(cm) = params.resource("conceptMap") {
         let bytes = serde_json::to_vec(cm).map_err(|e| Error::Fault(e.to_string()))?;
-        let cm = ConceptMap::from_json(&bytes).map_err(|e| {
-            Error::invalid(
-                IssueCode::Invalid,
-                format!("the conceptMap cannot be used: {e}"),
-            )
-        })?;
+        let cm = ConceptMap::from_json(&bytes)
+            .map_err(|e| Error::from(e).context("the conceptMap cannot be used"))?;
         // A map given with the request: translate with it alone, over the
         // registry's code systems.
         local = Registry::over(shared.clone());
@@ -81,19 +77,17 @@ pub fn answer(
     };
     let mut messages = Vec::new();
     for (system, version, code) in &codings {
-        let t = registry
-            .translate(&TranslateRequest {
-                url: url.as_deref(),
-                map_version: map_version.as_deref(),
-                system: system.as_deref(),
-                version: version.as_deref(),
-                code,
-                source: source.as_deref(),
-                target: target_vs.as_deref(),
-                target_system: target_system.as_deref(),
-                reverse,
-            })
-            .map_err(term_error)?;
+        let t = registry.translate(&TranslateRequest {
+            url: url.as_deref(),
+            map_version: map_version.as_deref(),
+            system: system.as_deref(),
+            version: version.as_deref(),
+            code,
+            source: source.as_deref(),
+            target: target_vs.as_deref(),
+            target_system: target_system.as_deref(),
+            reverse,
+        })?;
         all.result |= t.result;
         messages.extend(t.message);
         all.matches.extend(t.matches);

@@ -134,22 +134,20 @@ pub fn value_set_code(
     // codes again on every request (a 100,000-code value set: ~100 ms).
     let owned;
     let vs = match (target, params.resource("valueSet"), params.str("url")) {
-        (Target::Type, None, Some(url)) => registry
-            .value_set(&url, params.str("valueSetVersion").as_deref())
-            .map_err(super::term_error)?,
+        (Target::Type, None, Some(url)) => {
+            registry.value_set(&url, params.str("valueSetVersion").as_deref())?
+        }
         _ => {
             owned = value_set(registry, params, target)?.0;
             &owned
         }
     };
     let display_language = params.str("displayLanguage");
-    let v = registry
-        .validate_in_value_set(
-            vs,
-            &list,
-            display_language.as_deref(),
-            params.bool("activeOnly")?.unwrap_or(false),
-        )
-        .map_err(super::term_error)?;
+    let v = registry.validate_in_value_set(
+        vs,
+        &list,
+        display_language.as_deref(),
+        params.bool("activeOnly")?.unwrap_or(false),
+    )?;
     Ok(answer(v))
 }
