@@ -40,6 +40,7 @@
 
 pub mod builtin;
 mod error;
+mod json;
 pub mod package;
 pub mod package_set;
 pub mod snapshot;
