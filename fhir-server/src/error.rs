@@ -16,7 +16,7 @@
 //! | `NotAcceptable`        | 406  | `not-supported`   | `_format` names a format this server does not write |
 //! | `PreconditionFailed`   | 412  | `conflict`        | `If-Match` names a version that is not the current one |
 //! | `UnsupportedMediaType` | 415  | `not-supported`   | body not sent as FHIR JSON or FHIR XML (or, for PATCH, JSON Patch) |
-//! | `Unprocessable`        | 422  | per issue: `processing`, `invalid`, `structure`, `value` | a well-formed PATCH that cannot be applied (path matches nothing or too much, failed `test`) or whose result is not a valid resource; a write that breaks the base spec's write rules (a code outside a required binding, dom-2, dom-4: `StoreError::Unprocessable`) |
+//! | `Unprocessable`        | 422  | per issue: `processing`, `invalid`, `structure`, `value`, or the validator's own (`invariant`, `code-invalid`, `extension`, `business-rule`, …) | a well-formed PATCH that cannot be applied (path matches nothing or too much, failed `test`) or whose result is not a valid resource; a write that breaks the base spec's write rules (a code outside a required binding, dom-2, dom-4: `StoreError::Unprocessable`) |
 //! | `Unauthorized`         | 401  | `login` (`expired`) | bearer token missing, malformed, badly signed, expired, or for another issuer/audience (`WWW-Authenticate: Bearer`, RFC 6750 §3) |
 //! | `Forbidden`            | 403  | `forbidden`       | the token's SMART scopes do not grant the interaction (`WWW-Authenticate: Bearer error="insufficient_scope"`) |
 //! | `UriTooLong`           | 414  | `too-costly`      | a request target longer than [`crate::request_target::MAX_TARGET_BYTES`] |
@@ -60,6 +60,12 @@ pub enum IssueCode {
     Expired,
     Forbidden,
     Timeout,
+    Invariant,
+    TooLong,
+    CodeInvalid,
+    Extension,
+    BusinessRule,
+    Informational,
 }
 
 impl IssueCode {
@@ -81,7 +87,58 @@ impl IssueCode {
             IssueCode::Login => "login",
             IssueCode::Expired => "expired",
             IssueCode::Forbidden => "forbidden",
+            IssueCode::Invariant => "invariant",
+            IssueCode::TooLong => "too-long",
+            IssueCode::CodeInvalid => "code-invalid",
+            IssueCode::Extension => "extension",
+            IssueCode::BusinessRule => "business-rule",
+            IssueCode::Informational => "informational",
         }
+    }
+
+    /// Every code, for [`IssueCode::parse`].
+    const ALL: [IssueCode; 22] = [
+        IssueCode::Invalid,
+        IssueCode::Structure,
+        IssueCode::Required,
+        IssueCode::Value,
+        IssueCode::NotSupported,
+        IssueCode::NotFound,
+        IssueCode::Deleted,
+        IssueCode::Conflict,
+        IssueCode::TooCostly,
+        IssueCode::Transient,
+        IssueCode::Exception,
+        IssueCode::Processing,
+        IssueCode::Login,
+        IssueCode::Expired,
+        IssueCode::Forbidden,
+        IssueCode::Timeout,
+        IssueCode::Invariant,
+        IssueCode::TooLong,
+        IssueCode::CodeInvalid,
+        IssueCode::Extension,
+        IssueCode::BusinessRule,
+        IssueCode::Informational,
+    ];
+
+    /// The code with this `issue.code` text, if this server knows it.
+    pub fn parse(code: &str) -> Option<IssueCode> {
+        IssueCode::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+}
+
+/// A validator finding as the client sees it: its issue code kept as the
+/// validator gave it (`extension`, `business-rule`, `invariant`, …), its
+/// message and its location. Every code the validator uses is one of
+/// [`IssueCode`]'s; one it does not know would read `invalid`.
+impl From<&profiles::Issue> for Issue {
+    fn from(i: &profiles::Issue) -> Issue {
+        Issue::new(
+            IssueCode::parse(i.code).unwrap_or(IssueCode::Invalid),
+            i.message.clone(),
+        )
+        .at(i.expression.clone())
     }
 }
 
@@ -451,15 +508,9 @@ impl From<StoreError> for Error {
                 method: format!("writing an AuditEvent ({m})"),
                 allow: "GET, HEAD",
             },
-            StoreError::Unprocessable(issues) => Error::Unprocessable(
-                issues
-                    .into_iter()
-                    .map(|i| {
-                        Issue::new(crate::profile_enforcement::issue_code(i.code), i.message)
-                            .at(i.expression)
-                    })
-                    .collect(),
-            ),
+            StoreError::Unprocessable(issues) => {
+                Error::Unprocessable(issues.into_iter().map(|i| Issue::from(&i)).collect())
+            }
             StoreError::Config(m) | StoreError::Fault(m) => Error::Fault(m),
         }
     }
@@ -477,6 +528,44 @@ mod tests {
     use fhir_model::ParseIssue;
 
     use super::*;
+
+    #[test]
+    fn validator_issue_codes_are_kept() {
+        for code in [
+            "extension",
+            "business-rule",
+            "invariant",
+            "code-invalid",
+            "too-long",
+            "informational",
+            "structure",
+            "required",
+            "value",
+            "not-supported",
+            "not-found",
+            "processing",
+        ] {
+            let found =
+                profiles::Issue::new(profiles::Severity::Error, code, "Patient.extension[0]", "x");
+            let issue = Issue::from(&found);
+            assert_eq!(issue.code.as_str(), code);
+            assert_eq!(issue.expression.as_deref(), Some("Patient.extension[0]"));
+        }
+        for c in IssueCode::ALL {
+            assert_eq!(IssueCode::parse(c.as_str()), Some(c));
+        }
+    }
+
+    #[test]
+    fn a_refused_write_keeps_the_validator_codes() {
+        let e = Error::from(StoreError::Unprocessable(vec![profiles::Issue::new(
+            profiles::Severity::Error,
+            "business-rule",
+            "Questionnaire.item[0]",
+            "x",
+        )]));
+        assert_eq!(e.issues()[0].code, IssueCode::BusinessRule);
+    }
 
     async fn outcome(e: Error) -> (u16, Value) {
         let resp = e.response();
