@@ -12,6 +12,7 @@ use fhir_model::json::tree::{self, Value as Json};
 use fhirpath::{Context, Expression, Item, Node};
 
 use crate::json::field;
+use crate::validate::base::errata;
 use crate::validate::{Severity, Validator};
 
 /// One base constraint.
@@ -29,11 +30,7 @@ impl Constraint {
     pub fn compiled(&self) -> Option<&Expression> {
         self.compiled
             .get_or_init(|| {
-                Expression::compile(crate::validate::base::errata::corrected(
-                    &self.key,
-                    &self.expression,
-                ))
-                .ok()
+                Expression::compile(errata::corrected(&self.key, &self.expression)).ok()
             })
             .as_ref()
     }

@@ -4,6 +4,9 @@
 
 use fhirpath::Node;
 
+use crate::validate::datatypes::canonical;
+use crate::validate::datatypes::coding;
+use crate::validate::datatypes::identifier;
 use crate::validate::{Issue, Validator};
 
 pub(crate) fn check(
@@ -14,10 +17,10 @@ pub(crate) fn check(
     location: &str,
     issues: &mut Vec<Issue>,
 ) {
-    crate::validate::datatypes::canonical::check(node, paths, contained, location, issues);
+    canonical::check(node, paths, contained, location, issues);
     match node.ty {
-        "Coding" => crate::validate::datatypes::coding::check(v, node, location, issues),
-        "Identifier" => crate::validate::datatypes::identifier::check(node, location, issues),
+        "Coding" => coding::check(v, node, location, issues),
+        "Identifier" => identifier::check(node, location, issues),
         _ => {}
     }
 }

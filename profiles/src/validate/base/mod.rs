@@ -7,6 +7,7 @@
 
 pub mod binding;
 pub mod cardinality;
+pub mod children;
 pub mod constraints;
 pub mod content;
 pub mod element_ids;

@@ -14,6 +14,7 @@ use fhir_model::json::tree::Value as Json;
 
 use super::entries::{collect, reference_of, report, Entry, Index, Ref, MAX_DEPTH};
 use crate::json::{field, str_field};
+use crate::validate::datatypes::canonical;
 use crate::validate::{Issue, Severity};
 
 /// How a reference that must be in the bundle fares.
@@ -42,7 +43,7 @@ fn resolve(
         return None;
     }
     let name = how.name;
-    if crate::validate::datatypes::canonical::has_scheme(reference) {
+    if canonical::has_scheme(reference) {
         return match index.by_url.get(reference).map(Vec::as_slice) {
             None | Some([]) => {
                 if !how.optional && !r.is_uri {

@@ -8,6 +8,7 @@ use fhir_model::json::tree::Value as Json;
 use fhir_model::meta::{self, Kind};
 
 use crate::json::{resource_type, str_field};
+use crate::validate::base::children::children;
 use crate::validate::{Issue, Severity};
 
 /// Deeper than this is not a resource.
@@ -105,59 +106,47 @@ pub(super) fn collect(v: &Json, ty: &str, location: &str, out: &mut Vec<Ref>, de
     let Some(info) = meta::type_info(ty) else {
         return;
     };
-    let Json::Object(m) = v else {
+    if !matches!(v, Json::Object(_)) {
         return;
-    };
+    }
     if ty == "Reference" {
         if let Some(r) = reference_of(v, location) {
             out.push(r);
         }
     }
-    for (k, val) in m {
-        let Some((_, e, t)) = info.element_named(k) else {
-            continue;
-        };
-        let items: Vec<(Option<usize>, &Json)> = match val {
-            Json::Array(a) => a.iter().enumerate().map(|(i, x)| (Some(i), x)).collect(),
-            x => vec![(None, x)],
-        };
-        for (i, item) in items {
-            let loc = match i {
-                Some(i) => format!("{location}.{}[{i}]", e.name),
-                None => format!("{location}.{}", e.name),
-            };
-            match (t, item) {
-                ("uri" | "url", Json::String(s)) => {
-                    let excluded = e.name == "system"
-                        || matches!(
-                            (info.name, e.name),
-                            ("Extension", "url")
-                                | ("BundleEntry", "fullUrl")
-                                | ("MessageHeaderSource", "endpoint")
-                                | ("MessageHeaderDestination", "endpoint")
-                                | ("Endpoint", "address")
-                        );
-                    if !excluded {
-                        out.push(Ref {
-                            value: s.clone(),
-                            location: loc,
-                            is_uri: true,
-                        });
-                    }
+    for child in children(info, v, location) {
+        let (e, t, item, loc) = (child.element, child.ty, child.value, child.location);
+        match (t, item) {
+            ("uri" | "url", Json::String(s)) => {
+                let excluded = e.name == "system"
+                    || matches!(
+                        (info.name, e.name),
+                        ("Extension", "url")
+                            | ("BundleEntry", "fullUrl")
+                            | ("MessageHeaderSource", "endpoint")
+                            | ("MessageHeaderDestination", "endpoint")
+                            | ("Endpoint", "address")
+                    );
+                if !excluded {
+                    out.push(Ref {
+                        value: s.clone(),
+                        location: loc,
+                        is_uri: true,
+                    });
                 }
-                ("Resource", r) => {
-                    if let Some(rt) = resource_type(r).filter(|rt| *rt != "Bundle") {
-                        collect(r, rt, &loc, out, depth + 1);
-                    }
-                }
-                (t, Json::Object(_)) => {
-                    let known = meta::type_info(t).is_some_and(|x| x.kind != Kind::Resource);
-                    if known {
-                        collect(item, t, &loc, out, depth + 1);
-                    }
-                }
-                _ => {}
             }
+            ("Resource", r) => {
+                if let Some(rt) = resource_type(r).filter(|rt| *rt != "Bundle") {
+                    collect(r, rt, &loc, out, depth + 1);
+                }
+            }
+            (t, Json::Object(_)) => {
+                let known = meta::type_info(t).is_some_and(|x| x.kind != Kind::Resource);
+                if known {
+                    collect(item, t, &loc, out, depth + 1);
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -12,12 +12,13 @@ use fhir_model::json::tree::Value as Json;
 
 use crate::json::{field, resource_type, str_field};
 
+use crate::validate::datatypes::canonical;
 use crate::validate::{Issue, Severity};
 
 /// Checks `bundle` (at `location`) and pushes what it finds.
 pub fn check(bundle: &Json, location: &str, issues: &mut Vec<Issue>) {
-    crate::validate::bundle::links::check(bundle, location, issues);
-    crate::validate::bundle::references::check(bundle, location, issues);
+    links::check(bundle, location, issues);
+    references::check(bundle, location, issues);
     full_urls(bundle, location, issues);
 }
 
@@ -47,7 +48,7 @@ fn full_urls(bundle: &Json, location: &str, issues: &mut Vec<Issue>) {
             }
             continue;
         };
-        if !crate::validate::datatypes::canonical::has_scheme(full_url) {
+        if !canonical::has_scheme(full_url) {
             issues.push(Issue::new(
                 Severity::Error,
                 "invalid",

@@ -21,6 +21,7 @@ use fhir_model::json::tree::Value as Json;
 use super::documents::{document, interlinked, message};
 use super::entries::{collect, report, Entry, Index, Ref};
 use crate::json::{field, resource_type, str_field};
+use crate::validate::datatypes::canonical;
 use crate::validate::{Issue, Severity};
 
 /// Checks the references of `bundle` (at `location`).
@@ -125,7 +126,7 @@ fn from_bundle(
             );
         }
     }
-    if matches.is_empty() && !crate::validate::datatypes::canonical::has_scheme(reference) {
+    if matches.is_empty() && !canonical::has_scheme(reference) {
         let mut parts = reference.split('/');
         let (t, id) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         for (j, e) in entries.iter().enumerate() {
@@ -160,7 +161,7 @@ fn target_of<'r>(
     let mut version = "";
     let mut expected_type: Option<&str> = None;
     let target: String;
-    if crate::validate::datatypes::canonical::has_scheme(reference) {
+    if canonical::has_scheme(reference) {
         target = match reference.find("/_history/") {
             Some(h) => {
                 version = &reference[h + 10..];

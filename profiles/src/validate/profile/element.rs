@@ -8,6 +8,10 @@ use fhir_model::json::tree::Value as Json;
 
 use crate::json::{field, str_field};
 use crate::validate::base::constraints::is_core;
+use crate::validate::profile::additional_binding;
+use crate::validate::profile::min_max::Bounds;
+use crate::validate::profile::narrative_control;
+use crate::validate::profile::value_controls::ValueControls;
 use crate::validate::terminology::value_sets::ValueSets;
 use crate::validate::Severity;
 
@@ -58,15 +62,15 @@ pub(super) struct Element {
     pub(super) min_value: Option<f64>,
     pub(super) max_value: Option<f64>,
     /// Date, time, Quantity and Duration bounds.
-    pub(super) bounds: crate::validate::profile::min_max::Bounds,
+    pub(super) bounds: Bounds,
     /// minLength, mustHaveValue, valueAlternatives.
-    pub(super) value_controls: crate::validate::profile::value_controls::ValueControls,
+    pub(super) value_controls: ValueControls,
     pub(super) constraints: Vec<Constraint>,
     /// A required binding: the value set and what it allows.
     pub(super) required: Option<(String, Allowed)>,
     pub(super) slicing: Option<Slicing>,
     pub(super) children: Vec<usize>,
-    pub(super) narrative: Option<crate::validate::profile::narrative_control::Control>,
+    pub(super) narrative: Option<narrative_control::Control>,
 }
 
 /// Compiles one snapshot element; the codes of its required binding are
@@ -149,7 +153,7 @@ pub(super) fn compile_element(
         Some((vs, allowed))
     });
     let required = required.or_else(|| {
-        let vs = crate::validate::profile::additional_binding::required_value_sets(e)
+        let vs = additional_binding::required_value_sets(e)
             .into_iter()
             .next()?;
         let allowed = value_sets.codes(&vs);
@@ -181,13 +185,13 @@ pub(super) fn compile_element(
         max_length,
         min_value: number_with_prefix(e, "minValue"),
         max_value: number_with_prefix(e, "maxValue"),
-        bounds: crate::validate::profile::min_max::Bounds::compile(e),
-        value_controls: crate::validate::profile::value_controls::ValueControls::compile(e),
+        bounds: Bounds::compile(e),
+        value_controls: ValueControls::compile(e),
         constraints,
         required,
         slicing,
         children: Vec::new(),
-        narrative: crate::validate::profile::narrative_control::compile(e),
+        narrative: narrative_control::compile(e),
     }
 }
 

@@ -9,6 +9,7 @@ use fhir_model::json::tree::Value as Json;
 
 use crate::json::resource_type;
 
+use crate::validate::profile::discriminator;
 use crate::validate::{has_errors, Issue, Severity, Validator};
 
 /// Checks `resource` at `loc` against the element's `types` (type code
@@ -38,7 +39,7 @@ pub(crate) fn check(
             continue;
         }
         for url in profiles {
-            match crate::validate::profile::discriminator::profile_choice(v, url) {
+            match discriminator::profile_choice(v, url) {
                 Some(choice) => allowed.push(choice),
                 // An unknown profile: nothing can be said.
                 None => return,

@@ -10,6 +10,9 @@ use super::values::{deep_eq, instances, pattern_matches, show};
 use super::{Inst, Profile};
 use crate::json::{field, str_field};
 use crate::validate::base::constraints::holds;
+use crate::validate::profile::narrative_control;
+use crate::validate::profile::resource_profiles;
+use crate::validate::references::target;
 use crate::validate::terminology::value_sets::all_outside;
 use crate::validate::{Issue, Severity, Validator};
 
@@ -63,7 +66,7 @@ impl<'r> Run<'_, 'r> {
             self.binding(el, vs, allowed, inst, loc);
         }
         if inst.ty == "Reference" {
-            crate::validate::references::target::check(
+            target::check(
                 self.v,
                 self.resource,
                 self.bundle,
@@ -75,14 +78,7 @@ impl<'r> Run<'_, 'r> {
         }
         self.constraints(el, inst, loc);
         if let Some(c) = &el.narrative {
-            crate::validate::profile::narrative_control::check(
-                c,
-                inst.value,
-                self.resource,
-                &p.url,
-                loc,
-                self.issues,
-            );
+            narrative_control::check(c, inst.value, self.resource, &p.url, loc, self.issues);
         }
         self.type_profiles(el, inst, loc);
         self.children(ei, inst, loc);
@@ -370,7 +366,7 @@ impl<'r> Run<'_, 'r> {
             for ((_, item), l) in found.iter().zip(&locs) {
                 if item.ty == "Resource" {
                     if let Some(r) = item.value {
-                        crate::validate::profile::resource_profiles::check(
+                        resource_profiles::check(
                             self.v,
                             &child.types,
                             r,

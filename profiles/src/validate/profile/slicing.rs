@@ -9,6 +9,8 @@ use super::run::Run;
 use super::values::pattern_matches;
 use super::Inst;
 use crate::json::{field, resource_type, str_field};
+use crate::validate::profile::discriminator;
+use crate::validate::references::resolve;
 use crate::validate::Severity;
 
 impl<'r> Run<'_, 'r> {
@@ -140,16 +142,14 @@ impl<'r> Run<'_, 'r> {
             // Extensions by url: the slice's type profile.
             let u = slice.types.first().and_then(|(_, ps)| ps.first())?;
             got.iter().any(|g| matches!(g, Json::String(s) if s == u))
-        } else if let Some(want) =
-            crate::validate::profile::discriminator::ancestor_values(&d.path, |rel| {
-                let e = if rel.is_empty() {
-                    slice
-                } else {
-                    &p.elements[*p.by_id.get(&format!("{}.{rel}", slice.id))?]
-                };
-                e.fixed.as_ref().or(e.pattern.as_ref())
-            })
-        {
+        } else if let Some(want) = discriminator::ancestor_values(&d.path, |rel| {
+            let e = if rel.is_empty() {
+                slice
+            } else {
+                &p.elements[*p.by_id.get(&format!("{}.{rel}", slice.id))?]
+            };
+            e.fixed.as_ref().or(e.pattern.as_ref())
+        }) {
             got.iter()
                 .any(|g| want.iter().any(|w| pattern_matches(w, g)))
         } else {
@@ -229,13 +229,11 @@ impl<'r> Run<'_, 'r> {
         };
         let choices = if resolve {
             let reference = str_field(value, "reference")?;
-            value = crate::validate::references::resolve::resolve(self.resource, reference)
-                .or_else(|| {
-                    crate::validate::references::resolve::resolve(self.bundle?, reference)
-                })?;
-            crate::validate::profile::discriminator::target_choices(self.v, &target.targets)?
+            value = resolve::resolve(self.resource, reference)
+                .or_else(|| resolve::resolve(self.bundle?, reference))?;
+            discriminator::target_choices(self.v, &target.targets)?
         } else {
-            crate::validate::profile::discriminator::type_choices(self.v, &target.types)?
+            discriminator::type_choices(self.v, &target.types)?
         };
         let rt = resource_type(value).unwrap_or(item.ty);
         let mine: Vec<&Option<String>> = choices

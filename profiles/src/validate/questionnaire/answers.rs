@@ -19,6 +19,8 @@ use fhirpath::quantity::Quantity;
 
 use crate::json::list;
 use crate::json::{field, str_field};
+use crate::validate::datatypes::attachment::decoded_len;
+use crate::validate::questionnaire::answer_value_set;
 use crate::validate::questionnaire::context::Ctx;
 use crate::validate::questionnaire::enable_when::start_of;
 use crate::validate::questionnaire::items::{choice, ext_value, extensions, text, type_of_suffix};
@@ -126,9 +128,7 @@ pub(crate) fn check(
         "string" => {
             string(qi, value, &vpath, issues);
             if let (Some(url), Json::String(v)) = (str_field(qi, "answerValueSet"), value) {
-                crate::validate::questionnaire::answer_value_set::check_string(
-                    ctx, url, v, &vpath, issues,
-                );
+                answer_value_set::check_string(ctx, url, v, &vpath, issues);
             }
             option(qi, "String", value, &vpath, false, issues);
         }
@@ -141,9 +141,7 @@ pub(crate) fn check(
                 if !list(qi, "answerOption").is_empty() {
                     coding(qi, value, count, at, open, issues);
                 } else if let Some(url) = str_field(qi, "answerValueSet") {
-                    crate::validate::questionnaire::answer_value_set::check(
-                        ctx, url, value, at, &vpath, issues,
-                    );
+                    answer_value_set::check(ctx, url, value, at, &vpath, issues);
                 }
             } else if list(qi, "answerOption").is_empty() {
                 issues.push(Issue::new(
@@ -449,7 +447,7 @@ fn attachment(qi: &Json, value: &Json, at: &str, issues: &mut Vec<Issue>) {
         .and_then(|b| Decimal::parse(&b))
         .and_then(|d| d.truncate().to_i64());
     if let (Some(max), Some(data)) = (max, str_field(value, "data")) {
-        let len = crate::validate::datatypes::attachment::decoded_len(data) as i64;
+        let len = decoded_len(data) as i64;
         if max > 0 && len > max {
             err(
                 issues,

@@ -12,6 +12,7 @@ use fhir_model::json::tree::Value as Json;
 use fhir_model::meta::{self, Kind};
 
 use crate::json::{field, resource_type, str_field};
+use crate::validate::base::children::children;
 
 use crate::validate::{Issue, Severity};
 
@@ -63,7 +64,7 @@ fn walk<'a>(
     if depth > MAX_DEPTH {
         return;
     }
-    let (Some(info), Json::Object(m)) = (meta::type_info(ty), v) else {
+    let (Some(info), Json::Object(_)) = (meta::type_info(ty), v) else {
         return;
     };
     if ty == "Reference" {
@@ -80,28 +81,16 @@ fn walk<'a>(
             }
         }
     }
-    for (k, val) in m {
-        let Some((_, e, t)) = info.element_named(k) else {
-            continue;
-        };
-        let items: Vec<(Option<usize>, &Json)> = match val {
-            Json::Array(a) => a.iter().enumerate().map(|(i, x)| (Some(i), x)).collect(),
-            x => vec![(None, x)],
-        };
-        for (i, item) in items {
-            let loc = match i {
-                Some(i) => format!("{location}.{}[{i}]", e.name),
-                None => format!("{location}.{}", e.name),
-            };
-            if t == "Resource" {
-                if let Some(rt) = resource_type(item) {
-                    walk_resource(item, rt, &loc, scopes, issues, depth + 1);
-                }
-            } else if matches!(item, Json::Object(_))
-                && meta::type_info(t).is_some_and(|x| x.kind != Kind::Resource)
-            {
-                walk(item, t, &loc, scopes, issues, depth + 1);
+    for child in children(info, v, location) {
+        let (t, item, loc) = (child.ty, child.value, child.location);
+        if t == "Resource" {
+            if let Some(rt) = resource_type(item) {
+                walk_resource(item, rt, &loc, scopes, issues, depth + 1);
             }
+        } else if matches!(item, Json::Object(_))
+            && meta::type_info(t).is_some_and(|x| x.kind != Kind::Resource)
+        {
+            walk(item, t, &loc, scopes, issues, depth + 1);
         }
     }
 }

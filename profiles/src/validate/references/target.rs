@@ -13,6 +13,8 @@ use fhir_model::meta::{self, Kind};
 
 use crate::json::str_field;
 
+use crate::validate::profile::discriminator;
+use crate::validate::references::resolve;
 use crate::validate::{Issue, Severity, Validator};
 
 /// Checks the Reference `value` at `loc` against the element's
@@ -35,8 +37,8 @@ pub(crate) fn check(
     let Some(reference) = str_field(value, "reference") else {
         return;
     };
-    let local = crate::validate::references::resolve::resolve(container, reference)
-        .or_else(|| crate::validate::references::resolve::resolve(bundle?, reference));
+    let local =
+        resolve::resolve(container, reference).or_else(|| resolve::resolve(bundle?, reference));
     let fetched = match local {
         None if !reference.starts_with('#') => v.fetch(reference),
         _ => None,
@@ -52,7 +54,7 @@ pub(crate) fn check(
         }
         None => return,
     };
-    let Some(choices) = crate::validate::profile::discriminator::target_choices(v, targets) else {
+    let Some(choices) = discriminator::target_choices(v, targets) else {
         return;
     };
     let mine: Vec<&Option<String>> = choices

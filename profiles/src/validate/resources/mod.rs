@@ -10,6 +10,7 @@ pub mod value_set;
 
 use fhir_model::json::tree::Value as Json;
 
+use crate::validate::base::element_ids;
 use crate::validate::{Issue, Validator};
 
 pub(crate) fn check(
@@ -19,22 +20,14 @@ pub(crate) fn check(
     location: &str,
     issues: &mut Vec<Issue>,
 ) {
-    crate::validate::base::element_ids::check(resource, location, issues);
+    element_ids::check(resource, location, issues);
     match ty {
-        "Measure" => {
-            crate::validate::resources::measure::check_measure(v, resource, location, issues)
-        }
-        "MeasureReport" => {
-            crate::validate::resources::measure::check_report(v, resource, location, issues)
-        }
-        "ValueSet" => crate::validate::resources::value_set::check(v, resource, location, issues),
-        "CodeSystem" => crate::validate::resources::code_system::check(resource, location, issues),
-        "SearchParameter" => {
-            crate::validate::resources::search_parameter::check(v, resource, location, issues)
-        }
-        "CapabilityStatement" => {
-            crate::validate::resources::capability_statement::check(v, resource, location, issues)
-        }
+        "Measure" => measure::check_measure(v, resource, location, issues),
+        "MeasureReport" => measure::check_report(v, resource, location, issues),
+        "ValueSet" => value_set::check(v, resource, location, issues),
+        "CodeSystem" => code_system::check(resource, location, issues),
+        "SearchParameter" => search_parameter::check(v, resource, location, issues),
+        "CapabilityStatement" => capability_statement::check(v, resource, location, issues),
         _ => {}
     }
 }
