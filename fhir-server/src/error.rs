@@ -95,50 +95,36 @@ impl IssueCode {
             IssueCode::Informational => "informational",
         }
     }
+}
 
-    /// Every code, for [`IssueCode::parse`].
-    const ALL: [IssueCode; 22] = [
-        IssueCode::Invalid,
-        IssueCode::Structure,
-        IssueCode::Required,
-        IssueCode::Value,
-        IssueCode::NotSupported,
-        IssueCode::NotFound,
-        IssueCode::Deleted,
-        IssueCode::Conflict,
-        IssueCode::TooCostly,
-        IssueCode::Transient,
-        IssueCode::Exception,
-        IssueCode::Processing,
-        IssueCode::Login,
-        IssueCode::Expired,
-        IssueCode::Forbidden,
-        IssueCode::Timeout,
-        IssueCode::Invariant,
-        IssueCode::TooLong,
-        IssueCode::CodeInvalid,
-        IssueCode::Extension,
-        IssueCode::BusinessRule,
-        IssueCode::Informational,
-    ];
-
-    /// The code with this `issue.code` text, if this server knows it.
-    pub fn parse(code: &str) -> Option<IssueCode> {
-        IssueCode::ALL.into_iter().find(|c| c.as_str() == code)
+/// The validator's issue codes, each kept as it is.
+impl From<profiles::IssueType> for IssueCode {
+    fn from(t: profiles::IssueType) -> IssueCode {
+        use profiles::IssueType as T;
+        match t {
+            T::Invalid => IssueCode::Invalid,
+            T::Structure => IssueCode::Structure,
+            T::Required => IssueCode::Required,
+            T::Value => IssueCode::Value,
+            T::Invariant => IssueCode::Invariant,
+            T::CodeInvalid => IssueCode::CodeInvalid,
+            T::Extension => IssueCode::Extension,
+            T::BusinessRule => IssueCode::BusinessRule,
+            T::NotSupported => IssueCode::NotSupported,
+            T::NotFound => IssueCode::NotFound,
+            T::TooLong => IssueCode::TooLong,
+            T::Informational => IssueCode::Informational,
+            T::Processing => IssueCode::Processing,
+        }
     }
 }
 
-/// A validator finding as the client sees it: its issue code kept as the
+/// A validator finding as the client sees it: its issue code as the
 /// validator gave it (`extension`, `business-rule`, `invariant`, …), its
-/// message and its location. Every code the validator uses is one of
-/// [`IssueCode`]'s; one it does not know would read `invalid`.
+/// message and its location.
 impl From<&profiles::Issue> for Issue {
     fn from(i: &profiles::Issue) -> Issue {
-        Issue::new(
-            IssueCode::parse(i.code).unwrap_or(IssueCode::Invalid),
-            i.message.clone(),
-        )
-        .at(i.expression.clone())
+        Issue::new(i.code.into(), i.message.clone()).at(i.expression.clone())
     }
 }
 
@@ -531,28 +517,27 @@ mod tests {
 
     #[test]
     fn validator_issue_codes_are_kept() {
+        use profiles::IssueType as T;
         for code in [
-            "extension",
-            "business-rule",
-            "invariant",
-            "code-invalid",
-            "too-long",
-            "informational",
-            "structure",
-            "required",
-            "value",
-            "not-supported",
-            "not-found",
-            "processing",
+            T::Invalid,
+            T::Structure,
+            T::Required,
+            T::Value,
+            T::Invariant,
+            T::CodeInvalid,
+            T::Extension,
+            T::BusinessRule,
+            T::NotSupported,
+            T::NotFound,
+            T::TooLong,
+            T::Informational,
+            T::Processing,
         ] {
             let found =
                 profiles::Issue::new(profiles::Severity::Error, code, "Patient.extension[0]", "x");
             let issue = Issue::from(&found);
-            assert_eq!(issue.code.as_str(), code);
+            assert_eq!(issue.code.as_str(), code.as_str());
             assert_eq!(issue.expression.as_deref(), Some("Patient.extension[0]"));
-        }
-        for c in IssueCode::ALL {
-            assert_eq!(IssueCode::parse(c.as_str()), Some(c));
         }
     }
 
@@ -560,7 +545,7 @@ mod tests {
     fn a_refused_write_keeps_the_validator_codes() {
         let e = Error::from(StoreError::Unprocessable(vec![profiles::Issue::new(
             profiles::Severity::Error,
-            "business-rule",
+            profiles::IssueType::BusinessRule,
             "Questionnaire.item[0]",
             "x",
         )]));

@@ -37,13 +37,57 @@ impl Severity {
     }
 }
 
+/// The OperationOutcome `issue.code` of a finding (valueset-issue-type):
+/// the codes this validator gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IssueType {
+    Invalid,
+    Structure,
+    Required,
+    Value,
+    Invariant,
+    CodeInvalid,
+    Extension,
+    BusinessRule,
+    NotSupported,
+    NotFound,
+    TooLong,
+    Informational,
+    Processing,
+}
+
+impl IssueType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueType::Invalid => "invalid",
+            IssueType::Structure => "structure",
+            IssueType::Required => "required",
+            IssueType::Value => "value",
+            IssueType::Invariant => "invariant",
+            IssueType::CodeInvalid => "code-invalid",
+            IssueType::Extension => "extension",
+            IssueType::BusinessRule => "business-rule",
+            IssueType::NotSupported => "not-supported",
+            IssueType::NotFound => "not-found",
+            IssueType::TooLong => "too-long",
+            IssueType::Informational => "informational",
+            IssueType::Processing => "processing",
+        }
+    }
+}
+
+impl std::fmt::Display for IssueType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issue {
     pub severity: Severity,
-    /// The OperationOutcome `issue.code` (`structure`, `required`,
-    /// `invariant`, `value`, `code-invalid`, `not-supported`, …).
-    pub code: &'static str,
+    /// The OperationOutcome `issue.code`.
+    pub code: IssueType,
     pub message: String,
     /// The FHIRPath location (`Patient.name[0].given[1]`).
     pub expression: String,
@@ -55,7 +99,7 @@ pub struct Issue {
 impl Issue {
     pub fn new(
         severity: Severity,
-        code: &'static str,
+        code: IssueType,
         expression: impl Into<String>,
         message: impl Into<String>,
     ) -> Issue {
@@ -99,7 +143,7 @@ pub fn operation_outcome(issues: &[Issue]) -> Json {
         .map(|i| {
             let mut m = vec![
                 ("severity".to_owned(), s(i.severity.as_str())),
-                ("code".to_owned(), s(i.code)),
+                ("code".to_owned(), s(i.code.as_str())),
                 (
                     "details".to_owned(),
                     Json::Object(vec![("text".to_owned(), s(&i.message))]),

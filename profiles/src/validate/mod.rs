@@ -35,7 +35,7 @@ pub mod resources;
 pub mod structure_definition;
 pub mod terminology;
 
-pub use issue::{has_errors, operation_outcome, Issue, Severity};
+pub use issue::{has_errors, operation_outcome, Issue, IssueType, Severity};
 pub use terminology::value_sets::{PackageValueSets, ValueSets};
 
 use std::collections::HashMap;
@@ -267,7 +267,7 @@ impl Validator {
             // bindings; without them it must not look like a pass.
             issues.push(Issue::new(
                 Severity::Warning,
-                "not-supported",
+                IssueType::NotSupported,
                 root.clone(),
                 format!("the base definition {base} is not loaded, so the base spec's required bindings of {ty} are not checked"),
             ));
@@ -295,7 +295,7 @@ impl Validator {
                 Some(p) => p.validate(self, resource, &root, issues),
                 None => issues.push(Issue::new(
                     Severity::Warning,
-                    "not-supported",
+                    IssueType::NotSupported,
                     root.clone(),
                     format!("profile {url} is not known; validated against the base spec only"),
                 )),

@@ -7,6 +7,7 @@
 //! whose codes the package set can list. Value sets it cannot list
 //! (external systems such as MIME types or currencies) are not judged.
 
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity, Validator};
 
 /// Checks the `code` value `code` of the element at definition path
@@ -36,7 +37,7 @@ pub(crate) fn check(
     }
     issues.push(Issue::new(
         Severity::Error,
-        "code-invalid",
+        IssueType::CodeInvalid,
         loc,
         format!(
             "The value provided ('{code}') was not found in the value set {vs}, and a code is required from this value set"

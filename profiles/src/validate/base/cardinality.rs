@@ -5,6 +5,7 @@
 
 use fhir_model::meta::TypeInfo;
 
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity};
 
 /// `present[i]` tells whether element `i` of `info` occurs in the object at
@@ -21,7 +22,7 @@ pub fn check(
             let suffix = if e.choice { "[x]" } else { "" };
             issues.push(Issue::new(
                 Severity::Error,
-                "required",
+                IssueType::Required,
                 location,
                 format!(
                     "{def_path}.{}{suffix}: minimum required = 1, but only found 0",

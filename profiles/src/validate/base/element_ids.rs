@@ -8,6 +8,7 @@
 
 use fhir_model::json::tree::Value as Json;
 
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity};
 
 pub(crate) fn check(resource: &Json, location: &str, issues: &mut Vec<Issue>) {
@@ -36,7 +37,7 @@ fn object(m: &[(String, Json)], location: &str, issues: &mut Vec<Issue>) {
                         if seen.contains(&id.as_str()) {
                             issues.push(Issue::new(
                                 Severity::Error,
-                                "invalid",
+                                IssueType::Invalid,
                                 at.clone(),
                                 format!("Duplicate id value '{id}'"),
                             ));

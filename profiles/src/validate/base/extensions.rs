@@ -35,6 +35,7 @@ use fhirpath::{Context, Expression, Item, Node};
 use crate::json::{field, str_field};
 use crate::validate::base::constraints::holds;
 use crate::validate::base::types::path_type;
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity, Validator};
 
 /// Where one extension sits.
@@ -83,7 +84,7 @@ pub(crate) fn check(
                     if !names.iter().any(|n| n == url) {
                         issues.push(Issue::new(
                             Severity::Error,
-                            "invalid",
+                            IssueType::Invalid,
                             format!("{}[url='{url}']", site.location),
                             format!(
                                 "Sub-extension url '{url}' is not defined by the Extension {parent}"
@@ -94,7 +95,7 @@ pub(crate) fn check(
             }
             None => issues.push(Issue::new(
                 Severity::Error,
-                "structure",
+                IssueType::Structure,
                 site.location,
                 format!("Extension.url must be an absolute URL (found '{url}')"),
             )),
@@ -108,14 +109,14 @@ pub(crate) fn check(
         } else if unknown_allowed(url, v.policy.allow_examples) {
             issues.push(Issue::new(
                 Severity::Warning,
-                "not-supported",
+                IssueType::NotSupported,
                 site.location,
                 format!("extension {url} is not known; its content is not checked"),
             ));
         } else {
             issues.push(Issue::new(
                 Severity::Error,
-                "structure",
+                IssueType::Structure,
                 site.location,
                 format!("The extension {url} could not be found so is not allowed here"),
             ));
@@ -133,7 +134,7 @@ pub(crate) fn check(
         };
         issues.push(Issue::new(
             Severity::Error,
-            "structure",
+            IssueType::Structure,
             format!("{}[url='{url}']", site.location),
             msg,
         ));
@@ -265,7 +266,7 @@ fn context(
             .collect();
         issues.push(Issue::new(
             Severity::Error,
-            "structure",
+            IssueType::Structure,
             site.container_location,
             format!(
                 "The extension {url} is not allowed to be used at this point (this element is [{}]; allowed = {})",
@@ -286,7 +287,7 @@ fn context(
         if holds(v, expr.as_ref(), resource, root, site.container) == Some(false) {
             issues.push(Issue::new(
                 Severity::Error,
-                "structure",
+                IssueType::Structure,
                 site.container_location,
                 format!(
                     "The extension {url} is not allowed to be used at this point (based on context invariant '{text}')"

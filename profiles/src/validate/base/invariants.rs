@@ -13,6 +13,7 @@ use fhirpath::Node;
 
 use crate::json::resource_type;
 use crate::validate::base::constraints::{core, holds};
+use crate::validate::IssueType;
 
 use crate::validate::base::binding;
 use crate::validate::base::content;
@@ -193,7 +194,7 @@ impl<'r> Walk<'_, 'r, '_> {
                 if result == Some(false) {
                     self.issues.push(Issue::new(
                         c.severity,
-                        "invariant",
+                        IssueType::Invariant,
                         location,
                         format!("Constraint failed: {}: '{}'", c.key, c.human),
                     ));

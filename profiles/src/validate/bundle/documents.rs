@@ -15,6 +15,7 @@ use fhir_model::json::tree::Value as Json;
 use super::entries::{collect, reference_of, report, Entry, Index, Ref, MAX_DEPTH};
 use crate::json::{field, str_field};
 use crate::validate::datatypes::canonical;
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity};
 
 /// How a reference that must be in the bundle fares.
@@ -51,7 +52,7 @@ fn resolve(
                         issues,
                         reported,
                         &r.location,
-                        "not-found",
+                        IssueType::NotFound,
                         format!("Can't find '{reference}' in the bundle ({name})"),
                     );
                 }
@@ -63,7 +64,7 @@ fn resolve(
                     issues,
                     reported,
                     &r.location,
-                    "invalid",
+                    IssueType::Invalid,
                     format!(
                         "Found {} matches for '{reference}' in the bundle ({name})",
                         many.len()
@@ -86,7 +87,7 @@ fn resolve(
                     issues,
                     reported,
                     &r.location,
-                    "invalid",
+                    IssueType::Invalid,
                     format!(
                         "Found {} matches for '{reference}' in the bundle ({name})",
                         many.len()
@@ -108,7 +109,7 @@ fn resolve(
                 issues,
                 reported,
                 &r.location,
-                "invalid",
+                IssueType::Invalid,
                 format!(
                     "Can't find '{reference}' in the bundle ({name}). Note that {} in the bundle with the same type and id, but {} not match because of the fullUrl based rules around matching relative references (the referencing entry's fullUrl is '{}')",
                     if found.len() == 1 { "there is a resource" } else { "there are resources" },
@@ -123,7 +124,7 @@ fn resolve(
                     issues,
                     reported,
                     &r.location,
-                    "not-found",
+                    IssueType::NotFound,
                     format!("Can't find '{reference}' in the bundle ({name})"),
                 );
             }
@@ -363,7 +364,7 @@ pub(super) fn interlinked(
                 if !is_message && entries[i].rtype != "Provenance" {
                     issues.push(Issue::new(
                         Severity::Warning,
-                        "invalid",
+                        IssueType::Invalid,
                         format!("{location}.entry[{i}]"),
                         format!(
                             "Entry '{}' isn't reachable by traversing forwards from the Composition. Only Provenance is approved to be used this way (R4 section 3.3.1)",
@@ -390,7 +391,7 @@ pub(super) fn interlinked(
         };
         issues.push(Issue::new(
             severity,
-            "informational",
+            IssueType::Informational,
             format!("{location}.entry[{i}]"),
             format!(
                 "Entry '{}' isn't reachable by traversing links (forward or backward) from the {from}",

@@ -9,6 +9,7 @@ use fhir_model::meta::{self, Kind};
 
 use crate::json::{resource_type, str_field};
 use crate::validate::base::children::children;
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity};
 
 /// Deeper than this is not a resource.
@@ -80,7 +81,7 @@ pub(super) fn report(
     issues: &mut Vec<Issue>,
     reported: &mut HashSet<String>,
     location: &str,
-    code: &'static str,
+    code: IssueType,
     message: String,
 ) {
     if reported.insert(location.to_owned()) {

@@ -7,6 +7,7 @@
 use fhir_model::json::tree::Value as Json;
 
 use crate::json::{field, resource_type, str_field};
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity};
 
@@ -41,7 +42,7 @@ pub fn check(bundle: &Json, location: &str, issues: &mut Vec<Issue>) {
         if !paged && PAGING.contains(&rel) {
             issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 format!("{loc}.relation"),
                 format!(
                     "The link relationship type '{rel}' is only for search and history results (paging), not in a Bundle of type '{ty}'"
@@ -57,7 +58,7 @@ pub fn check(bundle: &Json, location: &str, issues: &mut Vec<Issue>) {
             };
             issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 at,
                 format!("The link relationship type '{rel}' can only occur once"),
             ));
@@ -91,7 +92,7 @@ fn stylesheet(bundle: &Json, link: &Json, loc: &str, issues: &mut Vec<Issue>) {
     if !found {
         issues.push(Issue::new(
             Severity::Error,
-            "not-found",
+            IssueType::NotFound,
             format!("{loc}.url"),
             format!("The stylesheet reference '{url}' could not be resolved in this bundle"),
         ));

@@ -11,6 +11,7 @@ pub mod references;
 use fhir_model::json::tree::Value as Json;
 
 use crate::json::{field, resource_type, str_field};
+use crate::validate::IssueType;
 
 use crate::validate::datatypes::canonical;
 use crate::validate::{Issue, Severity};
@@ -41,7 +42,7 @@ fn full_urls(bundle: &Json, location: &str, issues: &mut Vec<Issue>) {
             if needs_full_url && resource.is_some() {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "invalid",
+                    IssueType::Invalid,
                     loc,
                     "Except for transactions and batches, each entry in a Bundle must have a fullUrl which is the identity of the resource in the entry",
                 ));
@@ -51,7 +52,7 @@ fn full_urls(bundle: &Json, location: &str, issues: &mut Vec<Issue>) {
         if !canonical::has_scheme(full_url) {
             issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 loc,
                 format!("The fullUrl must be an absolute URL (not '{full_url}')"),
             ));
@@ -67,7 +68,7 @@ fn full_urls(bundle: &Json, location: &str, issues: &mut Vec<Issue>) {
         match str_field(resource, "id") {
             None => issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 loc,
                 format!(
                     "The fullUrl '{full_url}' looks like a RESTful server URL, but the resource has no id"
@@ -75,7 +76,7 @@ fn full_urls(bundle: &Json, location: &str, issues: &mut Vec<Issue>) {
             )),
             Some(id) if id != url_id || rtype != url_type => issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 loc,
                 format!(
                     "The fullUrl '{full_url}' looks like a RESTful server URL, so it must end with the correct type and id (/{rtype}/{id})"

@@ -22,6 +22,7 @@ use super::documents::{document, interlinked, message};
 use super::entries::{collect, report, Entry, Index, Ref};
 use crate::json::{field, resource_type, str_field};
 use crate::validate::datatypes::canonical;
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity};
 
 /// Checks the references of `bundle` (at `location`).
@@ -107,7 +108,7 @@ fn from_bundle(
             issues,
             reported,
             &r.location,
-            "invalid",
+            IssueType::Invalid,
             format!(
                 "Multiple matches in bundle for reference {reference} ({} entries have the fullUrl {target})",
                 matches.len()
@@ -121,7 +122,7 @@ fn from_bundle(
                 issues,
                 reported,
                 &r.location,
-                "invalid",
+                IssueType::Invalid,
                 format!("Matching reference for reference {reference} has resourceType {found}"),
             );
         }
@@ -133,7 +134,7 @@ fn from_bundle(
             if e.resource.is_some() && e.rtype == t && e.id == Some(id) {
                 issues.push(Issue::new(
                     Severity::Warning,
-                    "invalid",
+                    IssueType::Invalid,
                     r.location.clone(),
                     format!(
                         "Entry {j} matches the reference {reference} by type and id but its fullUrl {} does not match the full target URL {target} by Bundle resolution rules",
@@ -180,7 +181,7 @@ fn target_of<'r>(
                 } else {
                     format!("Relative URLs must be of the format [ResourceName]/[id], or a search URL is allowed ([type]?parameters. Encountered {reference})")
                 };
-                report(issues, reported, &r.location, "invalid", message);
+                report(issues, reported, &r.location, IssueType::Invalid, message);
             }
             return None;
         }

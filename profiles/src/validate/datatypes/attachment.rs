@@ -7,6 +7,7 @@ use fhir_model::json::tree::Value as Json;
 use fhirpath::Node;
 
 use crate::json::{field, str_field};
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity};
 
@@ -40,7 +41,7 @@ pub fn check(node: Node<'_>, location: &str, issues: &mut Vec<Issue>) {
     if size != actual {
         issues.push(Issue::new(
             Severity::Error,
-            "structure",
+            IssueType::Structure,
             location,
             format!("Stated Attachment Size {size} does not match actual attachment size {actual}"),
         ));

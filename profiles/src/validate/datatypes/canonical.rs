@@ -13,6 +13,7 @@
 use fhir_model::json::tree::Value as Json;
 use fhirpath::Node;
 
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity};
 
 /// The R4 resources whose `url` is their canonical identity.
@@ -94,7 +95,7 @@ pub(crate) fn check(
         if !is_lowercase_uuid(uuid) {
             issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 location,
                 format!("UUIDs must be valid and lowercase ({uuid})"),
             ));
@@ -104,7 +105,7 @@ pub(crate) fn check(
     if node.ty == "canonical" && !value.starts_with('#') && !is_absolute(value) {
         issues.push(Issue::new(
             Severity::Error,
-            "invalid",
+            IssueType::Invalid,
             location,
             format!(
                 "Canonical URLs must be absolute URLs if they are not fragment references ({value})"
@@ -125,7 +126,12 @@ pub(crate) fn check(
                 "Canonical URLs must be absolute URLs if they are not fragment references ({value})"
             )
         };
-        issues.push(Issue::new(Severity::Error, "invalid", location, message));
+        issues.push(Issue::new(
+            Severity::Error,
+            IssueType::Invalid,
+            location,
+            message,
+        ));
     }
 }
 

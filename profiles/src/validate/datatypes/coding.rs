@@ -10,6 +10,7 @@ use fhir_model::json::tree::Value as Json;
 use fhirpath::Node;
 
 use crate::validate::datatypes::canonical;
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity, Validator};
 
@@ -28,7 +29,7 @@ pub(crate) fn check(v: &Validator, node: Node<'_>, location: &str, issues: &mut 
         if canonical::is_absolute(system) && supplement() {
             issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 format!("{location}.system"),
                 format!(
                     "CodeSystem {system} is a supplement, so can't be used as a value in Coding.system"
@@ -41,7 +42,7 @@ pub(crate) fn check(v: &Validator, node: Node<'_>, location: &str, issues: &mut 
         if !canonical::is_absolute(system) {
             issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 format!("{location}.system"),
                 format!(
                     "Coding.system must be an absolute reference, not a local reference ({system})"
@@ -101,7 +102,7 @@ fn unknown_code(
     if any {
         issues.push(Issue::new(
             Severity::Error,
-            "code-invalid",
+            IssueType::CodeInvalid,
             format!("{location}.code"),
             format!(
                 "Unknown code '{code}' in the CodeSystem '{system}' version '{}'",

@@ -6,6 +6,7 @@ use fhir_model::json::tree::Value as Json;
 use fhirpath::Node;
 
 use crate::validate::datatypes::canonical;
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity};
 
@@ -22,7 +23,7 @@ pub(crate) fn check(node: Node<'_>, location: &str, issues: &mut Vec<Issue>) {
     if !canonical::is_absolute(v) {
         issues.push(Issue::new(
             Severity::Error,
-            "invalid",
+            IssueType::Invalid,
             location,
             format!(
                 "if identifier.system is 'urn:ietf:rfc:3986', then the identifier.value must be a full URI (e.g. start with a scheme), not '{v}'"

@@ -11,6 +11,7 @@
 //!   [`crate::validate::Policy::no_html_in_markdown`]) they are errors, as the HL7
 //!   validator makes them.
 
+use crate::validate::IssueType;
 use crate::validate::{Issue, Policy, Severity};
 
 /// 1 MB, the largest primitive value.
@@ -21,7 +22,7 @@ pub fn check(s: &str, ty: &str, options: &Policy, location: &str, issues: &mut V
     if s.len() > MAX_PRIMITIVE_BYTES && !matches!(ty, "base64Binary" | "xhtml") {
         issues.push(Issue::new(
             Severity::Error,
-            "too-long",
+            IssueType::TooLong,
             location,
             format!(
                 "value is longer than permitted maximum length of 1 MB ({MAX_PRIMITIVE_BYTES} bytes): it has {} bytes",
@@ -43,12 +44,12 @@ pub fn check(s: &str, ty: &str, options: &Policy, location: &str, issues: &mut V
                     "The string value contains text that looks like embedded HTML tags. If this content is rendered to HTML without appropriate post-processing, it may be a security risk",
                 )
             };
-            issues.push(Issue::new(severity, "invalid", location, message));
+            issues.push(Issue::new(severity, IssueType::Invalid, location, message));
         }
         "uri" | "url" if !options.allow_examples && is_example_url(s) => {
             issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 location,
                 format!("Example URLs are not allowed in this context ({s})"),
             ));
@@ -63,7 +64,7 @@ pub fn check(s: &str, ty: &str, options: &Policy, location: &str, issues: &mut V
                 };
                 issues.push(Issue::new(
                     severity,
-                    "invalid",
+                    IssueType::Invalid,
                     location,
                     format!(
                         "The markdown contains content that appears to be an embedded HTML tag starting at '{start}'. This will (or SHOULD) be escaped by the presentation layer. The content should be checked to confirm that this is the desired behaviour"

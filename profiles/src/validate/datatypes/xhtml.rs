@@ -18,6 +18,7 @@
 
 use fhir_model::json::tree::Value as Json;
 
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity};
 
 /// Deeper nesting than this is not a narrative; the reader gives up.
@@ -294,7 +295,7 @@ pub fn check_div(div: &str, root: &Json, location: &str, issues: &mut Vec<Issue>
         seen.push(e);
         issues.push(Issue::new(
             Severity::Error,
-            "invalid",
+            IssueType::Invalid,
             location,
             format!(
                 "Invalid entity in the XHTML ('{e}'): XHTML only knows XML's entities (&lt; &gt; &amp; &quot; &apos;) and character references such as &#174;"
@@ -316,7 +317,7 @@ pub fn check_div(div: &str, root: &Json, location: &str, issues: &mut Vec<Issue>
         if !targets.iter().any(|t| t == id) {
             issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 location,
                 format!(
                     "Hyperlink '{href}' at '{path}' for '{}' does not resolve: nothing in the resource has the id or anchor name '{id}'",

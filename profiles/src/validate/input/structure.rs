@@ -5,7 +5,7 @@
 use fhir_model::json::tree::{self, Value as Json};
 use fhir_model::{IssueKind, Resource};
 
-use crate::validate::{Issue, Severity};
+use crate::validate::{Issue, IssueType, Severity};
 
 /// Parses `bytes`; pushes the parser's issues. Returns the JSON tree when
 /// the bytes are JSON with a known `resourceType` (the other checks run
@@ -14,11 +14,11 @@ pub fn check(bytes: &[u8], issues: &mut Vec<Issue>) -> Option<Json> {
     if let Err(e) = Resource::from_json_slice(bytes) {
         for i in e.issues {
             let code = match i.kind {
-                IssueKind::Syntax => "structure",
-                IssueKind::Structure => "structure",
-                IssueKind::UnknownElement => "structure",
-                IssueKind::Value => "value",
-                IssueKind::UnknownResourceType => "structure",
+                IssueKind::Syntax => IssueType::Structure,
+                IssueKind::Structure => IssueType::Structure,
+                IssueKind::UnknownElement => IssueType::Structure,
+                IssueKind::Value => IssueType::Value,
+                IssueKind::UnknownResourceType => IssueType::Structure,
             };
             let fatal = matches!(i.kind, IssueKind::Syntax | IssueKind::UnknownResourceType);
             issues.push(Issue::new(

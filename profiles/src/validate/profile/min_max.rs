@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use fhir_model::json::tree::Value as Json;
 
 use crate::json::{field, str_field};
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity};
 
@@ -59,7 +60,7 @@ impl Bounds {
                 continue;
             };
             if let Some(msg) = violation(is_min, bty, b, ty, value) {
-                issues.push(Issue::new(Severity::Error, "value", loc, msg));
+                issues.push(Issue::new(Severity::Error, IssueType::Value, loc, msg));
             }
         }
     }

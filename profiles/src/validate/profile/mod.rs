@@ -32,6 +32,7 @@ use fhir_model::json::tree::Value as Json;
 
 use crate::json::{field, resource_type, str_field};
 use crate::validate::terminology::value_sets::ValueSets;
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity, Validator};
 use crate::PackageSet;
 use element::{compile_element, Allowed, Element};
@@ -170,7 +171,7 @@ impl Profile {
         if resource_type(resource) != Some(self.type_name.as_str()) {
             issues.push(Issue::new(
                 Severity::Error,
-                "structure",
+                IssueType::Structure,
                 location,
                 format!(
                     "profile {} is for {}, not {}",

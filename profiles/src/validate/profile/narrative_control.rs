@@ -15,6 +15,7 @@ use fhir_model::json::tree::Value as Json;
 
 use crate::json::{field, str_field};
 use crate::validate::datatypes::xhtml::{self, XNode};
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity};
 
 const LANGUAGE_CONTROL: &str = "http://hl7.org/fhir/StructureDefinition/narrative-language-control";
@@ -66,7 +67,7 @@ pub fn check(
     let mut error = |message: String| {
         issues.push(Issue::new(
             Severity::Error,
-            "business-rule",
+            IssueType::BusinessRule,
             location,
             message,
         ));

@@ -8,6 +8,7 @@
 use fhir_model::json::tree::Value as Json;
 
 use crate::json::resource_type;
+use crate::validate::IssueType;
 
 use crate::validate::profile::discriminator;
 use crate::validate::{has_errors, Issue, Severity, Validator};
@@ -63,7 +64,7 @@ pub(crate) fn check(
         names.dedup();
         issues.push(Issue::new(
             Severity::Error,
-            "structure",
+            IssueType::Structure,
             loc,
             format!(
                 "The type '{rt}' is not valid - must be {}",

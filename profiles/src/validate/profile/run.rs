@@ -14,6 +14,7 @@ use crate::validate::profile::narrative_control;
 use crate::validate::profile::resource_profiles;
 use crate::validate::references::target;
 use crate::validate::terminology::value_sets::all_outside;
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity, Validator};
 
 /// One run of a profile over one resource.
@@ -33,7 +34,7 @@ pub(super) struct Run<'a, 'r> {
 const MAX_TYPE_PROFILE_DEPTH: usize = 8;
 
 impl<'r> Run<'_, 'r> {
-    pub(super) fn push(&mut self, severity: Severity, code: &'static str, loc: &str, msg: String) {
+    pub(super) fn push(&mut self, severity: Severity, code: IssueType, loc: &str, msg: String) {
         self.issues.push(Issue::new(severity, code, loc, msg));
     }
 
@@ -52,7 +53,7 @@ impl<'r> Run<'_, 'r> {
                 let allowed: Vec<&str> = el.types.iter().map(|(c, _)| c.as_str()).collect();
                 self.push(
                     Severity::Error,
-                    "structure",
+                    IssueType::Structure,
                     loc,
                     format!(
                         "{}: type {ty} is not allowed here (allowed: {})",
@@ -92,7 +93,7 @@ impl<'r> Run<'_, 'r> {
             if !deep_eq(fixed, value) {
                 self.push(
                     Severity::Error,
-                    "value",
+                    IssueType::Value,
                     loc,
                     format!(
                         "{}: value must be exactly {} (profile {})",
@@ -107,7 +108,7 @@ impl<'r> Run<'_, 'r> {
             if !inst.value.is_some_and(|v| pattern_matches(pattern, v)) {
                 self.push(
                     Severity::Error,
-                    "value",
+                    IssueType::Value,
                     loc,
                     format!(
                         "{}: value must match the pattern {} (profile {})",
@@ -124,7 +125,7 @@ impl<'r> Run<'_, 'r> {
                     let bound = |b: Option<f64>| b.map_or("-".to_owned(), |b| b.to_string());
                     self.push(
                         Severity::Error,
-                        "value",
+                        IssueType::Value,
                         loc,
                         format!(
                             "{}: value {n} is outside [{}, {}] (profile {})",
@@ -149,7 +150,7 @@ impl<'r> Run<'_, 'r> {
             if n > max {
                 self.push(
                     Severity::Error,
-                    "value",
+                    IssueType::Value,
                     loc,
                     format!(
                         "{}: value is {n} characters long, maxLength is {max}",
@@ -179,7 +180,7 @@ impl<'r> Run<'_, 'r> {
             {
                 self.push(
                     c.severity,
-                    "invariant",
+                    IssueType::Invariant,
                     loc,
                     format!(
                         "Constraint failed: {}: '{}' (profile {})",
@@ -209,7 +210,7 @@ impl<'r> Run<'_, 'r> {
             // cannot be checked as the profile requires.
             self.push(
                 Severity::Error,
-                "structure",
+                IssueType::Structure,
                 loc,
                 format!("Unknown profile {}", urls.join(", ")),
             );
@@ -276,7 +277,7 @@ impl<'r> Run<'_, 'r> {
             {
                 self.push(
                     Severity::Error,
-                    "code-invalid",
+                    IssueType::CodeInvalid,
                     loc,
                     format!(
                         "{}: none of the codings provided are in the required value set {vs} (its codes come from other code systems)",
@@ -286,7 +287,7 @@ impl<'r> Run<'_, 'r> {
             }
             Err(why) => self.push(
                 Severity::Warning,
-                "not-supported",
+                IssueType::NotSupported,
                 loc,
                 format!(
                     "{}: cannot check the required binding to {vs}: {why}",
@@ -316,7 +317,7 @@ impl<'r> Run<'_, 'r> {
                     };
                     self.push(
                         severity,
-                        "code-invalid",
+                        IssueType::CodeInvalid,
                         loc,
                         format!(
                             "{}: {} is not in the required value set {vs}",
@@ -392,7 +393,7 @@ impl<'r> Run<'_, 'r> {
         if n < el.min {
             self.push(
                 Severity::Error,
-                "required",
+                IssueType::Required,
                 loc,
                 format!(
                     "{}: minimum required = {}, but only found {n} (profile {})",
@@ -404,7 +405,7 @@ impl<'r> Run<'_, 'r> {
             if n > max {
                 self.push(
                     Severity::Error,
-                    "structure",
+                    IssueType::Structure,
                     loc,
                     format!(
                         "{}: maximum allowed = {max}, but found {n} ({shown}; profile {})",

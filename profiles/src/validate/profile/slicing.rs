@@ -11,6 +11,7 @@ use super::Inst;
 use crate::json::{field, resource_type, str_field};
 use crate::validate::profile::discriminator;
 use crate::validate::references::resolve;
+use crate::validate::IssueType;
 use crate::validate::Severity;
 
 impl<'r> Run<'_, 'r> {
@@ -55,7 +56,7 @@ impl<'r> Run<'_, 'r> {
                 }
                 None if slicing.closed && !undecided => self.push(
                     Severity::Error,
-                    "structure",
+                    IssueType::Structure,
                     l,
                     format!(
                         "{}: this element matches none of the slices, and the slicing is closed (profile {})",

@@ -9,6 +9,7 @@
 use fhir_model::json::tree::Value as Json;
 
 use crate::json::{field, str_field};
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity};
 
@@ -63,7 +64,7 @@ impl ValueControls {
             if s.chars().count() < min {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "value",
+                    IssueType::Value,
                     loc,
                     format!("Value '{s}' is shorter than permitted minimum length of {min}"),
                 ));
@@ -75,7 +76,7 @@ impl ValueControls {
         if self.must_have_value {
             issues.push(Issue::new(
                 Severity::Error,
-                "value",
+                IssueType::Value,
                 loc,
                 format!(
                     "The element definition {id} requires that a value be present in this element"
@@ -92,7 +93,7 @@ impl ValueControls {
             {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "value",
+                    IssueType::Value,
                     loc,
                     format!(
                         "The element definition {id} requires that if a value is not present, one of the extensions {} must be present",

@@ -11,6 +11,7 @@ use fhir_model::json::tree::Value as Json;
 use crate::json::list;
 use crate::json::str_field;
 use crate::validate::questionnaire::context::Ctx;
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity};
 
 /// A value set by canonical: `#id` among the Questionnaire's contained
@@ -50,7 +51,7 @@ pub(crate) fn check(
     let Some(vs) = resolve(ctx, url) else {
         issues.push(Issue::new(
             Severity::Warning,
-            "not-found",
+            IssueType::NotFound,
             at,
             format!("ValueSet '{url}' not found"),
         ));
@@ -66,7 +67,7 @@ pub(crate) fn check(
         None => {}
         Some(None) => issues.push(Issue::new(
             Severity::Error,
-            "code-invalid",
+            IssueType::CodeInvalid,
             at,
             format!(
                 "The code '{code}' in the system '{system}' is not in the options value set ({name}) specified by the questionnaire"
@@ -85,13 +86,13 @@ pub(crate) fn check(
             );
             issues.push(Issue::new(
                 Severity::Error,
-                "code-invalid",
+                IssueType::CodeInvalid,
                 format!("{vpath}.display"),
                 wrong.clone(),
             ));
             issues.push(Issue::new(
                 Severity::Error,
-                "code-invalid",
+                IssueType::CodeInvalid,
                 at,
                 format!(
                     "The code '{code}' in the system '{system}' is not in the options value set ({name}) specified by the questionnaire. Terminology Error: {wrong}"
@@ -113,7 +114,7 @@ pub(crate) fn check_string(
     let Some(vs) = resolve(ctx, url) else {
         issues.push(Issue::new(
             Severity::Warning,
-            "not-found",
+            IssueType::NotFound,
             vpath,
             format!("ValueSet '{url}' not found"),
         ));
@@ -122,7 +123,7 @@ pub(crate) fn check_string(
     if ctx.v.value_set_provider().lookup(vs, None, value) == Some(None) {
         issues.push(Issue::new(
             Severity::Error,
-            "code-invalid",
+            IssueType::CodeInvalid,
             vpath,
             format!("The value '{value}' is not in the list of allowed values (value set '{url}')"),
         ));

@@ -24,6 +24,7 @@ use crate::validate::questionnaire::answer_value_set;
 use crate::validate::questionnaire::context::Ctx;
 use crate::validate::questionnaire::enable_when::start_of;
 use crate::validate::questionnaire::items::{choice, ext_value, extensions, text, type_of_suffix};
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity};
 
 const MIN_VALUE: &str = "http://hl7.org/fhir/StructureDefinition/minValue";
@@ -47,7 +48,7 @@ const OPTION_EXCLUSIVE: &str =
 const UCUM: &str = "http://unitsofmeasure.org";
 
 fn err(issues: &mut Vec<Issue>, at: &str, msg: String) {
-    issues.push(Issue::new(Severity::Error, "invariant", at, msg));
+    issues.push(Issue::new(Severity::Error, IssueType::Invariant, at, msg));
 }
 
 /// Checks `answer` (at `at`, one of `count` answers) of an item of type
@@ -146,7 +147,7 @@ pub(crate) fn check(
             } else if list(qi, "answerOption").is_empty() {
                 issues.push(Issue::new(
                     Severity::Information,
-                    "informational",
+                    IssueType::Informational,
                     at,
                     format!(
                         "Cannot validate {} answer option because no option list is provided",
@@ -189,7 +190,7 @@ fn option(qi: &Json, suffix: &str, value: &Json, at: &str, open: bool, issues: &
         if names_option {
             issues.push(Issue::new(
                 Severity::Warning,
-                "invariant",
+                IssueType::Invariant,
                 at,
                 format!("The string value '{v}' matches an entry in the list of valid Codings, so this is probably an error"),
             ));
@@ -411,7 +412,7 @@ fn string(qi: &Json, value: &Json, at: &str, issues: &mut Vec<Issue>) {
     if v.contains(['\r', '\n']) {
         issues.push(Issue::new(
             Severity::Warning,
-            "invariant",
+            IssueType::Invariant,
             at,
             "The answer should not contain new line characters",
         ));
@@ -661,7 +662,7 @@ fn quantity_unit(ctx: &Ctx<'_>, qi: &Json, value: &Json, at: &str, issues: &mut 
         match vs {
             None => issues.push(Issue::new(
                 Severity::Warning,
-                "not-found",
+                IssueType::NotFound,
                 at,
                 format!(
                     "The unit value set '{url}' could not be found, so the unit was not checked"

@@ -11,6 +11,7 @@ use fhir_model::json::tree::Value as Json;
 use crate::json::list;
 use crate::json::str_field;
 use crate::validate::questionnaire::items::find_item;
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity};
 
 pub(crate) fn check(q: &Json, location: &str, issues: &mut Vec<Issue>) {
@@ -43,7 +44,7 @@ fn walk_items(
             if find_item(list(item, "item"), question).is_some() {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "business-rule",
+                    IssueType::BusinessRule,
                     loc.clone(),
                     "Questions with an enableWhen cannot refer to an inner question for its enableWhen condition",
                 ));
@@ -52,7 +53,7 @@ fn walk_items(
             let Some(target) = find_item(list(q, "item"), question) else {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "business-rule",
+                    IssueType::BusinessRule,
                     loc.clone(),
                     format!(
                         "Unable to find the target '{question}' of this enableWhen in the questionnaire (item '{}')",
@@ -64,7 +65,7 @@ fn walk_items(
             if std::ptr::eq(target, item) {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "business-rule",
+                    IssueType::BusinessRule,
                     loc.clone(),
                     "Questions with an enableWhen cannot refer to themselves for their enableWhen condition",
                 ));
@@ -74,7 +75,7 @@ fn walk_items(
                 if t > i {
                     issues.push(Issue::new(
                         Severity::Warning,
-                        "business-rule",
+                        IssueType::BusinessRule,
                         loc.clone(),
                         format!(
                             "The target of this enableWhen rule ({question}) comes after the question itself"

@@ -23,6 +23,7 @@ use crate::validate::questionnaire::answers;
 use crate::validate::questionnaire::context::Ctx;
 use crate::validate::questionnaire::enable_when::{self, Stack};
 use crate::validate::questionnaire::items::{extensions, find_item, text};
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity, Validator};
 
 pub fn check(v: &Validator, qr: &Json, location: &str, issues: &mut Vec<Issue>) {
@@ -48,7 +49,7 @@ pub fn check(v: &Validator, qr: &Json, location: &str, issues: &mut Vec<Issue>) 
             None => {
                 issues.push(Issue::new(
                     Severity::Warning,
-                    "not-found",
+                    IssueType::NotFound,
                     location,
                     format!(
                         "The questionnaire '{canonical}' could not be resolved, so no validation can be performed against the base questionnaire"
@@ -63,7 +64,7 @@ pub fn check(v: &Validator, qr: &Json, location: &str, issues: &mut Vec<Issue>) 
         other => {
             issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 format!("{location}.questionnaire"),
                 format!(
                     "Canonical URL '{canonical}' refers to a resource that has the wrong type. Found {} expecting one of [Questionnaire]",
@@ -106,7 +107,7 @@ fn items<'a>(
                 if i < last {
                     issues.push(Issue::new(
                         Severity::Error,
-                        "structure",
+                        IssueType::Structure,
                         location,
                         "Structural Error: items are out of order",
                     ));
@@ -118,7 +119,7 @@ fn items<'a>(
                 Some(qi) => {
                     issues.push(Issue::new(
                         Severity::Error,
-                        "structure",
+                        IssueType::Structure,
                         location,
                         format!("Structural Error: item with linkid {link} is in the wrong place"),
                     ));
@@ -135,7 +136,7 @@ fn items<'a>(
                 }
                 None => issues.push(Issue::new(
                     Severity::Error,
-                    "not-found",
+                    IssueType::NotFound,
                     location,
                     format!("LinkId '{link}' not found in questionnaire"),
                 )),
@@ -152,7 +153,7 @@ fn items<'a>(
                         if field(item, "answer").is_some() || field(item, "item").is_some() {
                             issues.push(Issue::new(
                                 Severity::Error,
-                                "invalid",
+                                IssueType::Invalid,
                                 format!("{location}.item[{n}]"),
                                 format!(
                                     "Item has answer, even though it is not enabled (item id = '{link}')"
@@ -164,7 +165,7 @@ fn items<'a>(
                 if found.len() > 1 && !is_true(qi, "repeats") {
                     issues.push(Issue::new(
                         Severity::Error,
-                        "invalid",
+                        IssueType::Invalid,
                         location,
                         format!(
                             "Only one response item with this linkId allowed - unless the question is repeating (linkId '{link}', found {})",
@@ -193,7 +194,7 @@ fn items<'a>(
                         } else {
                             Severity::Error
                         },
-                        "required",
+                        IssueType::Required,
                         location,
                         format!("No response answer found for required item '{link}'"),
                     ));
@@ -225,7 +226,7 @@ fn one_item<'a>(
         if !t.is_empty() && str_field(qi, "text") != Some(t) {
             issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 location,
                 format!(
                     "If text exists, it must match the questionnaire definition for linkId {link}"
@@ -243,14 +244,14 @@ fn one_item<'a>(
         if ctx.not_completed {
             issues.push(Issue::new(
                 Severity::Warning,
-                "required",
+                IssueType::Required,
                 location,
                 format!("No response answer found for required item '{link}'"),
             ));
         } else if enable_when::is_enabled(ctx.q, ctx.qr, qi, parent) {
             issues.push(Issue::new(
                 Severity::Error,
-                "required",
+                IssueType::Required,
                 location,
                 format!("No response answer found for required item '{link}'"),
             ));
@@ -262,13 +263,13 @@ fn one_item<'a>(
         match ty {
             "group" | "question" => issues.push(Issue::new(
                 Severity::Error,
-                "structure",
+                IssueType::Structure,
                 location,
                 "Items of type question should not have answers",
             )),
             "display" => issues.push(Issue::new(
                 Severity::Error,
-                "structure",
+                IssueType::Structure,
                 location,
                 "Items of type 'display' cannot have answers",
             )),
@@ -283,7 +284,7 @@ fn one_item<'a>(
         if required && sub.is_empty() {
             issues.push(Issue::new(
                 Severity::Error,
-                "invariant",
+                IssueType::Invariant,
                 location,
                 "No sub-items found for required group",
             ));
@@ -297,7 +298,12 @@ fn one_item<'a>(
                 "Items not of type group should not have items outside answers (use answer.item not .item) (linkId {link})"
             )
         };
-        issues.push(Issue::new(Severity::Error, "structure", location, msg));
+        issues.push(Issue::new(
+            Severity::Error,
+            IssueType::Structure,
+            location,
+            msg,
+        ));
     }
 }
 
@@ -307,7 +313,7 @@ fn answer_count(qi: &Json, n: usize, location: &str, issues: &mut Vec<Issue>) {
     if n > 1 && !is_true(qi, "repeats") {
         issues.push(Issue::new(
             Severity::Error,
-            "invalid",
+            IssueType::Invalid,
             location,
             "Only one response answer item with this linkId allowed",
         ));
@@ -316,7 +322,7 @@ fn answer_count(qi: &Json, n: usize, location: &str, issues: &mut Vec<Issue>) {
         if n as i64 > max {
             issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 location,
                 format!(
                     "The maximum number of answers is {max} but this has {} answers",
@@ -329,7 +335,7 @@ fn answer_count(qi: &Json, n: usize, location: &str, issues: &mut Vec<Issue>) {
         if (n as i64) < min {
             issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 location,
                 format!(
                     "The minimum number of answers is {min} but this has {} answers",

@@ -13,6 +13,7 @@ use fhir_model::meta::{self, Kind};
 
 use crate::json::{field, resource_type, str_field};
 use crate::validate::base::children::children;
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity};
 
@@ -73,7 +74,7 @@ fn walk<'a>(
                 if !scopes.iter().any(|s| finds(*s, reference, t, id)) {
                     issues.push(Issue::new(
                         Severity::Error,
-                        "not-found",
+                        IssueType::NotFound,
                         location,
                         format!("Unable to resolve resource with reference '{reference}'"),
                     ));

@@ -12,6 +12,7 @@ use fhir_model::json::tree::Value as Json;
 use fhir_model::meta::{self, Kind};
 
 use crate::json::str_field;
+use crate::validate::IssueType;
 
 use crate::validate::profile::discriminator;
 use crate::validate::references::resolve;
@@ -75,7 +76,7 @@ pub(crate) fn check(
     names.dedup();
     issues.push(Issue::new(
         Severity::Error,
-        "structure",
+        IssueType::Structure,
         loc,
         format!(
             "The type '{ty}' implied by the reference URL {reference} is not a valid Target for this element (must be one of [{}])",
@@ -125,7 +126,7 @@ fn target_profiles(
     if known && !any {
         issues.push(Issue::new(
             Severity::Error,
-            "structure",
+            IssueType::Structure,
             loc,
             format!(
                 "Unable to find a profile match for {reference} among choices: {}",

@@ -5,6 +5,7 @@
 use fhir_model::json::tree::Value as Json;
 
 use crate::json::{field, str_field};
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity, Validator};
 
@@ -51,7 +52,7 @@ fn search_param(v: &Validator, param: &Json, at: &str, issues: &mut Vec<Issue>) 
         };
         issues.push(Issue::new(
             Severity::Error,
-            "business-rule",
+            IssueType::BusinessRule,
             at,
             format!(
                 "Type mismatch - SearchParameter '{versioned}' type is {sp_ty}, but type here is {ty}"

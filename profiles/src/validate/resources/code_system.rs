@@ -8,6 +8,7 @@
 use fhir_model::json::tree::Value as Json;
 
 use crate::json::{field, str_field};
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity};
 
@@ -16,7 +17,7 @@ pub(crate) fn check(cs: &Json, location: &str, issues: &mut Vec<Issue>) {
     if field(cs, "supplements").is_some() && content.is_some_and(|c| c != "supplement") {
         issues.push(Issue::new(
             Severity::Error,
-            "business-rule",
+            IssueType::BusinessRule,
             format!("{location}.content"),
             "CodeSystem Supplements SHALL have a content value of 'supplement'",
         ));
@@ -27,7 +28,7 @@ pub(crate) fn check(cs: &Json, location: &str, issues: &mut Vec<Issue>) {
             if !concepts.is_empty() {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "business-rule",
+                    IssueType::BusinessRule,
                     format!("{location}.concept[0]"),
                     "The code system says it has no content present, but concepts are found",
                 ));
@@ -68,7 +69,7 @@ fn properties(cs: &Json, location: &str, issues: &mut Vec<Issue>) {
                     if *known_ty != ty {
                         issues.push(Issue::new(
                             Severity::Error,
-                            "business-rule",
+                            IssueType::BusinessRule,
                             &at,
                             format!(
                                 "Wrong type '{ty}': The URI '{uri}' identifies a property that has the type '{known_ty}'"
@@ -81,7 +82,7 @@ fn properties(cs: &Json, location: &str, issues: &mut Vec<Issue>) {
                 if declared.iter().any(|(c, _)| *c == code) {
                     issues.push(Issue::new(
                         Severity::Error,
-                        "business-rule",
+                        IssueType::BusinessRule,
                         &at,
                         format!("A property is already defined with the code '{code}'"),
                     ));
@@ -93,7 +94,7 @@ fn properties(cs: &Json, location: &str, issues: &mut Vec<Issue>) {
                 if uris.contains(&uri) {
                     issues.push(Issue::new(
                         Severity::Error,
-                        "business-rule",
+                        IssueType::BusinessRule,
                         &at,
                         format!("A property is already defined with the URI '{uri}'"),
                     ));
@@ -152,7 +153,7 @@ fn concept_values(
                 if value_ty != *ty {
                     issues.push(Issue::new(
                         Severity::Error,
-                        "business-rule",
+                        IssueType::BusinessRule,
                         format!("{cat}.property[{j}]"),
                         format!(
                             "The property '{code}' has the invalid type '{value_ty}', when it is defined to have the type '{ty}'"

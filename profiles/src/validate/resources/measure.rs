@@ -20,6 +20,7 @@
 use fhir_model::json::tree::{self, Value as Json};
 
 use crate::json::{field, str_field};
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity, Validator};
 
@@ -35,7 +36,7 @@ fn list<'a>(v: &'a Json, name: &str) -> &'a [Json] {
 fn error(issues: &mut Vec<Issue>, location: &str, message: String) {
     issues.push(Issue::new(
         Severity::Error,
-        "business-rule",
+        IssueType::BusinessRule,
         location,
         message,
     ));
@@ -490,7 +491,7 @@ impl Report<'_> {
             if field(p, "count").is_none() {
                 issues.push(Issue::new(
                     Severity::Warning,
-                    "business-rule",
+                    IssueType::BusinessRule,
                     at,
                     "Count should be present for reports where type is not 'subject-list'",
                 ));

@@ -11,6 +11,7 @@ use fhir_model::meta::{self, Kind};
 use fhirpath::ast::Ast;
 
 use crate::json::{field, str_field};
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity, Validator};
 
@@ -62,7 +63,7 @@ fn derived(
             if !master_bases.contains(b) {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "business-rule",
+                    IssueType::BusinessRule,
                     location,
                     format!(
                         "The resource type {b} is not listed as a base in the SearchParameter this is derived from ({master_url})"
@@ -75,7 +76,7 @@ fn derived(
         if ty != master_ty {
             issues.push(Issue::new(
                 Severity::Error,
-                "business-rule",
+                IssueType::BusinessRule,
                 location,
                 format!(
                     "The type {ty} is different to the type {master_ty} of {master_url}, the derivedFrom SearchParameter"
@@ -112,7 +113,7 @@ fn expression(expr: &str, bases: &[&str], location: &str, issues: &mut Vec<Issue
             .collect();
         issues.push(Issue::new(
             Severity::Error,
-            "invalid",
+            IssueType::Invalid,
             format!("{location}.expression"),
             format!(
                 "Error in search expression '{expr}': The name '{name}' is not valid for any of the possible types: [{}]",

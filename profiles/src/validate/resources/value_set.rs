@@ -8,6 +8,7 @@
 use fhir_model::json::tree::Value as Json;
 
 use crate::validate::datatypes::canonical;
+use crate::validate::IssueType;
 
 use crate::json::{field, str_field};
 
@@ -35,7 +36,7 @@ pub(crate) fn check(v: &Validator, vs: &Json, location: &str, issues: &mut Vec<I
             if !canonical::is_absolute(system) {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "invalid",
+                    IssueType::Invalid,
                     format!("{location}.compose.{part}[{i}]"),
                     format!(
                         "URI values in ValueSet.compose.{part}.system must be absolute ({system}). To reference a contained code system, use the full CodeSystem URL and reference it using the http://hl7.org/fhir/StructureDefinition/valueset-system extension"
@@ -86,7 +87,7 @@ fn filters(v: &Validator, inc: &Json, system: &str, at: &str, issues: &mut Vec<I
         let Some((sys, code)) = parsed else {
             issues.push(Issue::new(
                 Severity::Error,
-                "invalid",
+                IssueType::Invalid,
                 fat,
                 format!(
                     "The value for a filter based on property '{property}' must be in the format system(|version)#code, not '{value}'"
@@ -103,7 +104,7 @@ fn filters(v: &Validator, inc: &Json, system: &str, at: &str, issues: &mut Vec<I
             if !defines(field(target, "concept"), code, 0) {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "invalid",
+                    IssueType::Invalid,
                     fat,
                     format!(
                         "The value for a filter based on property '{property}' is '{value}' which is not a valid code (Unknown code '{code}' in the CodeSystem '{sys}')"

@@ -12,6 +12,7 @@
 use fhir_model::json::tree::Value as Json;
 
 use crate::json::{field, str_field};
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity, Validator};
 
@@ -61,7 +62,7 @@ pub(crate) fn check(v: &Validator, sd: &Json, issues: &mut Vec<Issue>) {
             let path = str_field(d, "path").unwrap_or(id);
             issues.push(Issue::new(
                 Severity::Error,
-                "value",
+                IssueType::Value,
                 path,
                 format!(
                     "Value is {} but is fixed to {} in the base definition {base_url}: a profile may not change a fixed value",

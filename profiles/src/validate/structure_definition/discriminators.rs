@@ -14,6 +14,7 @@ use fhir_model::meta;
 
 use crate::json::{field, str_field};
 use crate::validate::base::types::path_type;
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity};
 
@@ -45,7 +46,7 @@ pub(crate) fn check(sd: &Json, location: &str, issues: &mut Vec<Issue>) {
             if !valid(ty, dpath) {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "invalid",
+                    IssueType::Invalid,
                     format!("{location}.differential.element[{ei}].slicing.discriminator[{di}]"),
                     format!(
                         "The discriminator path '{dpath}' does not appear to be valid for the element that is being sliced '{path}'"

@@ -10,6 +10,7 @@
 use fhir_model::json::tree::Value as Json;
 
 use crate::json::{field, str_field};
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity, Validator};
 
@@ -37,7 +38,7 @@ pub(crate) fn check(v: &Validator, sd: &Json, location: &str, issues: &mut Vec<I
         if !is_obligation_profile(other) {
             issues.push(Issue::new(
                 Severity::Error,
-                "business-rule",
+                IssueType::BusinessRule,
                 loc,
                 format!("The profile '{url}' is not marked as an obligation profile"),
             ));
@@ -48,7 +49,7 @@ pub(crate) fn check(v: &Validator, sd: &Json, location: &str, issues: &mut Vec<I
             if expected != found {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "business-rule",
+                    IssueType::BusinessRule,
                     loc,
                     format!(
                         "The profile '{url}' has a different base '{found}' from that expected '{expected}'"
@@ -111,7 +112,7 @@ mod tests {
             v.validate_json(sd("t", p, true, inherits).as_bytes(), &[])
                 .into_iter()
                 // (not the warning that the set has no core definitions)
-                .filter(|i| i.code != "not-supported")
+                .filter(|i| i.code != crate::IssueType::NotSupported)
                 .filter(|i| i.message.contains("obligation") || i.message.contains("base"))
                 .map(|i| format!("{}: {}", i.expression, i.message))
                 .collect()

@@ -13,6 +13,7 @@ use fhir_model::json::tree::Value as Json;
 use fhir_model::meta;
 
 use crate::json::{field, str_field};
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity, Validator};
 
@@ -25,7 +26,7 @@ pub(crate) fn check(v: &Validator, sd: &Json, location: &str, issues: &mut Vec<I
     if !absolute && !is_fhir_type(v, ty) {
         issues.push(Issue::new(
             Severity::Error,
-            "invalid",
+            IssueType::Invalid,
             format!("{location}.type"),
             format!(
                 "The type {ty} is not legal because it is not defined in the FHIR specification. Other types must have a namespace on them"
@@ -38,7 +39,7 @@ pub(crate) fn check(v: &Validator, sd: &Json, location: &str, issues: &mut Vec<I
             if base_ty == ty {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "invalid",
+                    IssueType::Invalid,
                     location,
                     format!(
                         "The type {ty} must not be the same as the type in the base structure that is being specialised"
@@ -66,7 +67,7 @@ pub(crate) fn check(v: &Validator, sd: &Json, location: &str, issues: &mut Vec<I
             if head != name && path != name && !path.starts_with(&format!("{name}.")) {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "invalid",
+                    IssueType::Invalid,
                     loc,
                     format!("The path {path} must start with the type of the structure {name}"),
                 ));
@@ -78,7 +79,7 @@ pub(crate) fn check(v: &Validator, sd: &Json, location: &str, issues: &mut Vec<I
             if missing {
                 issues.push(Issue::new(
                     Severity::Error,
-                    "invalid",
+                    IssueType::Invalid,
                     loc,
                     format!("The path {path} does not name an element of {ty}"),
                 ));

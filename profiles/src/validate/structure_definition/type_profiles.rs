@@ -10,6 +10,7 @@
 use fhir_model::json::tree::Value as Json;
 
 use crate::json::{field, str_field};
+use crate::validate::IssueType;
 
 use crate::validate::{Issue, Severity, Validator};
 
@@ -37,7 +38,7 @@ pub(crate) fn check(v: &Validator, sd: &Json, location: &str, issues: &mut Vec<I
                     };
                     let loc = format!("{location}.{part}.element[{ei}].type[{ti}].profile[{pi}]");
                     if let Some(msg) = mismatch(v, code, path, url) {
-                        issues.push(Issue::new(Severity::Error, "structure", loc, msg));
+                        issues.push(Issue::new(Severity::Error, IssueType::Structure, loc, msg));
                     }
                 }
             }
