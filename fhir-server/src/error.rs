@@ -16,7 +16,7 @@
 //! | `NotAcceptable`        | 406  | `not-supported`   | `_format` names a format this server does not write |
 //! | `PreconditionFailed`   | 412  | `conflict`        | `If-Match` names a version that is not the current one |
 //! | `UnsupportedMediaType` | 415  | `not-supported`   | body not sent as FHIR JSON or FHIR XML (or, for PATCH, JSON Patch) |
-//! | `Unprocessable`        | 422  | per issue: `processing`, `invalid`, `structure`, `value` | a well-formed PATCH that cannot be applied (path matches nothing or too much, failed `test`) or whose result is not a valid resource; a write that breaks the base spec's write rules (a code outside a required binding, dom-2, dom-4: `StoreError::Unprocessable`) |
+//! | `Unprocessable`        | 422  | per issue: `processing`, `invalid`, `structure`, `value`, or the validator's own (`invariant`, `code-invalid`, `extension`, `business-rule`, …) | a well-formed PATCH that cannot be applied (path matches nothing or too much, failed `test`) or whose result is not a valid resource; a write that breaks the base spec's write rules (a code outside a required binding, dom-2, dom-4: `StoreError::Unprocessable`) |
 //! | `Unauthorized`         | 401  | `login` (`expired`) | bearer token missing, malformed, badly signed, expired, or for another issuer/audience (`WWW-Authenticate: Bearer`, RFC 6750 §3) |
 //! | `Forbidden`            | 403  | `forbidden`       | the token's SMART scopes do not grant the interaction (`WWW-Authenticate: Bearer error="insufficient_scope"`) |
 //! | `UriTooLong`           | 414  | `too-costly`      | a request target longer than [`crate::request_target::MAX_TARGET_BYTES`] |
@@ -60,6 +60,12 @@ pub enum IssueCode {
     Expired,
     Forbidden,
     Timeout,
+    Invariant,
+    TooLong,
+    CodeInvalid,
+    Extension,
+    BusinessRule,
+    Informational,
 }
 
 impl IssueCode {
@@ -81,7 +87,44 @@ impl IssueCode {
             IssueCode::Login => "login",
             IssueCode::Expired => "expired",
             IssueCode::Forbidden => "forbidden",
+            IssueCode::Invariant => "invariant",
+            IssueCode::TooLong => "too-long",
+            IssueCode::CodeInvalid => "code-invalid",
+            IssueCode::Extension => "extension",
+            IssueCode::BusinessRule => "business-rule",
+            IssueCode::Informational => "informational",
         }
+    }
+}
+
+/// The validator's issue codes, each kept as it is.
+impl From<profiles::IssueType> for IssueCode {
+    fn from(t: profiles::IssueType) -> IssueCode {
+        use profiles::IssueType as T;
+        match t {
+            T::Invalid => IssueCode::Invalid,
+            T::Structure => IssueCode::Structure,
+            T::Required => IssueCode::Required,
+            T::Value => IssueCode::Value,
+            T::Invariant => IssueCode::Invariant,
+            T::CodeInvalid => IssueCode::CodeInvalid,
+            T::Extension => IssueCode::Extension,
+            T::BusinessRule => IssueCode::BusinessRule,
+            T::NotSupported => IssueCode::NotSupported,
+            T::NotFound => IssueCode::NotFound,
+            T::TooLong => IssueCode::TooLong,
+            T::Informational => IssueCode::Informational,
+            T::Processing => IssueCode::Processing,
+        }
+    }
+}
+
+/// A validator finding as the client sees it: its issue code as the
+/// validator gave it (`extension`, `business-rule`, `invariant`, …), its
+/// message and its location.
+impl From<&profiles::Issue> for Issue {
+    fn from(i: &profiles::Issue) -> Issue {
+        Issue::new(i.code.into(), i.message.clone()).at(i.expression.clone())
     }
 }
 
@@ -472,15 +515,9 @@ impl From<StoreError> for Error {
                 method: format!("writing an AuditEvent ({m})"),
                 allow: "GET, HEAD",
             },
-            StoreError::Unprocessable(issues) => Error::Unprocessable(
-                issues
-                    .into_iter()
-                    .map(|i| {
-                        Issue::new(crate::profile_enforcement::issue_code(i.code), i.message)
-                            .at(i.expression)
-                    })
-                    .collect(),
-            ),
+            StoreError::Unprocessable(issues) => {
+                Error::Unprocessable(issues.into_iter().map(|i| Issue::from(&i)).collect())
+            }
             StoreError::Config(m) | StoreError::Fault(m) => Error::Fault(m),
         }
     }
@@ -523,6 +560,43 @@ mod tests {
     use fhir_model::ParseIssue;
 
     use super::*;
+
+    #[test]
+    fn validator_issue_codes_are_kept() {
+        use profiles::IssueType as T;
+        for code in [
+            T::Invalid,
+            T::Structure,
+            T::Required,
+            T::Value,
+            T::Invariant,
+            T::CodeInvalid,
+            T::Extension,
+            T::BusinessRule,
+            T::NotSupported,
+            T::NotFound,
+            T::TooLong,
+            T::Informational,
+            T::Processing,
+        ] {
+            let found =
+                profiles::Issue::new(profiles::Severity::Error, code, "Patient.extension[0]", "x");
+            let issue = Issue::from(&found);
+            assert_eq!(issue.code.as_str(), code.as_str());
+            assert_eq!(issue.expression.as_deref(), Some("Patient.extension[0]"));
+        }
+    }
+
+    #[test]
+    fn a_refused_write_keeps_the_validator_codes() {
+        let e = Error::from(StoreError::Unprocessable(vec![profiles::Issue::new(
+            profiles::Severity::Error,
+            profiles::IssueType::BusinessRule,
+            "Questionnaire.item[0]",
+            "x",
+        )]));
+        assert_eq!(e.issues()[0].code, IssueCode::BusinessRule);
+    }
 
     async fn outcome(e: Error) -> (u16, Value) {
         let resp = e.response();

@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 
 use profiles::{Severity, Validator};
 
-use crate::error::{Error, Issue, IssueCode};
+use crate::error::{Error, Issue};
 
 /// What a write that fails validation gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -192,7 +192,7 @@ impl Enforcement {
                     None => format!("{at}.{}", i.expression),
                 }
             };
-            Issue::new(issue_code(i.code), i.message.clone()).at(expr)
+            Issue::from(i).at(expr)
         };
         if failed && self.mode == Mode::Reject {
             return Err(Error::Unprocessable(
@@ -290,19 +290,6 @@ pub fn check_entry(
         );
     }
     Ok(())
-}
-
-/// The server's issue code for a validator issue code.
-pub(crate) fn issue_code(code: &str) -> IssueCode {
-    match code {
-        "structure" => IssueCode::Structure,
-        "required" => IssueCode::Required,
-        "value" | "code-invalid" => IssueCode::Value,
-        "not-supported" => IssueCode::NotSupported,
-        "not-found" => IssueCode::NotFound,
-        "invariant" | "processing" => IssueCode::Processing,
-        _ => IssueCode::Invalid,
-    }
 }
 
 #[cfg(test)]

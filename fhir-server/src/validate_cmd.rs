@@ -59,7 +59,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
                 Ok(json) => validator.validate_json(&json, &profiles),
                 Err(e) => vec![profiles::Issue::new(
                     profiles::Severity::Fatal,
-                    "structure",
+                    profiles::IssueType::Structure,
                     "",
                     e.to_string(),
                 )],

@@ -76,9 +76,9 @@ mod tests {
             .by_url("http://hl7.org/fhir/StructureDefinition/Patient")
             .expect("Patient");
         let json = patient.json(core.source()).expect("parses");
-        assert!(crate::validate::field(json, "snapshot").is_some());
+        assert!(crate::json::field(json, "snapshot").is_some());
         assert!(
-            crate::validate::field(json, "text").is_none(),
+            crate::json::field(json, "text").is_none(),
             "narratives are left out"
         );
         assert!(core

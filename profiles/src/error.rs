@@ -1,9 +1,16 @@
 //! The one error type of the crate.
 //!
-//! Every variant names the package source (the `.tgz` or folder) and, where
-//! there is one, the entry inside it, so a broken package can be fixed
-//! without a debugger. Loading never panics on input: a corrupt archive, a
-//! file that is not JSON or a missing `package.json` all end up here.
+//! Loading: every variant names the package source (the `.tgz` or folder)
+//! and, where there is one, the entry inside it, so a broken package can be
+//! fixed without a debugger. Loading never panics on input: a corrupt
+//! archive, a file that is not JSON or a missing `package.json` all end up
+//! here.
+//!
+//! Terminology: why a value set's codes cannot be listed from the loaded
+//! packages ([`crate::validate::terminology::value_sets`]); a binding to
+//! it is then reported as not checked. (What validation finds about a
+//! resource is not an error of the crate but its result:
+//! [`crate::Issue`]s.)
 
 use std::path::PathBuf;
 
@@ -67,6 +74,31 @@ pub enum Error {
         version: String,
         root: PathBuf,
     },
+    /// The value set is not in the loaded packages.
+    #[error("value set {url} not available")]
+    ValueSetUnknown { url: String },
+    /// The value set has no `compose` (only an expansion, or nothing).
+    #[error("value set {url} has no compose to check against")]
+    ValueSetNoCompose { url: String },
+    /// The value set excludes codes, which needs a terminology server.
+    #[error("value set {url} has excludes")]
+    ValueSetExcludes { url: String },
+    /// The value set selects codes by filter or imports other value sets.
+    #[error("value set {url} uses filters or other value sets")]
+    ValueSetNotEnumerated { url: String },
+    /// An include of the value set names no code system.
+    #[error("value set {url} has an include without system")]
+    IncludeWithoutSystem { url: String },
+    /// A code system the value set includes whole is not loaded.
+    #[error("code system {system} not available")]
+    CodeSystemUnknown { system: String },
+    /// A code system the value set includes whole is loaded without all
+    /// its concepts (`content` other than `complete`).
+    #[error("code system {system} is not complete here")]
+    CodeSystemIncomplete { system: String },
+    /// A code system too large to list for a binding check.
+    #[error("code system {system} is too large to check here")]
+    CodeSystemTooLarge { system: String },
 }
 
 fn entry_suffix(entry: &Option<String>) -> String {

@@ -40,6 +40,7 @@
 
 pub mod builtin;
 mod error;
+mod json;
 pub mod package;
 pub mod package_set;
 pub mod snapshot;
@@ -49,4 +50,6 @@ pub mod write_rules;
 pub use error::Error;
 pub use package::{Dependency, Manifest, Package, PackageCache, PackageResource};
 pub use package_set::{PackageSet, Warning, CONFORMANCE_TYPES};
-pub use validate::{has_errors, operation_outcome, Fetcher, Issue, Policy, Severity, Validator};
+pub use validate::{
+    has_errors, operation_outcome, Fetcher, Issue, IssueType, Policy, Severity, Validator,
+};

@@ -21,7 +21,7 @@
 
 use fhir_model::json::tree::Value as Json;
 
-use crate::validate::{field, str_field};
+use crate::json::{field, str_field};
 use crate::PackageSet;
 
 /// How many `baseDefinition` steps are followed before giving up (a

@@ -22,6 +22,7 @@ use std::sync::LazyLock;
 use fhir_model::json::tree::{self, Value as Json};
 use fhir_model::meta::{type_info, Kind};
 
+use crate::validate::IssueType;
 use crate::validate::{Issue, Severity};
 
 const REQUIRED_CODES_JSON: &str = include_str!("../data/required-codes.json");
@@ -121,7 +122,7 @@ impl<'a> Walk<'a> {
         out
     }
 
-    fn issue(&mut self, code: &'static str, message: String) {
+    fn issue(&mut self, code: IssueType, message: String) {
         let at = self.location();
         self.issues
             .push(Issue::new(Severity::Error, code, &at, message));
@@ -153,7 +154,7 @@ impl<'a> Walk<'a> {
         if m.iter().any(|(k, _)| k == "contained") {
             self.path.push(Seg::Key("contained"));
             self.issue(
-                "invariant",
+                IssueType::Invariant,
                 "dom-2: a contained resource SHALL NOT contain nested resources".to_owned(),
             );
             self.path.pop();
@@ -167,7 +168,7 @@ impl<'a> Walk<'a> {
                 self.path.push(Seg::Key("meta"));
                 self.path.push(Seg::Key(key));
                 self.issue(
-                    "invariant",
+                    IssueType::Invariant,
                     format!("dom-4: a contained resource SHALL NOT have meta.{key}"),
                 );
                 self.path.pop();
@@ -200,7 +201,7 @@ impl<'a> Walk<'a> {
                         if let Json::String(code) = item {
                             if !b.codes.contains(code) {
                                 w.issue(
-                                    "code-invalid",
+                                    IssueType::CodeInvalid,
                                     format!(
                                         "the code '{code}' is not in the value set {} that the element's required binding allows",
                                         b.value_set

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fhir_model::json::tree::{self, Value as Json};
-use profiles::{Issue, Package, PackageSet, Policy, Severity, Validator};
+use profiles::{Issue, IssueType, Package, PackageSet, Policy, Severity, Validator};
 
 /// The levels reached (cases agreeing on valid/invalid, in percent): of
 /// every runnable case, and of the gating ones (no terminology server);
@@ -513,7 +513,12 @@ fn hl7_validator_r4_cases() {
                     };
                     validator.validate_json(bytes, &prof)
                 }
-                Err(e) => vec![Issue::new(Severity::Fatal, "structure", "", e.clone())],
+                Err(e) => vec![Issue::new(
+                    Severity::Fatal,
+                    IssueType::Structure,
+                    "",
+                    e.clone(),
+                )],
             };
             ran += 1;
             case_tx |= exp.uses_tx_server;

@@ -14,7 +14,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use fhir_model::json::tree::{self, Value as Json};
-use profiles::{Issue, Severity, Validator};
+use profiles::{Issue, IssueType, Severity, Validator};
 
 use crate::stored_profiles::Profiles;
 
@@ -143,7 +143,7 @@ pub(crate) fn validate_body(
                 0,
                 Issue::new(
                     Severity::Error,
-                    "invalid",
+                    IssueType::Invalid,
                     "",
                     format!("the resource is a {given}, but the URL names {rt}"),
                 ),

@@ -1,164 +1,50 @@
 //! Validation of a resource against the base spec and against profiles,
-//! to OperationOutcome issues.
+//! to OperationOutcome issues. This module is the entry point
+//! ([`Validator`], its [`Policy`]); the rules sit in sub-folders by what
+//! they validate:
 //!
-//! One module per concern: [`structure`] (the `fhir-model` parser's
-//! issues), [`cardinality`] (base `min`, from the generated type tables),
-//! [`invariants`] (the base constraints of `data/core-constraints.json`,
-//! evaluated with `fhirpath` at every element they apply to), [`profile`]
-//! (a StructureDefinition snapshot: cardinality, fixed and pattern values,
-//! maxLength, types, the profile's own constraints, required bindings and
-//! slicing), [`extensions`] (which extension urls may be used, and
-//! where), with the other rules in modules of their own (listed in
-//! ARCHITECTURE.md).
+//! - [`input`]: the JSON text (the parser's structure check, comments,
+//!   issue positions);
+//! - [`base`]: the base spec on every resource (the element walk,
+//!   cardinality, core invariants, required bindings, extensions);
+//! - [`datatypes`]: rules on one data type wherever it occurs;
+//! - [`references`]: resolving references, their targets, their existence;
+//! - [`profile`]: a StructureDefinition applied to an instance (its
+//!   elements, slicing, bindings, type and global profiles);
+//! - [`structure_definition`]: rules on StructureDefinitions themselves;
+//! - [`resources`]: rules of one resource type (Measure, CodeSystem,
+//!   ValueSet, SearchParameter, CapabilityStatement);
+//! - [`questionnaire`]: Questionnaires, and QuestionnaireResponses against
+//!   them;
+//! - [`bundle`]: Bundle fullUrls, links and references between entries;
+//! - [`terminology`]: value-set membership answered from the packages.
 //!
 //! A [`Validator`] is built once (with the packages that provide profiles)
 //! and shared: it caches compiled profiles; every FHIRPath expression is
 //! compiled once.
 
-pub mod additional_binding;
-pub mod attachment;
-pub mod base_binding;
+pub mod base;
 pub mod bundle;
-pub mod bundle_links;
-pub mod bundle_refs;
-pub mod canonical;
-pub mod capability_statement;
-pub mod cardinality;
-pub mod code_system;
-pub mod coding;
-pub mod content;
-pub mod derived_fixed;
-pub mod discriminator;
-pub mod element_ids;
-pub mod element_rules;
-pub mod enable_when;
-pub mod errata;
-pub mod extensions;
-pub mod global_profiles;
-pub mod identifier;
-pub mod invariants;
-pub mod json_comments;
-pub mod measure;
-pub mod min_max;
-pub mod narrative_control;
-pub mod obligations;
-pub mod position;
+pub mod datatypes;
+pub mod input;
+mod issue;
 pub mod profile;
-pub mod qr_answers;
-pub mod qr_value_set;
 pub mod questionnaire;
-pub mod questionnaire_response;
-pub mod reference_exists;
-pub mod reference_target;
-pub mod resolve;
-pub mod resource_profiles;
-pub mod resource_rules;
-pub mod sd_discriminators;
-pub mod sd_paths;
-pub mod sd_type_profiles;
-pub mod search_parameter;
-pub mod strings;
-pub mod structure;
+pub mod references;
+pub mod resources;
+pub mod structure_definition;
 pub mod terminology;
-pub mod value_controls;
-pub mod value_set;
-pub mod vital_signs;
-pub mod vs_systems;
-pub mod xhtml;
+
+pub use issue::{has_errors, operation_outcome, Issue, IssueType, Severity};
+pub use terminology::value_sets::{PackageValueSets, ValueSets};
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use fhir_model::json::tree::Value as Json;
 
+use crate::json::field;
 use crate::PackageSet;
-
-/// Issue severity, as OperationOutcome names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Fatal,
-    Error,
-    Warning,
-    Information,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Fatal => "fatal",
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Information => "information",
-        }
-    }
-
-    /// A constraint's `severity` (`error`, `warning`); unknown is error.
-    pub fn parse(s: &str) -> Severity {
-        match s {
-            "fatal" => Severity::Fatal,
-            "warning" => Severity::Warning,
-            "information" => Severity::Information,
-            _ => Severity::Error,
-        }
-    }
-
-    pub fn is_error(self) -> bool {
-        matches!(self, Severity::Fatal | Severity::Error)
-    }
-}
-
-/// One finding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Issue {
-    pub severity: Severity,
-    /// The OperationOutcome `issue.code` (`structure`, `required`,
-    /// `invariant`, `value`, `code-invalid`, `not-supported`, …).
-    pub code: &'static str,
-    pub message: String,
-    /// The FHIRPath location (`Patient.name[0].given[1]`).
-    pub expression: String,
-    /// (line, column) of the location in the JSON text, when the input
-    /// was text ([`Validator::validate_json`]) and the location was found.
-    pub position: Option<(usize, usize)>,
-}
-
-impl Issue {
-    pub fn new(
-        severity: Severity,
-        code: &'static str,
-        expression: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Issue {
-        Issue {
-            severity,
-            code,
-            message: message.into(),
-            expression: expression.into(),
-            position: None,
-        }
-    }
-}
-
-impl std::fmt::Display for Issue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.severity.as_str(),
-            if self.expression.is_empty() {
-                "(document)"
-            } else {
-                &self.expression
-            },
-            self.message
-        )
-    }
-}
-
-/// Whether any issue is an error or fatal.
-pub fn has_errors(issues: &[Issue]) -> bool {
-    issues.iter().any(|i| i.severity.is_error())
-}
 
 /// The validator: packages for profiles and the cache of compiled
 /// profiles (each compiles its expressions once; the base constraints are
@@ -179,8 +65,12 @@ pub struct Validator {
     /// Policy switches of the HL7 validator that some deployments want
     /// and others do not; see [`Policy`].
     pub(crate) policy: Policy,
+    /// Where value-set membership is answered (bindings, `memberOf()`,
+    /// Questionnaire answer value sets): the packages unless the caller
+    /// hands its own ([`Validator::value_sets`]).
+    value_sets: Arc<dyn terminology::value_sets::ValueSets>,
     /// The implementation guides' global profiles, read once.
-    globals: OnceLock<global_profiles::Globals>,
+    globals: OnceLock<profile::global_profiles::Globals>,
 }
 
 /// Optional checks, each named as the HL7 validator's setting is.
@@ -246,6 +136,9 @@ impl Default for Validator {
 impl Validator {
     pub fn new(packages: Arc<PackageSet>) -> Validator {
         Validator {
+            value_sets: Arc::new(terminology::value_sets::PackageValueSets::new(
+                packages.clone(),
+            )),
             packages,
             profiles: RwLock::new(HashMap::new()),
             assume_valid_rest_references: false,
@@ -257,7 +150,7 @@ impl Validator {
     }
 
     /// Takes the type named by a REST reference URL as its target's type
-    /// when the target cannot be resolved (see [`reference_target`]).
+    /// when the target cannot be resolved (see [`references::target`]).
     pub fn assume_valid_rest_references(mut self, yes: bool) -> Validator {
         self.assume_valid_rest_references = yes;
         self
@@ -284,6 +177,23 @@ impl Validator {
         self
     }
 
+    /// Answers value-set membership with `value_sets` (a server's
+    /// terminology engine) instead of the packages alone. Set it before
+    /// the first validation: compiled profiles keep the codes of their
+    /// required bindings.
+    pub fn value_sets(
+        mut self,
+        value_sets: Arc<dyn terminology::value_sets::ValueSets>,
+    ) -> Validator {
+        self.value_sets = value_sets;
+        self
+    }
+
+    /// Where value-set membership is answered.
+    pub(crate) fn value_set_provider(&self) -> &dyn terminology::value_sets::ValueSets {
+        &*self.value_sets
+    }
+
     /// The resource `reference` names, through the fetcher.
     pub(crate) fn fetch(&self, reference: &str) -> Option<Json> {
         (self.fetcher.as_ref()?)(reference)
@@ -297,13 +207,13 @@ impl Validator {
     /// `meta.profile` and the ones in `profiles`.
     pub fn validate_json(&self, bytes: &[u8], profiles: &[&str]) -> Vec<Issue> {
         let bytes = if self.allow_json_comments {
-            json_comments::blank(bytes)
+            input::json_comments::blank(bytes)
         } else {
             std::borrow::Cow::Borrowed(bytes)
         };
         let bytes = &bytes[..];
         let mut issues = Vec::new();
-        let tree = match structure::check(bytes, &mut issues) {
+        let tree = match input::structure::check(bytes, &mut issues) {
             Some(tree) => tree,
             None => return issues,
         };
@@ -312,7 +222,7 @@ impl Validator {
             issues.retain(|i| !i.expression.contains(".contained["));
         }
         for i in &mut issues {
-            i.position = position::locate(bytes, &i.expression);
+            i.position = input::position::locate(bytes, &i.expression);
         }
         issues
     }
@@ -347,7 +257,7 @@ impl Validator {
     }
 
     fn validate_tree_once(&self, resource: &Json, profiles: &[&str], issues: &mut Vec<Issue>) {
-        let Some(ty) = resource_type(resource) else {
+        let Some(ty) = crate::json::resource_type(resource) else {
             return;
         };
         let root = ty.to_owned();
@@ -357,18 +267,18 @@ impl Validator {
             // bindings; without them it must not look like a pass.
             issues.push(Issue::new(
                 Severity::Warning,
-                "not-supported",
+                IssueType::NotSupported,
                 root.clone(),
                 format!("the base definition {base} is not loaded, so the base spec's required bindings of {ty} are not checked"),
             ));
         }
-        invariants::walk_resource(self, resource, resource, &root, issues);
+        base::invariants::walk_resource(self, resource, resource, &root, issues);
         if self.policy.check_references_exist {
-            reference_exists::check(resource, &root, issues);
+            references::exists::check(resource, &root, issues);
         }
         let mut urls: Vec<String> = declared_profiles(resource);
-        urls.extend(vital_signs::profiles_for(resource));
-        let globals = global_profiles::for_type(self, ty)
+        urls.extend(profile::vital_signs::profiles_for(resource));
+        let globals = profile::global_profiles::for_type(self, ty)
             .iter()
             .map(String::as_str);
         for p in profiles.iter().copied().chain(globals) {
@@ -385,7 +295,7 @@ impl Validator {
                 Some(p) => p.validate(self, resource, &root, issues),
                 None => issues.push(Issue::new(
                     Severity::Warning,
-                    "not-supported",
+                    IssueType::NotSupported,
                     root.clone(),
                     format!("profile {url} is not known; validated against the base spec only"),
                 )),
@@ -400,33 +310,11 @@ impl Validator {
                 return p.clone();
             }
         }
-        let p = profile::Profile::load(&self.packages, url).map(Arc::new);
+        let p = profile::Profile::load(&self.packages, &*self.value_sets, url).map(Arc::new);
         if let Ok(mut map) = self.profiles.write() {
             map.insert(url.to_owned(), p.clone());
         }
         p
-    }
-}
-
-/// `resourceType` of a JSON object.
-pub(crate) fn resource_type(v: &Json) -> Option<&str> {
-    match field(v, "resourceType")? {
-        Json::String(s) => Some(s),
-        _ => None,
-    }
-}
-
-pub(crate) fn field<'a>(v: &'a Json, name: &str) -> Option<&'a Json> {
-    match v {
-        Json::Object(m) => m.iter().find(|(k, _)| k == name).map(|(_, v)| v),
-        _ => None,
-    }
-}
-
-pub(crate) fn str_field<'a>(v: &'a Json, name: &str) -> Option<&'a str> {
-    match field(v, name)? {
-        Json::String(s) => Some(s),
-        _ => None,
     }
 }
 
@@ -440,63 +328,6 @@ fn declared_profiles(resource: &Json) -> Vec<String> {
             _ => None,
         })
         .collect()
-}
-
-/// The issues as an OperationOutcome (a JSON tree); an `information`
-/// "no issues" issue when there are none.
-pub fn operation_outcome(issues: &[Issue]) -> Json {
-    let s = |x: &str| Json::String(x.to_owned());
-    let mut list: Vec<Json> = issues
-        .iter()
-        .map(|i| {
-            let mut m = vec![
-                ("severity".to_owned(), s(i.severity.as_str())),
-                ("code".to_owned(), s(i.code)),
-                (
-                    "details".to_owned(),
-                    Json::Object(vec![("text".to_owned(), s(&i.message))]),
-                ),
-            ];
-            if let Some((line, col)) = i.position {
-                let ext = |what: &str, n: usize| {
-                    Json::Object(vec![
-                        (
-                            "url".to_owned(),
-                            s(&format!(
-                                "http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-{what}"
-                            )),
-                        ),
-                        ("valueInteger".to_owned(), Json::Number(n.to_string())),
-                    ])
-                };
-                m.insert(
-                    0,
-                    (
-                        "extension".to_owned(),
-                        Json::Array(vec![ext("line", line), ext("col", col)]),
-                    ),
-                );
-            }
-            if !i.expression.is_empty() {
-                m.push(("expression".to_owned(), Json::Array(vec![s(&i.expression)])));
-            }
-            Json::Object(m)
-        })
-        .collect();
-    if list.is_empty() {
-        list.push(Json::Object(vec![
-            ("severity".to_owned(), s("information")),
-            ("code".to_owned(), s("informational")),
-            (
-                "details".to_owned(),
-                Json::Object(vec![("text".to_owned(), s("no issues"))]),
-            ),
-        ]));
-    }
-    Json::Object(vec![
-        ("resourceType".to_owned(), s("OperationOutcome")),
-        ("issue".to_owned(), Json::Array(list)),
-    ])
 }
 
 #[cfg(test)]

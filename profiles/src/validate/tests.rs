@@ -49,7 +49,7 @@ fn missing_mandatory_element_is_a_cardinality_error() {
     let issues = base(r#"{"resourceType":"Observation","code":{"text":"x"}}"#);
     let e = errors(&issues);
     assert_eq!(e.len(), 1, "{e:?}");
-    assert_eq!(e[0].code, "required");
+    assert_eq!(e[0].code, IssueType::Required);
     assert!(
         e[0].message.contains("Observation.status"),
         "{}",
