@@ -212,6 +212,10 @@ pub struct ReplicaArgs {
         hide_env_values = true
     )]
     pub replica_database: Vec<String>,
+    /// A replica with more WAL than this received but not yet replayed is
+    /// passed over (reads go to the next one, or the primary).
+    #[arg(long, env = "FHIR_REPLICA_MAX_LAG_BYTES", default_value_t = crate::store::replica::DEFAULT_MAX_LAG_BYTES)]
+    pub replica_max_lag_bytes: u64,
 }
 
 impl ReplicaArgs {
@@ -232,8 +236,12 @@ impl ReplicaArgs {
             return Ok(store);
         }
         let shown: Vec<String> = urls.iter().map(|u| masked(u)).collect();
+        let config = crate::store::replica::ReplicaConfig {
+            urls,
+            max_lag_bytes: self.replica_max_lag_bytes,
+        };
         let store = store
-            .with_replicas(&urls, opts)
+            .with_replicas(&config, opts)
             .with_context(|| format!("cannot use the read replicas {}", shown.join(", ")))?;
         log::info!("reads may be served by the replicas {}", shown.join(", "));
         Ok(store)
@@ -259,6 +267,7 @@ mod tests {
                 "postgres://c/db".into(),
                 " ".into(),
             ],
+            replica_max_lag_bytes: 0,
         };
         assert_eq!(
             a.urls(),

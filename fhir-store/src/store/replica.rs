@@ -24,7 +24,8 @@
 //!
 //! **Choosing.** Round robin over the replicas, skipping one that is down
 //! (its connection or status query failed: skipped for [`DOWN_FOR`]) or
-//! that has more than [`MAX_LAG_BYTES`] of received WAL not yet replayed;
+//! that has more than [`ReplicaConfig::max_lag_bytes`] of received WAL not
+//! yet replayed;
 //! when none fits, the primary. A read that fails on a replica for a reason
 //! other than the request itself (a recovery conflict cancels a standby's
 //! query with a serialization failure) is run again on the primary.
@@ -46,9 +47,18 @@ use super::{Store, StoreError};
 /// A replica that failed is not asked again for this long.
 pub const DOWN_FOR: Duration = Duration::from_secs(5);
 
-/// A replica with more WAL than this received but not replayed (16 MiB,
-/// one WAL segment) is behind enough that reads go elsewhere.
-pub const MAX_LAG_BYTES: i64 = 16 * 1024 * 1024;
+/// `serve --replica-max-lag-bytes`'s default: 16 MiB, one WAL segment.
+pub const DEFAULT_MAX_LAG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The replicas `serve` is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaConfig {
+    /// `postgres://…` URLs of streaming replicas of the primary.
+    pub urls: Vec<String>,
+    /// A replica with more WAL than this received but not replayed is
+    /// behind enough that reads go elsewhere.
+    pub max_lag_bytes: u64,
+}
 
 /// How long a read waits for a connection of a replica before it takes
 /// the primary instead (and the replica is skipped for [`DOWN_FOR`]).
@@ -149,6 +159,7 @@ impl Member {
 pub struct Replicas {
     members: Vec<Member>,
     next: AtomicUsize,
+    max_lag_bytes: u64,
 }
 
 impl fmt::Debug for Replicas {
@@ -180,7 +191,11 @@ enum Fit {
     Behind,
 }
 
-fn status(conn: &mut DbConnection, at: Option<CommitPosition>) -> Result<Fit, StoreError> {
+fn status(
+    conn: &mut DbConnection,
+    at: Option<CommitPosition>,
+    max_lag_bytes: u64,
+) -> Result<Fit, StoreError> {
     let s: Status = diesel::sql_query(
         "SELECT pg_last_wal_replay_lsn()::text AS replayed, \
          pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint AS behind",
@@ -192,7 +207,8 @@ fn status(conn: &mut DbConnection, at: Option<CommitPosition>) -> Result<Fit, St
         ));
     };
     let replayed: CommitPosition = replayed.parse()?;
-    if s.behind.unwrap_or(0) > MAX_LAG_BYTES || at.is_some_and(|at| replayed < at) {
+    let behind = u64::try_from(s.behind.unwrap_or(0)).unwrap_or(0);
+    if behind > max_lag_bytes || at.is_some_and(|at| replayed < at) {
         return Ok(Fit::Behind);
     }
     Ok(Fit::Yes)
@@ -204,7 +220,8 @@ impl Replicas {
     /// primary until it can); one that answers but is not in recovery is
     /// refused, since reading from "a replica" that is another primary
     /// would show data the primary does not hold.
-    pub(super) fn open(urls: &[String], opts: &DbOptions) -> Result<Self, StoreError> {
+    pub(super) fn open(config: &ReplicaConfig, opts: &DbOptions) -> Result<Self, StoreError> {
+        let urls = &config.urls;
         let mut members = Vec::with_capacity(urls.len());
         for url in urls {
             let shown = connection::masked(url);
@@ -217,7 +234,7 @@ impl Replicas {
             let pool = connection::replica_pool(&parsed, opts);
             match pool.get_timeout(opts.pool.timeout) {
                 Ok(mut conn) => {
-                    if let Err(e) = status(&mut conn, None) {
+                    if let Err(e) = status(&mut conn, None, u64::MAX) {
                         return Err(StoreError::Config(format!(
                             "replica {shown} cannot serve reads: {e}"
                         )));
@@ -237,6 +254,7 @@ impl Replicas {
         Ok(Replicas {
             members,
             next: AtomicUsize::new(0),
+            max_lag_bytes: config.max_lag_bytes,
         })
     }
 
@@ -257,7 +275,7 @@ impl Replicas {
                     continue;
                 }
             };
-            match status(&mut conn, at) {
+            match status(&mut conn, at, self.max_lag_bytes) {
                 Ok(Fit::Yes) => return Some((m, conn)),
                 Ok(Fit::Behind) => {
                     log::debug!("replica {} is behind; trying the next", m.shown)
@@ -272,8 +290,12 @@ impl Replicas {
 impl Store {
     /// Adds read replicas (`serve --replica-database`): only behind a
     /// PostgreSQL primary.
-    pub fn with_replicas(mut self, urls: &[String], opts: &DbOptions) -> Result<Self, StoreError> {
-        if urls.is_empty() {
+    pub fn with_replicas(
+        mut self,
+        config: &ReplicaConfig,
+        opts: &DbOptions,
+    ) -> Result<Self, StoreError> {
+        if config.urls.is_empty() {
             return Ok(self);
         }
         if self.backend != Backend::Postgres {
@@ -283,7 +305,7 @@ impl Store {
                     .into(),
             ));
         }
-        self.replicas = Some(std::sync::Arc::new(Replicas::open(urls, opts)?));
+        self.replicas = Some(std::sync::Arc::new(Replicas::open(config, opts)?));
         Ok(self)
     }
 
