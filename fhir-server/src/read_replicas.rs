@@ -225,6 +225,34 @@ mod tests {
     }
 
     #[test]
+    fn clients_are_told_apart_by_token_else_by_address() {
+        use actix_web::test::TestRequest;
+        let token = |sub: &str| {
+            let req = TestRequest::default()
+                .peer_addr("10.0.0.1:5000".parse().unwrap())
+                .to_srv_request();
+            req.extensions_mut().insert(Access {
+                subject: Some(sub.into()),
+                client_id: Some("app".into()),
+                scopes: Default::default(),
+                patient: None,
+                organization: None,
+            });
+            client_key(&req)
+        };
+        assert_eq!(token("alice"), token("alice"));
+        assert_ne!(token("alice"), token("bob"));
+        let by_address = |ip: &str| {
+            let req = TestRequest::default()
+                .peer_addr(format!("{ip}:5000").parse().unwrap())
+                .to_srv_request();
+            client_key(&req)
+        };
+        assert_ne!(by_address("10.0.0.1"), by_address("10.0.0.2"));
+        assert_ne!(by_address("10.0.0.1"), token("alice"));
+    }
+
+    #[test]
     fn only_reads_may_use_a_replica() {
         let rt = fhir_model::ResourceType::Patient;
         let id = || fhir_model::primitives::Id::new("p").unwrap();
