@@ -4,8 +4,12 @@
 //! [`crate::postgres::DEFAULT_URL`]) into a temporary directory, started
 //! with Debian's server binaries (`/usr/lib/postgresql/*/bin`) on a free
 //! port. The server refuses to run as root, so as root every program runs
-//! as the `postgres` user (`runuser`). Dropping the [`Replica`] stops it
-//! and removes its directory.
+//! as the `postgres` user (`runuser`). The replica streams through a
+//! replication slot of its own, so the primary keeps the WAL it has not
+//! received yet (without one, a busy primary recycles it first and the
+//! copy never catches up). Dropping the [`Replica`] stops it, drops its
+//! slot and removes its directory; slots left by killed test processes
+//! are dropped by the next start.
 //!
 //! The primary must accept replication connections from 127.0.0.1
 //! (`host replication all 127.0.0.1/32 trust` in `pg_hba.conf`; `.ci/run`
@@ -25,6 +29,48 @@ pub struct Replica {
     dir: PathBuf,
     port: u16,
     running: bool,
+    /// The replication slot on the primary, once made.
+    slot: Option<String>,
+}
+
+/// What every slot of this harness is named with, then `PID_NANOS`.
+const SLOT_PREFIX: &str = "fhir_test_replica_";
+
+/// `psql -At` of one statement on `url`: its output.
+fn psql_at(url: &str, sql: &str) -> Result<String, String> {
+    let out = Command::new("psql")
+        .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .env("PGCONNECT_TIMEOUT", "5")
+        .output()
+        .map_err(|e| format!("cannot run psql: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "psql {url}: {sql}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Drops the inactive slots of this harness whose test process is gone.
+fn drop_orphan_slots(primary: &str) -> Result<(), String> {
+    let listed = psql_at(
+        primary,
+        &format!(
+            "SELECT slot_name FROM pg_replication_slots \
+             WHERE NOT active AND starts_with(slot_name, '{SLOT_PREFIX}')"
+        ),
+    )?;
+    for slot in listed.lines() {
+        let pid = slot[SLOT_PREFIX.len()..].split('_').next().unwrap_or("");
+        if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
+            psql_at(
+                primary,
+                &format!("SELECT pg_drop_replication_slot('{slot}')"),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// The newest `/usr/lib/postgresql/N/bin` with the programs needed.
@@ -107,16 +153,22 @@ impl Replica {
             dir,
             port,
             running: false,
+            slot: None,
         };
         let primary = admin_url();
+        drop_orphan_slots(&primary)?;
+        let slot = format!("{SLOT_PREFIX}{}", unique_suffix());
         check(
             "pg_basebackup (does pg_hba.conf allow `host replication all 127.0.0.1/32`? \
              .ci/run adds it)",
             as_server_user(
                 &replica.bin.join("pg_basebackup"),
-                &["-d", &primary, "-D", d, "-X", "stream", "-R", "-c", "fast"],
+                &[
+                    "-d", &primary, "-D", d, "-X", "stream", "-R", "-c", "fast", "-C", "-S", &slot,
+                ],
             ),
         )?;
+        replica.slot = Some(slot);
         // Debian keeps postgresql.conf and pg_hba.conf in /etc, outside
         // the data directory the backup copied: give the copy its own.
         let conf = format!(
@@ -172,32 +224,29 @@ impl Replica {
     /// One SQL statement on the replica (database `postgres`), its output
     /// (`psql -At`).
     pub fn sql(&self, sql: &str) -> Result<String, String> {
-        let out = Command::new("psql")
-            .args(["-X", "-At", "-v", "ON_ERROR_STOP=1"])
-            .args(["-d", &self.url("postgres"), "-c", sql])
-            .env("PGCONNECT_TIMEOUT", "5")
-            .output()
-            .map_err(|e| format!("cannot run psql: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "psql on the replica: {sql}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        psql_at(&self.url("postgres"), sql)
     }
 
     /// Waits until the replica has replayed `position` (a `pg_lsn` text).
     pub fn wait_replayed(&self, position: &str, timeout: Duration) -> Result<(), String> {
+        self.wait_lsn("pg_last_wal_replay_lsn", position, timeout)
+    }
+
+    /// Waits until the replica has received `position` (replayed or not).
+    pub fn wait_received(&self, position: &str, timeout: Duration) -> Result<(), String> {
+        self.wait_lsn("pg_last_wal_receive_lsn", position, timeout)
+    }
+
+    fn wait_lsn(&self, function: &str, position: &str, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
-        let sql = format!("SELECT pg_last_wal_replay_lsn() >= '{position}'::pg_lsn");
+        let sql = format!("SELECT {function}() >= '{position}'::pg_lsn");
         loop {
             if self.sql(&sql)? == "t" {
                 return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "the replica did not replay {position} in {timeout:?}"
+                    "{function}() did not reach {position} in {timeout:?}"
                 ));
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -225,6 +274,19 @@ impl Drop for Replica {
     fn drop(&mut self) {
         if let Err(e) = self.stop() {
             eprintln!("warning: {e}");
+        }
+        if let Some(slot) = self.slot.take() {
+            // The primary sees the stopped replica's connection end soon
+            // after; until then the slot is active and cannot be dropped.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let sql = format!("SELECT pg_drop_replication_slot('{slot}')");
+            while let Err(e) = psql_at(&admin_url(), &sql) {
+                if Instant::now() > deadline {
+                    eprintln!("warning: replication slot {slot} not dropped: {e}");
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
         if std::thread::panicking() {
             eprintln!("replica kept in {}", self.dir.display());
