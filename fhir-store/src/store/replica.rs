@@ -124,6 +124,13 @@ pub fn on_this_thread<T>(read: Option<ReplicaRead>, f: impl FnOnce() -> T) -> T 
     f()
 }
 
+/// Runs `f` with no [`ReplicaRead`] on this thread: every read on the
+/// primary. For caches keyed by the primary's definition stamps, which a
+/// replica's older data must never fill, whatever request triggers them.
+pub fn on_primary<T>(f: impl FnOnce() -> T) -> T {
+    on_this_thread(None, f)
+}
+
 fn scope() -> Option<ReplicaRead> {
     SCOPE.with(|s| *s.borrow())
 }
