@@ -33,6 +33,7 @@ pub mod memory;
 pub mod nodes;
 pub mod postgres;
 pub mod raw_http;
+pub mod replica;
 pub mod search_params;
 pub mod second_node;
 pub mod server;

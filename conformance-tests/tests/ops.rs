@@ -176,6 +176,7 @@ fn help_lists_an_environment_variable_for_every_flag() {
         "FHIR_POOL_MAX",
         "FHIR_POOL_MIN_IDLE",
         "FHIR_POOL_TIMEOUT_SECS",
+        "FHIR_REPLICA_DATABASE",
         "FHIR_NODE_ID",
         "FHIR_LOG_FORMAT",
         "FHIR_TRUSTED_PROXY",

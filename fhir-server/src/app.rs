@@ -229,6 +229,7 @@ pub fn build_app_with(
         .wrap(middleware::from_fn(
             crate::security::consent::filter::enforce,
         ))
+        .wrap(middleware::from_fn(crate::read_replicas::route))
         .wrap(middleware::from_fn(crate::security::middleware::authorize))
         .wrap(middleware::from_fn(crate::route::middleware::decode))
         .wrap(middleware::from_fn(crate::audit::middleware::record))

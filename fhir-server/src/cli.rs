@@ -76,6 +76,8 @@ pub struct ServeArgs {
     pub database: crate::database_args::DatabaseArgs,
     #[command(flatten)]
     pub pool: crate::database_args::PoolArgs,
+    #[command(flatten)]
+    pub replicas: crate::database_args::ReplicaArgs,
     /// This process's name among the servers sharing the database, in
     /// JSON log lines and AuditEvents (`source.observer`); 1 to 64 of
     /// `[A-Za-z0-9._-]`. Default: HOSTNAME-PID.
@@ -284,12 +286,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )?),
         _ => None,
     };
-    let store = database.open_with(&crate::store::DbOptions {
+    let db_options = crate::store::DbOptions {
         pool: args.pool.config(),
         migrate: args.migrate.into(),
         statement_timeout_ms: args.statement_timeout_ms,
         lock_timeout_ms: args.lock_timeout_ms,
-    })?;
+    };
+    let store = args
+        .replicas
+        .attach(database.open_with(&db_options)?, &db_options)?;
+    // Read-your-writes positions of this node's clients (used only with
+    // replicas; `read_replicas.rs`).
+    let read_your_writes =
+        actix_web::web::Data::new(crate::read_replicas::ReadYourWrites::default());
     store.local_codes().set_mode(args.local_codes);
     let packages = crate::packages::install(&store, &args.packages)?;
     crate::profile_enforcement::install(crate::profile_enforcement::Enforcement::new(
@@ -384,6 +393,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let bound = crate::wire::server::bind(
             move || {
                 crate::app::build_app_with(state.clone(), security.clone())
+                    .app_data(read_your_writes.clone())
                     .app_data(trusted.clone())
                     .app_data(cors.clone())
                     .app_data(body_timeout.clone())

@@ -195,6 +195,59 @@ impl PoolArgs {
     }
 }
 
+/// `serve --replica-database` (issue #18): PostgreSQL streaming replicas
+/// that reads and searches may be served from (`fhir_store::store::replica`).
+#[derive(Debug, Clone, Args)]
+pub struct ReplicaArgs {
+    /// A PostgreSQL streaming replica of --database (`postgres://…`, the
+    /// same database name) that reads, searches, history and $everything
+    /// may be served from; repeatable (round robin). Writes stay on the
+    /// primary, and a client's reads after its write see it (the
+    /// `X-Commit-Position` header, see README). In the environment: a
+    /// comma- or space-separated list.
+    #[arg(
+        long = "replica-database",
+        value_name = "URL",
+        env = "FHIR_REPLICA_DATABASE",
+        hide_env_values = true
+    )]
+    pub replica_database: Vec<String>,
+    /// A replica with more WAL than this received but not yet replayed is
+    /// passed over (reads go to the next one, or the primary).
+    #[arg(long, env = "FHIR_REPLICA_MAX_LAG_BYTES", default_value_t = crate::store::replica::DEFAULT_MAX_LAG_BYTES)]
+    pub replica_max_lag_bytes: u64,
+}
+
+impl ReplicaArgs {
+    /// Every URL given, the environment's list split on commas and spaces.
+    pub fn urls(&self) -> Vec<String> {
+        self.replica_database
+            .iter()
+            .flat_map(|v| v.split(|c: char| c == ',' || c.is_whitespace()))
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Adds the replicas to `store`, logging each masked.
+    pub fn attach(&self, store: Store, opts: &DbOptions) -> anyhow::Result<Store> {
+        let urls = self.urls();
+        if urls.is_empty() {
+            return Ok(store);
+        }
+        let shown: Vec<String> = urls.iter().map(|u| masked(u)).collect();
+        let config = crate::store::replica::ReplicaConfig {
+            urls,
+            max_lag_bytes: self.replica_max_lag_bytes,
+        };
+        let store = store
+            .with_replicas(&config, opts)
+            .with_context(|| format!("cannot use the read replicas {}", shown.join(", ")))?;
+        log::info!("reads may be served by the replicas {}", shown.join(", "));
+        Ok(store)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +257,22 @@ mod tests {
             database: database.map(str::to_owned),
             database_password_file: file,
         }
+    }
+
+    #[test]
+    fn replica_lists_split_on_commas_and_spaces() {
+        let a = ReplicaArgs {
+            replica_database: vec![
+                "postgres://a/db, postgres://b/db".into(),
+                "postgres://c/db".into(),
+                " ".into(),
+            ],
+            replica_max_lag_bytes: 0,
+        };
+        assert_eq!(
+            a.urls(),
+            ["postgres://a/db", "postgres://b/db", "postgres://c/db"]
+        );
     }
 
     #[test]

@@ -40,10 +40,18 @@ const CORS_REQUEST_HEADERS: &[&str] = &[
     "if-none-match",
     "if-none-exist",
     "if-modified-since",
+    // Read-your-writes with read replicas (`read_replicas.rs`).
+    crate::read_replicas::HEADER,
 ];
 
 /// Response headers a browser app may read besides the simple ones.
-const CORS_EXPOSED_HEADERS: &[&str] = &["location", "etag", "content-location", "last-modified"];
+const CORS_EXPOSED_HEADERS: &[&str] = &[
+    "location",
+    "etag",
+    "content-location",
+    "last-modified",
+    crate::read_replicas::HEADER,
+];
 
 /// The CORS middleware, to be wrapped outermost so preflights (`OPTIONS`
 /// without a token) are answered before authorization sees them. Off

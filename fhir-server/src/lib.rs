@@ -41,6 +41,7 @@ pub mod node_id;
 pub mod operation;
 pub mod packages;
 pub mod profile_enforcement;
+pub mod read_replicas;
 pub mod reference_fetch;
 pub mod request_id;
 pub mod request_target;

@@ -21,6 +21,11 @@
 //! `pg_stat_statements` is used for statements per request when the
 //! server preloads it.
 //!
+//! The last rows (`2+r`) are 2 nodes with a streaming replica
+//! (`--replica-database`, started as in `conformance_tests::replica`):
+//! reads then cost the primary's database backends next to nothing. They
+//! are left out, with a note, when the replica cannot be started.
+//!
 //! Knobs: `BENCH_REQUESTS` (per row, default 2000), `BENCH_CLIENTS`
 //! (default 8), `FHIR_SERVER_BIN`, `FHIR_TEST_POSTGRES_URL`.
 
@@ -28,6 +33,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use conformance_tests::nodes::Cluster;
+use conformance_tests::replica::Replica;
 use conformance_tests::{location, sample_patient, Backend, Client};
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -175,60 +181,79 @@ fn main() {
         "stmts/req"
     );
     let body = serde_json::to_vec(&sample_patient()).expect("serialize");
-    for audit in [false, true] {
-        for nodes in [1, 2] {
-            let mut cluster = Cluster::new(Backend::Postgres);
-            let args: Vec<&str> = if audit {
-                vec!["--audit", "--audit-key-file", key]
-            } else {
-                Vec::new()
-            };
-            cluster.start(nodes, &args);
-            let url = cluster.database_url();
-            let db = url.rsplit('/').next().unwrap_or_default().to_owned();
-            let _ = psql(&url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-            let bases: Vec<String> = cluster
-                .nodes()
-                .iter()
-                .map(|n| n.base_url().to_owned())
-                .collect();
-            let ids = std::sync::Mutex::new(Vec::with_capacity(requests));
-            let before = snapshot(&url, &db);
-            let (wall, fails) = run(&bases, clients, requests, |c, _| {
-                match c.try_request(
-                    "POST",
-                    "/Patient",
-                    Some(conformance_tests::FHIR_JSON),
-                    &body,
-                ) {
-                    Ok(r) if r.status == 201 => {
-                        ids.lock().map(|mut v| v.push(location(&r).id)).is_ok()
-                    }
-                    _ => false,
+    let plain = [(false, 1), (false, 2), (true, 1), (true, 2)].map(|(a, n)| (a, n, false));
+    for (audit, nodes, with_replica) in plain.into_iter().chain([(false, 2, true)]) {
+        let mut cluster = Cluster::new(Backend::Postgres);
+        let mut args: Vec<String> = if audit {
+            vec!["--audit".into(), "--audit-key-file".into(), key.into()]
+        } else {
+            Vec::new()
+        };
+        let url = cluster.database_url();
+        let db = url.rsplit('/').next().unwrap_or_default().to_owned();
+        let _replica = if with_replica {
+            match Replica::start() {
+                Ok(r) => {
+                    args.extend(["--replica-database".into(), r.url(&db)]);
+                    Some(r)
                 }
-            });
-            std::thread::sleep(Duration::from_millis(1500));
-            let after = snapshot(&url, &db);
-            row(nodes, audit, "create", requests, wall, fails, before, after);
-            let ids = ids.into_inner().unwrap_or_default();
-            if ids.is_empty() {
-                continue;
+                Err(e) => {
+                    println!("(no replica rows: {e})");
+                    continue;
+                }
             }
-            let before = snapshot(&url, &db);
-            let (wall, fails) = run(&bases, clients, requests, |c, i| {
-                let id = &ids[(i * 7919) % ids.len()];
-                matches!(c.try_get(&format!("/Patient/{id}")), Ok(r) if r.status == 200)
-            });
-            std::thread::sleep(Duration::from_millis(1500));
-            let after = snapshot(&url, &db);
-            row(nodes, audit, "read", requests, wall, fails, before, after);
+        } else {
+            None
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cluster.start(nodes, &args);
+        let label = if with_replica {
+            format!("{nodes}+r")
+        } else {
+            nodes.to_string()
+        };
+        let _ = psql(&url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+        let bases: Vec<String> = cluster
+            .nodes()
+            .iter()
+            .map(|n| n.base_url().to_owned())
+            .collect();
+        let ids = std::sync::Mutex::new(Vec::with_capacity(requests));
+        let before = snapshot(&url, &db);
+        let (wall, fails) = run(&bases, clients, requests, |c, _| {
+            match c.try_request(
+                "POST",
+                "/Patient",
+                Some(conformance_tests::FHIR_JSON),
+                &body,
+            ) {
+                Ok(r) if r.status == 201 => ids.lock().map(|mut v| v.push(location(&r).id)).is_ok(),
+                _ => false,
+            }
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        let after = snapshot(&url, &db);
+        row(
+            &label, audit, "create", requests, wall, fails, before, after,
+        );
+        let ids = ids.into_inner().unwrap_or_default();
+        if ids.is_empty() {
+            continue;
         }
+        let before = snapshot(&url, &db);
+        let (wall, fails) = run(&bases, clients, requests, |c, i| {
+            let id = &ids[(i * 7919) % ids.len()];
+            matches!(c.try_get(&format!("/Patient/{id}")), Ok(r) if r.status == 200)
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        let after = snapshot(&url, &db);
+        row(&label, audit, "read", requests, wall, fails, before, after);
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn row(
-    nodes: usize,
+    nodes: &str,
     audit: bool,
     op: &str,
     requests: usize,

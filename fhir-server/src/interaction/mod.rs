@@ -166,7 +166,8 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 /// serve other connections. A panic in `f` comes back as a fault (500), not
 /// a dropped connection. The request's id goes along (its log lines name
 /// it), and so does its audit context, so the writes `f` makes store their
-/// AuditEvents in their own transactions ([`crate::audit::context`]).
+/// AuditEvents in their own transactions ([`crate::audit::context`]), and
+/// so does a read-only request's replica scope ([`crate::read_replicas`]).
 pub(crate) async fn run<T, E, F>(f: F) -> Result<T, Error>
 where
     T: Send + 'static,
@@ -175,9 +176,12 @@ where
 {
     let audit = crate::audit::context::current();
     let request = crate::request_id::current();
+    let replica = crate::read_replicas::current();
     web::block(move || {
         crate::request_id::on_this_thread(request, || {
-            crate::audit::context::on_this_thread(audit, f)
+            crate::store::replica::on_this_thread(replica, || {
+                crate::audit::context::on_this_thread(audit, f)
+            })
         })
     })
     .await?

@@ -484,6 +484,27 @@ pub fn open_pool(url: &DatabaseUrl, opts: &DbOptions) -> Result<Pool<Manager>, S
     Ok(pool)
 }
 
+/// The pool of a read replica (`serve --replica-database`): sized and set
+/// up like the primary's, with no migrations (a standby is read-only and
+/// receives the primary's), and built without waiting for a connection so
+/// that a replica down at start does not stop the server.
+pub fn replica_pool(url: &DatabaseUrl, opts: &DbOptions) -> Pool<Manager> {
+    let max_size = opts.pool.max_size.max(1);
+    Pool::builder()
+        .max_size(max_size)
+        .min_idle(opts.pool.min_idle.map(|n| n.min(max_size)))
+        .connection_timeout(opts.pool.timeout)
+        .connection_customizer(Box::new(ConnectionSettings {
+            statement_timeout_ms: opts.statement_timeout_ms,
+            lock_timeout_ms: opts.lock_timeout_ms,
+        }))
+        .error_handler(Box::new(WarnOnError))
+        .build_unchecked(Manager {
+            url: url.clone(),
+            key: None,
+        })
+}
+
 /// Whether migrations embedded in this binary are not yet applied to the
 /// database `conn` is on (`/readyz`: a node must not serve a schema it
 /// does not know).

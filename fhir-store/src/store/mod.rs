@@ -35,6 +35,7 @@ mod local_codes;
 mod model;
 mod precondition;
 mod queries;
+pub mod replica;
 mod retry;
 mod schema;
 mod search;
@@ -313,6 +314,8 @@ pub struct Store {
     /// definition watcher's, and the session [`cluster_lock`] holds an
     /// advisory lock on.
     url: Arc<DatabaseUrl>,
+    /// `serve --replica-database`: where reads may go ([`replica`]).
+    replicas: Option<Arc<replica::Replicas>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -355,6 +358,7 @@ impl Store {
             local_codes: Default::default(),
             definitions: Default::default(),
             url: Arc::new(url),
+            replicas: None,
         };
         // The stamps as of now, so caches built at start are keyed right.
         let stamps = definitions::read(&mut *store.conn()?)?;
@@ -528,8 +532,7 @@ impl Store {
 
     /// The current version; `Gone` when it is a deletion.
     pub fn read(&self, rt: ResourceType, id: &Id) -> Result<StoredVersion, StoreError> {
-        let mut conn = self.conn()?;
-        let row = queries::latest(&mut conn, rt.as_str(), id.as_str())?;
+        let row = self.on_reader(|c| Ok(queries::latest(c, rt.as_str(), id.as_str())?))?;
         live(row, || format!("{}/{}", rt.as_str(), id.as_str())).map(Into::into)
     }
 
@@ -553,8 +556,8 @@ impl Store {
         id: &Id,
         version: i32,
     ) -> Result<StoredVersion, StoreError> {
-        let mut conn = self.conn()?;
-        let row = queries::version(&mut conn, rt.as_str(), id.as_str(), version)?;
+        let row =
+            self.on_reader(|c| Ok(queries::version(c, rt.as_str(), id.as_str(), version)?))?;
         live(row, || {
             format!("{}/{}/_history/{}", rt.as_str(), id.as_str(), version)
         })
@@ -638,9 +641,13 @@ impl Store {
 
     /// One page of history, newest first. Runs in one transaction so that
     /// `total` and the page agree.
+    /// Without `_since` it may read a replica; with it, the primary: its
+    /// horizon is the primary's writers' (`write_clock::horizon`).
     pub fn history(&self, q: &HistoryQuery) -> Result<HistoryPage, StoreError> {
-        let mut conn = self.conn()?;
-        history_on(&mut conn, q, false)
+        if q.since.is_some() {
+            return history_on(&mut *self.conn()?, q, false);
+        }
+        self.on_reader(|c| history_on(c, q, false))
     }
 
     /// Runs several writes in ONE database transaction: all are stored or

@@ -137,8 +137,7 @@ impl Store {
     /// One page of a search.
     pub fn search(&self, req: &SearchRequest) -> Result<SearchPage, StoreError> {
         let backend = self.backend;
-        let mut conn = self.conn()?;
-        conn.transaction::<_, StoreError, _>(|c| search_on(c, backend, req))
+        self.on_reader(|conn| conn.transaction::<_, StoreError, _>(|c| search_on(c, backend, req)))
     }
 }
 
@@ -218,15 +217,13 @@ impl Store {
             target_type: None,
             iterate: false,
         };
-        let mut conn = self.conn()?;
-        refs(&mut conn, self.backend, &every, from, false)
+        self.on_reader(|c| refs(c, self.backend, &every, from, false))
     }
 
     /// The current bodies of the given resources; deleted and unknown ones
     /// are left out.
     pub fn current_of(&self, keys: &BTreeSet<(String, String)>) -> Result<Vec<Found>, StoreError> {
-        let mut conn = self.conn()?;
-        load(&mut conn, self.backend, keys)
+        self.on_reader(|c| load(c, self.backend, keys))
     }
 }
 

@@ -124,7 +124,9 @@ impl Consents {
                 return Ok(d.clone());
             }
         }
-        let denials = Arc::new(load(store)?);
+        // Keyed by the primary's stamp, so read from the primary even when
+        // a read request (which may use a replica) triggers the reload.
+        let denials = Arc::new(crate::store::replica::on_primary(|| load(store))?);
         let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
         if loaded.as_ref().is_none_or(|(at, _)| *at < want) {
             *loaded = Some((want, denials.clone()));
