@@ -22,7 +22,9 @@
 //! server preloads it.
 //!
 //! Knobs: `BENCH_REQUESTS` (per row, default 2000), `BENCH_CLIENTS`
-//! (default 8), `FHIR_SERVER_BIN`, `FHIR_TEST_POSTGRES_URL`.
+//! (default 8), `BENCH_BACKEND` (`postgres`, the default, or `sqlite`:
+//! the nodes share one SQLite file, and the database columns are not
+//! measured), `FHIR_SERVER_BIN`, `FHIR_TEST_POSTGRES_URL`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -159,8 +161,15 @@ fn main() {
     }
     let requests = env_usize("BENCH_REQUESTS", 2000);
     let clients = env_usize("BENCH_CLIENTS", 8);
+    let backend = match std::env::var("BENCH_BACKEND").as_deref() {
+        Ok("sqlite") => Backend::Sqlite,
+        _ => Backend::Postgres,
+    };
     let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/audit-test.key");
-    println!("nodes on one PostgreSQL database: {requests} requests per row, {clients} clients");
+    println!(
+        "nodes on one {} database: {requests} requests per row, {clients} clients",
+        backend.name()
+    );
     println!(
         "{:<5} {:<7} {:<6} {:>8} {:>6} {:>13} {:>12} {:>9} {:>9} {:>10}",
         "nodes",
@@ -177,7 +186,7 @@ fn main() {
     let body = serde_json::to_vec(&sample_patient()).expect("serialize");
     for audit in [false, true] {
         for nodes in [1, 2] {
-            let mut cluster = Cluster::new(Backend::Postgres);
+            let mut cluster = Cluster::new(backend);
             let args: Vec<&str> = if audit {
                 vec!["--audit", "--audit-key-file", key]
             } else {
@@ -186,7 +195,17 @@ fn main() {
             cluster.start(nodes, &args);
             let url = cluster.database_url();
             let db = url.rsplit('/').next().unwrap_or_default().to_owned();
-            let _ = psql(&url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+            let measured = backend == Backend::Postgres;
+            let snapshot = |url: &str, db: &str| {
+                if measured {
+                    snapshot(url, db)
+                } else {
+                    Snapshot::default()
+                }
+            };
+            if measured {
+                let _ = psql(&url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+            }
             let bases: Vec<String> = cluster
                 .nodes()
                 .iter()
