@@ -1,6 +1,6 @@
 //! Group commit of the records of requests that wrote nothing (reads,
-//! searches, refusals): one thread per server stores the records that
-//! arrive together in ONE transaction ([`Store::append_audits`]), and
+//! searches, refusals): a writer thread stores the records that arrive
+//! together in ONE transaction ([`Store::append_audits`]), and
 //! each request waits for the commit of its batch before it is answered.
 //!
 //! Why: a read's record in a transaction of its own cost a commit (a log
@@ -16,6 +16,7 @@
 //! its own requests.
 
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -26,6 +27,11 @@ use crate::store::{AuditRecord, Store};
 
 /// The most records one transaction stores.
 const MAX_BATCH: usize = 256;
+
+/// Writer threads: while one commits a batch, another gathers and writes
+/// the next, so a batch's round trips (milliseconds on a busy host) do
+/// not bound the throughput of the whole server.
+const WRITERS: usize = 2;
 
 /// One record waiting for its batch, and who waits for it.
 struct Job {
@@ -49,9 +55,13 @@ impl Recorder {
     /// batch.
     pub fn start(store: Store, key: AuditKey, nudge: Nudge) -> std::io::Result<Self> {
         let (tx, rx) = channel();
-        std::thread::Builder::new()
-            .name("audit-recorder".into())
-            .spawn(move || run(&store, &key, &nudge, &rx))?;
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..WRITERS {
+            let (store, key, nudge, rx) = (store.clone(), key.clone(), nudge.clone(), rx.clone());
+            std::thread::Builder::new()
+                .name(format!("audit-recorder-{i}"))
+                .spawn(move || run(&store, &key, &nudge, &rx))?;
+        }
         Ok(Recorder(tx))
     }
 
@@ -66,15 +76,24 @@ impl Recorder {
     }
 }
 
-fn run(store: &Store, key: &AuditKey, nudge: &Nudge, rx: &Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+/// One writer: takes the queue, waits for a record, takes every record
+/// queued behind it, lets the queue go, and stores the batch.
+fn run(store: &Store, key: &AuditKey, nudge: &Nudge, rx: &Mutex<Receiver<Job>>) {
+    loop {
+        let jobs = {
+            let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
+            let Ok(first) = rx.recv() else {
+                return;
+            };
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
             }
-        }
+            jobs
+        };
         let (mut records, waiting): (Vec<AuditRecord>, Vec<_>) =
             jobs.into_iter().map(|j| (j.record, j.done)).unzip();
         let result = store

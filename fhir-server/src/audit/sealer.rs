@@ -5,13 +5,13 @@
 //! Every `serve --audit` process runs one, on a thread of its own: woken
 //! after each audited request and every [`TICK`] (which also picks up
 //! records other processes wrote), it seals batches until none is
-//! pending, then lets records gather for [`GATHER`] before it looks
-//! again: under load each batch seals (and indexes) many records in a
-//! few statements, instead of one small batch per request. A checkpoint is appended when the head moved and
+//! pending, and lets records gather for [`GATHER`] between rounds:
+//! under load each batch seals (and indexes) many records in a few
+//! statements, instead of one small batch per request. A checkpoint is appended when the head moved and
 //! [`CHECKPOINT_EVERY`] has passed since the last one, and at shutdown.
 //! Requests never wait for it; a frozen process stalls only its own
-//! sealer (another process's sealer seals its records after the lock
-//! of the one batch in progress is released).
+//! sealer (the database ends a sealer transaction left idle, and another
+//! process's sealer seals the records).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
@@ -25,9 +25,9 @@ use crate::store::Store;
 
 /// How often the sealer looks for pending records without being woken.
 pub const TICK: Duration = Duration::from_millis(250);
-/// The pause after a round that sealed something, while the records of
-/// the next batch gather; a record is sealed, and found by searches on
-/// AuditEvent parameters, within about this long under load.
+/// The shortest time between two rounds, while the records of the next
+/// batch gather; a record is sealed, and found by searches on AuditEvent
+/// parameters, within about this long under load.
 pub const GATHER: Duration = Duration::from_millis(50);
 /// The longest a moved head waits for its checkpoint.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -92,6 +92,7 @@ fn run(
     let mut checkpointed: Option<i64> = None;
     let mut last_checkpoint = Instant::now();
     loop {
+        let started = Instant::now();
         let stopping = stop.load(Ordering::Acquire);
         let mut sealed_any = false;
         if let Some((head, sealed)) = seal_all(store, key) {
@@ -113,14 +114,15 @@ fn run(
         if stopping {
             return;
         }
-        if sealed_any {
-            std::thread::sleep(GATHER);
-            continue;
+        if !sealed_any {
+            match rx.recv_timeout(TICK) {
+                Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(TICK),
+            }
         }
-        match rx.recv_timeout(TICK) {
-            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(TICK),
-        }
+        // At most one round per GATHER, however often it is woken (a
+        // round that found another node's sealer at work seals nothing).
+        std::thread::sleep(GATHER.saturating_sub(started.elapsed()));
     }
 }
 
