@@ -11,13 +11,14 @@
 //! server's group commit); nothing every request shares is locked. The
 //! chain order is assigned afterwards by [`Store::seal_audit`], which
 //! every server process runs from its sealer (fhir-server's
-//! `audit::sealer`): one batch per transaction, which first updates the
+//! `audit::sealer`): one batch per transaction, which first takes the
 //! single `audit_chain_head` row, so sealers of several processes take
-//! turns on that row's lock (PostgreSQL) or SQLite's write lock, for the
-//! length of one batch only, never while a request waits.
+//! turns on that row's lock (PostgreSQL; a sealer that finds it taken
+//! skips the round) or SQLite's write lock, for the length of one batch
+//! only, never while a request waits.
 //!
 //! **Cheap records.** The request path writes no search index rows for
-//! its record: indexing an AuditEvent (about twenty rows in seven tables)
+//! its record: indexing an AuditEvent (about twenty rows in six tables)
 //! cost more than the read it records. A record can be read, and is
 //! listed by a search of the type, as soon as it commits; the sealer
 //! writes the index rows of a whole batch with its sealed bodies, a few
