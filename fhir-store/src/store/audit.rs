@@ -266,17 +266,6 @@ fn insert_unsealed(conn: &mut DbConnection, records: &[Unsealed]) -> Result<(), 
     }
     let rtype = ResourceType::AuditEvent.as_str();
     for chunk in records.chunks(ROWS_PER_INSERT) {
-        let current: Vec<NewCurrent<'_>> = chunk
-            .iter()
-            .map(|r| NewCurrent {
-                resource_type: rtype,
-                resource_id: &r.id,
-                version: 1,
-                last_updated: &r.last_updated,
-                deleted: false,
-            })
-            .collect();
-        insert_rows!(conn, resources::table, &current)?;
         let versions: Vec<NewVersion<'_>> = chunk
             .iter()
             .map(|r| NewVersion {
@@ -289,6 +278,8 @@ fn insert_unsealed(conn: &mut DbConnection, records: &[Unsealed]) -> Result<(), 
                 body: Some(&r.body),
             })
             .collect();
+        let current: Vec<NewCurrent<'_>> = versions.iter().map(NewCurrent::of).collect();
+        insert_rows!(conn, resources::table, &current)?;
         insert_rows!(conn, resource_versions::table, &versions)?;
         let pending: Vec<_> = chunk
             .iter()
