@@ -382,6 +382,29 @@ backend_tests! {
         assert!(text.contains("forged") && text.contains("unchained"), "{text}");
     }
 
+    /// The sealer indexes the records it seals (in batches, with their
+    /// sealed bodies): once sealed, searches by AuditEvent parameters find
+    /// every record of a read, and each found record carries its links.
+    fn sealed_records_are_searchable(server) with ["--audit", "--audit-key-file", KEY] {
+        let c = server.client();
+        let id = conformance_tests::create_patient(&c);
+        for _ in 0..3 {
+            c.get(&format!("/Patient/{id}")).expect_status(200);
+        }
+        let (ok, text) = verify(server);
+        assert!(ok, "{text}");
+        let page = c.get(&format!("/AuditEvent?entity=Patient/{id}&subtype=read&_count=50"));
+        page.expect_status(200);
+        let found: Vec<Value> = page.json()["entry"].as_array().into_iter().flatten()
+            .map(|e| e["resource"].clone()).collect();
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(found.iter().all(|e| subtype(e) == "read" && seq_of(e).is_some()), "{found:#?}");
+        let about = c.get(&format!("/AuditEvent?patient=Patient/{id}&action=C"));
+        about.expect_status(200);
+        let creates = about.json()["entry"].as_array().map_or(0, Vec::len);
+        assert_eq!(creates, 1, "{}", about.text());
+    }
+
     /// A 406 is recorded, and a request whose path spells its resource
     /// with percent-encoding is recorded with the resource it named.
     fn every_answer_is_recorded_with_its_resource(server) with ["--audit", "--audit-key-file", KEY] {

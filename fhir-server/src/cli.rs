@@ -354,13 +354,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .clone()
             .map(|p| crate::audit::checkpoint::CheckpointFile::new(p, key.clone()));
         let sealer = crate::audit::sealer::Sealer::start(store.clone(), key.clone(), checkpoints);
+        let recorder =
+            crate::audit::recorder::Recorder::start(store.clone(), key.clone(), sealer.nudge())
+                .context("cannot start the audit recorder thread")?;
         security.audit = Some(std::sync::Arc::new(crate::audit::Trail {
             key,
+            recorder,
             nudge: sealer.nudge(),
         }));
         log::info!("audit: every request is recorded as an AuditEvent");
-        sealer
+        anyhow::Ok(sealer)
     });
+    let sealer = sealer.transpose()?;
     let fetch_store = store.clone();
     let state = AppState {
         store,

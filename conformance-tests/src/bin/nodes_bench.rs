@@ -27,7 +27,9 @@
 //! are left out, with a note, when the replica cannot be started.
 //!
 //! Knobs: `BENCH_REQUESTS` (per row, default 2000), `BENCH_CLIENTS`
-//! (default 8), `FHIR_SERVER_BIN`, `FHIR_TEST_POSTGRES_URL`.
+//! (default 8), `BENCH_BACKEND` (`postgres`, the default, or `sqlite`:
+//! the nodes share one SQLite file, and the database columns are not
+//! measured), `FHIR_SERVER_BIN`, `FHIR_TEST_POSTGRES_URL`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -165,8 +167,15 @@ fn main() {
     }
     let requests = env_usize("BENCH_REQUESTS", 2000);
     let clients = env_usize("BENCH_CLIENTS", 8);
+    let backend = match std::env::var("BENCH_BACKEND").as_deref() {
+        Ok("sqlite") => Backend::Sqlite,
+        _ => Backend::Postgres,
+    };
     let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/audit-test.key");
-    println!("nodes on one PostgreSQL database: {requests} requests per row, {clients} clients");
+    println!(
+        "nodes on one {} database: {requests} requests per row, {clients} clients",
+        backend.name()
+    );
     println!(
         "{:<5} {:<7} {:<6} {:>8} {:>6} {:>13} {:>12} {:>9} {:>9} {:>10}",
         "nodes",
@@ -182,8 +191,22 @@ fn main() {
     );
     let body = serde_json::to_vec(&sample_patient()).expect("serialize");
     let plain = [(false, 1), (false, 2), (true, 1), (true, 2)].map(|(a, n)| (a, n, false));
-    for (audit, nodes, with_replica) in plain.into_iter().chain([(false, 2, true)]) {
-        let mut cluster = Cluster::new(Backend::Postgres);
+    // A replica is a PostgreSQL streaming replica: SQLite has no such rows.
+    let replica_rows: &[(bool, usize, bool)] = if backend == Backend::Postgres {
+        &[(false, 2, true)]
+    } else {
+        &[]
+    };
+    let measured = backend == Backend::Postgres;
+    let snapshot = |url: &str, db: &str| {
+        if measured {
+            snapshot(url, db)
+        } else {
+            Snapshot::default()
+        }
+    };
+    for (audit, nodes, with_replica) in plain.into_iter().chain(replica_rows.iter().copied()) {
+        let mut cluster = Cluster::new(backend);
         let mut args: Vec<String> = if audit {
             vec!["--audit".into(), "--audit-key-file".into(), key.into()]
         } else {
@@ -212,7 +235,9 @@ fn main() {
         } else {
             nodes.to_string()
         };
-        let _ = psql(&url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+        if measured {
+            let _ = psql(&url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+        }
         let bases: Vec<String> = cluster
             .nodes()
             .iter()

@@ -420,6 +420,16 @@ mod tests {
             e["meta"]["profile"][0],
             format!("{BALP}IHE.BasicAudit.Read")
         );
+        assert_valid(&e);
+    }
+
+    /// The store keeps records as built (it does not parse them into the
+    /// model), so every record must be a valid R4 AuditEvent.
+    fn assert_valid(e: &Value) {
+        let bytes = serde_json::to_vec(e).unwrap();
+        if let Err(issues) = fhir_model::Resource::from_json_slice(&bytes) {
+            panic!("not a valid AuditEvent: {issues}\n{e:#}");
+        }
     }
 
     #[test]
@@ -444,5 +454,6 @@ mod tests {
             base64::engine::general_purpose::STANDARD.decode(q).unwrap(),
             b"code=x"
         );
+        assert_valid(&e);
     }
 }

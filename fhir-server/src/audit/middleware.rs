@@ -16,7 +16,9 @@
 //!   write is answered 500 after its commit.
 //!
 //! **The record of the answer.** After the handler, [`record_answer`]
-//! stores one record of the request in its own transaction, unless a
+//! stores one record of the request, in a transaction shared with the
+//! records of concurrent requests ([`super::recorder`], a group commit
+//! the request waits for), unless a
 //! write of the request (not a batch or transaction, which always gets a
 //! record of its own besides its entries') already stored its record and
 //! the answer is a success. If that store fails and nothing was written, the client gets
@@ -42,7 +44,6 @@ use serde_json::Value;
 use super::context::{RequestInfo, Scope};
 use super::event::{self, Caller, Exchange};
 use super::Trail;
-use crate::app::AppState;
 use crate::error::Error;
 use crate::security::{Access, Security};
 
@@ -98,10 +99,7 @@ pub async fn bind(
 /// Records the answer `res` (see the module doc); returns it, or a 500
 /// when it could not be recorded and the request wrote nothing.
 pub async fn record_answer(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
-    let (Some(trail), Some(state)) = (
-        trail(res.request()),
-        res.request().app_data::<web::Data<AppState>>().cloned(),
-    ) else {
+    let Some(trail) = trail(res.request()) else {
         return res;
     };
     let info = res
@@ -112,6 +110,7 @@ pub async fn record_answer(res: ServiceResponse<BoxBody>) -> ServiceResponse<Box
         .unwrap_or_else(|| request_info(res.request()));
     let status = res.status().as_u16();
     if info.write_recorded() && status < 400 && !info.is_bundle() {
+        trail.nudge.nudge();
         return res;
     }
     let caller = caller(res.request());
@@ -142,15 +141,9 @@ pub async fn record_answer(res: ServiceResponse<BoxBody>) -> ServiceResponse<Box
             recorded: &recorded,
         },
     );
-    let store = state.store.clone();
-    let key = trail.key.clone();
-    let failure = match web::block(move || store.append_audit(&audit, &key)).await {
-        Ok(Ok(())) => {
-            trail.nudge.nudge();
-            return ServiceResponse::new(http_req, head.set_body(BoxBody::new(bytes)));
-        }
-        Ok(Err(e)) => e.to_string(),
-        Err(e) => e.to_string(),
+    let failure = match trail.recorder.record(&audit).await {
+        Ok(()) => return ServiceResponse::new(http_req, head.set_body(BoxBody::new(bytes))),
+        Err(e) => e,
     };
     let (method, path) = (&info.method, &info.path);
     log::error!("cannot record the AuditEvent of {method} {path} (answered {status}): {failure}");

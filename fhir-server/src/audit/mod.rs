@@ -8,6 +8,8 @@
 //! - [`context`] carries a request's audit scope to the store, so each
 //!   write stores its record in its own transaction;
 //! - [`middleware`] records every request and binds the scope;
+//! - [`recorder`] stores the records of requests that wrote nothing,
+//!   many per transaction (a group commit each request waits for);
 //! - [`immutable`] answers plain REST writes of AuditEvents with 405 (the
 //!   store refuses every other way in);
 //! - [`target`] is the one place a request path is decoded for auditing;
@@ -30,14 +32,17 @@ pub use fhir_store::audit::{chain, key};
 pub mod event;
 pub mod immutable;
 pub mod middleware;
+pub mod recorder;
 pub mod sealer;
 pub mod target;
 pub mod verify_cmd;
 
 /// `serve --audit` as the request path sees it: the key records are
-/// signed with, and the sealer to wake after a record is stored.
+/// signed with, the group commit that stores the records of requests
+/// that wrote nothing, and the sealer to wake after a write's record.
 #[derive(Debug, Clone)]
 pub struct Trail {
     pub key: key::AuditKey,
+    pub recorder: recorder::Recorder,
     pub nudge: sealer::Nudge,
 }

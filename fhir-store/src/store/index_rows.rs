@@ -18,7 +18,7 @@
 
 use diesel::prelude::*;
 use diesel::result::QueryResult;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Text};
 
 use super::connection::DbConnection;
 use super::schema::{
@@ -229,14 +229,73 @@ pub(crate) fn insert(
     e: &IndexEntries,
     pending: Option<&mut PendingFulltext>,
 ) -> QueryResult<()> {
+    insert_rows(conn, rtype, &[(id, e)])?;
+    insert_fulltext(conn, rtype, id, &e.fulltext, pending)
+}
+
+/// Inserts the rows of several new resources of one type, each table's
+/// (and the full-text rows) in multi-row statements across them: the
+/// audit sealer indexes a batch of records this way.
+pub(crate) fn insert_many(
+    conn: &mut DbConnection,
+    rtype: &str,
+    items: &[(&str, &IndexEntries)],
+) -> QueryResult<()> {
+    insert_rows(conn, rtype, items)?;
+    if let DbConnection::Sqlite(_) = conn {
+        let mut pending = PendingFulltext::default();
+        for (id, e) in items {
+            insert_fulltext(conn, rtype, id, &e.fulltext, Some(&mut pending))?;
+        }
+        return pending.flush(conn);
+    }
+    let docs: Vec<(&str, &Document)> = items
+        .iter()
+        .filter(|(_, e)| !e.fulltext.is_empty())
+        .map(|(id, e)| (*id, &e.fulltext))
+        .collect();
+    if let (DbConnection::Postgresql(c), false) = (conn, docs.is_empty()) {
+        let ids: Vec<&str> = docs.iter().map(|(id, _)| *id).collect();
+        let narrative: Vec<String> = docs
+            .iter()
+            .map(|(_, d)| fulltext::tsvector_literal(&d.narrative))
+            .collect();
+        let content: Vec<String> = docs
+            .iter()
+            .map(|(_, d)| fulltext::tsvector_literal(&d.content))
+            .collect();
+        diesel::sql_query(
+            "INSERT INTO idx_fulltext (resource_type, resource_id, narrative, content) \
+             SELECT $1, u.id, CAST(u.narrative AS tsvector), CAST(u.content AS tsvector) \
+             FROM unnest($2, $3, $4) AS u(id, narrative, content)",
+        )
+        .bind::<Text, _>(rtype)
+        .bind::<Array<Text>, _>(ids)
+        .bind::<Array<Text>, _>(narrative)
+        .bind::<Array<Text>, _>(content)
+        .execute(c)?;
+    }
+    Ok(())
+}
+
+/// The rows of the `idx_*` tables other than full text, for `items`.
+fn insert_rows(
+    conn: &mut DbConnection,
+    rtype: &str,
+    items: &[(&str, &IndexEntries)],
+) -> QueryResult<()> {
     macro_rules! put {
-        ($list:expr, $t:ident, |$x:ident| ($($col:ident = $val:expr),* $(,)?)) => {
-            for chunk in $list.chunks(CHUNK) {
+        ($list:ident, $t:ident, |$x:ident| ($($col:ident = $val:expr),* $(,)?)) => {
+            let all: Vec<(&str, _)> = items
+                .iter()
+                .flat_map(|(id, e)| e.$list.iter().map(move |x| (*id, x)))
+                .collect();
+            for chunk in all.chunks(CHUNK) {
                 let rows: Vec<_> = chunk
                     .iter()
-                    .map(|$x| (
+                    .map(|(id, $x)| (
                         $t::resource_type.eq(rtype),
-                        $t::resource_id.eq(id),
+                        $t::resource_id.eq(*id),
                         $t::param.eq($x.param.as_str()),
                         $t::grp.eq($x.group),
                         $($t::$col.eq($val),)*
@@ -258,18 +317,18 @@ pub(crate) fn insert(
             }
         };
     }
-    put!(e.strings, idx_string, |x| (
+    put!(strings, idx_string, |x| (
         normalized = x.normalized.as_str(),
         exact = x.exact.as_str(),
     ));
-    put!(e.tokens, idx_token, |x| (
+    put!(tokens, idx_token, |x| (
         system = x.system.as_deref(),
         code = x.code.as_deref(),
         text = x.text.as_deref(),
         type_system = x.type_system.as_deref(),
         type_code = x.type_code.as_deref(),
     ));
-    put!(e.references, idx_reference, |x| (
+    put!(references, idx_reference, |x| (
         target_type = x.target_type.as_deref(),
         target_id = x.target_id.as_deref(),
         target_version = x.target_version.as_deref(),
@@ -278,14 +337,14 @@ pub(crate) fn insert(
         identifier_system = x.identifier_system.as_deref(),
         identifier_value = x.identifier_value.as_deref(),
     ));
-    put!(e.dates, idx_date, |x| (lo = x.lo, hi = x.hi));
-    put!(e.numbers, idx_number, |x| (
+    put!(dates, idx_date, |x| (lo = x.lo, hi = x.hi));
+    put!(numbers, idx_number, |x| (
         value = x.value,
         lo = x.lo,
         hi = x.hi,
         value_key = Some(x.key.as_str()),
     ));
-    put!(e.quantities, idx_quantity, |x| (
+    put!(quantities, idx_quantity, |x| (
         value = x.value,
         lo = x.lo,
         hi = x.hi,
@@ -297,8 +356,8 @@ pub(crate) fn insert(
         canonical_hi = x.canonical_hi,
         value_key = x.key.as_deref(),
     ));
-    put!(e.uris, idx_uri, |x| (uri = x.uri.as_str()));
-    insert_fulltext(conn, rtype, id, &e.fulltext, pending)
+    put!(uris, idx_uri, |x| (uri = x.uri.as_str()));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ use diesel::Connection;
 use fhir_model::primitives::{Id, Instant};
 use fhir_model::{Resource, ResourceType};
 
-pub use audit::PendingRecord;
+pub use audit::{AuditRecord, PendingRecord};
 pub use cluster_lock::{ClusterLock, Held};
 pub use conditional::{CondOutcome, Conditional, Criteria};
 pub use conditional::{Plan, Tx};
@@ -611,7 +611,11 @@ impl Store {
                 created: false,
                 body: Some(body.clone()),
             };
-            audit::record_write(c, &registry, &local, rt, rid, "POST", &written)?;
+            if crate::audit::active().is_some() {
+                // The change's own moment: the version keeps its stamp.
+                let stamp = write_clock::now(c)?;
+                audit::record_write(c, rt, rid, "POST", &written, &stamp)?;
+            }
             row.body = Some(body);
             Ok(row.into())
         })
@@ -1111,7 +1115,7 @@ fn write_once(
     });
     let written = store_version(conn, registry, local, rt, id, change, prepared, fulltext)?;
     if let Some(w) = &written {
-        audit::record_write(conn, registry, local, rt, id, method, w)?;
+        audit::record_write(conn, rt, id, method, w, &w.last_updated)?;
     }
     Ok(written)
 }

@@ -47,3 +47,16 @@ pub struct NewCurrent<'a> {
     pub last_updated: &'a str,
     pub deleted: bool,
 }
+
+impl<'a> NewCurrent<'a> {
+    /// The current-version row of the version `v`.
+    pub fn of(v: &NewVersion<'a>) -> Self {
+        NewCurrent {
+            resource_type: v.resource_type,
+            resource_id: v.resource_id,
+            version: v.version,
+            last_updated: v.last_updated,
+            deleted: v.deleted,
+        }
+    }
+}

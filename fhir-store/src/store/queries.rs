@@ -61,13 +61,7 @@ pub fn lock_current(conn: &mut DbConnection, rtype: &str, id: &str) -> QueryResu
 /// insert of the same resource fails on the primary key; the caller retries.
 pub fn insert_current(conn: &mut DbConnection, v: &NewVersion<'_>) -> QueryResult<()> {
     diesel::insert_into(resources::table)
-        .values(NewCurrent {
-            resource_type: v.resource_type,
-            resource_id: v.resource_id,
-            version: v.version,
-            last_updated: v.last_updated,
-            deleted: v.deleted,
-        })
+        .values(NewCurrent::of(v))
         .execute(conn)
         .map(|_| ())
 }
