@@ -135,12 +135,27 @@ fn scope() -> Option<ReplicaRead> {
     SCOPE.with(|s| *s.borrow())
 }
 
+/// How long a replica's replay position, once read, answers for it: a
+/// read whose commit position that replay already covers (replay only
+/// moves forward) skips the status round trip, which otherwise doubles the
+/// statements of every read a replica serves.
+const STATUS_FRESH: Duration = Duration::from_millis(100);
+
+/// A replica's status as last read: when, and how far it had replayed.
+#[derive(Clone, Copy)]
+struct Seen {
+    at: Instant,
+    replayed: CommitPosition,
+}
+
 /// One replica: its pool and when it may be asked again.
 struct Member {
     pool: Pool<Manager>,
     /// The URL with its password masked, for the log.
     shown: String,
     down_until: Mutex<Option<Instant>>,
+    /// The last status that found it fit (not lagging), if any.
+    seen: Mutex<Option<Seen>>,
 }
 
 impl Member {
@@ -159,6 +174,26 @@ impl Member {
             );
         }
         *down = Some(Instant::now() + DOWN_FOR);
+        drop(down);
+        self.forget_fit();
+    }
+
+    /// Whether a fit status read less than [`STATUS_FRESH`] ago already
+    /// covers `at`.
+    fn recently_fit(&self, at: Option<CommitPosition>, now: Instant) -> bool {
+        let seen = *self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.is_some_and(|s| {
+            now.duration_since(s.at) < STATUS_FRESH && at.is_none_or(|at| s.replayed >= at)
+        })
+    }
+
+    /// After a read failed on it: its next read checks its status again.
+    fn forget_fit(&self) {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    fn remember_fit(&self, replayed: CommitPosition, at: Instant) {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(Seen { at, replayed });
     }
 }
 
@@ -193,7 +228,8 @@ struct Position {
 
 /// Whether a replica may serve a read that needs `at`.
 enum Fit {
-    Yes,
+    /// Yes: it has replayed this far.
+    Yes(CommitPosition),
     /// Behind `at`, or lagging: the next one, or the primary.
     Behind,
 }
@@ -218,7 +254,7 @@ fn status(
     if behind > max_lag_bytes || at.is_some_and(|at| replayed < at) {
         return Ok(Fit::Behind);
     }
-    Ok(Fit::Yes)
+    Ok(Fit::Yes(replayed))
 }
 
 impl Replicas {
@@ -256,6 +292,7 @@ impl Replicas {
                 pool,
                 shown,
                 down_until: Mutex::new(None),
+                seen: Mutex::new(None),
             });
         }
         Ok(Replicas {
@@ -282,8 +319,14 @@ impl Replicas {
                     continue;
                 }
             };
+            if m.recently_fit(at, now) {
+                return Some((m, conn));
+            }
             match status(&mut conn, at, self.max_lag_bytes) {
-                Ok(Fit::Yes) => return Some((m, conn)),
+                Ok(Fit::Yes(replayed)) => {
+                    m.remember_fit(replayed, now);
+                    return Some((m, conn));
+                }
                 Ok(Fit::Behind) => {
                     log::debug!("replica {} is behind; trying the next", m.shown)
                 }
@@ -351,6 +394,7 @@ impl Store {
                     | StoreError::Contention(_)
                     | StoreError::Fault(_)),
                 ) => {
+                    member.forget_fit();
                     log::info!(
                         "a read on replica {} failed ({e}); reading from the primary",
                         member.shown
