@@ -385,6 +385,20 @@ pub fn migrate(url: &DatabaseUrl) -> Result<Vec<String>, StoreError> {
     prepare_schema(&mut conn, Migrate::Auto)
 }
 
+/// Records the current search index format in a database that holds no
+/// resource yet (a missing row means format 1, a database from before the
+/// format was recorded). Without it, a database that `import` or `migrate`
+/// made, not `serve`, looked old to the next `serve`, which reindexed every
+/// resource at start (92,114 after an import of Synthea-120).
+static EMPTY_IS_CURRENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO index_format (id, format) SELECT 1, {} \
+         WHERE NOT EXISTS (SELECT 1 FROM index_format) \
+         AND NOT EXISTS (SELECT 1 FROM resource_versions)",
+        super::INDEX_FORMAT
+    )
+});
+
 /// Applies (`Auto`) or checks (`Off`) the migrations on `conn`.
 ///
 /// Nodes started together must not both apply them: diesel's bookkeeping
@@ -428,15 +442,22 @@ fn prepare_schema(conn: &mut DbConnection, mode: Migrate) -> Result<Vec<String>,
     }
     let applied = match conn {
         DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
-            c.run_pending_migrations(SQLITE_MIGRATIONS)
-                .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())
+            let applied = c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+            c.batch_execute(&EMPTY_IS_CURRENT)?;
+            Ok(applied)
         }),
         DbConnection::Postgresql(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_lock({SCHEMA_LOCK})"))
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             let applied = c
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>());
+                .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())
+                .and_then(|applied| {
+                    c.batch_execute(&EMPTY_IS_CURRENT)?;
+                    Ok(applied)
+                });
             let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({SCHEMA_LOCK})"));
             applied
         }

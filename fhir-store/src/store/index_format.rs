@@ -72,6 +72,27 @@ mod tests {
     use crate::store::testutil::backends;
     use crate::store::TxWrite;
 
+    /// A database the migrations make from nothing is in the current
+    /// format: whichever command made it (`import`, `migrate`), the next
+    /// `serve` does not reindex it.
+    #[test]
+    fn a_new_database_is_current() {
+        for db in backends() {
+            assert_eq!(
+                db.store.index_format().expect("format"),
+                INDEX_FORMAT,
+                "{}",
+                db.label
+            );
+            assert_eq!(
+                db.store.reindex_if_stale().expect("reindex"),
+                None,
+                "{}",
+                db.label
+            );
+        }
+    }
+
     /// A database whose string rows were folded the old way (no NFKC) is
     /// reindexed once at start, and half-width searches find it.
     #[test]
@@ -97,6 +118,9 @@ mod tests {
                 diesel::sql_query("UPDATE idx_string SET normalized = 'ﾔﾏﾀﾞ'")
                     .execute(&mut *c)
                     .expect("old row");
+                diesel::sql_query("DELETE FROM index_format")
+                    .execute(&mut *c)
+                    .expect("no format recorded");
             }
             assert!(found().is_empty(), "{}", db.label);
             assert_eq!(db.store.index_format().expect("format"), 1, "{}", db.label);
