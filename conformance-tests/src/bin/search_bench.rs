@@ -179,14 +179,7 @@ fn parse_opts() -> Opts {
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
         match a.as_str() {
-            "--backend" => {
-                o.backends = match value().as_str() {
-                    "sqlite" => vec![Backend::Sqlite],
-                    "postgres" => vec![Backend::Postgres],
-                    "both" => Backend::ALL.to_vec(),
-                    _ => usage(),
-                }
-            }
+            "--backend" => o.backends = Backend::from_choice(&value()).unwrap_or_else(|| usage()),
             "--patients" => o.patients = Some(value().parse().unwrap_or_else(|_| usage())),
             "--url" => o.url = Some(value()),
             "--peer" => o.peer = Some(value()),
@@ -215,17 +208,10 @@ fn main() {
         run(&client(url), peer.as_ref());
         return;
     }
-    let files = match Files::load_default() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    let files = match opts.patients {
-        Some(n) => files.first_patients(n),
-        None => files,
-    };
+    let files = Files::load_default_first(opts.patients).unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2)
+    });
     for backend in opts.backends {
         if backend.skipped() {
             println!("{}: skipped (FHIR_TEST_SKIP_POSTGRES=1)", backend.name());
