@@ -33,6 +33,17 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The backends a benchmark's `--backend` value names: `sqlite`,
+    /// `postgres` or `both`.
+    pub fn from_choice(name: &str) -> Option<Vec<Backend>> {
+        match name {
+            "sqlite" => Some(vec![Backend::Sqlite]),
+            "postgres" => Some(vec![Backend::Postgres]),
+            "both" => Some(Backend::ALL.to_vec()),
+            _ => None,
+        }
+    }
+
     /// Both backends, SQLite first.
     pub const ALL: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
 

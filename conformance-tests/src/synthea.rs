@@ -59,6 +59,16 @@ impl Files {
         Files::in_dir(&data_dir())
     }
 
+    /// The set in [`data_dir`], only its first `patients` patient files
+    /// when given (a benchmark's `--patients`).
+    pub fn load_default_first(patients: Option<usize>) -> Result<Files, String> {
+        let files = Files::load_default()?;
+        Ok(match patients {
+            Some(n) => files.first_patients(n),
+            None => files,
+        })
+    }
+
     /// Keeps only the first `n` patient files.
     pub fn first_patients(mut self, n: usize) -> Files {
         self.patients.truncate(n);

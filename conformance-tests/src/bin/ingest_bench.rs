@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p conformance-tests --bin ingest_bench -- \
 //!     [--backend sqlite|postgres|both] [--patients N] [--uploaders 1,2,4] \
-//!     [--no-import] [--big-mb 50]
+//!     [--no-import] [--big-mb 50] [--url BASE [--pid PID]]
 //! ```
 //!
 //! For each backend, each load runs on a fresh server and database (the
@@ -30,6 +30,12 @@
 //! and the server's `VmHWM` before and after, so the peak memory a body
 //! costs can be read as a multiple of its size.
 //!
+//! With `--url`, the set is loaded over HTTP (one `http xN` load per
+//! `--uploaders` value, nothing else) into the server already running
+//! there, which must start empty: how `scripts/compare-helios.sh` loads
+//! another FHIR server the same way. `--pid` names that server's process,
+//! for its peak memory.
+//!
 //! Memory figures are of the `fhir-server` process only: on PostgreSQL
 //! the database's own processes are not counted.
 //!
@@ -54,12 +60,16 @@ struct Opts {
     uploaders: Vec<usize>,
     import: bool,
     big_mb: usize,
+    /// A running server to load over HTTP instead of fresh ones.
+    url: Option<String>,
+    /// Its process, for its peak memory.
+    pid: Option<u32>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: ingest_bench [--backend sqlite|postgres|both] [--patients N] \
-         [--uploaders 1,2,4] [--no-import] [--big-mb MB]"
+         [--uploaders 1,2,4] [--no-import] [--big-mb MB] [--url BASE [--pid PID]]"
     );
     std::process::exit(2)
 }
@@ -71,19 +81,14 @@ fn parse_opts() -> Opts {
         uploaders: vec![1, 2, 4],
         import: true,
         big_mb: 50,
+        url: None,
+        pid: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
         match a.as_str() {
-            "--backend" => {
-                o.backends = match value().as_str() {
-                    "sqlite" => vec![Backend::Sqlite],
-                    "postgres" => vec![Backend::Postgres],
-                    "both" => Backend::ALL.to_vec(),
-                    _ => usage(),
-                }
-            }
+            "--backend" => o.backends = Backend::from_choice(&value()).unwrap_or_else(|| usage()),
             "--patients" => o.patients = Some(value().parse().unwrap_or_else(|_| usage())),
             "--uploaders" => {
                 o.uploaders = value()
@@ -95,6 +100,8 @@ fn parse_opts() -> Opts {
             }
             "--no-import" => o.import = false,
             "--big-mb" => o.big_mb = value().parse().unwrap_or_else(|_| usage()),
+            "--url" => o.url = Some(value()),
+            "--pid" => o.pid = Some(value().parse().unwrap_or_else(|_| usage())),
             _ => usage(),
         }
     }
@@ -201,10 +208,19 @@ fn post(client: &Client, u: &Upload, failed: &Mutex<Vec<String>>) {
     }
 }
 
-/// The set over HTTP with `uploaders` concurrent clients.
+/// The set over HTTP with `uploaders` concurrent clients, into a fresh
+/// server.
 fn http_load(backend: Backend, data: &Data, uploaders: usize) -> Row {
     let server = TestServer::start(backend);
-    let client = Client::with_timeout(server.base_url(), Duration::from_secs(1800));
+    let mut row = http_load_into(server.base_url(), Some(server.pid()), data, uploaders);
+    row.backend = backend.name();
+    row
+}
+
+/// The set over HTTP with `uploaders` concurrent clients, into the empty
+/// server at `base` (process `pid`, when known).
+fn http_load_into(base: &str, pid: Option<u32>, data: &Data, uploaders: usize) -> Row {
+    let client = Client::with_timeout(base, Duration::from_secs(1800));
     let failed = Mutex::new(Vec::new());
     let started = Instant::now();
     for b in &data.batches {
@@ -221,11 +237,11 @@ fn http_load(backend: Backend, data: &Data, uploaders: usize) -> Row {
         }
     });
     let secs = started.elapsed().as_secs_f64();
-    let peak = peak_kib(server.pid()).unwrap_or(0);
+    let peak = pid.and_then(peak_kib).unwrap_or(0);
     let mut problems = failed.into_inner().unwrap_or_else(|p| p.into_inner());
     problems.extend(data.expected.mismatches(&client));
     Row {
-        backend: backend.name(),
+        backend: "url",
         load: format!("http x{uploaders}"),
         resources: data.expected.entries,
         secs,
@@ -389,17 +405,10 @@ fn main() {
         eprintln!("warning: this is a debug build; run with --release for meaningful numbers");
     }
     let opts = parse_opts();
-    let files = match Files::load_default() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    let files = match opts.patients {
-        Some(n) => files.first_patients(n),
-        None => files,
-    };
+    let files = Files::load_default_first(opts.patients).unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2)
+    });
     let data = match read_data(files) {
         Ok(d) => d,
         Err(e) => {
@@ -417,7 +426,19 @@ fn main() {
     );
     let mut rows = Vec::new();
     header();
-    for &backend in &opts.backends {
+    if let Some(url) = &opts.url {
+        for &n in &opts.uploaders {
+            let row = http_load_into(url, opts.pid, &data, n);
+            row.print();
+            rows.push(row);
+        }
+    }
+    let backends = if opts.url.is_some() {
+        &[][..]
+    } else {
+        &opts.backends[..]
+    };
+    for &backend in backends {
         if backend.skipped() {
             println!("{}: skipped (FHIR_TEST_SKIP_POSTGRES=1)", backend.name());
             continue;

@@ -11,6 +11,8 @@
 //! `outcome`) under `Prefer: handling=lenient`, the default, or refused
 //! with 400 under `handling=strict` (search.html#errors).
 
+use std::borrow::Cow;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -403,19 +405,21 @@ fn bundle(
         push_field(&mut out, &mut first, "total", total.to_string().as_bytes());
     }
     push_field(&mut out, &mut first, "link", &to_json(&Value::Array(links)));
-    let mut entries: Vec<u8> = vec![b'['];
+    // The entries go straight into `out`: the stored bodies are copied
+    // once, from the rows into the answer.
     let mut n = 0;
+    let mut next_entry = |out: &mut Vec<u8>| {
+        out.extend_from_slice(if n == 0 { b",\"entry\":[" } else { b"," });
+        n += 1;
+    };
     for (found, mode) in page
         .matches
         .iter()
         .map(|f| (f, "match"))
         .chain(page.included.iter().map(|f| (f, "include")))
     {
-        if n > 0 {
-            entries.push(b',');
-        }
-        n += 1;
-        entry(&mut entries, base, found, mode, search)?;
+        next_entry(&mut out);
+        entry(&mut out, base, found, mode, search);
     }
     let mut notes: Vec<Value> = search
         .ignored
@@ -430,61 +434,48 @@ fn bundle(
             "diagnostics": format!("_include/_revinclude stopped at {} resources", crate::store::MAX_INCLUDED)}));
     }
     if !notes.is_empty() {
-        if n > 0 {
-            entries.push(b',');
-        }
-        n += 1;
+        next_entry(&mut out);
         let outcome = json!({
             "resource": {"resourceType": "OperationOutcome", "issue": notes},
             "search": {"mode": "outcome"},
         });
-        entries.extend_from_slice(&to_json(&outcome));
+        out.extend_from_slice(&to_json(&outcome));
     }
-    entries.push(b']');
     if n > 0 {
-        push_field(&mut out, &mut first, "entry", &entries);
+        out.push(b']');
     }
     out.push(b'}');
     Ok(out)
 }
 
-pub(crate) fn entry(
-    out: &mut Vec<u8>,
-    base: &str,
-    f: &Found,
-    mode: &str,
-    search: &SearchRequest,
-) -> Result<(), Error> {
-    let mut first = true;
-    out.push(b'{');
-    push_field(
-        out,
-        &mut first,
-        "fullUrl",
-        &to_json(&json!(format!("{base}/{}/{}", f.resource_type, f.id))),
-    );
-    let body = subset(&f.body, search, mode == "match")?;
-    push_field(out, &mut first, "resource", &body);
-    push_field(
-        out,
-        &mut first,
-        "search",
-        format!("{{\"mode\":\"{mode}\"}}").as_bytes(),
-    );
-    out.push(b'}');
-    Ok(())
+/// One searchset entry (`fullUrl`, the resource, `search.mode`) written
+/// onto `out`: the stored bytes go in unchanged unless `_summary` or
+/// `_elements` cut them down.
+pub(crate) fn entry(out: &mut Vec<u8>, base: &str, f: &Found, mode: &str, search: &SearchRequest) {
+    out.extend_from_slice(b"{\"fullUrl\":");
+    // A string always serialises.
+    let _ = serde_json::to_writer(&mut *out, &format!("{base}/{}/{}", f.resource_type, f.id));
+    out.extend_from_slice(b",\"resource\":");
+    out.extend_from_slice(&subset(&f.body, search, mode == "match"));
+    out.extend_from_slice(b",\"search\":{\"mode\":\"");
+    out.extend_from_slice(mode.as_bytes());
+    out.extend_from_slice(b"\"}}");
 }
 
 /// `_summary` / `_elements` on one entry (search.html#summary: `_elements`
-/// applies to matches, not to included resources).
-fn subset(body: &[u8], search: &SearchRequest, is_match: bool) -> Result<Vec<u8>, Error> {
+/// applies to matches, not to included resources); the stored bytes
+/// themselves, not a copy, when neither applies.
+fn subset<'a>(body: &'a [u8], search: &SearchRequest, is_match: bool) -> Cow<'a, [u8]> {
     let summary = search
         .summary
         .as_deref()
         .filter(|s| *s != "false" && *s != "count")
         .and_then(fhir_model::subset::Summary::parse);
     let elements = search.elements.as_deref().filter(|_| is_match);
-    Ok(super::apply_subset(body, summary, elements).unwrap_or_else(|| body.to_vec()))
+    match super::apply_subset(body, summary, elements) {
+        Some(cut) => Cow::Owned(cut),
+        None => Cow::Borrowed(body),
+    }
 }
 
 #[cfg(test)]

@@ -320,9 +320,15 @@ async fn includes_sorting_paging_and_handling() {
 
         // paging: next links walk every match once, also with _sort and
         // while resources are added between pages
-        for q in [
-            "/fhir/Patient?_count=1",
-            "/fhir/Patient?_count=1&_sort=-birthdate",
+        // (`_sort=_id` and `-_id` page on the primary key: in id order.)
+        for (q, in_order) in [
+            ("/fhir/Patient?_count=1", None),
+            ("/fhir/Patient?_count=1&_sort=-birthdate", None),
+            ("/fhir/Patient?_count=1&_sort=_id", Some(["p1", "p2", "p3"])),
+            (
+                "/fhir/Patient?_count=1&_sort=-_id",
+                Some(["p3", "p2", "p1"]),
+            ),
         ] {
             let mut url = q.to_owned();
             let mut seen = Vec::new();
@@ -365,6 +371,9 @@ async fn includes_sorting_paging_and_handling() {
                 ["p1", "p2", "p3"],
                 "{label} {q}: {seen:?}"
             );
+            if let Some(order) = in_order {
+                assert_eq!(seen, order, "{label} {q}");
+            }
         }
         let b = get("/fhir/Patient?_summary=count".into()).await;
         assert_eq!(

@@ -151,7 +151,7 @@ impl Pager {
                 b","
             });
             self.entries += 1;
-            entry(out, &self.base, f, mode, &self.search)?;
+            entry(out, &self.base, f, mode, &self.search);
         }
         Ok(())
     }

@@ -176,7 +176,7 @@ pub(super) fn search_on(
         rows.truncate(req.count);
         if let Some(last) = rows.last() {
             let mut keys: Vec<serde_json::Value> =
-                (0..req.sort.len()).map(|n| last.key(n)).collect();
+                (0..cursor_keys(req).len()).map(|n| last.key(n)).collect();
             keys.push(last.rt.clone().into());
             keys.push(last.rid.clone().into());
             next_cursor = Some(serde_json::Value::Array(keys).to_string());
@@ -322,17 +322,49 @@ fn filters(q: &mut Sql, req: &SearchRequest) {
     }
 }
 
+/// An order the primary key of `resources` (type, id) gives by itself, so
+/// that a page is a range seek on it: no `_sort` (type, then id), or
+/// `_sort=_id` / `_sort=-_id` on one type (the `_id` key is the id, so
+/// computing it per match, as other sort keys are, only made every page
+/// walk the whole result again: #27).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyOrder {
+    Ascending,
+    Descending,
+}
+
+fn key_order(req: &SearchRequest) -> Option<KeyOrder> {
+    match (req.sort.as_slice(), req.types.len()) {
+        ([], _) => Some(KeyOrder::Ascending),
+        ([k], 1) if k.param.code == "_id" => Some(if k.descending {
+            KeyOrder::Descending
+        } else {
+            KeyOrder::Ascending
+        }),
+        _ => None,
+    }
+}
+
+/// The sort keys a cursor carries before the type and id: none when the
+/// primary key gives the order.
+fn cursor_keys(req: &SearchRequest) -> &[crate::search::query::SortKey] {
+    match key_order(req) {
+        Some(_) => &[],
+        None => &req.sort,
+    }
+}
+
 /// The cursor: the sort key values of the last row shown, then its type
 /// and id, as a JSON array.
 fn parse_cursor(text: &str, req: &SearchRequest) -> Result<Vec<Bind>, StoreError> {
     let values: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|_| bad_cursor())?;
-    if values.len() != req.sort.len() + 2 {
+    let keys = cursor_keys(req);
+    if values.len() != keys.len() + 2 {
         return Err(bad_cursor());
     }
     let mut out = Vec::with_capacity(values.len());
     for (n, v) in values.iter().enumerate() {
-        let kind = req
-            .sort
+        let kind = keys
             .get(n)
             .map_or(SortValueKind::Text, sql::sort_value_kind);
         out.push(match kind {
@@ -353,7 +385,11 @@ const NO_KEYS: &str = "CAST(NULL AS TEXT) AS k0t, CAST(NULL AS BIGINT) AS k0i, \
 fn page_query(backend: Backend, req: &SearchRequest, cursor: Option<&Vec<Bind>>) -> Sql {
     let mut q = Sql::new(backend);
     let limit = req.count as i64 + 1;
-    if req.sort.is_empty() {
+    if let Some(order) = key_order(req) {
+        let (after, direction) = match order {
+            KeyOrder::Ascending => (">", "ASC"),
+            KeyOrder::Descending => ("<", "DESC"),
+        };
         q.push("SELECT r.resource_type AS rt, r.resource_id AS rid, v.body AS body, ");
         q.push(NO_KEYS);
         q.push(
@@ -364,25 +400,26 @@ fn page_query(backend: Backend, req: &SearchRequest, cursor: Option<&Vec<Bind>>)
         match (cursor, req.types.as_slice()) {
             // One type: a plain range on the id, which SQLite seeks in the
             // primary key, so a page starts where the last one ended. The
-            // `OR` form below made it walk every match before the cursor
-            // again, so each page cost more than the one before (#27).
+            // `OR` form made it walk every match before the cursor again,
+            // so each page cost more than the one before (#27).
             (Some(c), [one]) if matches!(&c[0], Bind::Text(t) if t == one) => {
-                q.push(" AND r.resource_id > ");
+                q.push(&format!(" AND r.resource_id {after} "));
                 q.bind(c[1].clone());
             }
+            // Several types (ascending only): the same range as a row
+            // value, which both databases seek in the primary key too.
             (Some(c), _) => {
-                let (t, id) = (&c[0], &c[1]);
-                q.push(" AND (r.resource_type > ");
-                q.bind(t.clone());
-                q.push(" OR (r.resource_type = ");
-                q.bind(t.clone());
-                q.push(" AND r.resource_id > ");
-                q.bind(id.clone());
-                q.push("))");
+                q.push(&format!(" AND (r.resource_type, r.resource_id) {after} ("));
+                q.bind(c[0].clone());
+                q.push(", ");
+                q.bind(c[1].clone());
+                q.push(")");
             }
             (None, _) => {}
         }
-        q.push(" ORDER BY r.resource_type, r.resource_id LIMIT ");
+        q.push(&format!(
+            " ORDER BY r.resource_type {direction}, r.resource_id {direction} LIMIT "
+        ));
         q.bind(Bind::Int(limit));
         return q;
     }
