@@ -23,6 +23,7 @@
 //! `actix_web::web::block`.
 
 mod audit;
+mod bulk_jobs;
 mod cluster_lock;
 mod conditional;
 mod connection;
@@ -63,6 +64,7 @@ pub use definitions::{DefinitionFeed, DefinitionKind, DefinitionsChanged, Stamps
 pub use index_format::INDEX_FORMAT;
 use index_rows::PendingFulltext;
 pub use local_codes::UnmappedCode;
+pub use bulk_jobs::{ExportJob, JobState, NewExportJob};
 
 /// The terminology resources (their writes move the Terminology
 /// definition stamp, see [`definitions`]).
