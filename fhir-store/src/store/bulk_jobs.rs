@@ -265,17 +265,17 @@ impl Store {
     }
 }
 
-/// The row of job `id` while `holder` runs it.
-fn owned_running<'a>(
-    id: &'a str,
-    holder: &'a str,
-) -> diesel::dsl::Filter<
+/// The filter of [`owned_running`]: id, holder, state.
+type OwnedRunning<'a> = diesel::dsl::Filter<
     diesel::dsl::Filter<
         diesel::dsl::Filter<t::table, diesel::dsl::Eq<t::id, &'a str>>,
         diesel::dsl::Eq<t::lease_holder, &'a str>,
     >,
     diesel::dsl::Eq<t::state, &'static str>,
-> {
+>;
+
+/// The row of job `id` while `holder` runs it.
+fn owned_running<'a>(id: &'a str, holder: &'a str) -> OwnedRunning<'a> {
     t::table
         .filter(t::id.eq(id))
         .filter(t::lease_holder.eq(holder))

@@ -52,6 +52,7 @@ use fhir_model::primitives::{Id, Instant};
 use fhir_model::{Resource, ResourceType};
 
 pub use audit::PendingRecord;
+pub use bulk_jobs::{ExportJob, JobState, NewExportJob};
 pub use cluster_lock::{ClusterLock, Held};
 pub use conditional::{CondOutcome, Conditional, Criteria};
 pub use conditional::{Plan, Tx};
@@ -64,7 +65,6 @@ pub use definitions::{DefinitionFeed, DefinitionKind, DefinitionsChanged, Stamps
 pub use index_format::INDEX_FORMAT;
 use index_rows::PendingFulltext;
 pub use local_codes::UnmappedCode;
-pub use bulk_jobs::{ExportJob, JobState, NewExportJob};
 
 /// The terminology resources (their writes move the Terminology
 /// definition stamp, see [`definitions`]).
