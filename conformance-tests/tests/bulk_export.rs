@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use conformance_tests::{assert_outcome, backend_tests, Client, Response};
+use conformance_tests::smart::{run_with_auth, Token};
+use conformance_tests::{assert_outcome, backend_tests, both_backends, Backend, Client, Response};
 use serde_json::{json, Value};
 
 const ASYNC: (&str, &str) = ("Prefer", "respond-async");
@@ -252,3 +253,59 @@ backend_tests! {
         assert_eq!(got.keys().cloned().collect::<Vec<_>>(), ["Condition"]);
     }
 }
+
+/// With authorization on: the token's scopes limit the exported types, a
+/// token bounded to a patient cannot export, and the status and files
+/// answer only the client that kicked the export off.
+fn scopes_limit_the_export_and_files_need_the_token(backend: Backend) {
+    run_with_auth(backend, &[], |server| {
+        let admin = server
+            .client()
+            .with_bearer(&Token::new("system/*.*").mint());
+        load(&admin);
+        let obs = server.client().with_bearer(
+            &Token {
+                subject: "analytics",
+                ..Token::new("system/Observation.rs")
+            }
+            .mint(),
+        );
+        let status = kick_off(&obs, "/$export");
+        let m = manifest(&obs, &status);
+        assert_eq!(m["requiresAccessToken"], true);
+        let got = files(&obs, &m);
+        assert_eq!(got.keys().cloned().collect::<Vec<_>>(), ["Observation"]);
+        assert_eq!(got["Observation"].len(), 4);
+        let file = m["output"][0]["url"].as_str().expect("url").to_owned();
+        // No token: 401; another client's token: 404, as for no job at all.
+        assert_eq!(get(&server.client(), &file, &[]).status, 401);
+        assert_outcome(&get(&admin, &file, &[]), 404, &["not-found"], None);
+        assert_outcome(&get(&admin, &status, &[]), 404, &["not-found"], None);
+        assert_eq!(admin.delete(&status).status, 404);
+        // A type the token cannot search whole is refused, not dropped.
+        let r = get(&obs, "/$export?_type=Patient", &[ASYNC]);
+        assert_outcome(&r, 400, &["value"], None);
+        // A token bounded to one patient cannot export.
+        let patient = server.client().with_bearer(
+            &Token {
+                patient: Some("p1"),
+                ..Token::new("patient/*.rs")
+            }
+            .mint(),
+        );
+        assert_outcome(
+            &get(&patient, "/$export", &[ASYNC]),
+            403,
+            &["forbidden"],
+            None,
+        );
+        assert_outcome(
+            &get(&patient, "/Group/g1/$export", &[ASYNC]),
+            403,
+            &["forbidden"],
+            None,
+        );
+    });
+}
+
+both_backends!(scopes_limit_the_export_and_files_need_the_token);
