@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use conformance_tests::nodes::Cluster;
 use conformance_tests::smart::{run_with_auth, Token};
 use conformance_tests::{assert_outcome, backend_tests, both_backends, Backend, Client, Response};
 use serde_json::{json, Value};
@@ -309,3 +310,78 @@ fn scopes_limit_the_export_and_files_need_the_token(backend: Backend) {
 }
 
 both_backends!(scopes_limit_the_export_and_files_need_the_token);
+
+/// A node killed (SIGKILL) while it runs an export: another node takes
+/// the job over once the lease has run out, and the manifest is complete;
+/// the status never stays 202.
+fn a_killed_nodes_job_is_finished_by_another(backend: Backend) {
+    if backend.skipped() {
+        eprintln!("skipped: FHIR_TEST_SKIP_POSTGRES=1");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "fhir-bulk-{}",
+        conformance_tests::server::unique_suffix()
+    ));
+    let dir = dir.display().to_string();
+    let args = ["--bulk-dir", dir.as_str(), "--bulk-lease-secs", "2"];
+    let mut cluster = Cluster::new(backend);
+    let first = cluster.spawn(&args);
+    cluster.wait_ready(first).expect("first node");
+    let c = cluster.node(first).client();
+    load(&c);
+    let entries: Vec<Value> = (0..600)
+        .map(|i| {
+            json!({"resource": {"resourceType": "Observation", "id": format!("bulk-{i}"),
+            "status": "final", "code": {"text": "x"}, "subject": {"reference": "Patient/p1"}},
+            "request": {"method": "PUT", "url": format!("Observation/bulk-{i}")}})
+        })
+        .collect();
+    let r = c.post(
+        "",
+        &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let status = kick_off(&c, "/$export");
+    // Kill it once it runs (or has run) the job.
+    let start = Instant::now();
+    loop {
+        let r = get(&c, &status, &[]);
+        if r.status == 200 || r.header("x-progress").is_some_and(|p| p != "queued") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the job never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = cluster.node(first).pid().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let second = cluster.spawn(&args);
+    cluster.wait_ready(second).expect("second node");
+    let c2 = cluster.node(second).client();
+    let path = status
+        .split("/fhir")
+        .nth(1)
+        .expect("status path")
+        .to_owned();
+    let m = manifest(&c2, &path);
+    // The file URLs are on the kick-off's base (one address in front of
+    // all nodes in production; here the dead node's): read them from the
+    // second node.
+    let first_base = cluster.node(first).base_url().to_owned();
+    let m: Value =
+        serde_json::from_str(&m.to_string().replace(&first_base, c2.base())).expect("manifest");
+    let got = files(&c2, &m);
+    assert_eq!(got["Observation"].len(), 604);
+    assert_eq!(got["Patient"].len(), 3);
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+both_backends!(a_killed_nodes_job_is_finished_by_another);

@@ -138,6 +138,11 @@ pub struct ServeArgs {
     /// `fhir-server-bulk` directory in the system's temporary directory.
     #[arg(long, env = "FHIR_BULK_DIR")]
     pub bulk_dir: Option<std::path::PathBuf>,
+    /// How long a node's claim on an export job holds without renewal (it
+    /// renews after every page): the job of a node that died is taken over
+    /// by another node this long after its last page.
+    #[arg(long, env = "FHIR_BULK_LEASE_SECS", default_value_t = crate::operation::bulk_export::runner::DEFAULT_LEASE_SECS)]
+    pub bulk_lease_secs: u64,
     /// A reverse proxy (IP address or CIDR block) whose `Forwarded` and
     /// `X-Forwarded-Host`/`-Proto` headers are believed when it is the TCP
     /// peer; repeatable. From any other peer they are ignored, so links
@@ -370,6 +375,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store.clone(),
         bulk_dir.clone(),
         format!("{node_name}/{}", uuid::Uuid::new_v4()),
+        std::time::Duration::from_secs(args.bulk_lease_secs.max(1)),
     );
     let bulk_dir = actix_web::web::Data::new(crate::operation::bulk_export::BulkDir(bulk_dir));
     let fetch_store = store.clone();

@@ -1,5 +1,5 @@
 //! Runs export jobs: a thread per `serve` process claims a job from the
-//! database under a lease ([`LEASE_MS`]), writes one NDJSON file per type
+//! database under a lease (`serve --bulk-lease-secs`), writes one NDJSON file per type
 //! into the job's directory of `--bulk-dir`, page by page from the search
 //! engine's keyset paging (memory holds one page of bodies, never a type),
 //! renews the lease after every page, and stores the manifest. A job whose
@@ -20,21 +20,23 @@ use crate::search::compartment;
 use crate::search::query::{self, CompartmentFilter, SearchRequest, TotalMode, MAX_COUNT};
 use crate::store::{ExportJob, Found, Store};
 
-/// How long a claim holds without renewal: a killed node's job is taken
-/// over this long after its last page.
-pub const LEASE_MS: i64 = 30_000;
+/// How long a claim holds without renewal by default: a killed node's
+/// job is taken over this long after its last page.
+pub const DEFAULT_LEASE_SECS: u64 = 30;
 
 /// How often an idle node looks for a job.
 const IDLE: Duration = Duration::from_millis(500);
 
-/// Starts the runner thread of this process.
-pub fn start(store: Store, dir: PathBuf, holder: String) {
+/// Starts the runner thread of this process; `lease` is how long its
+/// claim on a job holds without renewal.
+pub fn start(store: Store, dir: PathBuf, holder: String, lease: Duration) {
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     std::thread::spawn(move || loop {
-        match store.claim_export_job(&holder, LEASE_MS) {
+        match store.claim_export_job(&holder, lease_ms) {
             Ok(Some(job)) => {
                 let id = job.id.clone();
                 log::info!("bulk export {id}: started");
-                match Run::new(&store, &dir, &holder, job).and_then(|mut r| r.all()) {
+                match Run::new(&store, &dir, &holder, lease_ms, job).and_then(|mut r| r.all()) {
                     Ok(()) => log::info!("bulk export {id}: done"),
                     Err(e) => log::warn!("bulk export {id}: {e}"),
                 }
@@ -61,13 +63,20 @@ struct Lost;
 struct Run<'a> {
     store: &'a Store,
     holder: &'a str,
+    lease_ms: i64,
     job: ExportJob,
     spec: Spec,
     dir: PathBuf,
 }
 
 impl<'a> Run<'a> {
-    fn new(store: &'a Store, root: &Path, holder: &'a str, job: ExportJob) -> Result<Self, Error> {
+    fn new(
+        store: &'a Store,
+        root: &Path,
+        holder: &'a str,
+        lease_ms: i64,
+        job: ExportJob,
+    ) -> Result<Self, Error> {
         let spec: Spec = match serde_json::from_str(&job.spec) {
             Ok(s) => s,
             Err(e) => {
@@ -80,6 +89,7 @@ impl<'a> Run<'a> {
         Ok(Run {
             store,
             holder,
+            lease_ms,
             job,
             spec,
             dir,
@@ -277,10 +287,12 @@ impl<'a> Run<'a> {
                     line(out, f)?;
                     count += 1;
                 }
-                if !self
-                    .store
-                    .renew_export_job(&self.job.id, self.holder, LEASE_MS, progress)?
-                {
+                if !self.store.renew_export_job(
+                    &self.job.id,
+                    self.holder,
+                    self.lease_ms,
+                    progress,
+                )? {
                     return Ok(Err(Lost));
                 }
                 match page.next_cursor {
