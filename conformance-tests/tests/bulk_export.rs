@@ -8,25 +8,12 @@ use std::time::{Duration, Instant};
 
 use conformance_tests::nodes::Cluster;
 use conformance_tests::smart::{run_with_auth, Token};
-use conformance_tests::{assert_outcome, backend_tests, both_backends, Backend, Client, Response};
+use conformance_tests::{
+    assert_outcome, backend_tests, both_backends, put_resource, Backend, Client, Response,
+};
 use serde_json::{json, Value};
 
 const ASYNC: (&str, &str) = ("Prefer", "respond-async");
-
-fn put(c: &Client, r: Value) {
-    let path = format!(
-        "/{}/{}",
-        r["resourceType"].as_str().unwrap_or(""),
-        r["id"].as_str().unwrap_or("")
-    );
-    let resp = c.put(&path, &r);
-    assert!(
-        resp.status == 200 || resp.status == 201,
-        "PUT {path}: {} {}",
-        resp.status,
-        resp.text()
-    );
-}
 
 fn get(c: &Client, path: &str, headers: &[(&str, &str)]) -> Response {
     c.try_request_with("GET", path, None, &[], headers)
@@ -37,33 +24,33 @@ fn get(c: &Client, path: &str, headers: &[(&str, &str)]) -> Response {
 /// Organization nobody's compartment holds, and a Group of p1 and p2.
 fn load(c: &Client) {
     for p in ["p1", "p2", "p3"] {
-        put(
+        put_resource(
             c,
             json!({"resourceType": "Patient", "id": p, "name": [{"family": p}]}),
         );
-        put(
+        put_resource(
             c,
             json!({"resourceType": "Observation", "id": format!("o-{p}"), "status": "final",
             "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
             "subject": {"reference": format!("Patient/{p}")}}),
         );
-        put(
+        put_resource(
             c,
             json!({"resourceType": "Condition", "id": format!("c-{p}"),
             "subject": {"reference": format!("Patient/{p}")}}),
         );
     }
-    put(
+    put_resource(
         c,
         json!({"resourceType": "Observation", "id": "o-p1-bp", "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
         "subject": {"reference": "Patient/p1"}}),
     );
-    put(
+    put_resource(
         c,
         json!({"resourceType": "Organization", "id": "org1", "name": "Clinic"}),
     );
-    put(
+    put_resource(
         c,
         json!({"resourceType": "Group", "id": "g1", "type": "person", "actual": true,
         "member": [{"entity": {"reference": "Patient/p1"}}, {"entity": {"reference": "Patient/p2"}}]}),
@@ -170,7 +157,7 @@ backend_tests! {
         assert_eq!(got.keys().cloned().collect::<Vec<_>>(), ["Observation", "Patient"]);
 
         std::thread::sleep(Duration::from_millis(20));
-        put(&c, json!({"resourceType": "Patient", "id": "p2", "name": [{"family": "changed"}]}));
+        put_resource(&c, json!({"resourceType": "Patient", "id": "p2", "name": [{"family": "changed"}]}));
         let later = c.get("/Patient/p2").json()["meta"]["lastUpdated"].as_str().expect("lu").to_owned();
         let m = manifest(&c, &kick_off(&c, &format!("/$export?_type=Patient&_since={}", later.replace('+', "%2B"))));
         assert_eq!(files(&c, &m)["Patient"], ids(&["p2"]));
