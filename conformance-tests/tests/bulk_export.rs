@@ -287,6 +287,16 @@ fn scopes_limit_the_export_and_files_need_the_token(backend: Backend) {
             &["forbidden"],
             None,
         );
+        // Exports do not apply Consent yet: a client acting for an
+        // Organization (which a Consent may deny) is refused.
+        let org = server.client().with_bearer(
+            &Token {
+                organization: Some("Organization/B"),
+                ..Token::new("system/*.rs")
+            }
+            .mint(),
+        );
+        assert_outcome(&get(&org, "/$export", &[ASYNC]), 403, &["forbidden"], None);
         assert_outcome(
             &get(&patient, "/Group/g1/$export", &[ASYNC]),
             403,

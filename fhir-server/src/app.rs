@@ -323,12 +323,12 @@ pub fn build_app_with(
                 .service(resource("/_search", "POST").route(web::post().to(search::post_system)))
                 // Bulk Data export: the kick-offs, the status URL, the files.
                 .service(
-                    resource("/$export", "GET, HEAD, POST")
+                    resource("/$export", "GET, POST")
                         .route(web::get().to(bulk_export::kick_off))
                         .route(web::post().to(bulk_export::kick_off)),
                 )
                 .service(
-                    resource("/Patient/$export", "GET, HEAD, POST")
+                    resource("/Patient/$export", "GET, POST")
                         .route(web::get().to(bulk_export::kick_off))
                         .route(web::post().to(bulk_export::kick_off)),
                 )

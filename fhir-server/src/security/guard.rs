@@ -86,7 +86,7 @@ pub struct Body<'a> {
 /// | `$reindex`, `$import-codes` (server-wide writes) | `*.u` without patient or constraints |
 /// | `$unmapped-codes` (a server-wide report) | `*.r` without patient or constraints |
 /// | batch, transaction | each entry as if it came alone ([`bundle_refusals`]) |
-/// | `$export` (system, `Patient`, `Group/[id]`) | `s` without patient or constraints on at least one type (the export holds only those: [`export_types`]); a Group must be readable |
+/// | `$export` (system, `Patient`, `Group/[id]`) | `s` without patient or constraints on at least one type (the export holds only those: [`export_types`]); a Group must be readable; no `organization` claim (Consent is not applied to exports yet) |
 /// | an export's status and files | the caller who kicked it off (checked by the handler) |
 /// | anything else | refused |
 pub fn check(
@@ -268,8 +268,17 @@ pub fn export_types(access: &Access) -> Vec<ResourceType> {
         .collect()
 }
 
-/// A kick-off needs at least one type [`export_types`] grants.
+/// A kick-off needs at least one type [`export_types`] grants. A client
+/// acting for an Organization is refused: patients' Consents can deny it
+/// their data, and exports do not apply Consent yet (deny by default
+/// rather than export what a Consent refuses).
 fn may_export(access: &Access) -> Result<(), Error> {
+    if access.organization.is_some() {
+        return Err(forbidden(
+            "$export does not apply patients' Consents yet, so a client acting for an \
+             Organization (the organization claim) cannot export",
+        ));
+    }
     if export_types(access).is_empty() {
         Err(forbidden(
             "$export needs a user/ or system/ scope granting search (s) on some type, \
