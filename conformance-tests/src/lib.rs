@@ -223,6 +223,23 @@ pub fn create_patient(client: &Client) -> String {
     location(&resp).id
 }
 
+/// PUTs `r` at its own `[type]/[id]`; asserts 200 or 201.
+#[track_caller]
+pub fn put_resource(client: &Client, r: Value) {
+    let path = format!(
+        "/{}/{}",
+        r["resourceType"].as_str().unwrap_or(""),
+        r["id"].as_str().unwrap_or("")
+    );
+    let resp = client.put(&path, &r);
+    assert!(
+        resp.status == 200 || resp.status == 201,
+        "PUT {path}: {} {}",
+        resp.status,
+        resp.text()
+    );
+}
+
 /// The parts of a `Location: …/fhir/{type}/{id}/_history/{vid}` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {

@@ -144,6 +144,8 @@ pub struct Token<'a> {
     pub organization: Option<&'a str>,
     /// Seconds until expiry; negative for an expired token.
     pub ttl: i64,
+    /// `sub`: who the token was issued for.
+    pub subject: &'a str,
 }
 
 impl<'a> Token<'a> {
@@ -156,6 +158,7 @@ impl<'a> Token<'a> {
             patient: None,
             organization: None,
             ttl: 600,
+            subject: "tester",
         }
     }
 
@@ -165,7 +168,7 @@ impl<'a> Token<'a> {
         cmd.args(["token", "--kid", self.key.kid(), "--key"])
             .arg(dir().join(self.key.file()))
             .args(["--iss", self.issuer, "--aud", self.audience])
-            .args(["--scope", self.scope, "--sub", "tester"])
+            .args(["--scope", self.scope, "--sub", self.subject])
             .args(["--ttl", &self.ttl.to_string()]);
         if let Some(p) = self.patient {
             cmd.args(["--patient", p]);

@@ -6,23 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use conformance_tests::{backend_tests, Client};
+use conformance_tests::{backend_tests, put_resource, Client};
 use serde_json::{json, Value};
-
-fn put(c: &Client, r: Value) {
-    let path = format!(
-        "/{}/{}",
-        r["resourceType"].as_str().unwrap_or(""),
-        r["id"].as_str().unwrap_or("")
-    );
-    let resp = c.put(&path, &r);
-    assert!(
-        resp.status == 200 || resp.status == 201,
-        "PUT {path}: {} {}",
-        resp.status,
-        resp.text()
-    );
-}
 
 /// `Type/id` → `search.mode` of each entry; panics on a duplicate.
 fn entries(b: &Value) -> BTreeMap<String, String> {
@@ -71,7 +56,7 @@ fn seed(c: &Client) {
         json!({"resourceType": "Observation", "id": "obs-else", "status": "final", "code": {"text": "x"},
             "subject": {"reference": "Patient/someone-else"}, "performer": [{"reference": "Practitioner/unrelated-dr"}]}),
     ] {
-        put(c, r);
+        put_resource(c, r);
     }
 }
 

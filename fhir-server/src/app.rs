@@ -31,6 +31,9 @@
 //! | GET, HEAD, POST | `/fhir/{type}/{id}/_history/{vid}/$meta…` | [`meta::version`] |
 //! | GET, HEAD, POST | `/fhir/{type}/$lookup`, `$validate-code`, `$expand`, `$subsumes`, `$translate` (and on `/fhir/{type}/{id}/…`) | [`terminology`] |
 //! | POST   | `/fhir/CodeSystem/$import-codes` (`text/csv`) | [`local_codes::import_codes`] |
+//! | GET, POST | `/fhir/$export`, `/fhir/Patient/$export`, `/fhir/Group/{id}/$export` | [`bulk_export::kick_off`] (`Prefer: respond-async`) |
+//! | GET, DELETE | `/fhir/_export/{job}` | [`bulk_export::status`], [`bulk_export::cancel`] |
+//! | GET, HEAD | `/fhir/_export/{job}/{file}` | [`bulk_export::file`] (NDJSON) |
 //! | GET, HEAD | `/fhir/CodeSystem/$unmapped-codes` | [`local_codes::unmapped_codes`] |
 //!
 //! With authorization on (`serve --auth-issuer`), every route but
@@ -55,7 +58,7 @@ use crate::interaction::{
 };
 use crate::operation::terminology::{self, TerminologyService};
 use crate::operation::validate;
-use crate::operation::{everything, local_codes, meta, reindex};
+use crate::operation::{bulk_export, everything, local_codes, meta, reindex};
 use crate::route::{Operation, Route};
 use crate::security::{smart_config, Security};
 use crate::store::Store;
@@ -121,6 +124,15 @@ async fn operation_or_compartment(
     match route {
         Some(Route::InstanceOperation(_, _, Operation::Everything)) => {
             everything::handle(req, state, a, b, params.into_inner()).await
+        }
+        Some(Route::InstanceOperation(_, _, Operation::Export)) => {
+            let limit = state.max_body_bytes;
+            let body = if req.method() == actix_web::http::Method::POST {
+                crate::interaction::read_bytes(&req, payload, limit).await?
+            } else {
+                web::Bytes::new()
+            };
+            bulk_export::kick_off(req, state, params, body).await
         }
         Some(Route::InstanceOperation(_, _, Operation::Validate)) => {
             validate::instance(req, state, a, b, params.into_inner(), payload).await
@@ -310,6 +322,28 @@ pub fn build_app_with(
                 // Before `/{type}`, which would take them for a type.
                 .configure(unimplemented_operations(""))
                 .service(resource("/_search", "POST").route(web::post().to(search::post_system)))
+                // Bulk Data export: the kick-offs, the status URL, the files.
+                .service(
+                    resource("/$export", "GET, POST")
+                        .route(web::get().to(bulk_export::kick_off))
+                        .route(web::post().to(bulk_export::kick_off)),
+                )
+                .service(
+                    resource("/Patient/$export", "GET, POST")
+                        .route(web::get().to(bulk_export::kick_off))
+                        .route(web::post().to(bulk_export::kick_off)),
+                )
+                .service(
+                    resource("/_export/{job}", "GET, HEAD, DELETE")
+                        .route(web::get().to(bulk_export::status))
+                        .route(web::head().to(bulk_export::status))
+                        .route(web::delete().to(bulk_export::cancel)),
+                )
+                .service(
+                    resource("/_export/{job}/{file}", "GET, HEAD")
+                        .route(web::get().to(bulk_export::file))
+                        .route(web::head().to(bulk_export::file)),
+                )
                 // Before `/{type}`, which would take `$reindex` for a type.
                 .service(resource("/$reindex", "POST").route(web::post().to(reindex::system)))
                 .service(

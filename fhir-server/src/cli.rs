@@ -134,6 +134,17 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub require_profiles: Vec<String>,
+    /// Where Bulk Data `$export` writes its NDJSON files (a directory per
+    /// job). Nodes sharing a database must share this directory too (any
+    /// node may run a job, any node may serve its files). Default: a
+    /// `fhir-server-bulk` directory in the system's temporary directory.
+    #[arg(long, env = "FHIR_BULK_DIR")]
+    pub bulk_dir: Option<std::path::PathBuf>,
+    /// How long a node's claim on an export job holds without renewal (it
+    /// renews after every page): the job of a node that died is taken over
+    /// by another node this long after its last page.
+    #[arg(long, env = "FHIR_BULK_LEASE_SECS", default_value_t = crate::operation::bulk_export::runner::DEFAULT_LEASE_SECS)]
+    pub bulk_lease_secs: u64,
     /// A reverse proxy (IP address or CIDR block) whose `Forwarded` and
     /// `X-Forwarded-Host`/`-Proto` headers are believed when it is the TCP
     /// peer; repeatable. From any other peer they are ignored, so links
@@ -262,6 +273,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(crate::node_id::NodeId::default_for_this_process);
     log::info!("node id {node}");
+    let node_name = node.to_string();
     crate::node_id::set(node);
     let database = args.database.resolve()?;
     let sec = &args.security;
@@ -366,6 +378,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::Ok(sealer)
     });
     let sealer = sealer.transpose()?;
+    // Bulk Data export: this node runs jobs any node kicked off.
+    let bulk_dir = args
+        .bulk_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("fhir-server-bulk"));
+    std::fs::create_dir_all(&bulk_dir)
+        .with_context(|| format!("cannot create --bulk-dir {}", bulk_dir.display()))?;
+    crate::operation::bulk_export::runner::start(
+        store.clone(),
+        bulk_dir.clone(),
+        format!("{node_name}/{}", uuid::Uuid::new_v4()),
+        std::time::Duration::from_secs(args.bulk_lease_secs.max(1)),
+    );
+    let bulk_dir = actix_web::web::Data::new(crate::operation::bulk_export::BulkDir(bulk_dir));
     let fetch_store = store.clone();
     let state = AppState {
         store,
@@ -402,6 +428,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .app_data(trusted.clone())
                     .app_data(cors.clone())
                     .app_data(body_timeout.clone())
+                    .app_data(bulk_dir.clone())
                     // Outside the app: preflights are answered before
                     // authorization.
                     .wrap(crate::http_headers::cors(&cors))

@@ -108,6 +108,9 @@ pub fn interaction(
         // Never recorded (see `audit::middleware::record`); listed so a
         // new route must be placed here on purpose.
         Route::Liveness | Route::Readiness => ("operation", "E"),
+        // Bulk Data export: a status poll or cancel, a file download.
+        Route::ExportStatus(_) => ("operation", "E"),
+        Route::ExportFile(..) => ("operation", "R"),
         Route::SystemOperation(_)
         | Route::TypeOperation(..)
         | Route::InstanceOperation(..)

@@ -213,6 +213,9 @@ fn search_parts(registry: &ParamRegistry) -> HashMap<String, SearchParts> {
     out
 }
 
+/// The Bulk Data Access IG's canonical base (its OperationDefinitions).
+const BULK_IG: &str = "http://hl7.org/fhir/uv/bulkdata";
+
 /// The operations of one type: those of every type plus `$everything`
 /// (operation/everything.rs) and the terminology operations
 /// (operation/terminology/) where they are defined.
@@ -228,6 +231,13 @@ fn type_operations(rt: &str, common: &[Value]) -> Vec<Value> {
     out.extend(own.iter().map(|op| {
         json!({"name": op, "definition": format!("http://hl7.org/fhir/OperationDefinition/{rt}-{op}")})
     }));
+    // Bulk Data export (operation/bulk_export/), IG 2.0.0.
+    let export = |op: &str| json!({"name": "export", "definition": format!("{BULK_IG}/OperationDefinition/{op}")});
+    match rt {
+        "Patient" => out.push(export("patient-export")),
+        "Group" => out.push(export("group-export")),
+        _ => {}
+    }
     if rt == "CodeSystem" {
         // This server's own operations (operation/local_codes.rs).
         let base = terminology::local_codes::PROJECT_BASE;
@@ -303,7 +313,10 @@ pub fn capability_statement(base: &str, registry: &ParamRegistry) -> Value {
                 {"code": "search-system"},
                 {"code": "history-system"},
             ],
-            "operation": [reindex_operation(base)],
+            "operation": [
+                reindex_operation(base),
+                json!({"name": "export", "definition": format!("{BULK_IG}/OperationDefinition/export")}),
+            ],
         }],
     })
 }
@@ -351,7 +364,10 @@ mod tests {
             system,
             ["transaction", "batch", "search-system", "history-system"]
         );
-        assert_eq!(codes(&cs["rest"][0]["operation"], "name"), ["reindex"]);
+        assert_eq!(
+            codes(&cs["rest"][0]["operation"], "name"),
+            ["reindex", "export"]
+        );
 
         let patient = resources
             .iter()

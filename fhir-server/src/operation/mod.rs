@@ -1,6 +1,7 @@
 //! One module per FHIR `$operation`, each a thin adapter from HTTP to the
 //! store or a library crate.
 
+pub mod bulk_export;
 pub mod everything;
 pub mod local_codes;
 pub mod meta;

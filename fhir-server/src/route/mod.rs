@@ -92,6 +92,11 @@ pub enum Route {
         id: Id,
         target: Option<ResourceType>,
     },
+    /// `GET|DELETE [base]/_export/[job]`: a Bulk Data export's status,
+    /// or its cancellation ([`crate::operation::bulk_export`]).
+    ExportStatus(Id),
+    /// `GET [base]/_export/[job]/[file]`: one NDJSON file of an export.
+    ExportFile(Id, Id),
     /// A path this server serves, with a method it does not serve there:
     /// the router answers 405 with `Allow` (no handler runs).
     MethodNotAllowed,
@@ -300,6 +305,22 @@ fn classify_fhir(method: &Method, segs: &[&str]) -> Result<Classified, Classifie
         )),
         ["_history"] => Ok(only_get(method, Route::SystemHistory, "/fhir/_history")),
         ["_search"] => c(if post { Route::SystemSearch } else { na }, "/fhir/_search"),
+        ["_export", job] => {
+            let route = if get || method == Method::DELETE {
+                Route::ExportStatus(id(job)?)
+            } else {
+                na
+            };
+            c(route, "/fhir/_export/{job}")
+        }
+        ["_export", job, file] => {
+            let (job, file) = (id(job)?, id(file)?);
+            Ok(only_get(
+                method,
+                Route::ExportFile(job, file),
+                "/fhir/_export/{job}/{file}",
+            ))
+        }
         [op] if op.starts_with('$') => {
             let op = operation(op)?;
             let route = if get || post {
@@ -438,6 +459,7 @@ fn type_operation_pattern(t: ResourceType, op: Operation) -> String {
         Operation::ImportCodes | Operation::UnmappedCodes if t == ResourceType::CodeSystem => {
             format!("/fhir/CodeSystem/{}", op.name())
         }
+        Operation::Export if t == ResourceType::Patient => "/fhir/Patient/$export".to_owned(),
         _ => format!("/fhir/{{type}}/{}", op.name()),
     }
 }
@@ -574,6 +596,8 @@ mod tests {
             "$validate",
             "healthz",
             "readyz",
+            "_export",
+            "$export",
         ];
         let methods = [
             Method::GET,
@@ -600,7 +624,7 @@ mod tests {
             }
             paths = next;
         }
-        assert!(checked > 800_000, "{checked}");
+        assert!(checked > 1_000_000, "{checked}");
     }
 
     fn route(m: Method, p: &str) -> Route {
@@ -661,6 +685,18 @@ mod tests {
         assert_eq!(
             route(Method::GET, "/.well-known/smart-configuration"),
             Route::SmartConfiguration
+        );
+        assert_eq!(
+            route(Method::DELETE, "/fhir/_export/j-1"),
+            Route::ExportStatus(id("j-1"))
+        );
+        assert_eq!(
+            route(Method::GET, "/fhir/_export/j-1/Patient.ndjson"),
+            Route::ExportFile(id("j-1"), id("Patient.ndjson"))
+        );
+        assert_eq!(
+            route(Method::POST, "/fhir/Group/g/$export"),
+            Route::InstanceOperation(T::Group, id("g"), Operation::Export)
         );
         assert_eq!(route(Method::GET, "/healthz"), Route::Liveness);
         assert_eq!(route(Method::HEAD, "/readyz"), Route::Readiness);

@@ -19,9 +19,10 @@ pub enum Operation {
     Translate,
     ImportCodes,
     UnmappedCodes,
+    Export,
 }
 
-const ALL: [Operation; 13] = [
+const ALL: [Operation; 14] = [
     Operation::Everything,
     Operation::Meta,
     Operation::MetaAdd,
@@ -35,6 +36,7 @@ const ALL: [Operation; 13] = [
     Operation::Translate,
     Operation::ImportCodes,
     Operation::UnmappedCodes,
+    Operation::Export,
 ];
 
 impl Operation {
@@ -54,6 +56,7 @@ impl Operation {
             Operation::Translate => "$translate",
             Operation::ImportCodes => "$import-codes",
             Operation::UnmappedCodes => "$unmapped-codes",
+            Operation::Export => "$export",
         }
     }
 

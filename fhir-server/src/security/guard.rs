@@ -86,6 +86,8 @@ pub struct Body<'a> {
 /// | `$reindex`, `$import-codes` (server-wide writes) | `*.u` without patient or constraints |
 /// | `$unmapped-codes` (a server-wide report) | `*.r` without patient or constraints |
 /// | batch, transaction | each entry as if it came alone ([`bundle_refusals`]) |
+/// | `$export` (system, `Patient`, `Group/[id]`) | `s` without patient or constraints on at least one type (the export holds only those: [`export_types`]); a Group must be readable; no `organization` claim (Consent is not applied to exports yet) |
+/// | an export's status and files | the caller who kicked it off (checked by the handler) |
 /// | anything else | refused |
 pub fn check(
     state: &AppState,
@@ -162,6 +164,10 @@ pub fn check(
         }
         Route::InstanceOperation(rt, id, op) | Route::VersionOperation(rt, id, _, op) => match op {
             Operation::Everything | Operation::Meta | Operation::Validate => read_instance(rt, id),
+            Operation::Export if *rt == ResourceType::Group => {
+                read_instance(rt, id)?;
+                may_export(access)
+            }
             op if op.is_terminology() => read_instance(rt, id),
             Operation::MetaAdd | Operation::MetaDelete => {
                 let rule = need(access, rt.as_str(), Interaction::Update)?;
@@ -232,6 +238,11 @@ pub fn check(
         Route::TypeOperation(ResourceType::CodeSystem, Operation::UnmappedCodes) => {
             system_wide(access, Interaction::Read, "this server-wide report")
         }
+        Route::SystemOperation(Operation::Export)
+        | Route::TypeOperation(ResourceType::Patient, Operation::Export) => may_export(access),
+        // The handler shows a job and its files to the caller who kicked
+        // it off only (`operation::bulk_export`); any other caller gets 404.
+        Route::ExportStatus(_) | Route::ExportFile(..) => Ok(()),
         Route::SystemOperation(op) | Route::TypeOperation(_, op) => Err(forbidden(format!(
             "{op} is not an operation this token can be judged for here"
         ))),
@@ -239,6 +250,42 @@ pub fn check(
             Some((_, e)) => Err(e),
             None => Ok(()),
         },
+    }
+}
+
+/// The types a Bulk Data export by `access` may hold: those it may
+/// search without a patient or constraints (an export is every resource
+/// of a type, which a bounded rule cannot grant).
+pub fn export_types(access: &Access) -> Vec<ResourceType> {
+    ResourceType::ALL
+        .iter()
+        .copied()
+        .filter(|t| {
+            access
+                .rule(t.as_str(), Interaction::Search)
+                .is_some_and(|r| r.is_open())
+        })
+        .collect()
+}
+
+/// A kick-off needs at least one type [`export_types`] grants. A client
+/// acting for an Organization is refused: patients' Consents can deny it
+/// their data, and exports do not apply Consent yet (deny by default
+/// rather than export what a Consent refuses).
+fn may_export(access: &Access) -> Result<(), Error> {
+    if access.organization.is_some() {
+        return Err(forbidden(
+            "$export does not apply patients' Consents yet, so a client acting for an \
+             Organization (the organization claim) cannot export",
+        ));
+    }
+    if export_types(access).is_empty() {
+        Err(forbidden(
+            "$export needs a user/ or system/ scope granting search (s) on some type, \
+             without patient or constraints",
+        ))
+    } else {
+        Ok(())
     }
 }
 

@@ -23,6 +23,7 @@
 //! `actix_web::web::block`.
 
 mod audit;
+mod bulk_jobs;
 mod cluster_lock;
 mod conditional;
 mod connection;
@@ -52,6 +53,7 @@ use fhir_model::primitives::{Id, Instant};
 use fhir_model::{Resource, ResourceType};
 
 pub use audit::{AuditRecord, PendingRecord};
+pub use bulk_jobs::{ExportJob, JobState, NewExportJob};
 pub use cluster_lock::{ClusterLock, Held};
 pub use conditional::{CondOutcome, Conditional, Criteria};
 pub use conditional::{Plan, Tx};
