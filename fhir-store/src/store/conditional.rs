@@ -30,7 +30,7 @@ use fhir_model::primitives::Id;
 use fhir_model::{Resource, ResourceType};
 
 use super::connection::DbConnection;
-use super::index_rows::PendingFulltext;
+use super::index_rows::PendingRows;
 use super::{
     queries, search, type_and_id, write_once, Backend, Change, Prepared, Store, StoreError,
     StoredVersion, TxError, TxWrite, Written, WRITE_ATTEMPTS,
@@ -130,13 +130,13 @@ pub struct Tx<'a> {
     registry: &'a ParamRegistry,
     local: &'a crate::local_codes::Snapshot,
     backend: Backend,
-    /// The transaction's full-text rows, written before it searches and
-    /// before it commits.
-    fulltext: PendingFulltext,
+    /// The transaction's index and full-text rows, written before it
+    /// searches and before it commits.
+    pending: PendingRows,
 }
 
 impl Tx<'_> {
-    /// One write, its full-text row held for the transaction.
+    /// One write, its index rows held for the transaction.
     fn write_change(
         &mut self,
         rt: ResourceType,
@@ -152,7 +152,7 @@ impl Tx<'_> {
             id,
             change,
             prepared,
-            Some(&mut self.fulltext),
+            Some(&mut self.pending),
         )
     }
 
@@ -163,7 +163,7 @@ impl Tx<'_> {
         req: &SearchRequest,
         limit: usize,
     ) -> Result<Vec<(String, String)>, TxError> {
-        self.fulltext.flush(self.conn)?;
+        self.pending.flush(self.conn)?;
         Ok(search::matching_ids(self.conn, self.backend, req, limit)?)
     }
 
@@ -179,7 +179,7 @@ impl Tx<'_> {
     /// One page of a search seen from this transaction (its own writes
     /// included).
     pub fn search(&mut self, req: &SearchRequest) -> Result<super::SearchPage, TxError> {
-        self.fulltext.flush(self.conn)?;
+        self.pending.flush(self.conn)?;
         Ok(search::search_on(self.conn, self.backend, req)?)
     }
 
@@ -213,9 +213,10 @@ impl Tx<'_> {
         self.write_with(w, &mut None)
     }
 
-    /// [`Tx::write`] with the work [`super::prepare`] did before the
-    /// transaction took the writer lock.
-    pub(crate) fn write_with(
+    /// [`Tx::write`] with the work [`Store::prepare_each`] did before the
+    /// transaction took the writer lock (taken; redone here when it no
+    /// longer fits).
+    pub fn write_with(
         &mut self,
         w: &mut TxWrite,
         prepared: &mut Option<Prepared>,
@@ -426,10 +427,10 @@ impl Store {
                     registry: &registry,
                     local: &local,
                     backend,
-                    fulltext: PendingFulltext::default(),
+                    pending: PendingRows::default(),
                 };
                 let out = f(&mut tx)?;
-                tx.fulltext.flush(tx.conn)?;
+                tx.pending.flush(tx.conn)?;
                 Ok(out)
             });
             match result {

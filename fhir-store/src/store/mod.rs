@@ -64,7 +64,7 @@ pub use connection::{
 use connection::{DbConnection, Manager};
 pub use definitions::{DefinitionFeed, DefinitionKind, DefinitionsChanged, Stamps};
 pub use index_format::INDEX_FORMAT;
-use index_rows::PendingFulltext;
+use index_rows::PendingRows;
 pub use local_codes::UnmappedCode;
 
 /// The terminology resources (their writes move the Terminology
@@ -605,7 +605,7 @@ impl Store {
             if current.is_some_and(|cur| cur.version == row.version) {
                 index_rows::delete(c, rtype, rid, None).map_err(TxError::Db)?;
                 let entries = index_entries(&registry, &local, rtype, &body);
-                index_rows::insert(c, rtype, rid, &entries, None).map_err(TxError::Db)?;
+                index_rows::insert(c, rtype, rid, &entries).map_err(TxError::Db)?;
             }
             let written = Written {
                 version: row.version,
@@ -672,7 +672,7 @@ impl Store {
         for attempt in 1..=WRITE_ATTEMPTS {
             let mut failed_at = None;
             let result = conn.transaction(|c| {
-                let mut fulltext = PendingFulltext::default();
+                let mut fulltext = PendingRows::default();
                 let mut out = Vec::with_capacity(writes.len());
                 for ((i, w), prepared) in writes.iter_mut().enumerate().zip(&mut prepared) {
                     failed_at = Some(i);
@@ -901,7 +901,7 @@ fn checked_tree(
 /// redone under the lock instead when the parameters changed in between
 /// ([`ParamRegistry::same_as`]) or the update keeps security labels the
 /// body lacked ([`keep_security_labels`]).
-pub(crate) struct Prepared {
+pub struct Prepared {
     registry: ParamRegistry,
     /// The local-code mapping it was made with (see `write_once`).
     mapper: Arc<terminology::local_codes::Mapper>,
@@ -955,17 +955,27 @@ fn prepare_all(
     local: &crate::local_codes::Snapshot,
     writes: &mut [TxWrite],
 ) -> Vec<Option<Prepared>> {
-    let one = |w: &mut TxWrite| match w {
+    on_all_cores(writes, |w| match w {
         TxWrite::Create(r) | TxWrite::Update(r, _) => prepare(registry, local, r),
         TxWrite::Delete(..) => None,
-    };
+    })
+}
+
+/// `one` of each item, the items split over the cores, results in order.
+/// A part that panicked gives `None` for its items (their work is then
+/// done under the writer lock, which reports what went wrong).
+fn on_all_cores<T: Send, R: Send>(
+    items: &mut [T],
+    one: impl Fn(&mut T) -> Option<R> + Sync,
+) -> Vec<Option<R>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || writes.len() < 2 {
-        return writes.iter_mut().map(one).collect();
+    if threads < 2 || items.len() < 2 {
+        return items.iter_mut().map(one).collect();
     }
-    let size = writes.len().div_ceil(threads);
+    let one = &one;
+    let size = items.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let parts: Vec<_> = writes
+        let parts: Vec<_> = items
             .chunks_mut(size)
             .map(|part| {
                 let len = part.len();
@@ -975,8 +985,6 @@ fn prepare_all(
                 )
             })
             .collect();
-        // One result per write, in order; a part that panicked leaves its
-        // writes to be done under the lock.
         parts
             .into_iter()
             .flat_map(|(len, h)| {
@@ -985,6 +993,45 @@ fn prepare_all(
             })
             .collect()
     })
+}
+
+impl Store {
+    /// The CPU work of many writes done before the writer lock, on all
+    /// cores (issue #27: a transaction Bundle parsed, checked and indexed
+    /// its entries one at a time while it held the lock). `f` readies an
+    /// item (a Bundle entry's links rewritten, say) and gives the resource
+    /// it will write, or `None` to leave that item's work to the lock's
+    /// side. Hand each result to [`Tx::write_with`] with the same resource,
+    /// unchanged; a result that no longer fits (the search parameters or
+    /// local codes changed meanwhile) is redone there.
+    pub fn prepare_each<T: Send>(
+        &self,
+        items: &mut [T],
+        f: impl Fn(&mut T) -> Option<&mut Resource> + Sync,
+    ) -> Vec<Option<Prepared>> {
+        let local = match self.write_snapshot() {
+            Ok(local) => local,
+            // The lock's side reads the snapshot again and reports this.
+            Err(_) => return items.iter().map(|_| None).collect(),
+        };
+        let registry = self.registry();
+        on_all_cores(items, |item| {
+            f(item).and_then(|r| prepare(&registry, &local, r))
+        })
+    }
+
+    /// The `(type, id)` of at most `limit` current resources matching
+    /// `req`, outside any transaction: what a write will likely find when
+    /// it searches again inside its own (a transaction's conditional
+    /// references, resolved early so its entries can be readied).
+    pub fn matching(
+        &self,
+        req: &crate::search::query::SearchRequest,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut conn = self.conn()?;
+        Ok(search::matching_ids(&mut conn, self.backend, req, limit)?)
+    }
 }
 
 impl Prepared {
@@ -1091,7 +1138,7 @@ pub fn only_dots(id: &str) -> bool {
 /// is audited ([`audit::record_write`]).
 /// `prepared` is the work [`prepare`] did before the writer lock (taken:
 /// a rerun after a lost race does the work again); `fulltext`, when given,
-/// holds the full-text row for the transaction ([`PendingFulltext`]).
+/// holds the index and full-text rows for the transaction ([`PendingRows`]).
 #[allow(clippy::too_many_arguments)]
 fn write_once(
     conn: &mut DbConnection,
@@ -1101,7 +1148,7 @@ fn write_once(
     id: &str,
     change: &mut Change<'_>,
     prepared: &mut Option<Prepared>,
-    fulltext: Option<&mut PendingFulltext>,
+    fulltext: Option<&mut PendingRows>,
 ) -> Result<Option<Written>, TxError> {
     audit::refuse_audit_write(conn, rt)?;
     let method = match change {
@@ -1134,7 +1181,7 @@ fn store_version(
     id: &str,
     change: &mut Change<'_>,
     mut prepared: Option<Prepared>,
-    fulltext: Option<&mut PendingFulltext>,
+    fulltext: Option<&mut PendingRows>,
 ) -> Result<Option<Written>, TxError> {
     let rtype = rt.as_str();
     definitions::note_write(conn, rt)?;
@@ -1221,8 +1268,8 @@ fn store_version(
     if current.is_some() {
         index_rows::delete(conn, rtype, id, fulltext.as_deref_mut())?;
     }
-    if let Some(entries) = &entries {
-        index_rows::insert(conn, rtype, id, entries, fulltext)?;
+    if let Some(entries) = entries {
+        index_rows::insert_or_hold(conn, rtype, id, entries, fulltext)?;
     }
     local_codes::record(conn, rtype, id, &unmapped, &last_updated)?;
     let created = current.as_ref().is_none_or(|c| c.deleted);

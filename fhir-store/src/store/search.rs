@@ -842,7 +842,7 @@ impl Store {
                 };
                 super::index_rows::delete(c, rtype, id, None)?;
                 let entries = super::index_entries(registry, &local, rtype, &body);
-                super::index_rows::insert(c, rtype, id, &entries, None)?;
+                super::index_rows::insert(c, rtype, id, &entries)?;
                 n += 1;
             }
             Ok(n)

@@ -173,7 +173,7 @@ fn run_one(
                 let (_, rt, id, status, w) = conditional_done(0, rt, tx.conditional(&mut c)?);
                 Ok((rt, id, status, w))
             }
-            op => match write_one(tx, op)? {
+            op => match write_one(tx, op, &mut None)? {
                 Ok(stored) => Ok(stored),
                 Err(e) => {
                     entry_err = Some(e);

@@ -14,7 +14,7 @@
 //! `oid` and `uuid` elements are left alone too: their formats only hold
 //! `urn:oid:` / `urn:uuid:` values, so a `Type/id` cannot go there.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use fhir_model::json::tree::{self, Value};
 use fhir_model::meta::type_info;
@@ -30,17 +30,60 @@ pub(crate) fn rewrite_references(
     if targets.is_empty() {
         return Ok(());
     }
+    rewrite_with(r, &mut |link| targets.get(link).cloned())
+}
+
+/// [`rewrite_references`] before the transaction, when some targets are
+/// not known yet (a conditional entry's `fullUrl`, decided when it is
+/// planned inside the transaction): false, with `r` left as it was, when
+/// a link of `r` names one of `unknown`.
+pub(crate) fn rewrite_early(
+    r: &mut Resource,
+    targets: &HashMap<String, String>,
+    unknown: &HashSet<String>,
+) -> Result<bool, Error> {
+    if targets.is_empty() && unknown.is_empty() {
+        return Ok(true);
+    }
+    let mut waits = false;
+    let mut copy = None;
+    // Rewritten on a copy only when it can be left half done.
+    let target = if unknown.is_empty() {
+        &mut *r
+    } else {
+        copy.insert(r.clone())
+    };
+    rewrite_with(target, &mut |link| {
+        if unknown.contains(link) {
+            waits = true;
+        }
+        targets.get(link).cloned()
+    })?;
+    if waits {
+        return Ok(false);
+    }
+    if let Some(done) = copy {
+        *r = done;
+    }
+    Ok(true)
+}
+
+/// Rewrites the links of `r` to what `target` gives for them.
+fn rewrite_with(r: &mut Resource, target: &mut Target<'_>) -> Result<(), Error> {
     let Ok(mut json) = tree::parse(&r.to_json_vec()) else {
         return Ok(());
     };
-    if walk(&mut json, "Resource", targets) {
+    if walk(&mut json, "Resource", target) {
         *r = Resource::from_json_slice(&tree::to_json(&json))?;
     }
     Ok(())
 }
 
+/// Where a link points now, if it is to change.
+type Target<'a> = dyn FnMut(&str) -> Option<String> + 'a;
+
 /// Rewrites inside `v`, a value of FHIR type `ty`; true when it changed.
-fn walk(v: &mut Value, ty: &str, targets: &HashMap<String, String>) -> bool {
+fn walk(v: &mut Value, ty: &str, targets: &mut Target<'_>) -> bool {
     match v {
         Value::Array(items) => {
             let mut changed = false;
@@ -50,9 +93,9 @@ fn walk(v: &mut Value, ty: &str, targets: &HashMap<String, String>) -> bool {
             changed
         }
         Value::String(s) => match ty {
-            "uri" | "url" | "canonical" => match targets.get(s.as_str()) {
+            "uri" | "url" | "canonical" => match targets(s.as_str()) {
                 Some(t) => {
-                    *s = t.clone();
+                    *s = t;
                     true
                 }
                 None => false,
@@ -116,7 +159,7 @@ fn field(v: &Value, name: &str) -> Option<String> {
 
 /// The narrative with each `href="…"` / `src="…"` (either quote) that
 /// names a target replaced; `None` when nothing matched.
-fn rewrite_narrative(div: &str, targets: &HashMap<String, String>) -> Option<String> {
+fn rewrite_narrative(div: &str, targets: &mut Target<'_>) -> Option<String> {
     let mut out = String::with_capacity(div.len());
     let mut rest = div;
     let mut changed = false;
@@ -128,9 +171,9 @@ fn rewrite_narrative(div: &str, targets: &HashMap<String, String>) -> Option<Str
         };
         let value = &rest[value_start..value_start + len];
         out.push_str(&rest[..value_start]);
-        match targets.get(value) {
+        match targets(value) {
             Some(t) => {
-                out.push_str(t);
+                out.push_str(&t);
                 changed = true;
             }
             None => out.push_str(value),
@@ -192,10 +235,27 @@ mod tests {
 
     #[test]
     fn narrative_without_targets_is_untouched() {
-        assert_eq!(rewrite_narrative("<a href=\"x\">y</a>", &targets()), None);
+        let t = targets();
+        let mut look = |link: &str| t.get(link).cloned();
+        assert_eq!(rewrite_narrative("<a href=\"x\">y</a>", &mut look), None);
         assert_eq!(
-            rewrite_narrative("<a data-href=\"urn:uuid:b1\">", &targets()),
+            rewrite_narrative("<a data-href=\"urn:uuid:b1\">", &mut look),
             None
         );
+    }
+
+    #[test]
+    fn early_rewrite_waits_for_unknown_targets() {
+        let body = br#"{"resourceType":"Observation","status":"final","code":{"text":"x"},
+            "subject":{"reference":"urn:uuid:b1"},"focus":[{"reference":"urn:uuid:c1"}]}"#;
+        let unknown = HashSet::from(["urn:uuid:c1".to_owned()]);
+        let mut r = Resource::from_json_slice(body).expect("parses");
+        let before = r.to_json_vec();
+        assert!(!rewrite_early(&mut r, &targets(), &unknown).expect("rewrites"));
+        assert_eq!(r.to_json_vec(), before, "left as it was");
+        assert!(rewrite_early(&mut r, &targets(), &HashSet::new()).expect("rewrites"));
+        let json = String::from_utf8(r.to_json_vec()).expect("utf8");
+        assert!(json.contains(r#""reference":"Binary/x1""#), "{json}");
+        assert!(json.contains(r#""reference":"urn:uuid:c1""#), "{json}");
     }
 }

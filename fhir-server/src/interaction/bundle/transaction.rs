@@ -23,14 +23,14 @@
 //! identical transactions cannot both create what their `ifNoneExist`
 //! looks for (see `store::conditional`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use actix_web::http::StatusCode;
 use fhir_model::generated::Bundle;
 use fhir_model::primitives::Id;
 use fhir_model::{Resource, ResourceType};
 
-use super::rewrite::rewrite_references;
+use super::rewrite::{rewrite_early, rewrite_references};
 use super::{
     conditional_refs, conditional_type, entries_of, in_processing_order, parse_entry,
     posted_resource, resolve_ref, response_bundle, written_entry, written_from, CondRef, EntryJson,
@@ -39,7 +39,7 @@ use super::{
 use crate::error::{Error, Issue, IssueCode};
 use crate::interaction::headers::Return;
 use crate::store::{
-    CondOutcome, Conditional, Plan, Store, StoreError, Tx, TxError, TxWrite, Written,
+    CondOutcome, Conditional, Plan, Prepared, Store, StoreError, Tx, TxError, TxWrite, Written,
 };
 
 /// What one write entry did: its type, id, status and stored version.
@@ -136,6 +136,29 @@ pub fn run(
         ..*services
     };
     let ordered = in_processing_order(ops);
+    // Before the writer lock: each plain create and update rewritten and
+    // readied (parsed, checked, indexed) on all cores, with the
+    // conditional references resolved as they stand now (issue #27: this
+    // was done entry by entry while the lock was held). Inside the
+    // transaction, which resolves them again, the work is used when they
+    // resolve the same, else redone there.
+    let early = Early::resolve(store, &full_urls, &cond_refs, &cond_urls);
+    let mut ready: Vec<Option<EntryOp>> = ordered
+        .iter()
+        .map(|(_, op)| match op {
+            EntryOp::Create(_) | EntryOp::Update { .. } => Some(op.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut prepared = store.prepare_each(&mut ready, |slot| {
+        let r = slot.as_mut().and_then(resource_of_mut)?;
+        if !matches!(rewrite_early(r, &early.targets, &early.unknown), Ok(true)) {
+            // Left to the transaction, which reports what went wrong.
+            *slot = None;
+            return None;
+        }
+        slot.as_mut().and_then(resource_of_mut)
+    });
     let locks: Vec<i64> = ordered
         .iter()
         .filter_map(|(_, op)| match op {
@@ -181,18 +204,35 @@ pub fn run(
             entry_err = Some(e);
             return Err(TxError::Store(StoreError::BadRequest("overlap".into())));
         }
+        let agrees = early.agrees(&targets);
         let mut done: Vec<Done> = Vec::new();
         let mut reads: Vec<(usize, EntryJson)> = Vec::new();
-        for ((i, op), planned) in ordered.iter().zip(planned) {
+        for (k, ((i, op), planned)) in ordered.iter().zip(planned).enumerate() {
             let i = *i;
             failed_at = Some(i);
-            let (mut op, plan) = match planned {
-                Some((op, plan)) => (op, Some(plan)),
-                None => (op.clone(), None),
+            // The entry readied before the lock, if its links point where
+            // they did then (taken: a rerun does the work here).
+            let (ready, mut prep) = match (ready[k].take(), prepared[k].take()) {
+                (Some(op), prep) if agrees => (Some(op), prep),
+                _ => (None, None),
             };
-            if let Some(r) = resource_of_mut(&mut op) {
-                rewrite_references(r, &targets)
-                    .map_err(|e| TxError::Store(StoreError::BadRequest(e.to_string())))?;
+            let (mut op, plan) = match (planned, ready) {
+                (Some((op, plan)), _) => (op, Some(plan)),
+                (None, Some(op)) => (op, None),
+                (None, None) => {
+                    let mut op = op.clone();
+                    if let Some(r) = resource_of_mut(&mut op) {
+                        rewrite_references(r, &targets)
+                            .map_err(|e| TxError::Store(StoreError::BadRequest(e.to_string())))?;
+                    }
+                    (op, None)
+                }
+            };
+            if plan.is_some() {
+                if let Some(r) = resource_of_mut(&mut op) {
+                    rewrite_references(r, &targets)
+                        .map_err(|e| TxError::Store(StoreError::BadRequest(e.to_string())))?;
+                }
             }
             match (op, plan) {
                 (EntryOp::Conditional(mut c), Some(plan)) => {
@@ -234,7 +274,7 @@ pub fn run(
                         return Err(TxError::Store(StoreError::BadRequest("entry".into())));
                     }
                 },
-                (op, _) => match write_one(tx, op) {
+                (op, _) => match write_one(tx, op, &mut prep) {
                     Ok(Ok((rt, id, status, w))) => done.push((i, rt, id, status, w)),
                     Ok(Err(e)) => {
                         entry_err = Some(at_entry_error(i, e));
@@ -262,6 +302,46 @@ pub fn run(
         out[i] = entry;
     }
     Ok(response_bundle("transaction-response", out))
+}
+
+/// Where a transaction's links point as far as can be told before it
+/// starts: its entries' `fullUrl`s and the conditional references that
+/// match exactly one resource now. `unknown` holds the rest (the
+/// `fullUrl`s of conditional entries, references that do not resolve),
+/// decided inside the transaction.
+struct Early {
+    targets: HashMap<String, String>,
+    unknown: HashSet<String>,
+}
+
+impl Early {
+    fn resolve(
+        store: &Store,
+        full_urls: &HashMap<String, String>,
+        cond_refs: &BTreeMap<String, (usize, CondRef)>,
+        cond_urls: &HashMap<usize, String>,
+    ) -> Self {
+        let mut targets = full_urls.clone();
+        let mut unknown: HashSet<String> = cond_urls.values().cloned().collect();
+        for (text, (_, c)) in cond_refs {
+            match store.matching(&c.criteria.request, 2).as_deref() {
+                Ok([(t, id)]) => {
+                    targets.insert(text.clone(), format!("{t}/{id}"));
+                }
+                _ => {
+                    unknown.insert(text.clone());
+                }
+            }
+        }
+        Self { targets, unknown }
+    }
+
+    /// Whether the links resolved inside the transaction point where
+    /// these did (the entries readied with them can be written as they
+    /// are).
+    fn agrees(&self, targets: &HashMap<String, String>) -> bool {
+        self.targets.iter().all(|(k, v)| targets.get(k) == Some(v))
+    }
 }
 
 /// 201 when the write created the resource, else 200.
@@ -407,20 +487,25 @@ pub(crate) fn at_entry_error(i: usize, error: Error) -> Error {
 pub(crate) type Stored = (ResourceType, String, StatusCode, Option<Written>);
 
 /// One plain (not conditional) write entry inside `tx`: create, update,
-/// delete or patch, its preconditions checked first. The outer error is
-/// the store's (it may ask for a rerun); the inner one is the entry's own
-/// (a patch that does not apply).
-pub(crate) fn write_one(tx: &mut Tx<'_>, op: EntryOp) -> Result<Result<Stored, Error>, TxError> {
+/// delete or patch, its preconditions checked first. `prepared` is the
+/// work [`Store::prepare_each`] did for a create's or update's resource.
+/// The outer error is the store's (it may ask for a rerun); the inner one
+/// is the entry's own (a patch that does not apply).
+pub(crate) fn write_one(
+    tx: &mut Tx<'_>,
+    op: EntryOp,
+    prepared: &mut Option<Prepared>,
+) -> Result<Result<Stored, Error>, TxError> {
     Ok(Ok(match op {
         EntryOp::Create(r) => {
             let (rt, id) = (r.resource_type(), id_of(&r));
-            let w = tx.write(&mut TxWrite::Create(r))?;
+            let w = tx.write_with(&mut TxWrite::Create(r), prepared)?;
             (rt, id, StatusCode::CREATED, w)
         }
         EntryOp::Update { resource, pre } => {
             let (rt, id) = (resource.resource_type(), id_of(&resource));
             tx.check(rt, &id, &pre)?;
-            let w = tx.write(&mut TxWrite::Update(resource, None))?;
+            let w = tx.write_with(&mut TxWrite::Update(resource, None), prepared)?;
             let status = created_or_ok(&w);
             (rt, id, status, w)
         }
