@@ -7,7 +7,9 @@
 //! flush) and a round trip per table for every read, several times the
 //! read itself. Batched, the records of concurrent requests share one
 //! commit and one multi-row statement per table, and no read is answered
-//! before its record is durable. Batches form by themselves: while one
+//! before its record has committed (it reaches the disk with the next
+//! flushing commit, within a fraction of a second: see
+//! `Store::append_audits`). Batches form by themselves: while one
 //! commits, the records that arrive meanwhile queue for the next, so the
 //! busier the server the larger the batch, and an idle server commits a
 //! lone record at once (no timer).
