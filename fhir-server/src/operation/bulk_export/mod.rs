@@ -55,10 +55,17 @@ fn dir(req: &HttpRequest) -> Result<PathBuf, Error> {
         .ok_or_else(|| Error::NotImplemented("$export is not enabled on this server".into()))
 }
 
-/// The caller a job belongs to: the token's client (or subject);
-/// `None` on an open server.
+/// The caller a job belongs to: the token's client AND subject (two users
+/// of one app must not see each other's exports, nor two apps of one
+/// user); `None` on an open server only.
 fn caller(req: &HttpRequest) -> Option<String> {
-    crate::security::access(req).and_then(|a| a.client_id.or(a.subject))
+    crate::security::access(req).map(|a| {
+        format!(
+            "client={}\u{1f}sub={}",
+            a.client_id.as_deref().unwrap_or_default(),
+            a.subject.as_deref().unwrap_or_default()
+        )
+    })
 }
 
 fn prefer(req: &HttpRequest) -> Vec<String> {
@@ -173,7 +180,9 @@ async fn own_job(req: &HttpRequest, state: &AppState, id: &str) -> Result<Export
     let key = id.to_owned();
     let job = run(move || store.export_job(&key)).await?;
     match job {
-        Some(j) if j.owner.is_none() || j.owner == caller(req) => Ok(j),
+        // A job kicked off while the server was open (no owner) is not
+        // shown to a token holder after authorization is turned on.
+        Some(j) if j.owner == caller(req) => Ok(j),
         _ => Err(Error::NotFound(format!("no export job {id}"))),
     }
 }
